@@ -1,0 +1,340 @@
+//! Storage for saoma: one schema on SQLite (the embedded default) and PostgreSQL, migrations at start,
+//! and the ledger writer.
+//!
+//! The writer is a single thread per process that owns the write connection. Callers send it
+//! commands; it takes everything queued (up to a limit), applies it with the pure ledger inside one
+//! database transaction, commits once and only then answers each caller: group commit, so the cost
+//! of durability (one fsync) is paid per batch of commands, not per command. Reads go through
+//! another connection and do not wait for it.
+
+mod clock;
+mod ids;
+mod metrics;
+mod postgres;
+pub mod schema;
+mod sqlite;
+mod writer;
+
+pub use clock::{Clock, SystemClock, VirtualClock, NANOS_PER_SEC};
+pub use ids::{splitmix, IdGen};
+pub use metrics::Metrics;
+pub use writer::{Command, Reply};
+
+use saoma_ledger::{Account, AccountError, AccountId, Applied, BatchError, CheckReport, Changes, Checker, Ledger, NewAccount, NewTransfer, Transfer, TransferError, TransferId};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Storage errors. Driver errors are kept as text so that one failed commit can be reported to every
+/// caller in the group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// The database refused or failed (connection lost, disk full, …). Nothing of the request was committed.
+    Database(String),
+    Io(String),
+    /// A stored row cannot be read back (a bug or tampering).
+    Corrupt(String),
+    /// A batch refused whole by the ledger.
+    Batch(BatchError),
+    /// The writer has stopped (shutdown).
+    Closed,
+    BadUrl(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Database(e) => write!(f, "database: {e}"),
+            StoreError::Io(e) => write!(f, "i/o: {e}"),
+            StoreError::Corrupt(e) => write!(f, "corrupt row: {e}"),
+            StoreError::Batch(e) => write!(f, "{e}"),
+            StoreError::Closed => write!(f, "the ledger writer has stopped"),
+            StoreError::BadUrl(e) => write!(f, "bad database url: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(format!("sqlite: {e}"))
+    }
+}
+
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
+        StoreError::Database(format!("postgres: {e}"))
+    }
+}
+
+/// How hard a commit presses on the disk. `Full` (the default) fsyncs every commit: an acknowledged
+/// transfer survives power loss. `Normal` survives a process crash but not power loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    #[default]
+    Full,
+    Normal,
+}
+
+/// Where the data lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Database {
+    /// `sqlite:PATH`, `sqlite://PATH`, `postgres://…`, `postgresql://…`, or a libpq `key=value` string.
+    pub fn parse(url: &str) -> Result<Database, StoreError> {
+        if let Some(p) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if p.is_empty() {
+                return Err(StoreError::BadUrl("sqlite: needs a path".into()));
+            }
+            return Ok(Database::Sqlite(PathBuf::from(p)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.contains("host=") {
+            return Ok(Database::Postgres(url.to_string()));
+        }
+        Err(StoreError::BadUrl(format!("{url:?}: expected sqlite:PATH or postgres://…")))
+    }
+
+    /// The embedded default: SQLite in the data directory.
+    pub fn in_data_dir(dir: &Path) -> Database {
+        Database::Sqlite(dir.join("saoma.db"))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Database::Sqlite(_) => "sqlite",
+            Database::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A URL without credentials, fit for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Database::Sqlite(p) => format!("sqlite:{}", p.display()),
+            Database::Postgres(u) => match (u.find("://"), u.rfind('@')) {
+                (Some(s), Some(at)) if at > s => format!("{}://***@{}", &u[..s], &u[at + 1..]),
+                _ => "postgres (connection string)".to_string(),
+            },
+        }
+    }
+
+    pub(crate) fn connect(&self, durability: Durability) -> Result<Box<dyn Backend>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Box::new(sqlite::Sqlite::open(p, durability)?),
+            Database::Postgres(u) => Box::new(postgres::Postgres::connect(u)?),
+        })
+    }
+
+    /// Runs the migrations that have not run yet.
+    pub fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Database::Sqlite(p) => sqlite::Sqlite::open(p, Durability::Full)?.migrate(),
+            Database::Postgres(u) => postgres::Postgres::connect(u)?.migrate(),
+        }
+    }
+}
+
+/// What a backend does for the writer and the readers. One implementation per database; the
+/// ledger logic is not here but in `saoma_ledger`, so both behave the same by construction.
+pub(crate) trait Backend: Send {
+    /// Starts the write transaction, taking the database's writer lock; returns the last timestamp.
+    fn begin_write(&mut self) -> Result<i64, StoreError>;
+    fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError>;
+    fn load_transfers(&mut self, ids: &[TransferId], out: &mut Vec<Transfer>) -> Result<(), StoreError>;
+    /// Pending transfers whose timeout has passed at `now`, oldest first.
+    fn load_due(&mut self, now: i64, limit: usize, out: &mut Vec<Transfer>) -> Result<(), StoreError>;
+    fn write(&mut self, ledger: &Ledger, changes: &Changes) -> Result<(), StoreError>;
+    fn commit(&mut self) -> Result<(), StoreError>;
+    fn rollback(&mut self);
+    /// Every transfer, then every account, from one consistent snapshot.
+    fn scan(&mut self, on_transfer: &mut dyn FnMut(Transfer), on_account: &mut dyn FnMut(Account)) -> Result<(), StoreError>;
+    fn account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError>;
+    fn transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
+    /// Benchmark baseline: the same rows as transfers, inserted and committed with no ledger logic.
+    fn raw_insert(&mut self, rows: &[Transfer]) -> Result<(), StoreError>;
+    fn drop_raw(&mut self) -> Result<(), StoreError>;
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    pub durability: Durability,
+    /// Most events (transfers, accounts) committed in one transaction.
+    pub max_group_events: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { durability: Durability::Full, max_group_events: 2 * saoma_ledger::MAX_BATCH }
+    }
+}
+
+pub type TransferResults = Vec<Result<Applied, TransferError>>;
+pub type AccountResults = Vec<Result<Applied, AccountError>>;
+
+/// The open store: the writer thread, a reader connection, the clock and the metrics.
+pub struct Store {
+    sender: Mutex<Option<mpsc::Sender<writer::Request>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    reader: Mutex<Box<dyn Backend>>,
+    database: Database,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    options: StoreOptions,
+}
+
+impl Store {
+    /// Opens the database, runs migrations and starts the writer.
+    pub fn open(database: Database, clock: Arc<dyn Clock>, options: StoreOptions) -> Result<Store, StoreError> {
+        database.migrate()?;
+        let db = database.connect(options.durability)?;
+        let reader = database.connect(options.durability)?;
+        let metrics = Arc::new(Metrics::default());
+        let (tx, rx) = mpsc::channel();
+        let handle = writer::spawn(db, rx, clock.clone(), metrics.clone(), options)?;
+        Ok(Store {
+            sender: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            reader: Mutex::new(reader),
+            database,
+            clock,
+            metrics,
+            options,
+        })
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Sends a command to the writer; the receiver resolves once it is committed (or refused).
+    pub fn submit(&self, command: Command) -> tokio::sync::oneshot::Receiver<Result<Reply, StoreError>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let req = writer::Request { command, reply: tx };
+        let guard = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(s) => {
+                if let Err(mpsc::SendError(req)) = s.send(req) {
+                    let _ = req.reply.send(Err(StoreError::Closed));
+                }
+            }
+            None => {
+                let _ = req.reply.send(Err(StoreError::Closed));
+            }
+        }
+        rx
+    }
+
+    pub async fn execute(&self, command: Command) -> Result<Reply, StoreError> {
+        self.submit(command).await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// For callers outside an async runtime (CLI, tests, benchmarks on plain threads).
+    pub fn execute_blocking(&self, command: Command) -> Result<Reply, StoreError> {
+        self.submit(command).blocking_recv().unwrap_or(Err(StoreError::Closed))
+    }
+
+    pub fn create_accounts_blocking(&self, accounts: Vec<NewAccount>) -> Result<AccountResults, StoreError> {
+        match self.execute_blocking(Command::CreateAccounts(accounts))? {
+            Reply::Accounts(r) => Ok(r),
+            other => Err(StoreError::Corrupt(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    pub fn create_transfers_blocking(&self, transfers: Vec<NewTransfer>) -> Result<TransferResults, StoreError> {
+        match self.execute_blocking(Command::CreateTransfers(transfers))? {
+            Reply::Transfers(r) => Ok(r),
+            other => Err(StoreError::Corrupt(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    pub async fn create_accounts(&self, accounts: Vec<NewAccount>) -> Result<AccountResults, StoreError> {
+        match self.execute(Command::CreateAccounts(accounts)).await? {
+            Reply::Accounts(r) => Ok(r),
+            other => Err(StoreError::Corrupt(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    pub async fn create_transfers(&self, transfers: Vec<NewTransfer>) -> Result<TransferResults, StoreError> {
+        match self.execute(Command::CreateTransfers(transfers)).await? {
+            Reply::Transfers(r) => Ok(r),
+            other => Err(StoreError::Corrupt(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    pub fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner()).account(id)
+    }
+
+    pub fn transfer(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner()).transfer(id)
+    }
+
+    /// Checks every invariant of the stored ledger from one snapshot (see `saoma_ledger::check`).
+    pub fn check(&self) -> Result<CheckReport, StoreError> {
+        check_database(&self.database)
+    }
+
+    /// Stops taking commands, lets the writer finish what is queued, and waits for it.
+    pub fn shutdown(&self) {
+        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+
+    pub fn options(&self) -> StoreOptions {
+        self.options
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// `saoma ledger check` without a running writer: opens its own connection.
+pub fn check_database(database: &Database) -> Result<CheckReport, StoreError> {
+    let mut db = database.connect(Durability::Full)?;
+    let mut checker = Checker::new();
+    let cell = std::cell::RefCell::new(&mut checker);
+    db.scan(&mut |t| cell.borrow_mut().transfer(&t), &mut |a| cell.borrow_mut().account(&a))?;
+    Ok(checker.finish())
+}
+
+/// Benchmark baseline on its own connection: inserts `rows` into a raw twin of the transfers table in
+/// one durable transaction.
+pub struct RawInserter {
+    db: Box<dyn Backend>,
+}
+
+impl RawInserter {
+    pub fn open(database: &Database, durability: Durability) -> Result<RawInserter, StoreError> {
+        let mut db = database.connect(durability)?;
+        db.drop_raw()?;
+        Ok(RawInserter { db })
+    }
+
+    pub fn insert(&mut self, rows: &[Transfer]) -> Result<(), StoreError> {
+        self.db.raw_insert(rows)
+    }
+}
+
+impl Drop for RawInserter {
+    fn drop(&mut self) {
+        let _ = self.db.drop_raw();
+    }
+}

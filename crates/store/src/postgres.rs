@@ -1,0 +1,335 @@
+//! PostgreSQL backend. Same schema and behaviour as SQLite. Writers in different processes take turns
+//! through a transaction-scoped advisory lock (the equivalent of SQLite's `BEGIN IMMEDIATE`), so the
+//! balances a batch reads cannot change under it and limits hold across processes. Bulk statements
+//! over arrays (`unnest`) keep a batch to a handful of round trips.
+
+use crate::schema::{raw_table_sql, Dialect, ACCOUNT_COLUMNS, MIGRATIONS, TRANSFER_COLUMNS};
+use crate::sqlite::{currency_from, id_bytes, id_from, u16_from};
+use crate::{Backend, StoreError};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, NoTls, Row, Statement};
+use saoma_ledger::{Account, AccountFlags, AccountId, Changes, Ledger, PendingStatus, Transfer, TransferFlags, TransferId};
+use std::collections::HashSet;
+
+pub struct Postgres {
+    client: Client,
+    stmts: Option<Stmts>,
+}
+
+struct Stmts {
+    lock: Statement,
+    last_ts: Statement,
+    accounts: Statement,
+    transfers: Statement,
+    due: Statement,
+    insert_accounts: Statement,
+    insert_transfers: Statement,
+    update_pending: Statement,
+    update_accounts: Statement,
+    set_last_ts: Statement,
+}
+
+fn unnest_insert(table: &str) -> String {
+    format!(
+        "INSERT INTO {table} ({TRANSFER_COLUMNS}) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::bytea[], \
+         $6::text[], $7::int4[], $8::bytea[], $9::int4[], $10::int8[], $11::int8[], $12::int4[], $13::int8[])"
+    )
+}
+
+fn account_from_row(r: &Row) -> Result<Account, StoreError> {
+    Ok(Account {
+        id: AccountId(id_from(r.try_get::<_, &[u8]>(0)?)?),
+        currency: currency_from(r.try_get::<_, &str>(1)?)?,
+        code: u16_from(r.try_get::<_, i32>(2)? as i64, "account code")?,
+        owner: id_from(r.try_get::<_, &[u8]>(3)?)?,
+        flags: AccountFlags(u16_from(r.try_get::<_, i32>(4)? as i64, "account flags")?),
+        debits_pending: r.try_get(5)?,
+        debits_posted: r.try_get(6)?,
+        credits_pending: r.try_get(7)?,
+        credits_posted: r.try_get(8)?,
+        timestamp: r.try_get(9)?,
+    })
+}
+
+fn transfer_from_row(r: &Row) -> Result<Transfer, StoreError> {
+    let pending_id: Option<&[u8]> = r.try_get(4)?;
+    let status: Option<i32> = r.try_get(11)?;
+    Ok(Transfer {
+        id: TransferId(id_from(r.try_get::<_, &[u8]>(0)?)?),
+        debit_account_id: AccountId(id_from(r.try_get::<_, &[u8]>(1)?)?),
+        credit_account_id: AccountId(id_from(r.try_get::<_, &[u8]>(2)?)?),
+        amount: r.try_get(3)?,
+        pending_id: pending_id.map(|b| id_from(b).map(TransferId)).transpose()?,
+        currency: currency_from(r.try_get::<_, &str>(5)?)?,
+        code: u16_from(r.try_get::<_, i32>(6)? as i64, "transfer code")?,
+        reference: id_from(r.try_get::<_, &[u8]>(7)?)?,
+        flags: TransferFlags(u16_from(r.try_get::<_, i32>(8)? as i64, "transfer flags")?),
+        timeout: u32::try_from(r.try_get::<_, i64>(9)?).map_err(|_| StoreError::Corrupt("timeout".into()))?,
+        timestamp: r.try_get(10)?,
+        pending_status: status
+            .map(|s| PendingStatus::from_i64(s as i64).ok_or_else(|| StoreError::Corrupt(format!("pending status {s}"))))
+            .transpose()?,
+    })
+}
+
+/// Column arrays for one bulk insert of transfers.
+#[derive(Default)]
+struct TransferColumns {
+    id: Vec<Vec<u8>>,
+    dr: Vec<Vec<u8>>,
+    cr: Vec<Vec<u8>>,
+    amount: Vec<i64>,
+    pending_id: Vec<Option<Vec<u8>>>,
+    currency: Vec<&'static str>,
+    code: Vec<i32>,
+    reference: Vec<Vec<u8>>,
+    flags: Vec<i32>,
+    timeout: Vec<i64>,
+    ts: Vec<i64>,
+    status: Vec<Option<i32>>,
+    expires_at: Vec<Option<i64>>,
+}
+
+impl TransferColumns {
+    fn push(&mut self, t: &Transfer) {
+        self.id.push(id_bytes(t.id.0).to_vec());
+        self.dr.push(id_bytes(t.debit_account_id.0).to_vec());
+        self.cr.push(id_bytes(t.credit_account_id.0).to_vec());
+        self.amount.push(t.amount);
+        self.pending_id.push(t.pending_id.map(|p| id_bytes(p.0).to_vec()));
+        self.currency.push(t.currency.code());
+        self.code.push(t.code as i32);
+        self.reference.push(id_bytes(t.reference).to_vec());
+        self.flags.push(t.flags.0 as i32);
+        self.timeout.push(t.timeout as i64);
+        self.ts.push(t.timestamp);
+        self.status.push(t.pending_status.map(|s| s.as_i64() as i32));
+        self.expires_at.push(t.expires_at());
+    }
+
+    fn execute(&self, client: &mut Client, stmt: &Statement) -> Result<(), StoreError> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        client.execute(
+            stmt,
+            &[
+                &self.id, &self.dr, &self.cr, &self.amount, &self.pending_id, &self.currency, &self.code, &self.reference, &self.flags,
+                &self.timeout, &self.ts, &self.status, &self.expires_at,
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+impl Postgres {
+    pub fn connect(url: &str) -> Result<Postgres, StoreError> {
+        let client = Client::connect(url, NoTls)?;
+        Ok(Postgres { client, stmts: None })
+    }
+
+    pub fn migrate(&mut self) -> Result<(), StoreError> {
+        let c = &mut self.client;
+        c.batch_execute("SELECT pg_advisory_lock(hashtext('saoma-migrate:' || current_schema()))")?;
+        let r = (|| {
+            c.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)")?;
+            let current: i64 = c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get(0);
+            for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+                let mut tx = c.transaction()?;
+                tx.batch_execute(&m.sql(Dialect::Postgres))?;
+                tx.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", &[&m.version, &m.name])?;
+                tx.commit()?;
+            }
+            Ok::<_, StoreError>(())
+        })();
+        c.batch_execute("SELECT pg_advisory_unlock(hashtext('saoma-migrate:' || current_schema()))")?;
+        r
+    }
+
+    fn stmts(&mut self) -> Result<&Stmts, StoreError> {
+        if self.stmts.is_none() {
+            let c = &mut self.client;
+            self.stmts = Some(Stmts {
+                lock: c.prepare("SELECT pg_advisory_xact_lock(hashtext('saoma-ledger:' || current_schema()))")?,
+                last_ts: c.prepare("SELECT last_ts FROM ledger_meta WHERE id = 1")?,
+                accounts: c.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1)"))?,
+                transfers: c.prepare(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ANY($1)"))?,
+                due: c.prepare(&format!(
+                    "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE pending_status = 1 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
+                ))?,
+                insert_accounts: c.prepare(&format!(
+                    "INSERT INTO accounts ({ACCOUNT_COLUMNS}) SELECT * FROM unnest($1::bytea[], $2::text[], $3::int4[], $4::bytea[], $5::int4[], \
+                     $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[])"
+                ))?,
+                insert_transfers: c.prepare(&unnest_insert("transfers"))?,
+                update_pending: c.prepare(
+                    "UPDATE transfers t SET pending_status = u.status FROM unnest($1::bytea[], $2::int4[]) AS u(id, status) WHERE t.id = u.id",
+                )?,
+                update_accounts: c.prepare(
+                    "UPDATE accounts a SET flags = u.flags, debits_pending = u.dp, debits_posted = u.dpo, credits_pending = u.cp, credits_posted = u.cpo \
+                     FROM unnest($1::bytea[], $2::int4[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) AS u(id, flags, dp, dpo, cp, cpo) WHERE a.id = u.id",
+                )?,
+                set_last_ts: c.prepare("UPDATE ledger_meta SET last_ts = $1 WHERE id = 1")?,
+            });
+        }
+        Ok(self.stmts.as_ref().expect("just prepared"))
+    }
+}
+
+impl Backend for Postgres {
+    fn begin_write(&mut self) -> Result<i64, StoreError> {
+        self.client.batch_execute("BEGIN")?;
+        let (lock, last_ts) = {
+            let s = self.stmts()?;
+            (s.lock.clone(), s.last_ts.clone())
+        };
+        self.client.execute(&lock, &[])?;
+        Ok(self.client.query_one(&last_ts, &[])?.get(0))
+    }
+
+    fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let stmt = self.stmts()?.accounts.clone();
+        let keys: Vec<Vec<u8>> = ids.iter().map(|i| id_bytes(i.0).to_vec()).collect();
+        for r in self.client.query(&stmt, &[&keys])? {
+            out.push(account_from_row(&r)?);
+        }
+        Ok(())
+    }
+
+    fn load_transfers(&mut self, ids: &[TransferId], out: &mut Vec<Transfer>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let stmt = self.stmts()?.transfers.clone();
+        let keys: Vec<Vec<u8>> = ids.iter().map(|i| id_bytes(i.0).to_vec()).collect();
+        for r in self.client.query(&stmt, &[&keys])? {
+            out.push(transfer_from_row(&r)?);
+        }
+        Ok(())
+    }
+
+    fn load_due(&mut self, now: i64, limit: usize, out: &mut Vec<Transfer>) -> Result<(), StoreError> {
+        let stmt = self.stmts()?.due.clone();
+        for r in self.client.query(&stmt, &[&now, &(limit as i64)])? {
+            out.push(transfer_from_row(&r)?);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, ledger: &Ledger, changes: &Changes) -> Result<(), StoreError> {
+        let (ins_a, ins_t, upd_p, upd_a, set_ts) = {
+            let s = self.stmts()?;
+            (s.insert_accounts.clone(), s.insert_transfers.clone(), s.update_pending.clone(), s.update_accounts.clone(), s.set_last_ts.clone())
+        };
+        if !changes.new_accounts.is_empty() {
+            let accs: Vec<&Account> = changes
+                .new_accounts
+                .iter()
+                .map(|id| ledger.account(*id).ok_or_else(|| StoreError::Corrupt("new account missing".into())))
+                .collect::<Result<_, _>>()?;
+            let id: Vec<Vec<u8>> = accs.iter().map(|a| id_bytes(a.id.0).to_vec()).collect();
+            let cur: Vec<String> = accs.iter().map(|a| a.currency.code().to_string()).collect();
+            let code: Vec<i32> = accs.iter().map(|a| a.code as i32).collect();
+            let owner: Vec<Vec<u8>> = accs.iter().map(|a| id_bytes(a.owner).to_vec()).collect();
+            let flags: Vec<i32> = accs.iter().map(|a| a.flags.0 as i32).collect();
+            let dp: Vec<i64> = accs.iter().map(|a| a.debits_pending).collect();
+            let dpo: Vec<i64> = accs.iter().map(|a| a.debits_posted).collect();
+            let cp: Vec<i64> = accs.iter().map(|a| a.credits_pending).collect();
+            let cpo: Vec<i64> = accs.iter().map(|a| a.credits_posted).collect();
+            let ts: Vec<i64> = accs.iter().map(|a| a.timestamp).collect();
+            self.client.execute(&ins_a, &[&id, &cur, &code, &owner, &flags, &dp, &dpo, &cp, &cpo, &ts])?;
+        }
+        let mut cols = TransferColumns::default();
+        for id in &changes.new_transfers {
+            cols.push(ledger.transfer(*id).ok_or_else(|| StoreError::Corrupt("new transfer missing".into()))?);
+        }
+        cols.execute(&mut self.client, &ins_t)?;
+        let new_transfers: HashSet<TransferId> = if changes.pending.is_empty() { HashSet::new() } else { changes.new_transfers.iter().copied().collect() };
+        let mut pid = Vec::new();
+        let mut pstatus = Vec::new();
+        for id in changes.pending.iter().filter(|id| !new_transfers.contains(id)) {
+            let t = ledger.transfer(*id).ok_or_else(|| StoreError::Corrupt("changed transfer missing".into()))?;
+            pid.push(id_bytes(id.0).to_vec());
+            pstatus.push(t.pending_status.map(|s| s.as_i64() as i32));
+        }
+        if !pid.is_empty() {
+            self.client.execute(&upd_p, &[&pid, &pstatus])?;
+        }
+        let new_accounts: HashSet<AccountId> = changes.new_accounts.iter().copied().collect();
+        let (mut id, mut flags, mut dp, mut dpo, mut cp, mut cpo) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for aid in changes.accounts.iter().filter(|a| !new_accounts.contains(a)) {
+            let a = ledger.account(*aid).ok_or_else(|| StoreError::Corrupt("changed account missing".into()))?;
+            id.push(id_bytes(a.id.0).to_vec());
+            flags.push(a.flags.0 as i32);
+            dp.push(a.debits_pending);
+            dpo.push(a.debits_posted);
+            cp.push(a.credits_pending);
+            cpo.push(a.credits_posted);
+        }
+        if !id.is_empty() {
+            self.client.execute(&upd_a, &[&id, &flags, &dp, &dpo, &cp, &cpo])?;
+        }
+        self.client.execute(&set_ts, &[&ledger.last_timestamp()])?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute("COMMIT")?)
+    }
+
+    fn rollback(&mut self) {
+        let _ = self.client.batch_execute("ROLLBACK");
+    }
+
+    fn scan(&mut self, on_transfer: &mut dyn FnMut(Transfer), on_account: &mut dyn FnMut(Account)) -> Result<(), StoreError> {
+        let mut tx = self.client.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).read_only(true).start()?;
+        {
+            let mut it = tx.query_raw(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers"), std::iter::empty::<i32>())?;
+            while let Some(r) = it.next()? {
+                on_transfer(transfer_from_row(&r)?);
+            }
+        }
+        {
+            let mut it = tx.query_raw(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"), std::iter::empty::<i32>())?;
+            while let Some(r) = it.next()? {
+                on_account(account_from_row(&r)?);
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        let mut out = Vec::new();
+        self.load_accounts(&[id], &mut out)?;
+        Ok(out.pop())
+    }
+
+    fn transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        let mut out = Vec::new();
+        self.load_transfers(&[id], &mut out)?;
+        Ok(out.pop())
+    }
+
+    fn raw_insert(&mut self, rows: &[Transfer]) -> Result<(), StoreError> {
+        self.client.batch_execute(&raw_table_sql(Dialect::Postgres))?;
+        let mut cols = TransferColumns::default();
+        for t in rows {
+            cols.push(t);
+        }
+        let stmt = self.client.prepare(&unnest_insert("bench_raw"))?;
+        self.client.batch_execute("BEGIN")?;
+        if let Err(e) = cols.execute(&mut self.client, &stmt) {
+            self.rollback();
+            return Err(e);
+        }
+        self.commit()
+    }
+
+    fn drop_raw(&mut self) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute("DROP TABLE IF EXISTS bench_raw")?)
+    }
+}

@@ -1,0 +1,272 @@
+//! SQLite backend: WAL, `synchronous=FULL` by default (an acknowledged commit survives power loss),
+//! one write transaction per group commit (`BEGIN IMMEDIATE`, so two processes on one file take turns).
+
+use crate::schema::{raw_table_sql, Dialect, ACCOUNT_COLUMNS, MIGRATIONS, TRANSFER_COLUMNS};
+use crate::{Backend, Durability, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use saoma_ledger::{Account, AccountFlags, AccountId, Changes, Currency, Ledger, PendingStatus, Transfer, TransferFlags, TransferId};
+use std::path::Path;
+
+pub struct Sqlite {
+    conn: Connection,
+}
+
+pub(crate) fn id_bytes(id: u128) -> [u8; 16] {
+    id.to_be_bytes()
+}
+
+pub(crate) fn id_from(b: &[u8]) -> Result<u128, StoreError> {
+    let arr: [u8; 16] = b.try_into().map_err(|_| StoreError::Corrupt(format!("id of {} bytes", b.len())))?;
+    Ok(u128::from_be_bytes(arr))
+}
+
+pub(crate) fn currency_from(s: &str) -> Result<Currency, StoreError> {
+    Currency::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown currency {s:?}")))
+}
+
+pub(crate) fn u16_from(v: i64, what: &str) -> Result<u16, StoreError> {
+    u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} out of range")))
+}
+
+fn account_from_row(r: &Row) -> Result<Account, StoreError> {
+    Ok(Account {
+        id: AccountId(id_from(&r.get::<_, Vec<u8>>(0)?)?),
+        currency: currency_from(&r.get::<_, String>(1)?)?,
+        code: u16_from(r.get(2)?, "account code")?,
+        owner: id_from(&r.get::<_, Vec<u8>>(3)?)?,
+        flags: AccountFlags(u16_from(r.get(4)?, "account flags")?),
+        debits_pending: r.get(5)?,
+        debits_posted: r.get(6)?,
+        credits_pending: r.get(7)?,
+        credits_posted: r.get(8)?,
+        timestamp: r.get(9)?,
+    })
+}
+
+fn transfer_from_row(r: &Row) -> Result<Transfer, StoreError> {
+    let pending_id: Option<Vec<u8>> = r.get(4)?;
+    let status: Option<i64> = r.get(11)?;
+    Ok(Transfer {
+        id: TransferId(id_from(&r.get::<_, Vec<u8>>(0)?)?),
+        debit_account_id: AccountId(id_from(&r.get::<_, Vec<u8>>(1)?)?),
+        credit_account_id: AccountId(id_from(&r.get::<_, Vec<u8>>(2)?)?),
+        amount: r.get(3)?,
+        pending_id: pending_id.map(|b| id_from(&b).map(TransferId)).transpose()?,
+        currency: currency_from(&r.get::<_, String>(5)?)?,
+        code: u16_from(r.get(6)?, "transfer code")?,
+        reference: id_from(&r.get::<_, Vec<u8>>(7)?)?,
+        flags: TransferFlags(u16_from(r.get(8)?, "transfer flags")?),
+        timeout: u32::try_from(r.get::<_, i64>(9)?).map_err(|_| StoreError::Corrupt("timeout".into()))?,
+        timestamp: r.get(10)?,
+        pending_status: status
+            .map(|s| PendingStatus::from_i64(s).ok_or_else(|| StoreError::Corrupt(format!("pending status {s}"))))
+            .transpose()?,
+    })
+}
+
+impl Sqlite {
+    pub fn open(path: &Path, durability: Durability) -> Result<Sqlite, StoreError> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("creating {}: {e}", dir.display())))?;
+            }
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;"
+        ))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Sqlite { conn })
+    }
+
+    pub fn migrate(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL);")?;
+        let r = (|| {
+            let current: i64 = self.conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+            for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+                self.conn.execute_batch(&m.sql(Dialect::Sqlite))?;
+                self.conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)", params![m.version, m.name])?;
+            }
+            Ok::<_, StoreError>(())
+        })();
+        match r {
+            Ok(()) => Ok(self.conn.execute_batch("COMMIT")?),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Inserts transfer rows into `table` (the ledger's, or the benchmark's raw twin of it).
+fn insert_transfers<'a>(conn: &Connection, table: &str, rows: impl Iterator<Item = Option<&'a Transfer>>) -> Result<(), StoreError> {
+    let mut ins = conn.prepare_cached(&format!(
+        "INSERT INTO {table} ({TRANSFER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    ))?;
+    for t in rows {
+        let t = t.ok_or_else(|| StoreError::Corrupt("new transfer missing".into()))?;
+        let pid = t.pending_id.map(|p| id_bytes(p.0));
+        ins.execute(params![
+            &id_bytes(t.id.0)[..],
+            &id_bytes(t.debit_account_id.0)[..],
+            &id_bytes(t.credit_account_id.0)[..],
+            t.amount,
+            pid.as_ref().map(|p| &p[..]),
+            t.currency.code(),
+            t.code as i64,
+            &id_bytes(t.reference)[..],
+            t.flags.0 as i64,
+            t.timeout as i64,
+            t.timestamp,
+            t.pending_status.map(|s| s.as_i64()),
+            t.expires_at()
+        ])?;
+    }
+    Ok(())
+}
+
+impl Backend for Sqlite {
+    fn raw_insert(&mut self, rows: &[Transfer]) -> Result<(), StoreError> {
+        self.conn.execute_batch(&raw_table_sql(Dialect::Sqlite))?;
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let r = insert_transfers(&self.conn, "bench_raw", rows.iter().map(Some));
+        if r.is_err() {
+            self.rollback();
+            return r;
+        }
+        self.commit()
+    }
+
+    fn drop_raw(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("DROP TABLE IF EXISTS bench_raw")?)
+    }
+
+    fn begin_write(&mut self) -> Result<i64, StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(self.conn.prepare_cached("SELECT last_ts FROM ledger_meta WHERE id = 1")?.query_row([], |r| r.get(0))?)
+    }
+
+    fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"))?;
+        for id in ids {
+            let mut rows = stmt.query([&id_bytes(id.0)[..]])?;
+            if let Some(r) = rows.next()? {
+                out.push(account_from_row(r)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn load_transfers(&mut self, ids: &[TransferId], out: &mut Vec<Transfer>) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ?1"))?;
+        for id in ids {
+            let mut rows = stmt.query([&id_bytes(id.0)[..]])?;
+            if let Some(r) = rows.next()? {
+                out.push(transfer_from_row(r)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn load_due(&mut self, now: i64, limit: usize, out: &mut Vec<Transfer>) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE pending_status = 1 AND expires_at IS NOT NULL AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2"
+        ))?;
+        let mut rows = stmt.query(params![now, limit as i64])?;
+        while let Some(r) = rows.next()? {
+            out.push(transfer_from_row(r)?);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, ledger: &Ledger, changes: &Changes) -> Result<(), StoreError> {
+        let new_accounts: std::collections::HashSet<AccountId> = changes.new_accounts.iter().copied().collect();
+        {
+            let mut ins = self.conn.prepare_cached(&format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))?;
+            for id in &changes.new_accounts {
+                let a = ledger.account(*id).ok_or_else(|| StoreError::Corrupt("new account missing".into()))?;
+                ins.execute(params![
+                    &id_bytes(a.id.0)[..],
+                    a.currency.code(),
+                    a.code as i64,
+                    &id_bytes(a.owner)[..],
+                    a.flags.0 as i64,
+                    a.debits_pending,
+                    a.debits_posted,
+                    a.credits_pending,
+                    a.credits_posted,
+                    a.timestamp
+                ])?;
+            }
+        }
+        insert_transfers(&self.conn, "transfers", changes.new_transfers.iter().map(|id| ledger.transfer(*id)))?;
+        let new_transfers: std::collections::HashSet<TransferId> =
+            if changes.pending.is_empty() { Default::default() } else { changes.new_transfers.iter().copied().collect() };
+        {
+            let mut upd = self.conn.prepare_cached("UPDATE transfers SET pending_status = ?1 WHERE id = ?2")?;
+            for id in changes.pending.iter().filter(|id| !new_transfers.contains(id)) {
+                let t = ledger.transfer(*id).ok_or_else(|| StoreError::Corrupt("changed transfer missing".into()))?;
+                upd.execute(params![t.pending_status.map(|s| s.as_i64()), &id_bytes(id.0)[..]])?;
+            }
+        }
+        {
+            let mut upd = self.conn.prepare_cached(
+                "UPDATE accounts SET flags = ?1, debits_pending = ?2, debits_posted = ?3, credits_pending = ?4, credits_posted = ?5 WHERE id = ?6",
+            )?;
+            for id in changes.accounts.iter().filter(|id| !new_accounts.contains(id)) {
+                let a = ledger.account(*id).ok_or_else(|| StoreError::Corrupt("changed account missing".into()))?;
+                upd.execute(params![a.flags.0 as i64, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, &id_bytes(id.0)[..]])?;
+            }
+        }
+        self.conn.prepare_cached("UPDATE ledger_meta SET last_ts = ?1 WHERE id = 1")?.execute([ledger.last_timestamp()])?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("COMMIT")?)
+    }
+
+    fn rollback(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
+    fn scan(&mut self, on_transfer: &mut dyn FnMut(Transfer), on_account: &mut dyn FnMut(Account)) -> Result<(), StoreError> {
+        // One read transaction: a consistent snapshot while the writer goes on (WAL).
+        self.conn.execute_batch("BEGIN")?;
+        let r = (|| {
+            let mut stmt = self.conn.prepare(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers"))?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                on_transfer(transfer_from_row(r)?);
+            }
+            let mut stmt = self.conn.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"))?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                on_account(account_from_row(r)?);
+            }
+            Ok::<_, StoreError>(())
+        })();
+        let _ = self.conn.execute_batch("COMMIT");
+        r
+    }
+
+    fn account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"))?;
+        let row = stmt.query_row([&id_bytes(id.0)[..]], |r| Ok(account_from_row(r))).optional()?;
+        row.transpose()
+    }
+
+    fn transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ?1"))?;
+        let row = stmt.query_row([&id_bytes(id.0)[..]], |r| Ok(transfer_from_row(r))).optional()?;
+        row.transpose()
+    }
+}

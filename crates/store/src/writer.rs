@@ -1,0 +1,207 @@
+//! The group-commit writer: one thread, one write connection, many commands per transaction.
+
+use crate::{Backend, Clock, Metrics, StoreError, StoreOptions};
+use saoma_ledger::{AccountError, AccountId, Applied, Ledger, NewAccount, NewTransfer, TransferError, MAX_BATCH};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How often an idle writer looks for pending transfers whose timeout has passed.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// Most expiries handled in one transaction; the rest wait for the next.
+const MAX_EXPIRIES: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    CreateAccounts(Vec<NewAccount>),
+    CreateTransfers(Vec<NewTransfer>),
+    SetClosed(AccountId, bool),
+}
+
+impl Command {
+    fn events(&self) -> usize {
+        match self {
+            Command::CreateAccounts(v) => v.len(),
+            Command::CreateTransfers(v) => v.len(),
+            Command::SetClosed(..) => 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Accounts(Vec<Result<Applied, AccountError>>),
+    Transfers(Vec<Result<Applied, TransferError>>),
+    Closed(Result<(), AccountError>),
+}
+
+pub(crate) struct Request {
+    pub command: Command,
+    pub reply: tokio::sync::oneshot::Sender<Result<Reply, StoreError>>,
+}
+
+pub(crate) fn spawn(
+    db: Box<dyn Backend>,
+    rx: mpsc::Receiver<Request>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    options: StoreOptions,
+) -> Result<JoinHandle<()>, StoreError> {
+    std::thread::Builder::new()
+        .name("ledger-writer".into())
+        .spawn(move || Writer { db, ledger: Ledger::new(), clock, metrics, options, buf_a: Vec::new(), buf_t: Vec::new() }.run(rx))
+        .map_err(|e| StoreError::Io(format!("spawning the writer: {e}")))
+}
+
+struct Writer {
+    db: Box<dyn Backend>,
+    ledger: Ledger,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    options: StoreOptions,
+    buf_a: Vec<saoma_ledger::Account>,
+    buf_t: Vec<saoma_ledger::Transfer>,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Request>) {
+        let mut group: Vec<Request> = Vec::new();
+        loop {
+            match rx.recv_timeout(SWEEP_EVERY) {
+                Ok(first) => {
+                    let mut events = first.command.events();
+                    group.push(first);
+                    while events < self.options.max_group_events {
+                        match rx.try_recv() {
+                            Ok(r) => {
+                                events += r.command.events();
+                                group.push(r);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            let started = Instant::now();
+            match self.commit_group(&group) {
+                Ok(replies) => {
+                    self.metrics.observe_commit(started.elapsed().as_secs_f64());
+                    for (req, reply) in group.drain(..).zip(replies) {
+                        let _ = req.reply.send(reply);
+                    }
+                }
+                Err(e) => {
+                    // Nothing of this group was committed: tell every caller, so none takes it as done.
+                    self.db.rollback();
+                    self.metrics.commit_failures.fetch_add(1, Relaxed);
+                    tracing::error!(error = %e, requests = group.len(), "ledger commit failed");
+                    for req in group.drain(..) {
+                        let _ = req.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+        tracing::debug!("ledger writer stopped");
+    }
+
+    fn load_accounts(&mut self, ids: &[AccountId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.buf_a.clear();
+        self.db.load_accounts(ids, &mut self.buf_a)?;
+        for a in self.buf_a.drain(..) {
+            self.ledger.load_account(a);
+        }
+        Ok(())
+    }
+
+    fn load_transfers(&mut self, ids: &[saoma_ledger::TransferId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.buf_t.clear();
+        self.db.load_transfers(ids, &mut self.buf_t)?;
+        for t in self.buf_t.drain(..) {
+            self.ledger.load_transfer(t);
+        }
+        Ok(())
+    }
+
+    /// One database transaction: expiries, then every command in order. Returns one reply per request.
+    fn commit_group(&mut self, group: &[Request]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
+        let now = self.clock.now();
+        self.ledger.clear();
+        let last_ts = self.db.begin_write()?;
+        self.ledger.set_last_timestamp(last_ts);
+
+        self.buf_t.clear();
+        self.db.load_due(now, MAX_EXPIRIES, &mut self.buf_t)?;
+        if !self.buf_t.is_empty() {
+            let mut accounts = Vec::with_capacity(self.buf_t.len() * 2);
+            for t in self.buf_t.drain(..) {
+                accounts.push(t.debit_account_id);
+                accounts.push(t.credit_account_id);
+                self.ledger.load_transfer(t);
+            }
+            accounts.sort();
+            accounts.dedup();
+            self.load_accounts(&accounts)?;
+            let n = self.ledger.expire_due(now);
+            self.metrics.pending_expired.fetch_add(n as u64, Relaxed);
+        }
+
+        let mut replies = Vec::with_capacity(group.len());
+        for req in group {
+            self.metrics.requests.fetch_add(1, Relaxed);
+            let reply = match &req.command {
+                Command::CreateAccounts(v) => {
+                    let ids: Vec<AccountId> = v.iter().map(|a| a.id).filter(|id| id.0 != 0 && self.ledger.account(*id).is_none()).collect();
+                    self.load_accounts(&ids)?;
+                    let r = self.ledger.create_accounts(v, now);
+                    self.metrics.accounts_created.fetch_add(r.iter().filter(|r| r.is_ok_and(|a| !a.replay)).count() as u64, Relaxed);
+                    Ok(Reply::Accounts(r))
+                }
+                Command::CreateTransfers(v) if v.len() > MAX_BATCH => {
+                    Err(StoreError::Batch(saoma_ledger::BatchError::TooLarge { len: v.len(), max: MAX_BATCH }))
+                }
+                Command::CreateTransfers(v) => {
+                    let tids = self.ledger.missing_transfers(v);
+                    self.load_transfers(&tids)?;
+                    let aids = self.ledger.missing_accounts(v);
+                    self.load_accounts(&aids)?;
+                    match self.ledger.create_transfers(v, now) {
+                        Ok(r) => {
+                            let ok = r.iter().filter(|r| r.is_ok()).count() as u64;
+                            self.metrics.transfers_applied.fetch_add(ok, Relaxed);
+                            self.metrics.transfers_refused.fetch_add(r.len() as u64 - ok, Relaxed);
+                            Ok(Reply::Transfers(r))
+                        }
+                        Err(e) => Err(StoreError::Batch(e)),
+                    }
+                }
+                Command::SetClosed(id, closed) => {
+                    if self.ledger.account(*id).is_none() {
+                        self.load_accounts(&[*id])?;
+                    }
+                    Ok(Reply::Closed(self.ledger.set_closed(*id, *closed)))
+                }
+            };
+            replies.push(reply);
+        }
+
+        let changes = self.ledger.take_changes();
+        if changes.is_empty() {
+            // Replays and refusals only: nothing to make durable.
+            self.db.rollback();
+        } else {
+            self.db.write(&self.ledger, &changes)?;
+            self.db.commit()?;
+            self.metrics.commits.fetch_add(1, Relaxed);
+        }
+        Ok(replies)
+    }
+}
