@@ -55,3 +55,26 @@ impl Clock for VirtualClock {
         real_now() + self.offset.load(Ordering::SeqCst)
     }
 }
+
+/// A clock that moves only when told: deterministic tests and simulations.
+pub struct ManualClock {
+    now: AtomicI64,
+}
+
+impl ManualClock {
+    pub fn new(start: i64) -> ManualClock {
+        ManualClock { now: AtomicI64::new(start) }
+    }
+
+    pub fn advance(&self, nanos: i64) {
+        if nanos > 0 {
+            self.now.fetch_add(nanos, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.now.load(Ordering::SeqCst)
+    }
+}

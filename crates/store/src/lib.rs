@@ -13,9 +13,10 @@ mod metrics;
 mod postgres;
 pub mod schema;
 mod sqlite;
+pub mod testing;
 mod writer;
 
-pub use clock::{Clock, SystemClock, VirtualClock, NANOS_PER_SEC};
+pub use clock::{Clock, ManualClock, SystemClock, VirtualClock, NANOS_PER_SEC};
 pub use ids::{splitmix, IdGen};
 pub use metrics::Metrics;
 pub use writer::{Command, Reply};
