@@ -1,1 +1,148 @@
-fn main() {}
+//! `saoma`: the one binary. A thin layer of argument parsing over the library crates.
+
+mod bench;
+mod ledger_cmd;
+
+use clap::{Parser, Subcommand};
+use saoma_store::{Database, Durability, StoreOptions};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "saoma", version, about = "saoma (扫码): a self-hosted mobile payment platform")]
+struct Cli {
+    /// Log format: json (one object per line) or text.
+    #[arg(long, global = true, env = "SAOMA_LOG_FORMAT", default_value = "json")]
+    log_format: String,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+/// Where the data lives: the data directory, and the database inside it unless a URL says otherwise.
+#[derive(clap::Args, Clone)]
+struct DataArgs {
+    /// Data directory: the embedded SQLite database, the admin token, the server's address file.
+    #[arg(long, env = "SAOMA_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Database URL: sqlite:PATH or postgres://USER@HOST:PORT/DB. Default: SQLite in the data directory.
+    #[arg(long, env = "SAOMA_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl DataArgs {
+    fn database(&self) -> Result<Database, String> {
+        match &self.database_url {
+            Some(u) => Database::parse(u).map_err(|e| e.to_string()),
+            None => Ok(Database::in_data_dir(&self.data_dir)),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the platform's HTTP server.
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on (port 0 picks a free port; the address is written to DATA_DIR/server.addr).
+        #[arg(long, env = "SAOMA_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Sandbox mode: a virtual clock that operators and tests can advance.
+        #[arg(long, env = "SAOMA_SANDBOX")]
+        sandbox: bool,
+        /// SQLite only: `normal` gives up power-loss durability (not crash durability) for speed.
+        #[arg(long, env = "SAOMA_SYNC", default_value = "full")]
+        sync: String,
+    },
+    /// Ledger operations.
+    Ledger {
+        #[command(subcommand)]
+        command: ledger_cmd::LedgerCmd,
+    },
+    /// Benchmarks; each prints its figures next to a baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCmd,
+    },
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SAOMA_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "text" {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Serve { data, listen, sandbox, sync } => {
+            init_logs(&cli.log_format);
+            let durability = match sync.as_str() {
+                "full" => Durability::Full,
+                "normal" => Durability::Normal,
+                other => {
+                    eprintln!("--sync must be full or normal, not {other:?}");
+                    return ExitCode::from(2);
+                }
+            };
+            let database = match data.database() {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let config = saoma_server::Config {
+                data_dir: data.data_dir,
+                database: Some(database),
+                listen,
+                sandbox,
+                store: StoreOptions { durability, ..StoreOptions::default() },
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(saoma_server::serve(config, shutdown_signal())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "server failed");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Ledger { command } => ledger_cmd::run(command),
+        Cmd::Bench { command } => bench::run(command),
+    }
+}
+
+/// SIGINT or SIGTERM: stop gracefully.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

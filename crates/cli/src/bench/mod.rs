@@ -1,0 +1,39 @@
+//! `saoma bench …`: benchmarks that run with no arguments, show progress on stderr, and print each
+//! figure beside a baseline measured in the same run (the machines are shared and noisy, so only
+//! same-run ratios mean much).
+
+mod ledger;
+
+use clap::Subcommand;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Durable ledger transfers/s and commit latency on SQLite and (when reachable) PostgreSQL, against
+    /// plain INSERTs of rows of the same size in batches of the same size.
+    Ledger(ledger::Args),
+}
+
+pub fn run(cmd: BenchCmd) -> ExitCode {
+    match cmd {
+        BenchCmd::Ledger(args) => ledger::run(args),
+    }
+}
+
+/// Latency percentiles over a sample, in milliseconds.
+pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    pub fn of(mut micros: Vec<u64>) -> Latency {
+        if micros.is_empty() {
+            return Latency { p50: 0.0, p99: 0.0, max: 0.0 };
+        }
+        micros.sort_unstable();
+        let at = |q: f64| micros[((micros.len() as f64 * q) as usize).min(micros.len() - 1)] as f64 / 1000.0;
+        Latency { p50: at(0.50), p99: at(0.99), max: *micros.last().expect("non-empty") as f64 / 1000.0 }
+    }
+}
