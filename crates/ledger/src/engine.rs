@@ -161,6 +161,18 @@ impl Ledger {
         self.last_timestamp = last;
     }
 
+    /// Forgets the loaded transfers but keeps the accounts: the store's writer keeps accounts cached
+    /// across batches while it knows no other writer has touched the database.
+    pub fn clear_transfers(&mut self) {
+        debug_assert_eq!(self.savepoints, 0);
+        self.transfers.clear();
+        self.due.clear();
+    }
+
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
     // ---- savepoints ----
 
     pub fn savepoint(&mut self) -> Savepoint {

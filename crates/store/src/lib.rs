@@ -143,8 +143,9 @@ impl Database {
 /// What a backend does for the writer and the readers. One implementation per database; the
 /// ledger logic is not here but in `saoma_ledger`, so both behave the same by construction.
 pub(crate) trait Backend: Send {
-    /// Starts the write transaction, taking the database's writer lock; returns the last timestamp.
-    fn begin_write(&mut self) -> Result<i64, StoreError>;
+    /// Starts the write transaction, taking the database's writer lock; returns the last timestamp
+    /// committed by any writer, and the highest transfer id stored (ids above it cannot exist).
+    fn begin_write(&mut self) -> Result<(i64, Option<u128>), StoreError>;
     fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError>;
     fn load_transfers(&mut self, ids: &[TransferId], out: &mut Vec<Transfer>) -> Result<(), StoreError>;
     /// Pending transfers whose timeout has passed at `now`, oldest first.

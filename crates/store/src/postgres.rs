@@ -151,7 +151,7 @@ impl Postgres {
             let c = &mut self.client;
             self.stmts = Some(Stmts {
                 lock: c.prepare("SELECT pg_advisory_xact_lock(hashtext('saoma-ledger:' || current_schema()))")?,
-                last_ts: c.prepare("SELECT last_ts FROM ledger_meta WHERE id = 1")?,
+                last_ts: c.prepare("SELECT last_ts, (SELECT id FROM transfers ORDER BY id DESC LIMIT 1) FROM ledger_meta WHERE id = 1")?,
                 accounts: c.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1)"))?,
                 transfers: c.prepare(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ANY($1)"))?,
                 due: c.prepare(&format!(
@@ -177,14 +177,16 @@ impl Postgres {
 }
 
 impl Backend for Postgres {
-    fn begin_write(&mut self) -> Result<i64, StoreError> {
+    fn begin_write(&mut self) -> Result<(i64, Option<u128>), StoreError> {
         self.client.batch_execute("BEGIN")?;
         let (lock, last_ts) = {
             let s = self.stmts()?;
             (s.lock.clone(), s.last_ts.clone())
         };
         self.client.execute(&lock, &[])?;
-        Ok(self.client.query_one(&last_ts, &[])?.get(0))
+        let row = self.client.query_one(&last_ts, &[])?;
+        let max_id: Option<&[u8]> = row.try_get(1)?;
+        Ok((row.try_get(0)?, max_id.map(id_from).transpose()?))
     }
 
     fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError> {

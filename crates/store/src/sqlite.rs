@@ -147,9 +147,12 @@ impl Backend for Sqlite {
         Ok(self.conn.execute_batch("DROP TABLE IF EXISTS bench_raw")?)
     }
 
-    fn begin_write(&mut self) -> Result<i64, StoreError> {
+    fn begin_write(&mut self) -> Result<(i64, Option<u128>), StoreError> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(self.conn.prepare_cached("SELECT last_ts FROM ledger_meta WHERE id = 1")?.query_row([], |r| r.get(0))?)
+        let last_ts = self.conn.prepare_cached("SELECT last_ts FROM ledger_meta WHERE id = 1")?.query_row([], |r| r.get(0))?;
+        let max_id: Option<Vec<u8>> =
+            self.conn.prepare_cached("SELECT id FROM transfers ORDER BY id DESC LIMIT 1")?.query_row([], |r| r.get(0)).optional()?;
+        Ok((last_ts, max_id.map(|b| id_from(&b)).transpose()?))
     }
 
     fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError> {

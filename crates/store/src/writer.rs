@@ -50,7 +50,7 @@ pub(crate) fn spawn(
 ) -> Result<JoinHandle<()>, StoreError> {
     std::thread::Builder::new()
         .name("ledger-writer".into())
-        .spawn(move || Writer { db, ledger: Ledger::new(), clock, metrics, options, buf_a: Vec::new(), buf_t: Vec::new() }.run(rx))
+        .spawn(move || Writer { db, ledger: Ledger::new(), clock, metrics, options, buf_a: Vec::new(), buf_t: Vec::new(), cached_at: None, max_stored_id: None }.run(rx))
         .map_err(|e| StoreError::Io(format!("spawning the writer: {e}")))
 }
 
@@ -62,7 +62,16 @@ struct Writer {
     options: StoreOptions,
     buf_a: Vec<saoma_ledger::Account>,
     buf_t: Vec<saoma_ledger::Transfer>,
+    /// The `last_ts` this writer last left in the database. While the database still shows it, no
+    /// other writer has committed since, and the accounts held in `ledger` are current: they need not
+    /// be read again. Any other value (another process wrote, or our commit failed) empties the cache.
+    cached_at: Option<i64>,
+    /// Highest transfer id stored when the group began: larger ids need no existence lookup.
+    max_stored_id: Option<u128>,
 }
+
+/// Accounts kept in the writer's cache at most; past this it starts afresh.
+const MAX_CACHED_ACCOUNTS: usize = 1 << 20;
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Request>) {
@@ -96,6 +105,8 @@ impl Writer {
                 Err(e) => {
                     // Nothing of this group was committed: tell every caller, so none takes it as done.
                     self.db.rollback();
+                    self.cached_at = None;
+                    self.ledger.clear();
                     self.metrics.commit_failures.fetch_add(1, Relaxed);
                     tracing::error!(error = %e, requests = group.len(), "ledger commit failed");
                     for req in group.drain(..) {
@@ -134,8 +145,14 @@ impl Writer {
     /// One database transaction: expiries, then every command in order. Returns one reply per request.
     fn commit_group(&mut self, group: &[Request]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
         let now = self.clock.now();
-        self.ledger.clear();
-        let last_ts = self.db.begin_write()?;
+        let (last_ts, max_id) = self.db.begin_write()?;
+        if self.cached_at == Some(last_ts) && self.ledger.account_count() <= MAX_CACHED_ACCOUNTS {
+            self.ledger.clear_transfers();
+        } else {
+            self.ledger.clear();
+        }
+        self.cached_at = None;
+        self.max_stored_id = max_id;
         self.ledger.set_last_timestamp(last_ts);
 
         self.buf_t.clear();
@@ -169,7 +186,11 @@ impl Writer {
                     Err(StoreError::Batch(saoma_ledger::BatchError::TooLarge { len: v.len(), max: MAX_BATCH }))
                 }
                 Command::CreateTransfers(v) => {
-                    let tids = self.ledger.missing_transfers(v);
+                    let mut tids = self.ledger.missing_transfers(v);
+                    // Ids above the highest stored one cannot be in the database (the ones this group
+                    // created are in memory already).
+                    let max = self.max_stored_id;
+                    tids.retain(|id| max.is_some_and(|m| id.0 <= m));
                     self.load_transfers(&tids)?;
                     let aids = self.ledger.missing_accounts(v);
                     self.load_accounts(&aids)?;
@@ -197,9 +218,11 @@ impl Writer {
         if changes.is_empty() {
             // Replays and refusals only: nothing to make durable.
             self.db.rollback();
+            self.cached_at = Some(last_ts);
         } else {
             self.db.write(&self.ledger, &changes)?;
             self.db.commit()?;
+            self.cached_at = Some(self.ledger.last_timestamp());
             self.metrics.commits.fetch_add(1, Relaxed);
         }
         Ok(replies)
