@@ -104,38 +104,98 @@ impl Sqlite {
     }
 }
 
-/// Inserts transfer rows into `table` (the ledger's, or the benchmark's raw twin of it).
-fn insert_transfers<'a>(conn: &Connection, table: &str, rows: impl Iterator<Item = Option<&'a Transfer>>) -> Result<(), StoreError> {
-    let mut ins = conn.prepare_cached(&format!(
-        "INSERT INTO {table} ({TRANSFER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-    ))?;
-    for t in rows {
-        let t = t.ok_or_else(|| StoreError::Corrupt("new transfer missing".into()))?;
-        let pid = t.pending_id.map(|p| id_bytes(p.0));
-        ins.execute(params![
-            &id_bytes(t.id.0)[..],
-            &id_bytes(t.debit_account_id.0)[..],
-            &id_bytes(t.credit_account_id.0)[..],
-            t.amount,
-            pid.as_ref().map(|p| &p[..]),
-            t.currency.code(),
-            t.code as i64,
-            &id_bytes(t.reference)[..],
-            t.flags.0 as i64,
-            t.timeout as i64,
-            t.timestamp,
-            t.pending_status.map(|s| s.as_i64()),
-            t.expires_at()
-        ])?;
+/// Rows per multi-row statement: amortises SQLite's per-statement cost (bind checks, VDBE start,
+/// reset) over many rows; 32 × 13 parameters stays far below SQLite's limit.
+const ROWS_PER_STATEMENT: usize = 32;
+
+fn placeholders(columns: usize, rows: usize) -> String {
+    let mut s = String::new();
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                s.push(',');
+            }
+            s.push('?');
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// Runs `prefix VALUES (…),(…)… suffix` over `rows`, many rows per statement.
+fn execute_rows<T>(
+    conn: &Connection,
+    prefix: &str,
+    suffix: &str,
+    columns: usize,
+    rows: &[T],
+    bind: impl Fn(&mut rusqlite::Statement, usize, &T) -> rusqlite::Result<()>,
+) -> Result<(), StoreError> {
+    let mut chunks = rows.chunks_exact(ROWS_PER_STATEMENT);
+    if rows.len() >= ROWS_PER_STATEMENT {
+        let mut stmt = conn.prepare_cached(&format!("{prefix} VALUES {} {suffix}", placeholders(columns, ROWS_PER_STATEMENT)))?;
+        for chunk in &mut chunks {
+            for (i, row) in chunk.iter().enumerate() {
+                bind(&mut stmt, i * columns, row)?;
+            }
+            stmt.raw_execute()?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut stmt = conn.prepare_cached(&format!("{prefix} VALUES {} {suffix}", placeholders(columns, 1)))?;
+        for row in rest {
+            bind(&mut stmt, 0, row)?;
+            stmt.raw_execute()?;
+        }
     }
     Ok(())
+}
+
+fn bind_transfer(stmt: &mut rusqlite::Statement, base: usize, t: &&Transfer) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(base + 1, &id_bytes(t.id.0)[..])?;
+    stmt.raw_bind_parameter(base + 2, &id_bytes(t.debit_account_id.0)[..])?;
+    stmt.raw_bind_parameter(base + 3, &id_bytes(t.credit_account_id.0)[..])?;
+    stmt.raw_bind_parameter(base + 4, t.amount)?;
+    stmt.raw_bind_parameter(base + 5, t.pending_id.map(|p| id_bytes(p.0).to_vec()))?;
+    stmt.raw_bind_parameter(base + 6, t.currency.code())?;
+    stmt.raw_bind_parameter(base + 7, t.code as i64)?;
+    stmt.raw_bind_parameter(base + 8, &id_bytes(t.reference)[..])?;
+    stmt.raw_bind_parameter(base + 9, t.flags.0 as i64)?;
+    stmt.raw_bind_parameter(base + 10, t.timeout as i64)?;
+    stmt.raw_bind_parameter(base + 11, t.timestamp)?;
+    stmt.raw_bind_parameter(base + 12, t.pending_status.map(|s| s.as_i64()))?;
+    stmt.raw_bind_parameter(base + 13, t.expires_at())
+}
+
+fn bind_account(stmt: &mut rusqlite::Statement, base: usize, a: &&Account) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(base + 1, &id_bytes(a.id.0)[..])?;
+    stmt.raw_bind_parameter(base + 2, a.currency.code())?;
+    stmt.raw_bind_parameter(base + 3, a.code as i64)?;
+    stmt.raw_bind_parameter(base + 4, &id_bytes(a.owner)[..])?;
+    stmt.raw_bind_parameter(base + 5, a.flags.0 as i64)?;
+    stmt.raw_bind_parameter(base + 6, a.debits_pending)?;
+    stmt.raw_bind_parameter(base + 7, a.debits_posted)?;
+    stmt.raw_bind_parameter(base + 8, a.credits_pending)?;
+    stmt.raw_bind_parameter(base + 9, a.credits_posted)?;
+    stmt.raw_bind_parameter(base + 10, a.timestamp)
+}
+
+/// Inserts transfer rows into `table` (the ledger's, or the benchmark's raw twin of it).
+fn insert_transfers(conn: &Connection, table: &str, rows: &[&Transfer]) -> Result<(), StoreError> {
+    execute_rows(conn, &format!("INSERT INTO {table} ({TRANSFER_COLUMNS})"), "", 13, rows, bind_transfer)
 }
 
 impl Backend for Sqlite {
     fn raw_insert(&mut self, rows: &[Transfer]) -> Result<(), StoreError> {
         self.conn.execute_batch(&raw_table_sql(Dialect::Sqlite))?;
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let r = insert_transfers(&self.conn, "bench_raw", rows.iter().map(Some));
+        let rows: Vec<&Transfer> = rows.iter().collect();
+        let r = insert_transfers(&self.conn, "bench_raw", &rows);
         if r.is_err() {
             self.rollback();
             return r;
@@ -189,44 +249,37 @@ impl Backend for Sqlite {
     }
 
     fn write(&mut self, ledger: &Ledger, changes: &Changes) -> Result<(), StoreError> {
-        let new_accounts: std::collections::HashSet<AccountId> = changes.new_accounts.iter().copied().collect();
-        {
-            let mut ins = self.conn.prepare_cached(&format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))?;
-            for id in &changes.new_accounts {
-                let a = ledger.account(*id).ok_or_else(|| StoreError::Corrupt("new account missing".into()))?;
-                ins.execute(params![
-                    &id_bytes(a.id.0)[..],
-                    a.currency.code(),
-                    a.code as i64,
-                    &id_bytes(a.owner)[..],
-                    a.flags.0 as i64,
-                    a.debits_pending,
-                    a.debits_posted,
-                    a.credits_pending,
-                    a.credits_posted,
-                    a.timestamp
-                ])?;
-            }
-        }
-        insert_transfers(&self.conn, "transfers", changes.new_transfers.iter().map(|id| ledger.transfer(*id)))?;
+        let missing = || StoreError::Corrupt("changed row missing from the working set".into());
+        let transfers: Vec<&Transfer> = changes.new_transfers.iter().map(|id| ledger.transfer(*id).ok_or_else(missing)).collect::<Result<_, _>>()?;
+        insert_transfers(&self.conn, "transfers", &transfers)?;
         let new_transfers: std::collections::HashSet<TransferId> =
             if changes.pending.is_empty() { Default::default() } else { changes.new_transfers.iter().copied().collect() };
         {
             let mut upd = self.conn.prepare_cached("UPDATE transfers SET pending_status = ?1 WHERE id = ?2")?;
             for id in changes.pending.iter().filter(|id| !new_transfers.contains(id)) {
-                let t = ledger.transfer(*id).ok_or_else(|| StoreError::Corrupt("changed transfer missing".into()))?;
+                let t = ledger.transfer(*id).ok_or_else(missing)?;
                 upd.execute(params![t.pending_status.map(|s| s.as_i64()), &id_bytes(id.0)[..]])?;
             }
         }
-        {
-            let mut upd = self.conn.prepare_cached(
-                "UPDATE accounts SET flags = ?1, debits_pending = ?2, debits_posted = ?3, credits_pending = ?4, credits_posted = ?5 WHERE id = ?6",
-            )?;
-            for id in changes.accounts.iter().filter(|id| !new_accounts.contains(id)) {
-                let a = ledger.account(*id).ok_or_else(|| StoreError::Corrupt("changed account missing".into()))?;
-                upd.execute(params![a.flags.0 as i64, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, &id_bytes(id.0)[..]])?;
-            }
+        // New and changed accounts alike: one upsert, many rows per statement.
+        let mut accounts: Vec<&Account> = Vec::with_capacity(changes.new_accounts.len() + changes.accounts.len());
+        let mut seen = std::collections::HashSet::with_capacity(changes.new_accounts.len());
+        for id in &changes.new_accounts {
+            seen.insert(*id);
+            accounts.push(ledger.account(*id).ok_or_else(missing)?);
         }
+        for id in changes.accounts.iter().filter(|id| !seen.contains(id)) {
+            accounts.push(ledger.account(*id).ok_or_else(missing)?);
+        }
+        execute_rows(
+            &self.conn,
+            &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS})"),
+            "ON CONFLICT (id) DO UPDATE SET flags = excluded.flags, debits_pending = excluded.debits_pending, \
+             debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted",
+            10,
+            &accounts,
+            bind_account,
+        )?;
         self.conn.prepare_cached("UPDATE ledger_meta SET last_ts = ?1 WHERE id = 1")?.execute([ledger.last_timestamp()])?;
         Ok(())
     }
