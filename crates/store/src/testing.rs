@@ -97,3 +97,10 @@ impl Drop for TestDb {
         }
     }
 }
+
+pub type PgClient = ::postgres::Client;
+
+/// A plain PostgreSQL connection (for tests that reach behind the store).
+pub fn pg_client(url: &str) -> PgClient {
+    ::postgres::Client::connect(url, ::postgres::NoTls).expect("connect to PostgreSQL")
+}
