@@ -217,34 +217,38 @@ fn bench_backend(db: &TestDb, args: &Args) -> Result<Vec<Figure>, String> {
         });
     }
 
-    // 64 clients, one transfer at a time.
+    // 64 clients, one transfer at a time: async tasks, as the server's request handlers are.
     let total = (args.transfers / 4).max(64);
     let issued = Arc::new(AtomicUsize::new(0));
     let commits_before = store.metrics().commits.load(Ordering::Relaxed);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let clients: Vec<_> = (0..64u64)
-        .map(|k| {
-            let (store, ids, issued) = (store.clone(), ids.clone(), issued.clone());
-            std::thread::spawn(move || -> Result<Vec<u64>, String> {
-                let mut rng = Rng(splitmix(k + 1));
-                let mut lat = Vec::new();
-                while issued.fetch_add(1, Ordering::Relaxed) < total {
-                    let t = transfer(&ids, &mut rng, accounts, false);
-                    let t0 = Instant::now();
-                    let r = store.create_transfers_blocking(vec![t]).map_err(|e| e.to_string())?;
-                    lat.push(t0.elapsed().as_micros() as u64);
-                    if let Err(e) = r[0] {
-                        return Err(format!("clients64: transfer refused: {e}"));
+    let lat = rt.block_on(async {
+        let clients: Vec<_> = (0..64u64)
+            .map(|k| {
+                let (store, ids, issued) = (store.clone(), ids.clone(), issued.clone());
+                tokio::spawn(async move {
+                    let mut rng = Rng(splitmix(k + 1));
+                    let mut lat = Vec::new();
+                    while issued.fetch_add(1, Ordering::Relaxed) < total {
+                        let t = transfer(&ids, &mut rng, accounts, false);
+                        let t0 = Instant::now();
+                        let r = store.create_transfers(vec![t]).await.map_err(|e| e.to_string())?;
+                        lat.push(t0.elapsed().as_micros() as u64);
+                        if let Err(e) = r[0] {
+                            return Err(format!("clients64: transfer refused: {e}"));
+                        }
                     }
-                }
-                Ok(lat)
+                    Ok::<_, String>(lat)
+                })
             })
-        })
-        .collect();
-    let mut lat = Vec::with_capacity(total);
-    for c in clients {
-        lat.extend(c.join().map_err(|_| "client thread panicked".to_string())??);
-    }
+            .collect();
+        let mut lat = Vec::with_capacity(total);
+        for c in clients {
+            lat.extend(c.await.map_err(|_| "client task panicked".to_string())??);
+        }
+        Ok::<_, String>(lat)
+    })?;
     let secs = started.elapsed().as_secs_f64();
     let commits = (store.metrics().commits.load(Ordering::Relaxed) - commits_before).max(1);
     let mean_batch = total as f64 / commits as f64;
