@@ -45,6 +45,25 @@ struct Figure {
     mean_batch: f64,
 }
 
+impl Figure {
+    fn new(backend: &'static str, scenario: &'static str, transfers: usize, secs: f64, latencies: Vec<u64>, raw_per_sec: f64, commits: u64) -> Figure {
+        let l = Latency::of(latencies);
+        let per_sec = transfers as f64 / secs;
+        Figure {
+            backend,
+            scenario,
+            transfers,
+            per_sec,
+            p50_ms: l.p50,
+            p99_ms: l.p99,
+            max_ms: l.max,
+            raw_per_sec,
+            ratio: per_sec / raw_per_sec,
+            mean_batch: transfers as f64 / commits.max(1) as f64,
+        }
+    }
+}
+
 struct Rng(u64);
 
 impl Rng {
@@ -201,20 +220,7 @@ fn bench_backend(db: &TestDb, args: &Args) -> Result<Vec<Figure>, String> {
         let commits = store.metrics().commits.load(Ordering::Relaxed) - commits_before;
         progress(args.json, &format!("[{}] {scenario}: raw INSERT baseline", db.name()));
         let raw = raw_rate(db, &sizes, accounts, &mut rng)?;
-        let l = Latency::of(lat);
-        let per_sec = args.transfers as f64 / secs;
-        figures.push(Figure {
-            backend: db.name(),
-            scenario,
-            transfers: args.transfers,
-            per_sec,
-            p50_ms: l.p50,
-            p99_ms: l.p99,
-            max_ms: l.max,
-            raw_per_sec: raw,
-            ratio: per_sec / raw,
-            mean_batch: args.transfers as f64 / commits.max(1) as f64,
-        });
+        figures.push(Figure::new(db.name(), scenario, args.transfers, secs, lat, raw, commits));
     }
 
     // 64 clients, one transfer at a time: async tasks, as the server's request handlers are.
@@ -256,20 +262,7 @@ fn bench_backend(db: &TestDb, args: &Args) -> Result<Vec<Figure>, String> {
     let group = (mean_batch.round() as usize).max(1);
     let sizes: Vec<usize> = (0..total.div_ceil(group)).map(|i| group.min(total - i * group)).collect();
     let raw = raw_rate(db, &sizes, accounts, &mut rng)?;
-    let l = Latency::of(lat);
-    let per_sec = total as f64 / secs;
-    figures.push(Figure {
-        backend: db.name(),
-        scenario: "clients64",
-        transfers: total,
-        per_sec,
-        p50_ms: l.p50,
-        p99_ms: l.p99,
-        max_ms: l.max,
-        raw_per_sec: raw,
-        ratio: per_sec / raw,
-        mean_batch,
-    });
+    figures.push(Figure::new(db.name(), "clients64", total, secs, lat, raw, commits));
     // Keep scenario order as documented: batch, clients64, hot.
     figures.swap(1, 2);
     let report = store.check().map_err(|e| e.to_string())?;
