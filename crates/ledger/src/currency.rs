@@ -37,6 +37,11 @@ impl Currency {
         })
     }
 
+    /// The currency with this ISO 4217 numeric code (156 for CNY), if saoma knows it.
+    pub fn from_numeric(n: u16) -> Option<Currency> {
+        TABLE.iter().find(|(_, num, _)| *num == n).and_then(|(c, _, _)| Currency::parse(c))
+    }
+
     pub fn code(&self) -> &'static str {
         self.entry().0
     }
@@ -87,6 +92,7 @@ mod tests {
         assert_eq!(Currency::parse("CNYX"), None);
         for c in Currency::all() {
             assert_eq!(Currency::parse(c.code()), Some(c));
+            assert_eq!(Currency::from_numeric(c.numeric()), Some(c));
         }
     }
 }

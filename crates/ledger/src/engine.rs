@@ -7,7 +7,8 @@
 //! Pure: no I/O, no clock. Time comes in as `now` (nanoseconds) from the caller's Clock.
 
 use crate::{Account, AccountError, AccountFlags, AccountId, NewAccount, NewTransfer, PendingStatus, Transfer, TransferError, TransferFlags, TransferId};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use crate::hash::{IdMap, IdSet};
+use std::collections::BTreeSet;
 
 /// Most events one batch may carry (as TigerBeetle: what fits a 1 MiB message). Bigger batches are
 /// refused whole, before anything is applied.
@@ -29,9 +30,9 @@ pub struct Changes {
     /// Transfers created, in timestamp order.
     pub new_transfers: Vec<TransferId>,
     /// Existing accounts whose balances or flags changed (may include new ones; the store skips those).
-    pub accounts: HashSet<AccountId>,
+    pub accounts: IdSet<AccountId>,
     /// Existing pending transfers whose status changed (posted, voided, expired).
-    pub pending: HashSet<TransferId>,
+    pub pending: IdSet<TransferId>,
 }
 
 impl Changes {
@@ -56,8 +57,8 @@ pub struct Savepoint(usize);
 
 #[derive(Default)]
 pub struct Ledger {
-    accounts: HashMap<AccountId, Account>,
-    transfers: HashMap<TransferId, Transfer>,
+    accounts: IdMap<AccountId, Account>,
+    transfers: IdMap<TransferId, Transfer>,
     /// Pending transfers with a timeout, by expiry; stale entries (already resolved) are skipped.
     due: BTreeSet<(i64, TransferId)>,
     last_timestamp: i64,
@@ -97,7 +98,7 @@ impl Ledger {
     /// the pending transfers it posts or voids).
     pub fn missing_transfers(&self, batch: &[NewTransfer]) -> Vec<TransferId> {
         let mut out: Vec<TransferId> = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = IdSet::default();
         for t in batch {
             for id in [Some(t.id), t.pending_id].into_iter().flatten() {
                 if id.0 != 0 && !self.transfers.contains_key(&id) && seen.insert(id) {
@@ -112,7 +113,7 @@ impl Ledger {
     /// transfers it resolves (load the transfers first).
     pub fn missing_accounts(&self, batch: &[NewTransfer]) -> Vec<AccountId> {
         let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = IdSet::default();
         let mut want = |id: AccountId, out: &mut Vec<AccountId>| {
             if id.0 != 0 && !self.accounts.contains_key(&id) && seen.insert(id) {
                 out.push(id);
@@ -232,6 +233,12 @@ impl Ledger {
         if self.savepoints > 0 {
             self.journal.push(u);
         }
+    }
+
+    /// Takes the next timestamp: unique, strictly increasing, at least `now`. The store stamps each
+    /// commit with one.
+    pub fn tick(&mut self, now: i64) -> i64 {
+        self.next_timestamp(now)
     }
 
     fn next_timestamp(&mut self, now: i64) -> i64 {

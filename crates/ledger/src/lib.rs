@@ -12,10 +12,12 @@ mod account;
 pub mod check;
 mod currency;
 mod engine;
+mod hash;
 mod transfer;
 
 pub use account::{Account, AccountError, AccountFlags, AccountId, NewAccount};
 pub use check::{check, CheckReport, Checker, Violation};
 pub use currency::Currency;
+pub use hash::{IdMap, IdSet};
 pub use engine::{Applied, BatchError, Changes, Ledger, Savepoint, MAX_BATCH};
 pub use transfer::{NewTransfer, PendingStatus, Transfer, TransferError, TransferFlags, TransferId};

@@ -9,6 +9,7 @@
 
 mod clock;
 mod ids;
+mod journal;
 mod metrics;
 mod postgres;
 pub mod schema;
@@ -20,6 +21,7 @@ pub use clock::{Clock, ManualClock, SystemClock, VirtualClock, NANOS_PER_SEC};
 pub use ids::{splitmix, IdGen};
 pub use metrics::Metrics;
 pub use writer::{Command, Reply};
+
 
 use saoma_ledger::{Account, AccountError, AccountId, Applied, BatchError, CheckReport, Changes, Checker, Ledger, NewAccount, NewTransfer, Transfer, TransferError, TransferId};
 use std::fmt;
@@ -150,11 +152,24 @@ pub(crate) trait Backend: Send {
     fn load_transfers(&mut self, ids: &[TransferId], out: &mut Vec<Transfer>) -> Result<(), StoreError>;
     /// Pending transfers whose timeout has passed at `now`, oldest first.
     fn load_due(&mut self, now: i64, limit: usize, out: &mut Vec<Transfer>) -> Result<(), StoreError>;
-    fn write(&mut self, ledger: &Ledger, changes: &Changes) -> Result<(), StoreError>;
+    /// Writes new transfers, pending-status changes and the commit timestamp (`ts`); accounts go
+    /// through the journal (`append_journal`) or a checkpoint (`checkpoint`).
+    fn write(&mut self, ledger: &Ledger, changes: &Changes, ts: i64) -> Result<(), StoreError>;
+    fn append_journal(&mut self, ts: i64, data: &[u8]) -> Result<(), StoreError>;
+    /// Every journal row, oldest first.
+    fn load_journal(&mut self, out: &mut Vec<Vec<u8>>) -> Result<(), StoreError>;
+    /// Upserts `accounts` and empties the journal.
+    fn checkpoint(&mut self, accounts: &[&Account]) -> Result<(), StoreError>;
     fn commit(&mut self) -> Result<(), StoreError>;
     fn rollback(&mut self);
-    /// Every transfer, then every account, from one consistent snapshot.
-    fn scan(&mut self, on_transfer: &mut dyn FnMut(Transfer), on_account: &mut dyn FnMut(Account)) -> Result<(), StoreError>;
+    /// Every transfer, every account row, then every journal row, from one consistent snapshot.
+    fn scan(
+        &mut self,
+        on_transfer: &mut dyn FnMut(Transfer),
+        on_account: &mut dyn FnMut(Account),
+        on_journal: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// The account's row in `accounts` (not overlaid by the journal: see `Store::account`).
     fn account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError>;
     fn transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
     /// Benchmark baseline: the same rows as transfers, inserted and committed with no ledger logic.
@@ -167,11 +182,27 @@ pub struct StoreOptions {
     pub durability: Durability,
     /// Most events (transfers, accounts) committed in one transaction.
     pub max_group_events: usize,
+    pub checkpoint: CheckpointPolicy,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { durability: Durability::Full, max_group_events: 2 * saoma_ledger::MAX_BATCH }
+        StoreOptions { durability: Durability::Full, max_group_events: 2 * saoma_ledger::MAX_BATCH, checkpoint: CheckpointPolicy::default() }
+    }
+}
+
+/// When the balance journal is folded into `accounts` (see journal.rs): at least `every`, and whenever
+/// it would pass `max_bytes` or `max_rows`. Short enough that a restart, or another process, replays little.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckpointPolicy {
+    pub every: std::time::Duration,
+    pub max_bytes: usize,
+    pub max_rows: usize,
+}
+
+impl Default for CheckpointPolicy {
+    fn default() -> Self {
+        CheckpointPolicy { every: std::time::Duration::from_secs(2), max_bytes: 8 << 20, max_rows: 4096 }
     }
 }
 
@@ -183,6 +214,9 @@ pub struct Store {
     sender: Mutex<Option<mpsc::Sender<writer::Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     reader: Mutex<Box<dyn Backend>>,
+    /// Accounts changed since the last checkpoint, as the writer last committed them: with the
+    /// `accounts` rows, the current state (see journal.rs). Published by the writer before it answers.
+    overlay: Arc<writer::Overlay>,
     database: Database,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
@@ -194,14 +228,24 @@ impl Store {
     pub fn open(database: Database, clock: Arc<dyn Clock>, options: StoreOptions) -> Result<Store, StoreError> {
         database.migrate()?;
         let db = database.connect(options.durability)?;
-        let reader = database.connect(options.durability)?;
+        let mut reader = database.connect(options.durability)?;
+        let overlay = Arc::new(writer::Overlay::default());
+        let mut rows = Vec::new();
+        reader.load_journal(&mut rows)?;
+        {
+            let mut map = overlay.write();
+            for r in &rows {
+                journal::apply(r, &mut map)?;
+            }
+        }
         let metrics = Arc::new(Metrics::default());
         let (tx, rx) = mpsc::channel();
-        let handle = writer::spawn(db, rx, clock.clone(), metrics.clone(), options)?;
+        let handle = writer::spawn(db, rx, clock.clone(), metrics.clone(), options, overlay.clone())?;
         Ok(Store {
             sender: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
             reader: Mutex::new(reader),
+            overlay,
             database,
             clock,
             metrics,
@@ -276,7 +320,13 @@ impl Store {
         }
     }
 
+    /// The account as last committed by this process's writer (or, for accounts it has not changed
+    /// since the last checkpoint, as stored). Where several processes share one database, changes made by
+    /// another process show here once this writer has seen them: within its idle interval (0.5 s).
     pub fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        if let Some(a) = self.overlay.read().get(&id) {
+            return Ok(Some(*a));
+        }
         self.reader.lock().unwrap_or_else(|p| p.into_inner()).account(id)
     }
 
@@ -312,8 +362,18 @@ impl Drop for Store {
 pub fn check_database(database: &Database) -> Result<CheckReport, StoreError> {
     let mut db = database.connect(Durability::Full)?;
     let mut checker = Checker::new();
-    let cell = std::cell::RefCell::new(&mut checker);
-    db.scan(&mut |t| cell.borrow_mut().transfer(&t), &mut |a| cell.borrow_mut().account(&a))?;
+    let accounts = std::cell::RefCell::new(std::collections::HashMap::new());
+    db.scan(
+        &mut |t| checker.transfer(&t),
+        &mut |a| {
+            accounts.borrow_mut().insert(a.id, a);
+        },
+        &mut |row| journal::apply(row, &mut accounts.borrow_mut()),
+    )?;
+    let accounts = accounts.into_inner();
+    for a in accounts.values() {
+        checker.account(a);
+    }
     Ok(checker.finish())
 }
 

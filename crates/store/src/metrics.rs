@@ -15,6 +15,7 @@ pub struct Metrics {
     pub transfers_refused: AtomicU64,
     pub accounts_created: AtomicU64,
     pub pending_expired: AtomicU64,
+    pub checkpoints: AtomicU64,
     commit_seconds_bucket: [AtomicU64; BUCKETS.len()],
     commit_seconds_count: AtomicU64,
     commit_micros_sum: AtomicU64,
@@ -40,6 +41,7 @@ impl Metrics {
             ("saoma_ledger_transfers_refused_total", "Transfers refused with an error code", &self.transfers_refused),
             ("saoma_ledger_accounts_created_total", "Accounts created", &self.accounts_created),
             ("saoma_ledger_pending_expired_total", "Pending transfers expired on the clock", &self.pending_expired),
+            ("saoma_ledger_checkpoints_total", "Balance-journal checkpoints into the accounts table", &self.checkpoints),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));

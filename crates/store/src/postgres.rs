@@ -22,11 +22,11 @@ struct Stmts {
     accounts: Statement,
     transfers: Statement,
     due: Statement,
-    insert_accounts: Statement,
+    upsert_accounts: Statement,
     insert_transfers: Statement,
     update_pending: Statement,
-    update_accounts: Statement,
     set_last_ts: Statement,
+    append_journal: Statement,
 }
 
 fn unnest_insert(table: &str) -> String {
@@ -157,17 +157,16 @@ impl Postgres {
                 due: c.prepare(&format!(
                     "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE pending_status = 1 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
                 ))?,
-                insert_accounts: c.prepare(&format!(
+                upsert_accounts: c.prepare(&format!(
                     "INSERT INTO accounts ({ACCOUNT_COLUMNS}) SELECT * FROM unnest($1::bytea[], $2::text[], $3::int4[], $4::bytea[], $5::int4[], \
-                     $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[])"
+                     $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[]) \
+                     ON CONFLICT (id) DO UPDATE SET flags = excluded.flags, debits_pending = excluded.debits_pending, \
+                     debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted"
                 ))?,
+                append_journal: c.prepare("INSERT INTO account_journal (ts, data) VALUES ($1, $2)")?,
                 insert_transfers: c.prepare(&unnest_insert("transfers"))?,
                 update_pending: c.prepare(
                     "UPDATE transfers t SET pending_status = u.status FROM unnest($1::bytea[], $2::int4[]) AS u(id, status) WHERE t.id = u.id",
-                )?,
-                update_accounts: c.prepare(
-                    "UPDATE accounts a SET flags = u.flags, debits_pending = u.dp, debits_posted = u.dpo, credits_pending = u.cp, credits_posted = u.cpo \
-                     FROM unnest($1::bytea[], $2::int4[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) AS u(id, flags, dp, dpo, cp, cpo) WHERE a.id = u.id",
                 )?,
                 set_last_ts: c.prepare("UPDATE ledger_meta SET last_ts = $1 WHERE id = 1")?,
             });
@@ -221,29 +220,11 @@ impl Backend for Postgres {
         Ok(())
     }
 
-    fn write(&mut self, ledger: &Ledger, changes: &Changes) -> Result<(), StoreError> {
-        let (ins_a, ins_t, upd_p, upd_a, set_ts) = {
+    fn write(&mut self, ledger: &Ledger, changes: &Changes, ts: i64) -> Result<(), StoreError> {
+        let (ins_t, upd_p, set_ts) = {
             let s = self.stmts()?;
-            (s.insert_accounts.clone(), s.insert_transfers.clone(), s.update_pending.clone(), s.update_accounts.clone(), s.set_last_ts.clone())
+            (s.insert_transfers.clone(), s.update_pending.clone(), s.set_last_ts.clone())
         };
-        if !changes.new_accounts.is_empty() {
-            let accs: Vec<&Account> = changes
-                .new_accounts
-                .iter()
-                .map(|id| ledger.account(*id).ok_or_else(|| StoreError::Corrupt("new account missing".into())))
-                .collect::<Result<_, _>>()?;
-            let id: Vec<Vec<u8>> = accs.iter().map(|a| id_bytes(a.id.0).to_vec()).collect();
-            let cur: Vec<String> = accs.iter().map(|a| a.currency.code().to_string()).collect();
-            let code: Vec<i32> = accs.iter().map(|a| a.code as i32).collect();
-            let owner: Vec<Vec<u8>> = accs.iter().map(|a| id_bytes(a.owner).to_vec()).collect();
-            let flags: Vec<i32> = accs.iter().map(|a| a.flags.0 as i32).collect();
-            let dp: Vec<i64> = accs.iter().map(|a| a.debits_pending).collect();
-            let dpo: Vec<i64> = accs.iter().map(|a| a.debits_posted).collect();
-            let cp: Vec<i64> = accs.iter().map(|a| a.credits_pending).collect();
-            let cpo: Vec<i64> = accs.iter().map(|a| a.credits_posted).collect();
-            let ts: Vec<i64> = accs.iter().map(|a| a.timestamp).collect();
-            self.client.execute(&ins_a, &[&id, &cur, &code, &owner, &flags, &dp, &dpo, &cp, &cpo, &ts])?;
-        }
         let mut cols = TransferColumns::default();
         for id in &changes.new_transfers {
             cols.push(ledger.transfer(*id).ok_or_else(|| StoreError::Corrupt("new transfer missing".into()))?);
@@ -260,21 +241,39 @@ impl Backend for Postgres {
         if !pid.is_empty() {
             self.client.execute(&upd_p, &[&pid, &pstatus])?;
         }
-        let new_accounts: HashSet<AccountId> = changes.new_accounts.iter().copied().collect();
-        let (mut id, mut flags, mut dp, mut dpo, mut cp, mut cpo) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for aid in changes.accounts.iter().filter(|a| !new_accounts.contains(a)) {
-            let a = ledger.account(*aid).ok_or_else(|| StoreError::Corrupt("changed account missing".into()))?;
-            id.push(id_bytes(a.id.0).to_vec());
-            flags.push(a.flags.0 as i32);
-            dp.push(a.debits_pending);
-            dpo.push(a.debits_posted);
-            cp.push(a.credits_pending);
-            cpo.push(a.credits_posted);
+        self.client.execute(&set_ts, &[&ts])?;
+        Ok(())
+    }
+
+    fn append_journal(&mut self, ts: i64, data: &[u8]) -> Result<(), StoreError> {
+        let stmt = self.stmts()?.append_journal.clone();
+        self.client.execute(&stmt, &[&ts, &data])?;
+        Ok(())
+    }
+
+    fn load_journal(&mut self, out: &mut Vec<Vec<u8>>) -> Result<(), StoreError> {
+        for r in self.client.query("SELECT data FROM account_journal ORDER BY ts", &[])? {
+            out.push(r.try_get(0)?);
         }
-        if !id.is_empty() {
-            self.client.execute(&upd_a, &[&id, &flags, &dp, &dpo, &cp, &cpo])?;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, accs: &[&Account]) -> Result<(), StoreError> {
+        let upsert = self.stmts()?.upsert_accounts.clone();
+        if !accs.is_empty() {
+            let id: Vec<Vec<u8>> = accs.iter().map(|a| id_bytes(a.id.0).to_vec()).collect();
+            let cur: Vec<&str> = accs.iter().map(|a| a.currency.code()).collect();
+            let code: Vec<i32> = accs.iter().map(|a| a.code as i32).collect();
+            let owner: Vec<Vec<u8>> = accs.iter().map(|a| id_bytes(a.owner).to_vec()).collect();
+            let flags: Vec<i32> = accs.iter().map(|a| a.flags.0 as i32).collect();
+            let dp: Vec<i64> = accs.iter().map(|a| a.debits_pending).collect();
+            let dpo: Vec<i64> = accs.iter().map(|a| a.debits_posted).collect();
+            let cp: Vec<i64> = accs.iter().map(|a| a.credits_pending).collect();
+            let cpo: Vec<i64> = accs.iter().map(|a| a.credits_posted).collect();
+            let ts: Vec<i64> = accs.iter().map(|a| a.timestamp).collect();
+            self.client.execute(&upsert, &[&id, &cur, &code, &owner, &flags, &dp, &dpo, &cp, &cpo, &ts])?;
         }
-        self.client.execute(&set_ts, &[&ledger.last_timestamp()])?;
+        self.client.batch_execute("DELETE FROM account_journal")?;
         Ok(())
     }
 
@@ -286,7 +285,12 @@ impl Backend for Postgres {
         let _ = self.client.batch_execute("ROLLBACK");
     }
 
-    fn scan(&mut self, on_transfer: &mut dyn FnMut(Transfer), on_account: &mut dyn FnMut(Account)) -> Result<(), StoreError> {
+    fn scan(
+        &mut self,
+        on_transfer: &mut dyn FnMut(Transfer),
+        on_account: &mut dyn FnMut(Account),
+        on_journal: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.client.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).read_only(true).start()?;
         {
             let mut it = tx.query_raw(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers"), std::iter::empty::<i32>())?;
@@ -299,6 +303,9 @@ impl Backend for Postgres {
             while let Some(r) = it.next()? {
                 on_account(account_from_row(&r)?);
             }
+        }
+        for r in tx.query("SELECT data FROM account_journal ORDER BY ts", &[])? {
+            on_journal(r.try_get::<_, &[u8]>(0)?)?;
         }
         tx.commit()?;
         Ok(())

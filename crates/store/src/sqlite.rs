@@ -248,7 +248,7 @@ impl Backend for Sqlite {
         Ok(())
     }
 
-    fn write(&mut self, ledger: &Ledger, changes: &Changes) -> Result<(), StoreError> {
+    fn write(&mut self, ledger: &Ledger, changes: &Changes, ts: i64) -> Result<(), StoreError> {
         let missing = || StoreError::Corrupt("changed row missing from the working set".into());
         let transfers: Vec<&Transfer> = changes.new_transfers.iter().map(|id| ledger.transfer(*id).ok_or_else(missing)).collect::<Result<_, _>>()?;
         insert_transfers(&self.conn, "transfers", &transfers)?;
@@ -261,26 +261,35 @@ impl Backend for Sqlite {
                 upd.execute(params![t.pending_status.map(|s| s.as_i64()), &id_bytes(id.0)[..]])?;
             }
         }
-        // New and changed accounts alike: one upsert, many rows per statement.
-        let mut accounts: Vec<&Account> = Vec::with_capacity(changes.new_accounts.len() + changes.accounts.len());
-        let mut seen = std::collections::HashSet::with_capacity(changes.new_accounts.len());
-        for id in &changes.new_accounts {
-            seen.insert(*id);
-            accounts.push(ledger.account(*id).ok_or_else(missing)?);
+        self.conn.prepare_cached("UPDATE ledger_meta SET last_ts = ?1 WHERE id = 1")?.execute([ts])?;
+        Ok(())
+    }
+
+    fn append_journal(&mut self, ts: i64, data: &[u8]) -> Result<(), StoreError> {
+        self.conn.prepare_cached("INSERT INTO account_journal (ts, data) VALUES (?1, ?2)")?.execute(params![ts, data])?;
+        Ok(())
+    }
+
+    fn load_journal(&mut self, out: &mut Vec<Vec<u8>>) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT data FROM account_journal ORDER BY ts")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            out.push(r.get(0)?);
         }
-        for id in changes.accounts.iter().filter(|id| !seen.contains(id)) {
-            accounts.push(ledger.account(*id).ok_or_else(missing)?);
-        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, accounts: &[&Account]) -> Result<(), StoreError> {
         execute_rows(
             &self.conn,
             &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS})"),
             "ON CONFLICT (id) DO UPDATE SET flags = excluded.flags, debits_pending = excluded.debits_pending, \
              debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted",
             10,
-            &accounts,
+            accounts,
             bind_account,
         )?;
-        self.conn.prepare_cached("UPDATE ledger_meta SET last_ts = ?1 WHERE id = 1")?.execute([ledger.last_timestamp()])?;
+        self.conn.prepare_cached("DELETE FROM account_journal")?.execute([])?;
         Ok(())
     }
 
@@ -294,7 +303,12 @@ impl Backend for Sqlite {
         }
     }
 
-    fn scan(&mut self, on_transfer: &mut dyn FnMut(Transfer), on_account: &mut dyn FnMut(Account)) -> Result<(), StoreError> {
+    fn scan(
+        &mut self,
+        on_transfer: &mut dyn FnMut(Transfer),
+        on_account: &mut dyn FnMut(Account),
+        on_journal: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         // One read transaction: a consistent snapshot while the writer goes on (WAL).
         self.conn.execute_batch("BEGIN")?;
         let r = (|| {
@@ -307,6 +321,11 @@ impl Backend for Sqlite {
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 on_account(account_from_row(r)?);
+            }
+            let mut stmt = self.conn.prepare("SELECT data FROM account_journal ORDER BY ts")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                on_journal(r.get_ref(0)?.as_blob().map_err(|e| StoreError::Corrupt(format!("journal: {e}")))?)?;
             }
             Ok::<_, StoreError>(())
         })();

@@ -1,9 +1,10 @@
 //! The group-commit writer: one thread, one write connection, many commands per transaction.
 
-use crate::{Backend, Clock, Metrics, StoreError, StoreOptions};
-use saoma_ledger::{AccountError, AccountId, Applied, Ledger, NewAccount, NewTransfer, TransferError, MAX_BATCH};
+use crate::{journal, Backend, Clock, Metrics, StoreError, StoreOptions};
+use saoma_ledger::{Account, AccountError, AccountId, Applied, Ledger, NewAccount, NewTransfer, TransferError, MAX_BATCH};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,19 @@ pub enum Reply {
     Closed(Result<(), AccountError>),
 }
 
+/// Accounts changed since the last checkpoint, as last committed: shared by the writer with readers.
+#[derive(Default)]
+pub(crate) struct Overlay(RwLock<HashMap<AccountId, Account>>);
+
+impl Overlay {
+    pub fn read(&self) -> RwLockReadGuard<'_, HashMap<AccountId, Account>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn write(&self) -> RwLockWriteGuard<'_, HashMap<AccountId, Account>> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 pub(crate) struct Request {
     pub command: Command,
     pub reply: tokio::sync::oneshot::Sender<Result<Reply, StoreError>>,
@@ -47,10 +61,30 @@ pub(crate) fn spawn(
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     options: StoreOptions,
+    published: Arc<Overlay>,
 ) -> Result<JoinHandle<()>, StoreError> {
     std::thread::Builder::new()
         .name("ledger-writer".into())
-        .spawn(move || Writer { db, ledger: Ledger::new(), clock, metrics, options, buf_a: Vec::new(), buf_t: Vec::new(), cached_at: None, max_stored_id: None }.run(rx))
+        .spawn(move || {
+            Writer {
+                db,
+                ledger: Ledger::new(),
+                clock,
+                metrics,
+                options,
+                buf_a: Vec::new(),
+                buf_t: Vec::new(),
+                cached_at: None,
+                max_stored_id: None,
+                overlay: HashMap::new(),
+                published,
+                journal_rows: 0,
+                journal_bytes: 0,
+                last_checkpoint: Instant::now(),
+                checkpoint_now: false,
+            }
+            .run(rx)
+        })
         .map_err(|e| StoreError::Io(format!("spawning the writer: {e}")))
 }
 
@@ -68,6 +102,16 @@ struct Writer {
     cached_at: Option<i64>,
     /// Highest transfer id stored when the group began: larger ids need no existence lookup.
     max_stored_id: Option<u128>,
+    /// Accounts changed since the last checkpoint (the journal, decoded): where they are current, since
+    /// their rows in `accounts` are not.
+    overlay: HashMap<AccountId, Account>,
+    /// The same, for readers; updated only after a commit.
+    published: Arc<Overlay>,
+    journal_rows: usize,
+    journal_bytes: usize,
+    last_checkpoint: Instant,
+    /// Checkpoint at the next commit whatever the journal's size (shutdown).
+    checkpoint_now: bool,
 }
 
 /// Accounts kept in the writer's cache at most; past this it starts afresh.
@@ -115,15 +159,30 @@ impl Writer {
                 }
             }
         }
+        // Leave the accounts table current, so that a restart (or another process) replays nothing.
+        if self.journal_rows > 0 || self.cached_at.is_none() {
+            self.checkpoint_now = true;
+            if let Err(e) = self.commit_group(&[]) {
+                self.db.rollback();
+                tracing::warn!(error = %e, "final checkpoint failed; the journal stays and is replayed at the next start");
+            }
+        }
         tracing::debug!("ledger writer stopped");
     }
 
     fn load_accounts(&mut self, ids: &[AccountId]) -> Result<(), StoreError> {
-        if ids.is_empty() {
+        let mut from_db = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.overlay.get(id) {
+                Some(a) => self.ledger.load_account(*a),
+                None => from_db.push(*id),
+            }
+        }
+        if from_db.is_empty() {
             return Ok(());
         }
         self.buf_a.clear();
-        self.db.load_accounts(ids, &mut self.buf_a)?;
+        self.db.load_accounts(&from_db, &mut self.buf_a)?;
         for a in self.buf_a.drain(..) {
             self.ledger.load_account(a);
         }
@@ -142,14 +201,32 @@ impl Writer {
         Ok(())
     }
 
+    /// Reads the balance journal (inside the write transaction, so it is current) into the overlay.
+    fn reload_overlay(&mut self) -> Result<(), StoreError> {
+        let mut rows = Vec::new();
+        self.db.load_journal(&mut rows)?;
+        self.overlay.clear();
+        for r in &rows {
+            journal::apply(r, &mut self.overlay)?;
+        }
+        self.journal_rows = rows.len();
+        self.journal_bytes = rows.iter().map(|r| r.len()).sum();
+        *self.published.write() = self.overlay.clone();
+        Ok(())
+    }
+
     /// One database transaction: expiries, then every command in order. Returns one reply per request.
     fn commit_group(&mut self, group: &[Request]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
         let now = self.clock.now();
         let (last_ts, max_id) = self.db.begin_write()?;
-        if self.cached_at == Some(last_ts) && self.ledger.account_count() <= MAX_CACHED_ACCOUNTS {
-            self.ledger.clear_transfers();
-        } else {
+        if self.cached_at != Some(last_ts) {
+            // Another writer committed (or ours failed): what we hold may be stale.
             self.ledger.clear();
+            self.reload_overlay()?;
+        } else if self.ledger.account_count() > MAX_CACHED_ACCOUNTS {
+            self.ledger.clear();
+        } else {
+            self.ledger.clear_transfers();
         }
         self.cached_at = None;
         self.max_stored_id = max_id;
@@ -215,15 +292,50 @@ impl Writer {
         }
 
         let changes = self.ledger.take_changes();
-        if changes.is_empty() {
+        let checkpoint_due = self.journal_rows > 0 && (self.checkpoint_now || self.last_checkpoint.elapsed() >= self.options.checkpoint.every);
+        if changes.is_empty() && !checkpoint_due {
             // Replays and refusals only: nothing to make durable.
             self.db.rollback();
             self.cached_at = Some(last_ts);
-        } else {
-            self.db.write(&self.ledger, &changes)?;
-            self.db.commit()?;
-            self.cached_at = Some(self.ledger.last_timestamp());
-            self.metrics.commits.fetch_add(1, Relaxed);
+            return Ok(replies);
+        }
+        let ts = self.ledger.tick(now);
+        self.db.write(&self.ledger, &changes, ts)?;
+        let mut changed: Vec<Account> = Vec::with_capacity(changes.new_accounts.len() + changes.accounts.len());
+        let new: std::collections::HashSet<&AccountId> = changes.new_accounts.iter().collect();
+        for id in changes.new_accounts.iter().chain(changes.accounts.iter().filter(|id| !new.contains(id))) {
+            changed.push(*self.ledger.account(*id).ok_or_else(|| StoreError::Corrupt("changed account missing".into()))?);
+        }
+        let bytes = changed.len() * journal::RECORD;
+        let checkpoint = checkpoint_due || self.journal_bytes + bytes > self.options.checkpoint.max_bytes || self.journal_rows >= self.options.checkpoint.max_rows;
+        // The overlay runs ahead of the database until the commit; if the commit fails, the next group
+        // reloads it from the journal (cached_at is None until then).
+        for a in &changed {
+            self.overlay.insert(a.id, *a);
+        }
+        if checkpoint {
+            let all: Vec<&Account> = self.overlay.values().collect();
+            self.db.checkpoint(&all)?;
+        } else if !changed.is_empty() {
+            self.db.append_journal(ts, &journal::encode(&changed))?;
+        }
+        self.db.commit()?;
+        self.cached_at = Some(ts);
+        self.metrics.commits.fetch_add(1, Relaxed);
+        if checkpoint {
+            self.overlay.clear();
+            self.published.write().clear();
+            self.journal_rows = 0;
+            self.journal_bytes = 0;
+            self.last_checkpoint = Instant::now();
+            self.metrics.checkpoints.fetch_add(1, Relaxed);
+        } else if !changed.is_empty() {
+            self.journal_rows += 1;
+            self.journal_bytes += bytes;
+            let mut p = self.published.write();
+            for a in changed {
+                p.insert(a.id, a);
+            }
         }
         Ok(replies)
     }

@@ -8,7 +8,7 @@ mod strategy;
 use proptest::prelude::*;
 use saoma_ledger::*;
 use saoma_store::testing::TestDb;
-use saoma_store::{Command, Durability, ManualClock, Reply, Store, StoreOptions, NANOS_PER_SEC};
+use saoma_store::{CheckpointPolicy, Command, Durability, ManualClock, Reply, Store, StoreOptions, NANOS_PER_SEC};
 use std::sync::Arc;
 use strategy::*;
 
@@ -16,10 +16,10 @@ fn outcome<E: Copy>(r: &Result<Applied, E>) -> Result<bool, E> {
     r.map(|a| a.replay)
 }
 
-fn run(db: &TestDb, ops: &[Op]) -> Result<(), TestCaseError> {
+fn run(db: &TestDb, ops: &[Op], checkpoint: CheckpointPolicy) -> Result<(), TestCaseError> {
     let start = 1_700_000_000 * NANOS_PER_SEC;
     let clock = Arc::new(ManualClock::new(start));
-    let store = Store::open(db.database.clone(), clock.clone(), StoreOptions { durability: Durability::Normal, ..Default::default() }).unwrap();
+    let store = Store::open(db.database.clone(), clock.clone(), StoreOptions { durability: Durability::Normal, checkpoint, ..Default::default() }).unwrap();
     let mut model = Ledger::new();
     let mut now = start;
     for op in ops {
@@ -62,6 +62,9 @@ fn run(db: &TestDb, ops: &[Op]) -> Result<(), TestCaseError> {
         let stored = store.transfer(t.id).unwrap().expect("transfer stored");
         prop_assert_eq!((stored.amount, stored.pending_status, stored.debit_account_id), (t.amount, t.pending_status, t.debit_account_id));
     }
+    if checkpoint.max_rows == 2 && store.metrics().commits.load(std::sync::atomic::Ordering::Relaxed) >= 4 {
+        prop_assert!(store.metrics().checkpoints.load(std::sync::atomic::Ordering::Relaxed) > 0, "the checkpoint path did not run");
+    }
     let report = store.check().unwrap();
     prop_assert!(report.is_clean(), "{}: {:?}", db.name(), report.violations);
     prop_assert_eq!(report.transfers as usize, model.transfers().count());
@@ -72,9 +75,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]
-    fn store_matches_pure_ledger(ops in workload()) {
+    fn store_matches_pure_ledger(ops in workload(), checkpoint_often in any::<bool>()) {
+        // Half the cases fold the balance journal into the accounts table every other commit, so that
+        // both the journal and the checkpoint path carry state between commands.
+        let policy = if checkpoint_often { CheckpointPolicy { max_rows: 2, ..Default::default() } } else { CheckpointPolicy::default() };
         for db in TestDb::all() {
-            run(&db, &ops)?;
+            run(&db, &ops, policy)?;
         }
     }
 }
