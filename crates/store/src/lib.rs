@@ -133,6 +133,13 @@ impl Database {
         })
     }
 
+    fn connect_writer(&self, durability: Durability) -> Result<Box<dyn Backend>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Box::new(sqlite::Sqlite::open_writer(p, durability)?),
+            Database::Postgres(u) => Box::new(postgres::Postgres::connect(u)?),
+        })
+    }
+
     /// Runs the migrations that have not run yet.
     pub fn migrate(&self) -> Result<(), StoreError> {
         match self {
@@ -227,7 +234,7 @@ impl Store {
     /// Opens the database, runs migrations and starts the writer.
     pub fn open(database: Database, clock: Arc<dyn Clock>, options: StoreOptions) -> Result<Store, StoreError> {
         database.migrate()?;
-        let db = database.connect(options.durability)?;
+        let db = database.connect_writer(options.durability)?;
         let mut reader = database.connect(options.durability)?;
         let overlay = Arc::new(writer::Overlay::default());
         let mut rows = Vec::new();
@@ -385,7 +392,8 @@ pub struct RawInserter {
 
 impl RawInserter {
     pub fn open(database: &Database, durability: Durability) -> Result<RawInserter, StoreError> {
-        let mut db = database.connect(durability)?;
+        // Set up as the writer's connection is (background checkpoints), so the two compare fairly.
+        let mut db = database.connect_writer(durability)?;
         db.drop_raw()?;
         Ok(RawInserter { db })
     }

@@ -6,10 +6,26 @@ use crate::{Backend, Durability, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use saoma_ledger::{Account, AccountFlags, AccountId, Changes, Currency, Ledger, PendingStatus, Transfer, TransferFlags, TransferId};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 pub struct Sqlite {
     conn: Connection,
+    /// The writer's background checkpointer (see `open_writer`), stopped when the writer goes.
+    checkpointer: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
+
+impl Drop for Sqlite {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.checkpointer.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+    }
+}
+
+/// How often the background checkpointer copies committed WAL frames into the database file.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
 pub(crate) fn id_bytes(id: u128) -> [u8; 16] {
     id.to_be_bytes()
@@ -81,7 +97,33 @@ impl Sqlite {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;"
         ))?;
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(Sqlite { conn })
+        Ok(Sqlite { conn, checkpointer: None })
+    }
+
+    /// The writer's connection. SQLite would otherwise copy the WAL back into the database inside
+    /// whichever commit crosses 1,000 pages, stalling that commit for tens of milliseconds; here a
+    /// thread with its own connection does it alongside (a passive checkpoint never blocks the writer).
+    pub fn open_writer(path: &Path, durability: Durability) -> Result<Sqlite, StoreError> {
+        let mut w = Sqlite::open(path, durability)?;
+        w.conn.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
+        let other = Sqlite::open(path, durability)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("sqlite-checkpointer".into())
+            .spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_INTERVAL);
+                    if let Err(e) = other.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+                // A last, full one: the WAL is folded back when the writer stops.
+                let _ = other.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            })
+            .map_err(|e| StoreError::Io(format!("spawning the checkpointer: {e}")))?;
+        w.checkpointer = Some((stop, handle));
+        Ok(w)
     }
 
     pub fn migrate(&mut self) -> Result<(), StoreError> {
