@@ -165,8 +165,10 @@ pub(crate) trait Backend: Send {
     fn append_journal(&mut self, ts: i64, data: &[u8]) -> Result<(), StoreError>;
     /// Every journal row, oldest first.
     fn load_journal(&mut self, out: &mut Vec<Vec<u8>>) -> Result<(), StoreError>;
-    /// Upserts `accounts` and empties the journal.
-    fn checkpoint(&mut self, accounts: &[&Account]) -> Result<(), StoreError>;
+    /// Inserts newly created accounts, whole.
+    fn insert_accounts(&mut self, accounts: &[&Account]) -> Result<(), StoreError>;
+    /// Writes the journal's balances into `accounts` and empties the journal.
+    fn checkpoint(&mut self, balances: &[(AccountId, journal::Balances)]) -> Result<(), StoreError>;
     fn commit(&mut self) -> Result<(), StoreError>;
     fn rollback(&mut self);
     /// Every transfer, every account row, then every journal row, from one consistent snapshot.
@@ -223,7 +225,7 @@ pub struct Store {
     reader: Mutex<Box<dyn Backend>>,
     /// Accounts changed since the last checkpoint, as the writer last committed them: with the
     /// `accounts` rows, the current state (see journal.rs). Published by the writer before it answers.
-    overlay: Arc<writer::Overlay>,
+    overlay: Arc<writer::Published>,
     database: Database,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
@@ -236,7 +238,7 @@ impl Store {
         database.migrate()?;
         let db = database.connect_writer(options.durability)?;
         let mut reader = database.connect(options.durability)?;
-        let overlay = Arc::new(writer::Overlay::default());
+        let overlay = Arc::new(writer::Published::default());
         let mut rows = Vec::new();
         reader.load_journal(&mut rows)?;
         {
@@ -331,10 +333,14 @@ impl Store {
     /// since the last checkpoint, as stored). Where several processes share one database, changes made by
     /// another process show here once this writer has seen them: within its idle interval (0.5 s).
     pub fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        if let Some(a) = self.overlay.read().get(&id) {
-            return Ok(Some(*a));
+        // The overlay first, then the row: a checkpoint in between writes the row before it clears the
+        // overlay, so whichever we see is at least as new as every commit acknowledged before this call.
+        let newer = self.overlay.read().get(&id).copied();
+        let mut a = self.reader.lock().unwrap_or_else(|p| p.into_inner()).account(id)?;
+        if let (Some(a), Some(b)) = (a.as_mut(), newer) {
+            b.apply_to(a);
         }
-        self.reader.lock().unwrap_or_else(|p| p.into_inner()).account(id)
+        Ok(a)
     }
 
     pub fn transfer(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
@@ -369,16 +375,13 @@ impl Drop for Store {
 pub fn check_database(database: &Database) -> Result<CheckReport, StoreError> {
     let mut db = database.connect(Durability::Full)?;
     let mut checker = Checker::new();
-    let accounts = std::cell::RefCell::new(std::collections::HashMap::new());
-    db.scan(
-        &mut |t| checker.transfer(&t),
-        &mut |a| {
-            accounts.borrow_mut().insert(a.id, a);
-        },
-        &mut |row| journal::apply(row, &mut accounts.borrow_mut()),
-    )?;
-    let accounts = accounts.into_inner();
-    for a in accounts.values() {
+    let mut accounts = Vec::new();
+    let mut overlay = journal::Overlay::new();
+    db.scan(&mut |t| checker.transfer(&t), &mut |a| accounts.push(a), &mut |row| journal::apply(row, &mut overlay))?;
+    for a in &mut accounts {
+        if let Some(b) = overlay.get(&a.id) {
+            b.apply_to(a);
+        }
         checker.account(a);
     }
     Ok(checker.finish())

@@ -16,6 +16,7 @@ pub struct Metrics {
     pub accounts_created: AtomicU64,
     pub pending_expired: AtomicU64,
     pub checkpoints: AtomicU64,
+    pub journal_appends: AtomicU64,
     commit_seconds_bucket: [AtomicU64; BUCKETS.len()],
     commit_seconds_count: AtomicU64,
     commit_micros_sum: AtomicU64,
@@ -42,6 +43,7 @@ impl Metrics {
             ("saoma_ledger_accounts_created_total", "Accounts created", &self.accounts_created),
             ("saoma_ledger_pending_expired_total", "Pending transfers expired on the clock", &self.pending_expired),
             ("saoma_ledger_checkpoints_total", "Balance-journal checkpoints into the accounts table", &self.checkpoints),
+            ("saoma_ledger_journal_appends_total", "Commits that appended balances to the journal", &self.journal_appends),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));

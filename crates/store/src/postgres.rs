@@ -5,6 +5,7 @@
 
 use crate::schema::{raw_table_sql, Dialect, ACCOUNT_COLUMNS, MIGRATIONS, TRANSFER_COLUMNS};
 use crate::sqlite::{currency_from, id_bytes, id_from, u16_from};
+use crate::journal::Balances;
 use crate::{Backend, StoreError};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls, Row, Statement};
@@ -22,7 +23,8 @@ struct Stmts {
     accounts: Statement,
     transfers: Statement,
     due: Statement,
-    upsert_accounts: Statement,
+    insert_accounts: Statement,
+    update_balances: Statement,
     insert_transfers: Statement,
     update_pending: Statement,
     set_last_ts: Statement,
@@ -157,12 +159,14 @@ impl Postgres {
                 due: c.prepare(&format!(
                     "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE pending_status = 1 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
                 ))?,
-                upsert_accounts: c.prepare(&format!(
+                insert_accounts: c.prepare(&format!(
                     "INSERT INTO accounts ({ACCOUNT_COLUMNS}) SELECT * FROM unnest($1::bytea[], $2::text[], $3::int4[], $4::bytea[], $5::int4[], \
-                     $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[]) \
-                     ON CONFLICT (id) DO UPDATE SET flags = excluded.flags, debits_pending = excluded.debits_pending, \
-                     debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted"
+                     $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[])"
                 ))?,
+                update_balances: c.prepare(
+                    "UPDATE accounts a SET flags = u.flags, debits_pending = u.dp, debits_posted = u.dpo, credits_pending = u.cp, credits_posted = u.cpo \
+                     FROM unnest($1::bytea[], $2::int4[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) AS u(id, flags, dp, dpo, cp, cpo) WHERE a.id = u.id",
+                )?,
                 append_journal: c.prepare("INSERT INTO account_journal (ts, data) VALUES ($1, $2)")?,
                 insert_transfers: c.prepare(&unnest_insert("transfers"))?,
                 update_pending: c.prepare(
@@ -258,20 +262,35 @@ impl Backend for Postgres {
         Ok(())
     }
 
-    fn checkpoint(&mut self, accs: &[&Account]) -> Result<(), StoreError> {
-        let upsert = self.stmts()?.upsert_accounts.clone();
-        if !accs.is_empty() {
-            let id: Vec<Vec<u8>> = accs.iter().map(|a| id_bytes(a.id.0).to_vec()).collect();
-            let cur: Vec<&str> = accs.iter().map(|a| a.currency.code()).collect();
-            let code: Vec<i32> = accs.iter().map(|a| a.code as i32).collect();
-            let owner: Vec<Vec<u8>> = accs.iter().map(|a| id_bytes(a.owner).to_vec()).collect();
-            let flags: Vec<i32> = accs.iter().map(|a| a.flags.0 as i32).collect();
-            let dp: Vec<i64> = accs.iter().map(|a| a.debits_pending).collect();
-            let dpo: Vec<i64> = accs.iter().map(|a| a.debits_posted).collect();
-            let cp: Vec<i64> = accs.iter().map(|a| a.credits_pending).collect();
-            let cpo: Vec<i64> = accs.iter().map(|a| a.credits_posted).collect();
-            let ts: Vec<i64> = accs.iter().map(|a| a.timestamp).collect();
-            self.client.execute(&upsert, &[&id, &cur, &code, &owner, &flags, &dp, &dpo, &cp, &cpo, &ts])?;
+    fn insert_accounts(&mut self, accs: &[&Account]) -> Result<(), StoreError> {
+        if accs.is_empty() {
+            return Ok(());
+        }
+        let stmt = self.stmts()?.insert_accounts.clone();
+        let id: Vec<Vec<u8>> = accs.iter().map(|a| id_bytes(a.id.0).to_vec()).collect();
+        let cur: Vec<&str> = accs.iter().map(|a| a.currency.code()).collect();
+        let code: Vec<i32> = accs.iter().map(|a| a.code as i32).collect();
+        let owner: Vec<Vec<u8>> = accs.iter().map(|a| id_bytes(a.owner).to_vec()).collect();
+        let flags: Vec<i32> = accs.iter().map(|a| a.flags.0 as i32).collect();
+        let dp: Vec<i64> = accs.iter().map(|a| a.debits_pending).collect();
+        let dpo: Vec<i64> = accs.iter().map(|a| a.debits_posted).collect();
+        let cp: Vec<i64> = accs.iter().map(|a| a.credits_pending).collect();
+        let cpo: Vec<i64> = accs.iter().map(|a| a.credits_posted).collect();
+        let ts: Vec<i64> = accs.iter().map(|a| a.timestamp).collect();
+        self.client.execute(&stmt, &[&id, &cur, &code, &owner, &flags, &dp, &dpo, &cp, &cpo, &ts])?;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, balances: &[(AccountId, Balances)]) -> Result<(), StoreError> {
+        if !balances.is_empty() {
+            let stmt = self.stmts()?.update_balances.clone();
+            let id: Vec<Vec<u8>> = balances.iter().map(|(id, _)| id_bytes(id.0).to_vec()).collect();
+            let flags: Vec<i32> = balances.iter().map(|(_, b)| b.flags.0 as i32).collect();
+            let dp: Vec<i64> = balances.iter().map(|(_, b)| b.debits_pending).collect();
+            let dpo: Vec<i64> = balances.iter().map(|(_, b)| b.debits_posted).collect();
+            let cp: Vec<i64> = balances.iter().map(|(_, b)| b.credits_pending).collect();
+            let cpo: Vec<i64> = balances.iter().map(|(_, b)| b.credits_posted).collect();
+            self.client.execute(&stmt, &[&id, &flags, &dp, &dpo, &cp, &cpo])?;
         }
         self.client.batch_execute("DELETE FROM account_journal")?;
         Ok(())

@@ -2,6 +2,7 @@
 //! one write transaction per group commit (`BEGIN IMMEDIATE`, so two processes on one file take turns).
 
 use crate::schema::{raw_table_sql, Dialect, ACCOUNT_COLUMNS, MIGRATIONS, TRANSFER_COLUMNS};
+use crate::journal::Balances;
 use crate::{Backend, Durability, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use saoma_ledger::{Account, AccountFlags, AccountId, Changes, Currency, Ledger, PendingStatus, Transfer, TransferFlags, TransferId};
@@ -321,15 +322,26 @@ impl Backend for Sqlite {
         Ok(())
     }
 
-    fn checkpoint(&mut self, accounts: &[&Account]) -> Result<(), StoreError> {
+    fn insert_accounts(&mut self, accounts: &[&Account]) -> Result<(), StoreError> {
+        execute_rows(&self.conn, &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS})"), "", 10, accounts, bind_account)
+    }
+
+    fn checkpoint(&mut self, balances: &[(AccountId, Balances)]) -> Result<(), StoreError> {
         execute_rows(
             &self.conn,
-            &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS})"),
-            "ON CONFLICT (id) DO UPDATE SET flags = excluded.flags, debits_pending = excluded.debits_pending, \
-             debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted",
-            10,
-            accounts,
-            bind_account,
+            "UPDATE accounts SET flags = v.column2, debits_pending = v.column3, debits_posted = v.column4, \
+             credits_pending = v.column5, credits_posted = v.column6 FROM (",
+            ") AS v WHERE accounts.id = v.column1",
+            6,
+            balances,
+            |stmt, base, (id, b)| {
+                stmt.raw_bind_parameter(base + 1, &id_bytes(id.0)[..])?;
+                stmt.raw_bind_parameter(base + 2, b.flags.0 as i64)?;
+                stmt.raw_bind_parameter(base + 3, b.debits_pending)?;
+                stmt.raw_bind_parameter(base + 4, b.debits_posted)?;
+                stmt.raw_bind_parameter(base + 5, b.credits_pending)?;
+                stmt.raw_bind_parameter(base + 6, b.credits_posted)
+            },
         )?;
         self.conn.prepare_cached("DELETE FROM account_journal")?.execute([])?;
         Ok(())

@@ -2,7 +2,6 @@
 
 use crate::{journal, Backend, Clock, Metrics, StoreError, StoreOptions};
 use saoma_ledger::{Account, AccountError, AccountId, Applied, Ledger, NewAccount, NewTransfer, TransferError, MAX_BATCH};
-use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{mpsc, Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
@@ -37,15 +36,16 @@ pub enum Reply {
     Closed(Result<(), AccountError>),
 }
 
-/// Accounts changed since the last checkpoint, as last committed: shared by the writer with readers.
+/// The balances of accounts changed since the last checkpoint, as last committed: the writer's
+/// overlay, shared with readers.
 #[derive(Default)]
-pub(crate) struct Overlay(RwLock<HashMap<AccountId, Account>>);
+pub(crate) struct Published(RwLock<journal::Overlay>);
 
-impl Overlay {
-    pub fn read(&self) -> RwLockReadGuard<'_, HashMap<AccountId, Account>> {
+impl Published {
+    pub fn read(&self) -> RwLockReadGuard<'_, journal::Overlay> {
         self.0.read().unwrap_or_else(|p| p.into_inner())
     }
-    pub fn write(&self) -> RwLockWriteGuard<'_, HashMap<AccountId, Account>> {
+    pub fn write(&self) -> RwLockWriteGuard<'_, journal::Overlay> {
         self.0.write().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -61,7 +61,7 @@ pub(crate) fn spawn(
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     options: StoreOptions,
-    published: Arc<Overlay>,
+    published: Arc<Published>,
 ) -> Result<JoinHandle<()>, StoreError> {
     std::thread::Builder::new()
         .name("ledger-writer".into())
@@ -76,7 +76,7 @@ pub(crate) fn spawn(
                 buf_t: Vec::new(),
                 cached_at: None,
                 max_stored_id: None,
-                overlay: HashMap::new(),
+                overlay: journal::Overlay::new(),
                 published,
                 journal_rows: 0,
                 journal_bytes: 0,
@@ -102,11 +102,11 @@ struct Writer {
     cached_at: Option<i64>,
     /// Highest transfer id stored when the group began: larger ids need no existence lookup.
     max_stored_id: Option<u128>,
-    /// Accounts changed since the last checkpoint (the journal, decoded): where they are current, since
+    /// Balances of accounts changed since the last checkpoint (the journal, decoded): current, where
     /// their rows in `accounts` are not.
-    overlay: HashMap<AccountId, Account>,
+    overlay: journal::Overlay,
     /// The same, for readers; updated only after a commit.
-    published: Arc<Overlay>,
+    published: Arc<Published>,
     journal_rows: usize,
     journal_bytes: usize,
     last_checkpoint: Instant,
@@ -171,19 +171,15 @@ impl Writer {
     }
 
     fn load_accounts(&mut self, ids: &[AccountId]) -> Result<(), StoreError> {
-        let mut from_db = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.overlay.get(id) {
-                Some(a) => self.ledger.load_account(*a),
-                None => from_db.push(*id),
-            }
-        }
-        if from_db.is_empty() {
+        if ids.is_empty() {
             return Ok(());
         }
         self.buf_a.clear();
-        self.db.load_accounts(&from_db, &mut self.buf_a)?;
-        for a in self.buf_a.drain(..) {
+        self.db.load_accounts(ids, &mut self.buf_a)?;
+        for mut a in self.buf_a.drain(..) {
+            if let Some(b) = self.overlay.get(&a.id) {
+                b.apply_to(&mut a);
+            }
             self.ledger.load_account(a);
         }
         Ok(())
@@ -301,23 +297,27 @@ impl Writer {
         }
         let ts = self.ledger.tick(now);
         self.db.write(&self.ledger, &changes, ts)?;
-        let mut changed: Vec<Account> = Vec::with_capacity(changes.new_accounts.len() + changes.accounts.len());
+        // New accounts go into `accounts` whole; changes to existing ones into the journal.
         let new: std::collections::HashSet<&AccountId> = changes.new_accounts.iter().collect();
-        for id in changes.new_accounts.iter().chain(changes.accounts.iter().filter(|id| !new.contains(id))) {
-            changed.push(*self.ledger.account(*id).ok_or_else(|| StoreError::Corrupt("changed account missing".into()))?);
+        let created: Vec<&Account> = changes.new_accounts.iter().filter_map(|id| self.ledger.account(*id)).collect();
+        self.db.insert_accounts(&created)?;
+        let mut changed: Vec<&Account> = Vec::with_capacity(changes.accounts.len());
+        for id in changes.accounts.iter().filter(|id| !new.contains(id)) {
+            changed.push(self.ledger.account(*id).ok_or_else(|| StoreError::Corrupt("changed account missing".into()))?);
         }
-        let bytes = changed.len() * journal::RECORD;
-        let checkpoint = checkpoint_due || self.journal_bytes + bytes > self.options.checkpoint.max_bytes || self.journal_rows >= self.options.checkpoint.max_rows;
+        let row = if changed.is_empty() { Vec::new() } else { journal::encode(changed.iter().copied()) };
+        let checkpoint = checkpoint_due
+            || self.journal_bytes + row.len() > self.options.checkpoint.max_bytes
+            || self.journal_rows >= self.options.checkpoint.max_rows;
         // The overlay runs ahead of the database until the commit; if the commit fails, the next group
         // reloads it from the journal (cached_at is None until then).
-        for a in &changed {
-            self.overlay.insert(a.id, *a);
-        }
+        let fresh: Vec<(AccountId, journal::Balances)> = changed.iter().map(|a| (a.id, journal::Balances::of(a))).collect();
+        self.overlay.extend(fresh.iter().copied());
         if checkpoint {
-            let all: Vec<&Account> = self.overlay.values().collect();
+            let all: Vec<(AccountId, journal::Balances)> = self.overlay.iter().map(|(id, b)| (*id, *b)).collect();
             self.db.checkpoint(&all)?;
-        } else if !changed.is_empty() {
-            self.db.append_journal(ts, &journal::encode(&changed))?;
+        } else if !row.is_empty() {
+            self.db.append_journal(ts, &row)?;
         }
         self.db.commit()?;
         self.cached_at = Some(ts);
@@ -329,13 +329,11 @@ impl Writer {
             self.journal_bytes = 0;
             self.last_checkpoint = Instant::now();
             self.metrics.checkpoints.fetch_add(1, Relaxed);
-        } else if !changed.is_empty() {
+        } else if !row.is_empty() {
             self.journal_rows += 1;
-            self.journal_bytes += bytes;
-            let mut p = self.published.write();
-            for a in changed {
-                p.insert(a.id, a);
-            }
+            self.journal_bytes += row.len();
+            self.metrics.journal_appends.fetch_add(1, Relaxed);
+            self.published.write().extend(fresh);
         }
         Ok(replies)
     }

@@ -118,7 +118,9 @@ fn child_role() {
     let (Ok(role), Ok(url)) = (std::env::var("SAOMA_CHILD_ROLE"), std::env::var("SAOMA_CHILD_URL")) else { return };
     // The harness has printed "test child_role ... " without a newline; start our lines clean.
     println!();
-    let store = Arc::new(Store::open(Database::parse(&url).unwrap(), Arc::new(SystemClock), StoreOptions::default()).unwrap());
+    // Checkpoint every few commits, so that kills also land in and around checkpoints.
+    let options = StoreOptions { checkpoint: CheckpointPolicy { max_rows: 8, ..Default::default() }, ..Default::default() };
+    let store = Arc::new(Store::open(Database::parse(&url).unwrap(), Arc::new(SystemClock), options).unwrap());
     let ids = Arc::new(IdGen::new());
     match role.as_str() {
         "spend" => {
@@ -254,6 +256,11 @@ fn acknowledged_transfers_survive_sigkill() {
         let report = store.check().unwrap();
         assert!(report.is_clean(), "{}: {:?}", db.name(), report.violations);
         assert!(report.transfers as usize >= acked.len());
+        // Balances as the store serves them agree with the transfers that are there.
+        let bank = store.account(BANK).unwrap().unwrap();
+        let merchant = store.account(MERCHANT).unwrap().unwrap();
+        assert_eq!(bank.debits_posted, merchant.credits_posted);
+        assert_eq!(report.currencies[&Currency::CNY].debits_posted, bank.debits_posted as i128);
         eprintln!("{}: {} acknowledged transfers over 20 SIGKILLs, all present", db.name(), acked.len());
     }
 }
