@@ -1,0 +1,1 @@
+//! The saoma ride code (work in progress).
