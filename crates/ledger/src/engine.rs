@@ -235,12 +235,6 @@ impl Ledger {
         }
     }
 
-    /// Takes the next timestamp: unique, strictly increasing, at least `now`. The store stamps each
-    /// commit with one.
-    pub fn tick(&mut self, now: i64) -> i64 {
-        self.next_timestamp(now)
-    }
-
     fn next_timestamp(&mut self, now: i64) -> i64 {
         self.last_timestamp = now.max(self.last_timestamp + 1);
         self.last_timestamp

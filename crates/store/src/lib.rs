@@ -9,6 +9,7 @@
 
 mod clock;
 mod ids;
+mod job;
 mod journal;
 mod metrics;
 mod postgres;
@@ -19,6 +20,7 @@ mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock, VirtualClock, NANOS_PER_SEC};
 pub use ids::{splitmix, IdGen};
+pub use job::{JobTx, Row, Value};
 pub use metrics::Metrics;
 pub use writer::{Command, Reply};
 
@@ -149,20 +151,28 @@ impl Database {
     }
 }
 
+/// The `ledger_meta` row: the ledger's last timestamp, and a number every commit increments (so a
+/// writer can tell whether anyone else committed since it did, and journal rows have an order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub last_ts: i64,
+    pub commit_seq: i64,
+}
+
 /// What a backend does for the writer and the readers. One implementation per database; the
 /// ledger logic is not here but in `saoma_ledger`, so both behave the same by construction.
 pub(crate) trait Backend: Send {
-    /// Starts the write transaction, taking the database's writer lock; returns the last timestamp
-    /// committed by any writer, and the highest transfer id stored (ids above it cannot exist).
-    fn begin_write(&mut self) -> Result<(i64, Option<u128>), StoreError>;
+    /// Starts the write transaction, taking the database's writer lock; returns what any writer last
+    /// committed, and the highest transfer id stored (ids above it cannot exist).
+    fn begin_write(&mut self) -> Result<(Meta, Option<u128>), StoreError>;
     fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError>;
     fn load_transfers(&mut self, ids: &[TransferId], out: &mut Vec<Transfer>) -> Result<(), StoreError>;
     /// Pending transfers whose timeout has passed at `now`, oldest first.
     fn load_due(&mut self, now: i64, limit: usize, out: &mut Vec<Transfer>) -> Result<(), StoreError>;
-    /// Writes new transfers, pending-status changes and the commit timestamp (`ts`); accounts go
-    /// through the journal (`append_journal`) or a checkpoint (`checkpoint`).
-    fn write(&mut self, ledger: &Ledger, changes: &Changes, ts: i64) -> Result<(), StoreError>;
-    fn append_journal(&mut self, ts: i64, data: &[u8]) -> Result<(), StoreError>;
+    /// Writes new transfers, pending-status changes and `meta`; accounts go through the journal
+    /// (`append_journal`) or a checkpoint (`checkpoint`).
+    fn write(&mut self, ledger: &Ledger, changes: &Changes, meta: Meta) -> Result<(), StoreError>;
+    fn append_journal(&mut self, seq: i64, data: &[u8]) -> Result<(), StoreError>;
     /// Every journal row, oldest first.
     fn load_journal(&mut self, out: &mut Vec<Vec<u8>>) -> Result<(), StoreError>;
     /// Inserts newly created accounts, whole.
@@ -181,6 +191,13 @@ pub(crate) trait Backend: Send {
     /// The account's row in `accounts` (not overlaid by the journal: see `Store::account`).
     fn account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError>;
     fn transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
+    fn dialect(&self) -> schema::Dialect;
+    /// Jobs (see job.rs): a savepoint around each, and portable SQL with `$n` placeholders.
+    fn savepoint(&mut self) -> Result<(), StoreError>;
+    fn release_savepoint(&mut self) -> Result<(), StoreError>;
+    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError>;
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError>;
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError>;
     /// Benchmark baseline: the same rows as transfers, inserted and committed with no ledger logic.
     fn raw_insert(&mut self, rows: &[Transfer]) -> Result<(), StoreError>;
     fn drop_raw(&mut self) -> Result<(), StoreError>;
@@ -311,6 +328,32 @@ impl Store {
     pub fn create_transfers_blocking(&self, transfers: Vec<NewTransfer>) -> Result<TransferResults, StoreError> {
         match self.execute_blocking(Command::CreateTransfers(transfers))? {
             Reply::Transfers(r) => Ok(r),
+            other => Err(StoreError::Corrupt(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Runs a job (see job.rs) in the writer's next group commit: `Ok(Ok(v))` once committed,
+    /// `Ok(Err(refusal))` when the job refused (nothing it did remains), `Err` when storage failed.
+    pub async fn transact<T, E, F>(&self, job: F) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&mut JobTx<'_>) -> Result<Result<T, E>, StoreError> + Send + 'static,
+    {
+        match self.execute(Command::Job(Some(job::erase(job)))).await? {
+            Reply::Job(o) => job::unerase(o),
+            other => Err(StoreError::Corrupt(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    pub fn transact_blocking<T, E, F>(&self, job: F) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&mut JobTx<'_>) -> Result<Result<T, E>, StoreError> + Send + 'static,
+    {
+        match self.execute_blocking(Command::Job(Some(job::erase(job))))? {
+            Reply::Job(o) => job::unerase(o),
             other => Err(StoreError::Corrupt(format!("unexpected reply {other:?}"))),
         }
     }

@@ -6,7 +6,9 @@
 use crate::schema::{raw_table_sql, Dialect, ACCOUNT_COLUMNS, MIGRATIONS, TRANSFER_COLUMNS};
 use crate::sqlite::{currency_from, id_bytes, id_from, u16_from};
 use crate::journal::Balances;
-use crate::{Backend, StoreError};
+use crate::{Backend, Meta, Row as JobRow, StoreError, Value};
+use postgres::types::private::BytesMut;
+use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls, Row, Statement};
 use saoma_ledger::{Account, AccountFlags, AccountId, Changes, Ledger, PendingStatus, Transfer, TransferFlags, TransferId};
@@ -15,6 +17,43 @@ use std::collections::HashSet;
 pub struct Postgres {
     client: Client,
     stmts: Option<Stmts>,
+    /// Jobs' statements, prepared once each.
+    prepared: std::collections::HashMap<String, Statement>,
+}
+
+impl ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(v) => match *ty {
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::BOOL => (*v != 0).to_sql(ty, out),
+                _ => v.to_sql(ty, out),
+            },
+            Value::Text(s) => s.as_str().to_sql(ty, out),
+            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn value_at(r: &Row, i: usize) -> Result<Value, StoreError> {
+    let ty = r.columns()[i].type_().clone();
+    Ok(match ty {
+        Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int),
+        Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map_or(Value::Null, |v| Value::Int(v as i64)),
+        Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map_or(Value::Null, |v| Value::Int(v as i64)),
+        Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map_or(Value::Null, |v| Value::Int(v as i64)),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => r.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text),
+        Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Value::Null, Value::Blob),
+        other => return Err(StoreError::Corrupt(format!("column of type {other}: jobs read integers, text and bytes"))),
+    })
 }
 
 struct Stmts {
@@ -127,7 +166,7 @@ impl TransferColumns {
 impl Postgres {
     pub fn connect(url: &str) -> Result<Postgres, StoreError> {
         let client = Client::connect(url, NoTls)?;
-        Ok(Postgres { client, stmts: None })
+        Ok(Postgres { client, stmts: None, prepared: Default::default() })
     }
 
     pub fn migrate(&mut self) -> Result<(), StoreError> {
@@ -153,7 +192,7 @@ impl Postgres {
             let c = &mut self.client;
             self.stmts = Some(Stmts {
                 lock: c.prepare("SELECT pg_advisory_xact_lock(hashtext('saoma-ledger:' || current_schema()))")?,
-                last_ts: c.prepare("SELECT last_ts, (SELECT id FROM transfers ORDER BY id DESC LIMIT 1) FROM ledger_meta WHERE id = 1")?,
+                last_ts: c.prepare("SELECT last_ts, commit_seq, (SELECT id FROM transfers ORDER BY id DESC LIMIT 1) FROM ledger_meta WHERE id = 1")?,
                 accounts: c.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1)"))?,
                 transfers: c.prepare(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ANY($1)"))?,
                 due: c.prepare(&format!(
@@ -167,20 +206,63 @@ impl Postgres {
                     "UPDATE accounts a SET flags = u.flags, debits_pending = u.dp, debits_posted = u.dpo, credits_pending = u.cp, credits_posted = u.cpo \
                      FROM unnest($1::bytea[], $2::int4[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) AS u(id, flags, dp, dpo, cp, cpo) WHERE a.id = u.id",
                 )?,
-                append_journal: c.prepare("INSERT INTO account_journal (ts, data) VALUES ($1, $2)")?,
+                append_journal: c.prepare("INSERT INTO account_journal (seq, data) VALUES ($1, $2)")?,
                 insert_transfers: c.prepare(&unnest_insert("transfers"))?,
                 update_pending: c.prepare(
                     "UPDATE transfers t SET pending_status = u.status FROM unnest($1::bytea[], $2::int4[]) AS u(id, status) WHERE t.id = u.id",
                 )?,
-                set_last_ts: c.prepare("UPDATE ledger_meta SET last_ts = $1 WHERE id = 1")?,
+                set_last_ts: c.prepare("UPDATE ledger_meta SET last_ts = $1, commit_seq = $2 WHERE id = 1")?,
             });
         }
         Ok(self.stmts.as_ref().expect("just prepared"))
     }
 }
 
+impl Postgres {
+    fn prepared(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.prepared.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
 impl Backend for Postgres {
-    fn begin_write(&mut self) -> Result<(i64, Option<u128>), StoreError> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute("SAVEPOINT job")?)
+    }
+
+    fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute("RELEASE SAVEPOINT job")?)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        let stmt = self.prepared(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        Ok(self.client.execute(&stmt, &refs)?)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<JobRow>, StoreError> {
+        let stmt = self.prepared(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let mut out = Vec::new();
+        for r in self.client.query(&stmt, &refs)? {
+            out.push((0..r.len()).map(|i| value_at(&r, i)).collect::<Result<_, _>>()?);
+        }
+        Ok(out)
+    }
+
+    fn begin_write(&mut self) -> Result<(Meta, Option<u128>), StoreError> {
         self.client.batch_execute("BEGIN")?;
         let (lock, last_ts) = {
             let s = self.stmts()?;
@@ -188,8 +270,8 @@ impl Backend for Postgres {
         };
         self.client.execute(&lock, &[])?;
         let row = self.client.query_one(&last_ts, &[])?;
-        let max_id: Option<&[u8]> = row.try_get(1)?;
-        Ok((row.try_get(0)?, max_id.map(id_from).transpose()?))
+        let max_id: Option<&[u8]> = row.try_get(2)?;
+        Ok((Meta { last_ts: row.try_get(0)?, commit_seq: row.try_get(1)? }, max_id.map(id_from).transpose()?))
     }
 
     fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError> {
@@ -224,7 +306,7 @@ impl Backend for Postgres {
         Ok(())
     }
 
-    fn write(&mut self, ledger: &Ledger, changes: &Changes, ts: i64) -> Result<(), StoreError> {
+    fn write(&mut self, ledger: &Ledger, changes: &Changes, meta: Meta) -> Result<(), StoreError> {
         let (ins_t, upd_p, set_ts) = {
             let s = self.stmts()?;
             (s.insert_transfers.clone(), s.update_pending.clone(), s.set_last_ts.clone())
@@ -245,18 +327,18 @@ impl Backend for Postgres {
         if !pid.is_empty() {
             self.client.execute(&upd_p, &[&pid, &pstatus])?;
         }
-        self.client.execute(&set_ts, &[&ts])?;
+        self.client.execute(&set_ts, &[&meta.last_ts, &meta.commit_seq])?;
         Ok(())
     }
 
-    fn append_journal(&mut self, ts: i64, data: &[u8]) -> Result<(), StoreError> {
+    fn append_journal(&mut self, seq: i64, data: &[u8]) -> Result<(), StoreError> {
         let stmt = self.stmts()?.append_journal.clone();
-        self.client.execute(&stmt, &[&ts, &data])?;
+        self.client.execute(&stmt, &[&seq, &data])?;
         Ok(())
     }
 
     fn load_journal(&mut self, out: &mut Vec<Vec<u8>>) -> Result<(), StoreError> {
-        for r in self.client.query("SELECT data FROM account_journal ORDER BY ts", &[])? {
+        for r in self.client.query("SELECT data FROM account_journal ORDER BY seq", &[])? {
             out.push(r.try_get(0)?);
         }
         Ok(())
@@ -323,7 +405,7 @@ impl Backend for Postgres {
                 on_account(account_from_row(&r)?);
             }
         }
-        for r in tx.query("SELECT data FROM account_journal ORDER BY ts", &[])? {
+        for r in tx.query("SELECT data FROM account_journal ORDER BY seq", &[])? {
             on_journal(r.try_get::<_, &[u8]>(0)?)?;
         }
         tx.commit()?;

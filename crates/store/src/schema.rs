@@ -45,9 +45,10 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     sql: concat!("
 CREATE TABLE ledger_meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    last_ts BIGINT NOT NULL
+    last_ts BIGINT NOT NULL,
+    commit_seq BIGINT NOT NULL
 );
-INSERT INTO ledger_meta (id, last_ts) VALUES (1, 0);
+INSERT INTO ledger_meta (id, last_ts, commit_seq) VALUES (1, 0, 0);
 CREATE TABLE accounts (
     id {BLOB} PRIMARY KEY,
     currency TEXT NOT NULL,
@@ -68,7 +69,7 @@ CREATE INDEX transfers_due ON transfers (expires_at) WHERE pending_status = 1 AN
     version: 2,
     name: "account_journal",
     // See journal.rs: packed account states appended per commit, folded into `accounts` at checkpoints.
-    sql: "CREATE TABLE account_journal (ts BIGINT PRIMARY KEY, data {BLOB} NOT NULL);",
+    sql: "CREATE TABLE account_journal (seq BIGINT PRIMARY KEY, data {BLOB} NOT NULL);",
     // Already dense: do not spend CPU compressing it.
     postgres_only: "ALTER TABLE account_journal ALTER COLUMN data SET STORAGE EXTERNAL;",
 }];

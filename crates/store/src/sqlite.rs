@@ -3,7 +3,7 @@
 
 use crate::schema::{raw_table_sql, Dialect, ACCOUNT_COLUMNS, MIGRATIONS, TRANSFER_COLUMNS};
 use crate::journal::Balances;
-use crate::{Backend, Durability, StoreError};
+use crate::{Backend, Durability, Meta, Row as JobRow, StoreError, Value};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use saoma_ledger::{Account, AccountFlags, AccountId, Changes, Currency, Ledger, PendingStatus, Transfer, TransferFlags, TransferId};
 use std::path::Path;
@@ -233,7 +233,88 @@ fn insert_transfers(conn: &Connection, table: &str, rows: &[&Transfer]) -> Resul
     execute_rows(conn, &format!("INSERT INTO {table} ({TRANSFER_COLUMNS})"), "", 13, rows, bind_transfer)
 }
 
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+/// Jobs write `$1`, `$2`, … (PostgreSQL's form); SQLite numbers parameters `?1`, `?2`, …
+fn sqlite_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn bind_values(stmt: &mut rusqlite::Statement, params: &[Value]) -> Result<(), StoreError> {
+    if stmt.parameter_count() != params.len() {
+        return Err(StoreError::Database(format!("statement takes {} parameters, {} given", stmt.parameter_count(), params.len())));
+    }
+    for (i, p) in params.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, p)?;
+    }
+    Ok(())
+}
+
 impl Backend for Sqlite {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("SAVEPOINT job")?)
+    }
+
+    fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("RELEASE job")?)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("ROLLBACK TO job; RELEASE job")?)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&sqlite_placeholders(sql))?;
+        bind_values(&mut stmt, params)?;
+        Ok(stmt.raw_execute()? as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<JobRow>, StoreError> {
+        use rusqlite::types::ValueRef;
+        let mut stmt = self.conn.prepare_cached(&sqlite_placeholders(sql))?;
+        bind_values(&mut stmt, params)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(match r.get_ref(i)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(v) => Value::Int(v),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                    ValueRef::Real(_) => return Err(StoreError::Corrupt("a floating-point column: saoma stores none".into())),
+                });
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+
     fn raw_insert(&mut self, rows: &[Transfer]) -> Result<(), StoreError> {
         self.conn.execute_batch(&raw_table_sql(Dialect::Sqlite))?;
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -250,12 +331,15 @@ impl Backend for Sqlite {
         Ok(self.conn.execute_batch("DROP TABLE IF EXISTS bench_raw")?)
     }
 
-    fn begin_write(&mut self) -> Result<(i64, Option<u128>), StoreError> {
+    fn begin_write(&mut self) -> Result<(Meta, Option<u128>), StoreError> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let last_ts = self.conn.prepare_cached("SELECT last_ts FROM ledger_meta WHERE id = 1")?.query_row([], |r| r.get(0))?;
+        let meta = self
+            .conn
+            .prepare_cached("SELECT last_ts, commit_seq FROM ledger_meta WHERE id = 1")?
+            .query_row([], |r| Ok(Meta { last_ts: r.get(0)?, commit_seq: r.get(1)? }))?;
         let max_id: Option<Vec<u8>> =
             self.conn.prepare_cached("SELECT id FROM transfers ORDER BY id DESC LIMIT 1")?.query_row([], |r| r.get(0)).optional()?;
-        Ok((last_ts, max_id.map(|b| id_from(&b)).transpose()?))
+        Ok((meta, max_id.map(|b| id_from(&b)).transpose()?))
     }
 
     fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError> {
@@ -291,7 +375,7 @@ impl Backend for Sqlite {
         Ok(())
     }
 
-    fn write(&mut self, ledger: &Ledger, changes: &Changes, ts: i64) -> Result<(), StoreError> {
+    fn write(&mut self, ledger: &Ledger, changes: &Changes, meta: Meta) -> Result<(), StoreError> {
         let missing = || StoreError::Corrupt("changed row missing from the working set".into());
         let transfers: Vec<&Transfer> = changes.new_transfers.iter().map(|id| ledger.transfer(*id).ok_or_else(missing)).collect::<Result<_, _>>()?;
         insert_transfers(&self.conn, "transfers", &transfers)?;
@@ -304,17 +388,17 @@ impl Backend for Sqlite {
                 upd.execute(params![t.pending_status.map(|s| s.as_i64()), &id_bytes(id.0)[..]])?;
             }
         }
-        self.conn.prepare_cached("UPDATE ledger_meta SET last_ts = ?1 WHERE id = 1")?.execute([ts])?;
+        self.conn.prepare_cached("UPDATE ledger_meta SET last_ts = ?1, commit_seq = ?2 WHERE id = 1")?.execute([meta.last_ts, meta.commit_seq])?;
         Ok(())
     }
 
-    fn append_journal(&mut self, ts: i64, data: &[u8]) -> Result<(), StoreError> {
-        self.conn.prepare_cached("INSERT INTO account_journal (ts, data) VALUES (?1, ?2)")?.execute(params![ts, data])?;
+    fn append_journal(&mut self, seq: i64, data: &[u8]) -> Result<(), StoreError> {
+        self.conn.prepare_cached("INSERT INTO account_journal (seq, data) VALUES (?1, ?2)")?.execute(params![seq, data])?;
         Ok(())
     }
 
     fn load_journal(&mut self, out: &mut Vec<Vec<u8>>) -> Result<(), StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT data FROM account_journal ORDER BY ts")?;
+        let mut stmt = self.conn.prepare_cached("SELECT data FROM account_journal ORDER BY seq")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             out.push(r.get(0)?);
@@ -376,7 +460,7 @@ impl Backend for Sqlite {
             while let Some(r) = rows.next()? {
                 on_account(account_from_row(r)?);
             }
-            let mut stmt = self.conn.prepare("SELECT data FROM account_journal ORDER BY ts")?;
+            let mut stmt = self.conn.prepare("SELECT data FROM account_journal ORDER BY seq")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 on_journal(r.get_ref(0)?.as_blob().map_err(|e| StoreError::Corrupt(format!("journal: {e}")))?)?;

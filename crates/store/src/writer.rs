@@ -1,7 +1,8 @@
 //! The group-commit writer: one thread, one write connection, many commands per transaction.
 
-use crate::{journal, Backend, Clock, Metrics, StoreError, StoreOptions};
-use saoma_ledger::{Account, AccountError, AccountId, Applied, Ledger, NewAccount, NewTransfer, TransferError, MAX_BATCH};
+use crate::job::{JobFn, JobTx, Outcome};
+use crate::{journal, Backend, Clock, Meta, Metrics, StoreError, StoreOptions};
+use saoma_ledger::{Account, AccountError, AccountId, Applied, Ledger, NewAccount, NewTransfer, Transfer, TransferError, TransferId, MAX_BATCH};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{mpsc, Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
@@ -12,11 +13,12 @@ const SWEEP_EVERY: Duration = Duration::from_millis(500);
 /// Most expiries handled in one transaction; the rest wait for the next.
 const MAX_EXPIRIES: usize = 4096;
 
-#[derive(Debug, Clone)]
 pub enum Command {
     CreateAccounts(Vec<NewAccount>),
     CreateTransfers(Vec<NewTransfer>),
     SetClosed(AccountId, bool),
+    /// See job.rs. Taken (left `None`) when the writer runs it.
+    Job(Option<JobFn>),
 }
 
 impl Command {
@@ -24,16 +26,50 @@ impl Command {
         match self {
             Command::CreateAccounts(v) => v.len(),
             Command::CreateTransfers(v) => v.len(),
-            Command::SetClosed(..) => 1,
+            Command::SetClosed(..) | Command::Job(_) => 1,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::CreateAccounts(v) => f.debug_tuple("CreateAccounts").field(v).finish(),
+            Command::CreateTransfers(v) => f.debug_tuple("CreateTransfers").field(v).finish(),
+            Command::SetClosed(id, c) => f.debug_tuple("SetClosed").field(id).field(c).finish(),
+            Command::Job(_) => f.write_str("Job"),
+        }
+    }
+}
+
 pub enum Reply {
     Accounts(Vec<Result<Applied, AccountError>>),
     Transfers(Vec<Result<Applied, TransferError>>),
     Closed(Result<(), AccountError>),
+    Job(Outcome),
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Accounts(r) => f.debug_tuple("Accounts").field(r).finish(),
+            Reply::Transfers(r) => f.debug_tuple("Transfers").field(r).finish(),
+            Reply::Closed(r) => f.debug_tuple("Closed").field(r).finish(),
+            Reply::Job(r) => write!(f, "Job({})", if r.is_ok() { "kept" } else { "refused" }),
+        }
+    }
+}
+
+/// Replies compare by content; a job's reply (an opaque value) equals nothing.
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        match (self, other) {
+            (Reply::Accounts(a), Reply::Accounts(b)) => a == b,
+            (Reply::Transfers(a), Reply::Transfers(b)) => a == b,
+            (Reply::Closed(a), Reply::Closed(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// The balances of accounts changed since the last checkpoint, as last committed: the writer's
@@ -88,15 +124,15 @@ pub(crate) fn spawn(
         .map_err(|e| StoreError::Io(format!("spawning the writer: {e}")))
 }
 
-struct Writer {
-    db: Box<dyn Backend>,
+pub(crate) struct Writer {
+    pub(crate) db: Box<dyn Backend>,
     ledger: Ledger,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     options: StoreOptions,
     buf_a: Vec<saoma_ledger::Account>,
     buf_t: Vec<saoma_ledger::Transfer>,
-    /// The `last_ts` this writer last left in the database. While the database still shows it, no
+    /// The `commit_seq` this writer last left in the database. While the database still shows it, no
     /// other writer has committed since, and the accounts held in `ledger` are current: they need not
     /// be read again. Any other value (another process wrote, or our commit failed) empties the cache.
     cached_at: Option<i64>,
@@ -139,7 +175,7 @@ impl Writer {
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
             let started = Instant::now();
-            match self.commit_group(&group) {
+            match self.commit_group(&mut group) {
                 Ok(replies) => {
                     self.metrics.observe_commit(started.elapsed().as_secs_f64());
                     for (req, reply) in group.drain(..).zip(replies) {
@@ -162,7 +198,7 @@ impl Writer {
         // Leave the accounts table current, so that a restart (or another process) replays nothing.
         if self.journal_rows > 0 || self.cached_at.is_none() {
             self.checkpoint_now = true;
-            if let Err(e) = self.commit_group(&[]) {
+            if let Err(e) = self.commit_group(&mut []) {
                 self.db.rollback();
                 tracing::warn!(error = %e, "final checkpoint failed; the journal stays and is replayed at the next start");
             }
@@ -197,6 +233,71 @@ impl Writer {
         Ok(())
     }
 
+    pub(crate) fn create_accounts(&mut self, v: &[NewAccount], now: i64) -> Result<Vec<Result<Applied, AccountError>>, StoreError> {
+        let ids: Vec<AccountId> = v.iter().map(|a| a.id).filter(|id| id.0 != 0 && self.ledger.account(*id).is_none()).collect();
+        self.load_accounts(&ids)?;
+        let r = self.ledger.create_accounts(v, now);
+        self.metrics.accounts_created.fetch_add(r.iter().filter(|r| r.is_ok_and(|a| !a.replay)).count() as u64, Relaxed);
+        Ok(r)
+    }
+
+    pub(crate) fn create_transfers(&mut self, v: &[NewTransfer], now: i64) -> Result<Vec<Result<Applied, TransferError>>, StoreError> {
+        if v.len() > MAX_BATCH {
+            return Err(StoreError::Batch(saoma_ledger::BatchError::TooLarge { len: v.len(), max: MAX_BATCH }));
+        }
+        let mut tids = self.ledger.missing_transfers(v);
+        // Ids above the highest stored one cannot be in the database (the ones this group created are
+        // in memory already).
+        let max = self.max_stored_id;
+        tids.retain(|id| max.is_some_and(|m| id.0 <= m));
+        self.load_transfers(&tids)?;
+        let aids = self.ledger.missing_accounts(v);
+        self.load_accounts(&aids)?;
+        let r = self.ledger.create_transfers(v, now).map_err(StoreError::Batch)?;
+        let ok = r.iter().filter(|r| r.is_ok()).count() as u64;
+        self.metrics.transfers_applied.fetch_add(ok, Relaxed);
+        self.metrics.transfers_refused.fetch_add(r.len() as u64 - ok, Relaxed);
+        Ok(r)
+    }
+
+    pub(crate) fn working_account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        if self.ledger.account(id).is_none() {
+            self.load_accounts(&[id])?;
+        }
+        Ok(self.ledger.account(id).copied())
+    }
+
+    pub(crate) fn working_transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        if self.ledger.transfer(id).is_none() && self.max_stored_id.is_some_and(|m| id.0 <= m) {
+            self.load_transfers(&[id])?;
+        }
+        Ok(self.ledger.transfer(id).copied())
+    }
+
+    /// Runs a job inside a database savepoint and a ledger savepoint: a refusal undoes both.
+    fn run_job(&mut self, job: JobFn, now: i64) -> Result<Outcome, StoreError> {
+        self.db.savepoint()?;
+        let sp = self.ledger.savepoint();
+        let outcome = job(&mut JobTx { writer: self, now });
+        match outcome {
+            Ok(Ok(v)) => {
+                self.ledger.release(sp);
+                self.db.release_savepoint()?;
+                Ok(Ok(v))
+            }
+            Ok(Err(refusal)) => {
+                self.ledger.rollback(sp);
+                self.db.rollback_to_savepoint()?;
+                Ok(Err(refusal))
+            }
+            Err(e) => {
+                // The group fails as a whole; the writer empties its working set.
+                self.ledger.rollback(sp);
+                Err(e)
+            }
+        }
+    }
+
     /// Reads the balance journal (inside the write transaction, so it is current) into the overlay.
     fn reload_overlay(&mut self) -> Result<(), StoreError> {
         let mut rows = Vec::new();
@@ -212,10 +313,10 @@ impl Writer {
     }
 
     /// One database transaction: expiries, then every command in order. Returns one reply per request.
-    fn commit_group(&mut self, group: &[Request]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
+    fn commit_group(&mut self, group: &mut [Request]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
         let now = self.clock.now();
-        let (last_ts, max_id) = self.db.begin_write()?;
-        if self.cached_at != Some(last_ts) {
+        let (meta, max_id) = self.db.begin_write()?;
+        if self.cached_at != Some(meta.commit_seq) {
             // Another writer committed (or ours failed): what we hold may be stale.
             self.ledger.clear();
             self.reload_overlay()?;
@@ -226,7 +327,7 @@ impl Writer {
         }
         self.cached_at = None;
         self.max_stored_id = max_id;
-        self.ledger.set_last_timestamp(last_ts);
+        self.ledger.set_last_timestamp(meta.last_ts);
 
         self.buf_t.clear();
         self.db.load_due(now, MAX_EXPIRIES, &mut self.buf_t)?;
@@ -245,43 +346,29 @@ impl Writer {
         }
 
         let mut replies = Vec::with_capacity(group.len());
-        for req in group {
+        // A kept job may have written rows without moving money: the group must commit then too.
+        let mut jobs_kept = false;
+        for req in group.iter_mut() {
             self.metrics.requests.fetch_add(1, Relaxed);
-            let reply = match &req.command {
-                Command::CreateAccounts(v) => {
-                    let ids: Vec<AccountId> = v.iter().map(|a| a.id).filter(|id| id.0 != 0 && self.ledger.account(*id).is_none()).collect();
-                    self.load_accounts(&ids)?;
-                    let r = self.ledger.create_accounts(v, now);
-                    self.metrics.accounts_created.fetch_add(r.iter().filter(|r| r.is_ok_and(|a| !a.replay)).count() as u64, Relaxed);
-                    Ok(Reply::Accounts(r))
-                }
-                Command::CreateTransfers(v) if v.len() > MAX_BATCH => {
-                    Err(StoreError::Batch(saoma_ledger::BatchError::TooLarge { len: v.len(), max: MAX_BATCH }))
-                }
-                Command::CreateTransfers(v) => {
-                    let mut tids = self.ledger.missing_transfers(v);
-                    // Ids above the highest stored one cannot be in the database (the ones this group
-                    // created are in memory already).
-                    let max = self.max_stored_id;
-                    tids.retain(|id| max.is_some_and(|m| id.0 <= m));
-                    self.load_transfers(&tids)?;
-                    let aids = self.ledger.missing_accounts(v);
-                    self.load_accounts(&aids)?;
-                    match self.ledger.create_transfers(v, now) {
-                        Ok(r) => {
-                            let ok = r.iter().filter(|r| r.is_ok()).count() as u64;
-                            self.metrics.transfers_applied.fetch_add(ok, Relaxed);
-                            self.metrics.transfers_refused.fetch_add(r.len() as u64 - ok, Relaxed);
-                            Ok(Reply::Transfers(r))
-                        }
-                        Err(e) => Err(StoreError::Batch(e)),
-                    }
-                }
+            let reply = match &mut req.command {
+                Command::CreateAccounts(v) => self.create_accounts(v, now).map(Reply::Accounts),
+                Command::CreateTransfers(v) => match self.create_transfers(v, now) {
+                    Ok(r) => Ok(Reply::Transfers(r)),
+                    // A refused batch is this caller's answer, not a failure of the group.
+                    Err(e @ StoreError::Batch(_)) => Err(e),
+                    Err(e) => return Err(e),
+                },
                 Command::SetClosed(id, closed) => {
                     if self.ledger.account(*id).is_none() {
                         self.load_accounts(&[*id])?;
                     }
                     Ok(Reply::Closed(self.ledger.set_closed(*id, *closed)))
+                }
+                Command::Job(job) => {
+                    let job = job.take().ok_or_else(|| StoreError::Corrupt("job run twice".into()))?;
+                    let outcome = self.run_job(job, now)?;
+                    jobs_kept |= outcome.is_ok();
+                    Ok(Reply::Job(outcome))
                 }
             };
             replies.push(reply);
@@ -289,14 +376,14 @@ impl Writer {
 
         let changes = self.ledger.take_changes();
         let checkpoint_due = self.journal_rows > 0 && (self.checkpoint_now || self.last_checkpoint.elapsed() >= self.options.checkpoint.every);
-        if changes.is_empty() && !checkpoint_due {
+        if changes.is_empty() && !checkpoint_due && !jobs_kept {
             // Replays and refusals only: nothing to make durable.
             self.db.rollback();
-            self.cached_at = Some(last_ts);
+            self.cached_at = Some(meta.commit_seq);
             return Ok(replies);
         }
-        let ts = self.ledger.tick(now);
-        self.db.write(&self.ledger, &changes, ts)?;
+        let seq = meta.commit_seq + 1;
+        self.db.write(&self.ledger, &changes, Meta { last_ts: self.ledger.last_timestamp(), commit_seq: seq })?;
         // New accounts go into `accounts` whole; changes to existing ones into the journal.
         let new: std::collections::HashSet<&AccountId> = changes.new_accounts.iter().collect();
         let created: Vec<&Account> = changes.new_accounts.iter().filter_map(|id| self.ledger.account(*id)).collect();
@@ -317,10 +404,10 @@ impl Writer {
             let all: Vec<(AccountId, journal::Balances)> = self.overlay.iter().map(|(id, b)| (*id, *b)).collect();
             self.db.checkpoint(&all)?;
         } else if !row.is_empty() {
-            self.db.append_journal(ts, &row)?;
+            self.db.append_journal(seq, &row)?;
         }
         self.db.commit()?;
-        self.cached_at = Some(ts);
+        self.cached_at = Some(seq);
         self.metrics.commits.fetch_add(1, Relaxed);
         if checkpoint {
             self.overlay.clear();

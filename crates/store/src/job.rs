@@ -1,0 +1,160 @@
+//! Jobs: a business command and its ledger transfers in one database transaction.
+//!
+//! A job is a closure the writer runs inside its group transaction, within a savepoint: it reads and
+//! writes the application's tables with portable SQL (`$1`, `$2`, … placeholders on both backends) and
+//! moves money with [`JobTx::create_transfers`]. It returns `Ok(Ok(value))` to keep its changes,
+//! `Ok(Err(refusal))` to undo them all (SQL and ledger alike) while the rest of the group goes on, or
+//! `Err(StoreError)` when the database itself failed (the whole group then fails, and no caller is told
+//! anything was done). Paying an order is one job: the order's state change and the wallet → merchant
+//! chain commit together or not at all.
+//!
+//! Jobs read the ledger through [`JobTx::account`] and [`JobTx::transfer`] (the writer's working set, which
+//! includes this group's uncommitted changes), never with SQL on the ledger's tables.
+
+use crate::writer::Writer;
+use crate::StoreError;
+use saoma_ledger::{Account, AccountError, AccountId, Applied, NewAccount, NewTransfer, Transfer, TransferError, TransferId};
+use std::any::Any;
+
+/// A value bound to or read from SQL. Money is `Int` (minor units); there are no floats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Value {
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_blob(&self) -> Option<&[u8]> {
+        match self {
+            Value::Blob(b) => Some(b),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::Text(v.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::Text(v)
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Value {
+        Value::Blob(v)
+    }
+}
+impl From<u128> for Value {
+    /// Ids are stored as 16 big-endian bytes, like the ledger's.
+    fn from(v: u128) -> Value {
+        Value::Blob(v.to_be_bytes().to_vec())
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+pub type Row = Vec<Value>;
+
+pub(crate) type Outcome = Result<Box<dyn Any + Send>, Box<dyn Any + Send>>;
+pub(crate) type JobFn = Box<dyn FnOnce(&mut JobTx<'_>) -> Result<Outcome, StoreError> + Send>;
+
+/// Wraps a typed job for the writer.
+pub(crate) fn erase<T, E, F>(f: F) -> JobFn
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: FnOnce(&mut JobTx<'_>) -> Result<Result<T, E>, StoreError> + Send + 'static,
+{
+    Box::new(move |tx| {
+        Ok(match f(tx)? {
+            Ok(v) => Ok(Box::new(v) as Box<dyn Any + Send>),
+            Err(e) => Err(Box::new(e) as Box<dyn Any + Send>),
+        })
+    })
+}
+
+/// Undoes [`erase`] on the caller's side.
+pub(crate) fn unerase<T: 'static, E: 'static>(o: Outcome) -> Result<Result<T, E>, StoreError> {
+    let bad = || StoreError::Corrupt("job reply of another type".into());
+    Ok(match o {
+        Ok(v) => Ok(*v.downcast::<T>().map_err(|_| bad())?),
+        Err(e) => Err(*e.downcast::<E>().map_err(|_| bad())?),
+    })
+}
+
+/// What a job can do inside the writer's transaction.
+pub struct JobTx<'a> {
+    pub(crate) writer: &'a mut Writer,
+    pub(crate) now: i64,
+}
+
+impl JobTx<'_> {
+    /// The clock's time for this group (nanoseconds).
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Which SQL the database speaks (for the rare statement that differs).
+    pub fn dialect(&self) -> crate::schema::Dialect {
+        self.writer.db.dialect()
+    }
+
+    /// Runs a statement; returns the number of rows changed.
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        self.writer.db.execute(sql, params)
+    }
+
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.writer.db.query(sql, params)
+    }
+
+    pub fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    pub fn create_accounts(&mut self, accounts: &[NewAccount]) -> Result<Vec<Result<Applied, AccountError>>, StoreError> {
+        self.writer.create_accounts(accounts, self.now)
+    }
+
+    /// Applies transfers (linked chains all-or-nothing) to the working set; they are written with the
+    /// group. If the job then refuses, they are undone with the rest of it.
+    pub fn create_transfers(&mut self, transfers: &[NewTransfer]) -> Result<Vec<Result<Applied, TransferError>>, StoreError> {
+        self.writer.create_transfers(transfers, self.now)
+    }
+
+    pub fn account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        self.writer.working_account(id)
+    }
+
+    pub fn transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        self.writer.working_transfer(id)
+    }
+}
