@@ -1,0 +1,6 @@
+//! saoma's business rules, one module per capability. Pure: no I/O, no clock (time comes in as an
+//! argument), no storage. The server's application services call these to decide, then persist what
+//! was decided in one job.
+
+pub mod order;
+pub mod time;
