@@ -1,5 +1,6 @@
 //! `saoma`: the one binary. A thin layer of argument parsing over the library crates.
 
+mod admin_cmd;
 mod bench;
 mod ledger_cmd;
 
@@ -59,6 +60,11 @@ enum Cmd {
     Ledger {
         #[command(subcommand)]
         command: ledger_cmd::LedgerCmd,
+    },
+    /// Merchants (through the running server's admin API).
+    Merchant {
+        #[command(subcommand)]
+        command: admin_cmd::MerchantCmd,
     },
     /// Benchmarks; each prints its figures next to a baseline measured in the same run.
     Bench {
@@ -121,6 +127,7 @@ fn main() -> ExitCode {
         }
         Cmd::Ledger { command } => ledger_cmd::run(command),
         Cmd::Bench { command } => bench::run(command),
+        Cmd::Merchant { command } => admin_cmd::merchant(command),
     }
 }
 

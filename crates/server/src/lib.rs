@@ -1,9 +1,15 @@
 //! saoma's HTTP side: the server (axum), its routers per adapter, and its workers.
 //! For now: health, metrics, structured request logs and graceful shutdown around the ledger store.
 
+mod admin;
+pub mod merchants;
 mod ops;
+pub mod orders;
+pub mod platform;
+pub mod v3;
 
-use saoma_store::{Clock, Database, Store, StoreError, StoreOptions, SystemClock, VirtualClock};
+use saoma_store::{Clock, Database, IdGen, Store, StoreError, StoreOptions, SystemClock, VirtualClock};
+use std::sync::RwLock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,11 +33,44 @@ impl Config {
     }
 }
 
+/// Store reads block (SQLite; the synchronous PostgreSQL client, which may not even start inside an
+/// async worker): run them where blocking is allowed. The server's runtime is multi-threaded.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
 /// Shared state of every handler.
 pub struct App {
     pub store: Store,
     pub config: Config,
     pub metrics: ops::HttpMetrics,
+    /// Valid platform keys, newest first (the newest signs).
+    pub platform: RwLock<Vec<platform::PlatformKey>>,
+    pub merchants: merchants::Merchants,
+    pub nonces: v3::auth::Nonces,
+    pub admin_token: String,
+    pub ids: IdGen,
+    /// Where this server is reached (for URLs it hands out, such as `h5_url`).
+    pub base_url: String,
+}
+
+impl App {
+    pub fn platform_key(&self) -> platform::PlatformKey {
+        self.platform.read().unwrap_or_else(|p| p.into_inner())[0].clone()
+    }
+
+    pub fn platform_keys(&self) -> Vec<platform::PlatformKey> {
+        self.platform.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Business time (the Clock: virtual in sandbox mode), in Unix seconds.
+    pub fn business_now_secs(&self) -> i64 {
+        self.store.clock().now().div_euclid(saoma_store::NANOS_PER_SEC)
+    }
+
+    pub fn public_base_url(&self) -> &str {
+        &self.base_url
+    }
 }
 
 #[derive(Debug)]
@@ -77,12 +116,25 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     };
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let addr_file = config.data_dir.join("server.addr");
-    std::fs::write(&addr_file, format!("http://{addr}\n"))?;
-    tracing::info!(%addr, database = %database.redacted(), sandbox = config.sandbox, "saoma listening");
-    let app = Arc::new(App { store, config, metrics: ops::HttpMetrics::default() });
+    let keys = platform::load_or_create(&store, v3::auth::real_now()).await?;
+    let admin_token = admin::load_or_create_token(&config.data_dir)?;
+    let app = Arc::new(App {
+        store,
+        config,
+        metrics: ops::HttpMetrics::default(),
+        platform: RwLock::new(keys),
+        merchants: merchants::Merchants::default(),
+        nonces: v3::auth::Nonces::default(),
+        admin_token,
+        ids: IdGen::new(),
+        base_url: format!("http://{addr}"),
+    });
     let router = ops::router(app.clone());
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    // Written last: whoever reads it (the CLI, tests) finds a server ready to answer.
+    let addr_file = app.config.data_dir.join("server.addr");
+    std::fs::write(&addr_file, format!("http://{addr}\n"))?;
+    tracing::info!(%addr, database = %database.redacted(), sandbox = app.config.sandbox, "saoma listening");
+    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await;
     tracing::info!("stopping: draining the ledger writer");
     let _ = std::fs::remove_file(&addr_file);
     tokio::task::spawn_blocking(move || app.store.shutdown()).await.map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -24,6 +24,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(crate::v3::router(app.clone()))
+        .merge(crate::admin::router(app.clone()))
         .layer(middleware::from_fn_with_state(app.clone(), log_requests))
         .with_state(app)
 }

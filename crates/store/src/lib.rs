@@ -375,6 +375,16 @@ impl Store {
     /// The account as last committed by this process's writer (or, for accounts it has not changed
     /// since the last checkpoint, as stored). Where several processes share one database, changes made by
     /// another process show here once this writer has seen them: within its idle interval (0.5 s).
+    /// A read on the reader connection (committed data; does not wait for the writer). Portable SQL
+    /// with `$n` placeholders, as in jobs.
+    pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner()).query(sql, params)
+    }
+
+    pub fn query_one(&self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
     pub fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
         // The overlay first, then the row: a checkpoint in between writes the row before it clears the
         // overlay, so whichever we see is at least as new as every commit acknowledged before this call.

@@ -72,6 +72,64 @@ CREATE INDEX transfers_due ON transfers (expires_at) WHERE pending_status = 1 AN
     sql: "CREATE TABLE account_journal (seq BIGINT PRIMARY KEY, data {BLOB} NOT NULL);",
     // Already dense: do not spend CPU compressing it.
     postgres_only: "ALTER TABLE account_journal ALTER COLUMN data SET STORAGE EXTERNAL;",
+}, Migration {
+    version: 3,
+    name: "merchants_and_orders",
+    sql: "
+-- The platform's signing keys. Each is offered both as a public key (PUB_KEY_ID_…) and as an X.509
+-- certificate (serial_no); several overlap during a rotation.
+CREATE TABLE platform_keys (
+    key_id TEXT PRIMARY KEY,
+    serial_no TEXT NOT NULL UNIQUE,
+    private_key TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    certificate TEXT NOT NULL,
+    not_before BIGINT NOT NULL,
+    not_after BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+-- Merchants: direct ones, service providers (服务商) and their sub-merchants (特约商户, parent_mchid).
+CREATE TABLE merchants (
+    mchid TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    parent_mchid TEXT,
+    notify_url TEXT,
+    serial_no TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    apiv3_key TEXT NOT NULL,
+    platform_key_mode TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE merchant_appids (
+    mchid TEXT NOT NULL,
+    appid TEXT NOT NULL,
+    PRIMARY KEY (mchid, appid)
+);
+CREATE TABLE orders (
+    id {BLOB} PRIMARY KEY,
+    mchid TEXT NOT NULL,
+    out_trade_no TEXT NOT NULL,
+    transaction_id TEXT NOT NULL UNIQUE,
+    appid TEXT NOT NULL,
+    trade_type TEXT NOT NULL,
+    description TEXT NOT NULL,
+    attach TEXT,
+    notify_url TEXT NOT NULL,
+    goods_tag TEXT,
+    total BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    payer_openid TEXT,
+    trade_state TEXT NOT NULL,
+    expire_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    success_at BIGINT,
+    request_digest TEXT NOT NULL,
+    code TEXT NOT NULL UNIQUE,
+    UNIQUE (mchid, out_trade_no)
+){WITHOUT_ROWID};
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

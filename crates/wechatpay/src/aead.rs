@@ -82,6 +82,22 @@ pub fn random_string(len: usize) -> Result<String, AeadError> {
     Ok(out)
 }
 
+/// Random decimal digits (ids that must look like WeChat Pay's: merchant numbers, key ids).
+pub fn random_digits(len: usize) -> Result<String, AeadError> {
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 64];
+    while out.len() < len {
+        openssl::rand::rand_bytes(&mut buf).map_err(|e| AeadError::Crypto(e.to_string()))?;
+        for b in buf.iter().filter(|b| **b < 250) {
+            if out.len() == len {
+                break;
+            }
+            out.push((b'0' + b % 10) as char);
+        }
+    }
+    Ok(out)
+}
+
 pub fn encrypt(key: &ApiV3Key, nonce: &str, associated_data: &str, plaintext: &[u8]) -> Result<String, AeadError> {
     if nonce.len() != 12 {
         return Err(AeadError::NonceLength);
@@ -159,6 +175,8 @@ mod tests {
         assert_eq!(Resource { nonce: "short".into(), ..r.clone() }.open(&key), Err(AeadError::NonceLength));
         assert!(matches!(Resource { algorithm: "AES".into(), ..r }.open(&key), Err(AeadError::UnknownAlgorithm(_))));
         assert_eq!(ApiV3Key::new("short"), Err(AeadError::KeyLength));
+        let d = random_digits(30).unwrap();
+        assert!(d.len() == 30 && d.bytes().all(|b| b.is_ascii_digit()));
     }
 
     /// A known answer computed with Python's `cryptography` AESGCM (what the `wechatpayv3` SDK uses), so

@@ -11,6 +11,7 @@
 pub mod aead;
 pub mod auth;
 pub mod cert;
+pub mod client;
 pub mod error;
 pub mod keys;
 

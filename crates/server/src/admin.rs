@@ -1,0 +1,103 @@
+//! The admin API for operators and the CLI. Authenticated by a token kept in the data directory
+//! (`admin.token`, readable by the operator only); in sandbox mode requests from loopback need none.
+
+use crate::merchants::KeyMode;
+use crate::App;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+pub fn router(app: Arc<App>) -> Router<Arc<App>> {
+    Router::new().route("/admin/merchants", post(create_merchant)).layer(middleware::from_fn_with_state(app, require_token))
+}
+
+/// Reads the token, creating it (mode 0600) on first start.
+pub fn load_or_create_token(dir: &Path) -> std::io::Result<String> {
+    let path = dir.join("admin.token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        let t = t.trim().to_string();
+        if t.len() >= 32 {
+            return Ok(t);
+        }
+    }
+    let token = saoma_wechatpay::aead::random_string(40).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    std::io::Write::write_all(&mut opts.open(&path)?, format!("{token}\n").as_bytes())?;
+    Ok(token)
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "code": code, "message": message }))).into_response()
+}
+
+async fn require_token(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request, next: Next) -> Response {
+    let given = req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+    let open = app.config.sandbox && peer.ip().is_loopback();
+    // Compare in constant time: the token is a secret.
+    let ok = given.is_some_and(|g| g.len() == app.admin_token.len() && g.bytes().zip(app.admin_token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0);
+    if !(ok || open) {
+        return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "admin token required (DATA_DIR/admin.token)");
+    }
+    next.run(req).await
+}
+
+#[derive(serde::Deserialize)]
+struct NewMerchant {
+    name: String,
+    notify_url: Option<String>,
+    /// `public_key` (default) or `certificate`.
+    platform_key_mode: Option<String>,
+}
+
+async fn create_merchant(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let req: NewMerchant = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &format!("body: {e}")),
+    };
+    if req.name.trim().is_empty() || req.name.chars().count() > 64 {
+        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "name must be 1–64 characters");
+    }
+    if let Some(u) = &req.notify_url {
+        if let Err(e) = saoma_core::order::check_notify_url(u) {
+            return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &e.to_string());
+        }
+    }
+    let mode = match req.platform_key_mode.as_deref().map(KeyMode::parse) {
+        None => KeyMode::PublicKey,
+        Some(Some(m)) => m,
+        Some(None) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "platform_key_mode must be public_key or certificate"),
+    };
+    let created = match app.merchants.create(&app.store, req.name, req.notify_url, mode, app.business_now_secs()).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "creating a merchant failed");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "could not create the merchant");
+        }
+    };
+    let key = app.platform_key();
+    let m = &created.merchant;
+    tracing::info!(mchid = %m.mchid, "merchant created");
+    Json(serde_json::json!({
+        "mchid": m.mchid,
+        "name": m.name,
+        "appid": m.appids.first(),
+        "serial_no": m.serial_no,
+        "private_key": created.private_key_pem,
+        "apiv3_key": m.apiv3_key.expose(),
+        "platform_key_mode": m.key_mode.as_str(),
+        "platform_public_key": key.public_key_pem,
+        "platform_public_key_id": key.key_id,
+        "platform_certificate": key.certificate_pem,
+        "platform_serial_no": key.serial_no,
+    }))
+    .into_response()
+}

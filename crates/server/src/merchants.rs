@@ -1,0 +1,143 @@
+//! Merchants: who may call the v3 API, with which key, and how the platform signs for them.
+
+use saoma_store::{Store, StoreError};
+use saoma_wechatpay::aead::{random_string, ApiV3Key};
+use saoma_wechatpay::keys::{PrivateKey, PublicKey};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// How the platform identifies its key to this merchant (`Wechatpay-Serial`): WeChat Pay's newer
+/// public-key mode, or certificate mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyMode {
+    PublicKey,
+    Certificate,
+}
+
+impl KeyMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KeyMode::PublicKey => "public_key",
+            KeyMode::Certificate => "certificate",
+        }
+    }
+    pub fn parse(s: &str) -> Option<KeyMode> {
+        match s {
+            "public_key" => Some(KeyMode::PublicKey),
+            "certificate" => Some(KeyMode::Certificate),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Merchant {
+    pub mchid: String,
+    pub name: String,
+    pub serial_no: String,
+    pub public_key: PublicKey,
+    pub apiv3_key: ApiV3Key,
+    pub appids: Vec<String>,
+    pub notify_url: Option<String>,
+    pub key_mode: KeyMode,
+}
+
+/// What creating a merchant hands back, once: the private key is not kept by the platform.
+pub struct Created {
+    pub merchant: Arc<Merchant>,
+    pub private_key_pem: String,
+}
+
+/// Merchants as read from the database, kept in memory (they change rarely; each request needs one).
+#[derive(Default)]
+pub struct Merchants {
+    cache: RwLock<HashMap<String, Arc<Merchant>>>,
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("merchant row: {what}"))
+}
+
+impl Merchants {
+    pub fn get(&self, store: &Store, mchid: &str) -> Result<Option<Arc<Merchant>>, StoreError> {
+        if let Some(m) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(mchid) {
+            return Ok(Some(m.clone()));
+        }
+        crate::blocking(|| self.load(store, mchid))
+    }
+
+    fn load(&self, store: &Store, mchid: &str) -> Result<Option<Arc<Merchant>>, StoreError> {
+        let Some(r) = store.query_one(
+            "SELECT mchid, name, serial_no, public_key, apiv3_key, notify_url, platform_key_mode FROM merchants WHERE mchid = $1",
+            &[mchid.into()],
+        )?
+        else {
+            return Ok(None);
+        };
+        let text = |i: usize| r[i].as_str().map(str::to_string).ok_or_else(|| corrupt("text"));
+        let appids = store
+            .query("SELECT appid FROM merchant_appids WHERE mchid = $1 ORDER BY appid", &[mchid.into()])?
+            .into_iter()
+            .filter_map(|r| r[0].as_str().map(str::to_string))
+            .collect();
+        let m = Arc::new(Merchant {
+            mchid: text(0)?,
+            name: text(1)?,
+            serial_no: text(2)?,
+            public_key: PublicKey::from_pem(&text(3)?).map_err(|_| corrupt("public key"))?,
+            apiv3_key: ApiV3Key::new(&text(4)?).map_err(|_| corrupt("apiv3 key"))?,
+            notify_url: r[5].as_str().map(str::to_string),
+            key_mode: KeyMode::parse(&text(6)?).ok_or_else(|| corrupt("key mode"))?,
+            appids,
+        });
+        self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(mchid.to_string(), m.clone());
+        Ok(Some(m))
+    }
+
+    /// Creates a direct merchant with a fresh key pair, APIv3 key and appid.
+    pub async fn create(&self, store: &Store, name: String, notify_url: Option<String>, key_mode: KeyMode, now: i64) -> Result<Created, StoreError> {
+        let io = |e: &dyn std::fmt::Display| StoreError::Io(e.to_string());
+        let key = PrivateKey::generate().map_err(|e| io(&e))?;
+        let private_key_pem = key.to_pem().map_err(|e| io(&e))?;
+        let public_pem = key.public_key().and_then(|k| k.to_pem()).map_err(|e| io(&e))?;
+        let serial_no = saoma_wechatpay::cert::random_serial().map_err(|e| io(&e))?;
+        let apiv3 = ApiV3Key::generate().map_err(|e| io(&e))?;
+        let appid = format!("wx{}", random_string(16).map_err(|e| io(&e))?.to_lowercase());
+        let mut candidates = Vec::new();
+        for _ in 0..8 {
+            // Ten digits starting with 16, as WeChat Pay merchant numbers look.
+            candidates.push(format!("16{}", saoma_wechatpay::aead::random_digits(8).map_err(|e| io(&e))?));
+        }
+        let (apiv3_s, name2, notify2, pem2, serial2, appid2) = (apiv3.expose().to_string(), name.clone(), notify_url.clone(), public_pem.clone(), serial_no.clone(), appid.clone());
+        let mchid = store
+            .transact(move |tx| {
+                for mchid in candidates {
+                    if tx.query_one("SELECT mchid FROM merchants WHERE mchid = $1", &[mchid.as_str().into()])?.is_some() {
+                        continue;
+                    }
+                    tx.execute(
+                        "INSERT INTO merchants (mchid, name, kind, parent_mchid, notify_url, serial_no, public_key, apiv3_key, platform_key_mode, created_at) \
+                         VALUES ($1, $2, 'direct', NULL, $3, $4, $5, $6, $7, $8)",
+                        &[mchid.as_str().into(), name2.into(), notify2.into(), serial2.into(), pem2.into(), apiv3_s.into(), key_mode.as_str().into(), now.into()],
+                    )?;
+                    tx.execute("INSERT INTO merchant_appids (mchid, appid) VALUES ($1, $2)", &[mchid.as_str().into(), appid2.into()])?;
+                    return Ok(Ok(mchid));
+                }
+                Ok(Err(()))
+            })
+            .await?
+            .map_err(|_| StoreError::Io("no free merchant number after 8 tries".into()))?;
+        let merchant = Arc::new(Merchant {
+            mchid,
+            name,
+            serial_no,
+            public_key: PublicKey::from_pem(&public_pem).map_err(|e| io(&e))?,
+            apiv3_key: apiv3,
+            appids: vec![appid],
+            notify_url,
+            key_mode,
+        });
+        Ok(Created { merchant, private_key_pem })
+    }
+}
+

@@ -1,0 +1,243 @@
+//! Orders, the application service: v3 field rules and the state machine from `saoma_core::order`,
+//! persisted in one job each. Money moves only when an order is paid (the wallet, next).
+
+use crate::App;
+use saoma_core::order::{self as rules, FieldError, StateError, TradeState, TradeType};
+use saoma_store::{StoreError, Value};
+
+pub struct NewOrder {
+    pub mchid: String,
+    pub appid: String,
+    pub trade_type: TradeType,
+    pub description: String,
+    pub out_trade_no: String,
+    pub time_expire: Option<String>,
+    pub attach: Option<String>,
+    pub notify_url: String,
+    pub goods_tag: Option<String>,
+    pub total: i64,
+    pub currency: String,
+    pub payer_openid: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Order {
+    pub id: u128,
+    pub mchid: String,
+    pub out_trade_no: String,
+    pub transaction_id: String,
+    pub appid: String,
+    pub trade_type: TradeType,
+    pub description: String,
+    pub attach: Option<String>,
+    pub notify_url: String,
+    pub total: i64,
+    pub currency: String,
+    pub payer_openid: Option<String>,
+    pub trade_state: TradeState,
+    pub expire_at: i64,
+    pub success_at: Option<i64>,
+    pub code: String,
+}
+
+impl Order {
+    pub fn code_url(&self) -> String {
+        format!("weixin://wxpay/bizpayurl?pr={}", self.code)
+    }
+    pub fn prepay_id(&self) -> String {
+        format!("wx{}", self.code)
+    }
+    /// The state as of `now` (an unpaid order past `time_expire` is closed).
+    pub fn state_at(&self, now: i64) -> TradeState {
+        self.trade_state.at(self.expire_at, now)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum OrderError {
+    NotFound,
+    Paid,
+    Closed,
+    Paying,
+    OutTradeNoUsed,
+    Field(FieldError),
+    Store(StoreError),
+}
+
+impl From<StateError> for OrderError {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Paid => OrderError::Paid,
+            StateError::Closed => OrderError::Closed,
+            StateError::Paying => OrderError::Paying,
+        }
+    }
+}
+
+impl From<FieldError> for OrderError {
+    fn from(e: FieldError) -> Self {
+        OrderError::Field(e)
+    }
+}
+
+impl From<StoreError> for OrderError {
+    fn from(e: StoreError) -> Self {
+        OrderError::Store(e)
+    }
+}
+
+const COLUMNS: &str = "id, mchid, out_trade_no, transaction_id, appid, trade_type, description, attach, notify_url, total, currency, \
+                       payer_openid, trade_state, expire_at, success_at, code, request_digest";
+
+fn from_row(r: &[Value]) -> Result<(Order, String), StoreError> {
+    let bad = |what: &str| StoreError::Corrupt(format!("order row: {what}"));
+    let text = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad("text"));
+    let opt = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string);
+    let int = |i: usize| r.get(i).and_then(Value::as_i64).ok_or_else(|| bad("integer"));
+    let id = r.first().and_then(Value::as_blob).and_then(|b| <[u8; 16]>::try_from(b).ok()).map(u128::from_be_bytes).ok_or_else(|| bad("id"))?;
+    Ok((
+        Order {
+            id,
+            mchid: text(1)?,
+            out_trade_no: text(2)?,
+            transaction_id: text(3)?,
+            appid: text(4)?,
+            trade_type: TradeType::parse(&text(5)?).ok_or_else(|| bad("trade_type"))?,
+            description: text(6)?,
+            attach: opt(7),
+            notify_url: text(8)?,
+            total: int(9)?,
+            currency: text(10)?,
+            payer_openid: opt(11),
+            trade_state: TradeState::parse(&text(12)?).ok_or_else(|| bad("trade_state"))?,
+            expire_at: int(13)?,
+            success_at: r.get(14).and_then(Value::as_i64),
+            code: text(15)?,
+        },
+        text(16)?,
+    ))
+}
+
+fn validate(n: &NewOrder, now: i64) -> Result<i64, FieldError> {
+    rules::check_len("appid", &n.appid, 1, 32)?;
+    rules::check_len("description", &n.description, 1, 127)?;
+    rules::check_out_trade_no("out_trade_no", &n.out_trade_no)?;
+    if let Some(a) = &n.attach {
+        rules::check_len("attach", a, 0, 128)?;
+    }
+    if let Some(g) = &n.goods_tag {
+        rules::check_len("goods_tag", g, 0, 32)?;
+    }
+    if let Some(o) = &n.payer_openid {
+        rules::check_len("payer.openid", o, 1, 128)?;
+    }
+    rules::check_notify_url(&n.notify_url)?;
+    rules::check_amount(n.total, &n.currency)?;
+    rules::expiry(n.time_expire.as_deref(), now)
+}
+
+/// Creates an order, or returns the one already created with the same out_trade_no and parameters.
+pub async fn create(app: &App, n: NewOrder) -> Result<Order, OrderError> {
+    let now = app.business_now_secs();
+    let expire_at = validate(&n, now)?;
+    // What makes two creations "the same request" (JSON, so that no value can fake a separator).
+    let digest = serde_json::json!([
+        n.trade_type.as_str(), n.appid, n.description, n.total, n.currency, n.notify_url, n.attach, n.goods_tag, n.time_expire, n.payer_openid
+    ])
+    .to_string();
+    let id = app.ids.next();
+    let code = saoma_wechatpay::aead::random_string(24).map_err(|e| StoreError::Io(e.to_string()))?;
+    let candidates: Vec<String> = (0..4).map(|i| rules::transaction_id(now, (saoma_store::splitmix(id as u64 ^ i) % 1_000_000_000_000_000) as u64)).collect();
+    let r = app
+        .store
+        .transact(move |tx| {
+            if let Some(row) = tx.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[n.mchid.as_str().into(), n.out_trade_no.as_str().into()])? {
+                let (order, existing_digest) = from_row(&row)?;
+                return Ok(if existing_digest == digest { Ok(order) } else { Err(OrderError::OutTradeNoUsed) });
+            }
+            let mut transaction_id = None;
+            for c in candidates {
+                if tx.query_one("SELECT id FROM orders WHERE transaction_id = $1", &[c.as_str().into()])?.is_none() {
+                    transaction_id = Some(c);
+                    break;
+                }
+            }
+            let transaction_id = transaction_id.ok_or_else(|| StoreError::Io("no free transaction_id after 4 tries".into()))?;
+            tx.execute(
+                "INSERT INTO orders (id, mchid, out_trade_no, transaction_id, appid, trade_type, description, attach, notify_url, goods_tag, \
+                 total, currency, payer_openid, trade_state, expire_at, created_at, success_at, request_digest, code) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, $17, $18)",
+                &[
+                    id.into(),
+                    n.mchid.as_str().into(),
+                    n.out_trade_no.as_str().into(),
+                    transaction_id.as_str().into(),
+                    n.appid.as_str().into(),
+                    n.trade_type.as_str().into(),
+                    n.description.as_str().into(),
+                    n.attach.clone().into(),
+                    n.notify_url.as_str().into(),
+                    n.goods_tag.clone().into(),
+                    n.total.into(),
+                    n.currency.as_str().into(),
+                    n.payer_openid.clone().into(),
+                    TradeState::NotPay.as_str().into(),
+                    expire_at.into(),
+                    now.into(),
+                    digest.into(),
+                    code.as_str().into(),
+                ],
+            )?;
+            Ok(Ok(Order {
+                id,
+                mchid: n.mchid,
+                out_trade_no: n.out_trade_no,
+                transaction_id,
+                appid: n.appid,
+                trade_type: n.trade_type,
+                description: n.description,
+                attach: n.attach,
+                notify_url: n.notify_url,
+                total: n.total,
+                currency: n.currency,
+                payer_openid: n.payer_openid,
+                trade_state: TradeState::NotPay,
+                expire_at,
+                success_at: None,
+                code,
+            }))
+        })
+        .await?;
+    r
+}
+
+pub fn by_out_trade_no(app: &App, mchid: &str, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
+    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[mchid.into(), out_trade_no.into()]))?;
+    row.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
+}
+
+pub fn by_transaction_id(app: &App, mchid: &str, transaction_id: &str) -> Result<Option<Order>, StoreError> {
+    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND transaction_id = $2"), &[mchid.into(), transaction_id.into()]))?;
+    row.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
+}
+
+/// Closes an unpaid order (closing a closed one again is done already).
+pub async fn close(app: &App, mchid: &str, out_trade_no: &str) -> Result<(), OrderError> {
+    let now = app.business_now_secs();
+    let (mchid, out_trade_no) = (mchid.to_string(), out_trade_no.to_string());
+    app.store
+        .transact(move |tx| {
+            let Some(row) = tx.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[mchid.into(), out_trade_no.into()])? else {
+                return Ok(Err(OrderError::NotFound));
+            };
+            let (order, _) = from_row(&row)?;
+            match rules::close(order.state_at(now)) {
+                Ok(next) => {
+                    tx.execute("UPDATE orders SET trade_state = $1 WHERE id = $2", &[next.as_str().into(), order.id.into()])?;
+                    Ok(Ok(()))
+                }
+                Err(e) => Ok(Err(e.into())),
+            }
+        })
+        .await?
+}
