@@ -1,0 +1,46 @@
+# Drives the unmodified `wechatpayv3` SDK against a saoma server. Only `_core._gate_way` is changed.
+# Usage: sdk_client.py MODE MERCHANT_JSON BASE_URL WORK_DIR   (MODE: public_key | certificate)
+import json, os, sys, time
+from wechatpayv3 import WeChatPay, WeChatPayType
+
+mode, merchant_file, base, work = sys.argv[1:5]
+m = json.load(open(merchant_file))
+kw = dict(wechatpay_type=WeChatPayType.NATIVE, mchid=m['mchid'], private_key=m['private_key'],
+          cert_serial_no=m['serial_no'], apiv3_key=m['apiv3_key'], appid=m['appid'],
+          notify_url='https://example.com/notify')
+if mode == 'public_key':
+    kw.update(public_key=m['platform_public_key'], public_key_id=m['platform_public_key_id'])
+else:
+    # Certificate mode without a network at construction: the SDK's own cert_dir of SERIAL.pem files.
+    cert_dir = os.path.join(work, 'certs')
+    os.makedirs(cert_dir, exist_ok=True)
+    with open(os.path.join(cert_dir, m['platform_serial_no'] + '.pem'), 'w') as f:
+        f.write(m['platform_certificate'])
+    kw.update(cert_dir=cert_dir)
+wxpay = WeChatPay(**kw)
+wxpay._core._gate_way = base
+
+if mode == 'certificate':
+    # The SDK's own download of /v3/certificates, decrypted with the APIv3 key.
+    wxpay._core._update_certificates()
+    serials = [format(c.serial_number, 'X') for c in wxpay._core._certificates]
+    assert m['platform_serial_no'] in serials, serials
+
+no = 'SDK%d' % int(time.time() * 1000)
+code, text = wxpay.pay(description='一杯咖啡', out_trade_no=no, amount={'total': 100})
+assert code == 200, (code, text)
+code_url = json.loads(text)['code_url']
+assert code_url.startswith('weixin://wxpay/bizpayurl?pr='), code_url
+code, text = wxpay.pay(description='一杯咖啡', out_trade_no=no, amount={'total': 100})
+assert code == 200 and json.loads(text)['code_url'] == code_url, (code, text)
+code, text = wxpay.pay(description='一杯咖啡', out_trade_no=no, amount={'total': 101})
+assert code == 403 and json.loads(text)['code'] == 'OUT_TRADE_NO_USED', (code, text)
+code, text = wxpay.query(out_trade_no=no)
+assert code == 200 and json.loads(text)['trade_state'] == 'NOTPAY', (code, text)
+code, text = wxpay.close(out_trade_no=no)
+assert code == 204, (code, text)
+code, text = wxpay.query(out_trade_no=no)
+assert code == 200 and json.loads(text)['trade_state'] == 'CLOSED', (code, text)
+code, text = wxpay.query(transaction_id='4200000000000000000000000000')
+assert code == 404 and json.loads(text)['code'] == 'ORDER_NOT_EXIST', (code, text)
+print('SDK OK', mode)
