@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
-    Router::new().route("/admin/merchants", post(create_merchant)).layer(middleware::from_fn_with_state(app, require_token))
+    Router::new().route("/admin/merchants", post(create_merchant)).route_layer(middleware::from_fn_with_state(app, require_token))
 }
 
 /// Reads the token, creating it (mode 0600) on first start.

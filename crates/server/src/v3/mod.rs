@@ -10,7 +10,7 @@ use crate::App;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use saoma_wechatpay::{ErrorBody, ErrorCode};
 use std::sync::Arc;
@@ -25,8 +25,9 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no", get(transactions::query_by_out_trade_no))
         .route("/v3/pay/transactions/id/:transaction_id", get(transactions::query_by_id))
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no/close", post(transactions::close))
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(app, auth::authenticate_and_sign))
+        // Unknown v3 paths get a signed v3 answer; other paths are not the v3 adapter's.
+        .route("/v3/*rest", any(not_found))
+        .route_layer(middleware::from_fn_with_state(app, auth::authenticate_and_sign))
 }
 
 async fn not_found() -> V3Error {
