@@ -192,10 +192,19 @@ pub(crate) trait Backend: Send {
     fn account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError>;
     fn transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
     fn dialect(&self) -> schema::Dialect;
-    /// Jobs (see job.rs): a savepoint around each, and portable SQL with `$n` placeholders.
-    fn savepoint(&mut self) -> Result<(), StoreError>;
-    fn release_savepoint(&mut self) -> Result<(), StoreError>;
-    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError>;
+    /// Runs statements that take no parameters and return nothing.
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+    /// Jobs (see job.rs): a savepoint around each (the same SQL on both backends), and portable SQL
+    /// with `$n` placeholders.
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.batch("SAVEPOINT job")
+    }
+    fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        self.batch("RELEASE SAVEPOINT job")
+    }
+    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        self.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
+    }
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError>;
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError>;
     /// Benchmark baseline: the same rows as transfers, inserted and committed with no ledger logic.

@@ -234,16 +234,8 @@ impl Backend for Postgres {
         Dialect::Postgres
     }
 
-    fn savepoint(&mut self) -> Result<(), StoreError> {
-        Ok(self.client.batch_execute("SAVEPOINT job")?)
-    }
-
-    fn release_savepoint(&mut self) -> Result<(), StoreError> {
-        Ok(self.client.batch_execute("RELEASE SAVEPOINT job")?)
-    }
-
-    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
-        Ok(self.client.batch_execute("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?)
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute(sql)?)
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {

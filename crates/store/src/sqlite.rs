@@ -274,16 +274,8 @@ impl Backend for Sqlite {
         Dialect::Sqlite
     }
 
-    fn savepoint(&mut self) -> Result<(), StoreError> {
-        Ok(self.conn.execute_batch("SAVEPOINT job")?)
-    }
-
-    fn release_savepoint(&mut self) -> Result<(), StoreError> {
-        Ok(self.conn.execute_batch("RELEASE job")?)
-    }
-
-    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
-        Ok(self.conn.execute_batch("ROLLBACK TO job; RELEASE job")?)
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch(sql)?)
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {

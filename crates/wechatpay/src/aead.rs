@@ -64,38 +64,33 @@ impl ApiV3Key {
     }
 }
 
-/// Random characters from [0-9A-Za-z]: nonces, keys.
-pub fn random_string(len: usize) -> Result<String, AeadError> {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// `len` characters drawn uniformly from `alphabet` (at most 256 symbols) with the OS's CSPRNG.
+fn random_from(alphabet: &[u8], len: usize) -> Result<String, AeadError> {
+    // Rejection sampling: only bytes below the largest multiple of the alphabet's size, so that every
+    // symbol is equally likely.
+    let limit = (256 / alphabet.len() * alphabet.len()) as u16;
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
     while out.len() < len {
         openssl::rand::rand_bytes(&mut buf).map_err(|e| AeadError::Crypto(e.to_string()))?;
-        // Rejection sampling keeps the characters uniform (248 = 4 × 62).
-        for b in buf.iter().filter(|b| **b < 248) {
+        for b in buf.iter().filter(|b| (**b as u16) < limit) {
             if out.len() == len {
                 break;
             }
-            out.push(ALPHABET[(*b % 62) as usize] as char);
+            out.push(alphabet[*b as usize % alphabet.len()] as char);
         }
     }
     Ok(out)
 }
 
+/// Random characters from [0-9A-Za-z]: nonces, keys.
+pub fn random_string(len: usize) -> Result<String, AeadError> {
+    random_from(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", len)
+}
+
 /// Random decimal digits (ids that must look like WeChat Pay's: merchant numbers, key ids).
 pub fn random_digits(len: usize) -> Result<String, AeadError> {
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 64];
-    while out.len() < len {
-        openssl::rand::rand_bytes(&mut buf).map_err(|e| AeadError::Crypto(e.to_string()))?;
-        for b in buf.iter().filter(|b| **b < 250) {
-            if out.len() == len {
-                break;
-            }
-            out.push((b'0' + b % 10) as char);
-        }
-    }
-    Ok(out)
+    random_from(b"0123456789", len)
 }
 
 pub fn encrypt(key: &ApiV3Key, nonce: &str, associated_data: &str, plaintext: &[u8]) -> Result<String, AeadError> {
