@@ -32,18 +32,149 @@ impl ServerArgs {
 
     /// POSTs JSON to the admin API; returns the JSON answer or the error it gave.
     fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
-        let base = self.base()?;
         let token = self.token().map(|t| format!("Bearer {t}"));
+        self.call("POST", path, token.as_deref(), &body.to_string())
+    }
+
+    fn get(&self, path: &str) -> Result<serde_json::Value, String> {
+        let token = self.token().map(|t| format!("Bearer {t}"));
+        self.call("GET", path, token.as_deref(), "")
+    }
+
+    /// One request; `authorization` is the whole header value (an admin token or a wallet session).
+    fn call(&self, method: &str, path: &str, authorization: Option<&str>, body: &str) -> Result<serde_json::Value, String> {
+        let base = self.base()?;
         let mut headers = vec![("Content-Type", "application/json")];
-        if let Some(t) = &token {
-            headers.push(("Authorization", t.as_str()));
+        if let Some(a) = authorization {
+            headers.push(("Authorization", a));
         }
-        let r = saoma_wechatpay::client::http(&base, "POST", path, &headers, &body.to_string()).map_err(|e| format!("{base}: {e}"))?;
+        let r = saoma_wechatpay::client::http(&base, method, path, &headers, body).map_err(|e| format!("{base}: {e}"))?;
         let v = r.json();
         if r.status / 100 != 2 {
             return Err(format!("{} {}: {}", r.status, v["code"].as_str().unwrap_or(""), v["message"].as_str().unwrap_or(&r.body)));
         }
         Ok(v)
+    }
+}
+
+fn report(r: Result<serde_json::Value, String>, json: bool, human: impl Fn(&serde_json::Value)) -> ExitCode {
+    match r {
+        Ok(v) => {
+            if json {
+                println!("{v}");
+            } else {
+                human(&v);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Register a user with a CNY wallet (topped up with --balance fen from the simulated bank).
+    Create {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        phone: String,
+        /// Six-digit payment PIN.
+        #[arg(long)]
+        pin: Option<String>,
+        /// Opening balance in fen.
+        #[arg(long, default_value_t = 0)]
+        balance: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn user(cmd: UserCmd) -> ExitCode {
+    match cmd {
+        UserCmd::Create { server, phone, pin, balance, json } => report(server.post("/admin/users", &serde_json::json!({ "phone": phone, "pin": pin, "balance": balance })), json, |v| {
+            println!("user {} ({}) created", v["user_id"].as_str().unwrap_or("?"), v["phone"].as_str().unwrap_or("?"));
+            if let Some(o) = v["openids"].as_object() {
+                for (appid, openid) in o {
+                    println!("  openid for {appid}: {}", openid.as_str().unwrap_or(""));
+                }
+            }
+        }),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct PayArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[arg(long)]
+    phone: String,
+    #[arg(long)]
+    pin: Option<String>,
+    /// A Native code_url (weixin://wxpay/bizpayurl?pr=…) or a prepay_id.
+    code: String,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Logs in as the user (SMS code from the outbox, as a sandbox tester would) and pays.
+pub fn pay(a: PayArgs) -> ExitCode {
+    let r = (|| {
+        let phone = serde_json::json!({ "phone": a.phone });
+        a.server.call("POST", "/wallet/sms", None, &phone.to_string())?;
+        let outbox = a.server.get(&format!("/admin/sms?phone={}", a.phone))?;
+        let code = outbox["messages"][0]["code"].as_str().ok_or("no SMS code in the outbox")?.to_string();
+        let login = a.server.call("POST", "/wallet/login", None, &serde_json::json!({ "phone": a.phone, "code": code }).to_string())?;
+        let session = format!("Bearer {}", login["token"].as_str().ok_or("no session token")?);
+        a.server.call("POST", "/wallet/pay", Some(&session), &serde_json::json!({ "code": a.code, "pin": a.pin }).to_string())
+    })();
+    report(r, a.json, |v| {
+        println!("paid {} fen to {} (order {}, transaction {})", v["total"], v["mchid"].as_str().unwrap_or("?"), v["out_trade_no"].as_str().unwrap_or("?"), v["transaction_id"].as_str().unwrap_or("?"));
+    })
+}
+
+#[derive(Subcommand)]
+pub enum ClockCmd {
+    /// Move the virtual clock forward: 45s, 10m, 72h, 3d (or plain seconds).
+    Advance {
+        #[command(flatten)]
+        server: ServerArgs,
+        duration: String,
+    },
+}
+
+/// Seconds in `45s`, `10m`, `72h`, `3d` or `120`.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let n: i64 = num.parse().ok()?;
+    let mult = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|v| *v > 0)
+}
+
+pub fn clock(cmd: ClockCmd) -> ExitCode {
+    match cmd {
+        ClockCmd::Advance { server, duration } => {
+            let Some(seconds) = parse_duration(&duration) else {
+                eprintln!("duration must look like 45s, 10m, 72h or 3d");
+                return ExitCode::from(2);
+            };
+            report(server.post("/admin/clock/advance", &serde_json::json!({ "seconds": seconds })), false, |v| {
+                println!("virtual clock now {}", v["now"].as_str().unwrap_or("?"));
+            })
+        }
     }
 }
 

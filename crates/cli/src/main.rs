@@ -66,6 +66,18 @@ enum Cmd {
         #[command(subcommand)]
         command: admin_cmd::MerchantCmd,
     },
+    /// Wallet users (through the running server's admin API).
+    User {
+        #[command(subcommand)]
+        command: admin_cmd::UserCmd,
+    },
+    /// Pay a code_url or prepay_id as a user (logs in with an SMS code read from the outbox).
+    Pay(admin_cmd::PayArgs),
+    /// The virtual clock of a server running with --sandbox.
+    Clock {
+        #[command(subcommand)]
+        command: admin_cmd::ClockCmd,
+    },
     /// Benchmarks; each prints its figures next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -128,6 +140,9 @@ fn main() -> ExitCode {
         Cmd::Ledger { command } => ledger_cmd::run(command),
         Cmd::Bench { command } => bench::run(command),
         Cmd::Merchant { command } => admin_cmd::merchant(command),
+        Cmd::User { command } => admin_cmd::user(command),
+        Cmd::Pay(args) => admin_cmd::pay(args),
+        Cmd::Clock { command } => admin_cmd::clock(command),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The Python SDK `wechatpayv3`, unmodified (only `_core._gate_way` pointed at saoma), in public-key
-//! and in certificate mode, on both backends: create, idempotent re-create, conflicting re-create,
-//! query, close, query CLOSED; every 2xx answer's signature verified by the SDK itself.
+//! and in certificate mode, on both backends: Native order, idempotent and conflicting re-create, pay
+//! as a user (`saoma pay`), query SUCCESS by out_trade_no and by transaction_id, close refused as
+//! paid; a second order closed and queried CLOSED. The SDK verifies every 2xx answer's signature.
 //!
 //! Needs `python3` with `wechatpayv3` (`.ci/run` installs it). Without it the test says loudly that it
 //! skipped, unless `SAOMA_REQUIRE_SDK=1`, where that is a failure.
@@ -28,13 +29,25 @@ fn unmodified_python_sdk_in_both_key_modes() {
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk_client.py");
     for s in Server::all(false) {
+        let out = support::saoma().args(["user", "create", "--phone", "13700000000", "--balance", "100000", "--data-dir"]).arg(&s.data_dir).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         for mode in ["public_key", "certificate"] {
             let m = s.merchant(&format!("SDK {mode}"), mode);
             let work = s.data_dir.join(format!("sdk_{mode}"));
             std::fs::create_dir_all(&work).unwrap();
             let file = work.join("merchant.json");
             std::fs::write(&file, m.to_string()).unwrap();
-            let out = Command::new("python3").arg(script).arg(mode).arg(&file).arg(&s.base).arg(&work).output().unwrap();
+            let out = Command::new("python3")
+                .arg(script)
+                .arg(mode)
+                .arg(&file)
+                .arg(&s.base)
+                .arg(&work)
+                .arg(env!("CARGO_BIN_EXE_saoma"))
+                .arg(&s.data_dir)
+                .arg("13700000000")
+                .output()
+                .unwrap();
             let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
             assert!(out.status.success(), "{} {mode}: {text}", s.backend);
             assert!(text.contains(&format!("SDK OK {mode}")), "{text}");

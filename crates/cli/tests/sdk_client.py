@@ -1,9 +1,10 @@
 # Drives the unmodified `wechatpayv3` SDK against a saoma server. Only `_core._gate_way` is changed.
-# Usage: sdk_client.py MODE MERCHANT_JSON BASE_URL WORK_DIR   (MODE: public_key | certificate)
-import json, os, sys, time
+# Usage: sdk_client.py MODE MERCHANT_JSON BASE_URL WORK_DIR SAOMA_BIN DATA_DIR PHONE
+# (MODE: public_key | certificate). Paying is the user's side: `saoma pay` as PHONE.
+import json, os, subprocess, sys, time
 from wechatpayv3 import WeChatPay, WeChatPayType
 
-mode, merchant_file, base, work = sys.argv[1:5]
+mode, merchant_file, base, work, saoma, data_dir, phone = sys.argv[1:8]
 m = json.load(open(merchant_file))
 kw = dict(wechatpay_type=WeChatPayType.NATIVE, mchid=m['mchid'], private_key=m['private_key'],
           cert_serial_no=m['serial_no'], apiv3_key=m['apiv3_key'], appid=m['appid'],
@@ -37,9 +38,21 @@ code, text = wxpay.pay(description='一杯咖啡', out_trade_no=no, amount={'tot
 assert code == 403 and json.loads(text)['code'] == 'OUT_TRADE_NO_USED', (code, text)
 code, text = wxpay.query(out_trade_no=no)
 assert code == 200 and json.loads(text)['trade_state'] == 'NOTPAY', (code, text)
-code, text = wxpay.close(out_trade_no=no)
-assert code == 204, (code, text)
+subprocess.run([saoma, 'pay', '--data-dir', data_dir, '--phone', phone, code_url], check=True)
 code, text = wxpay.query(out_trade_no=no)
+paid = json.loads(text)
+assert code == 200 and paid['trade_state'] == 'SUCCESS' and paid['amount']['payer_total'] == 100, (code, text)
+code, text = wxpay.query(transaction_id=paid['transaction_id'])
+assert code == 200 and json.loads(text)['out_trade_no'] == no, (code, text)
+code, text = wxpay.close(out_trade_no=no)
+assert code == 400 and json.loads(text)['code'] == 'ORDERPAID', (code, text)
+# A second order: closed, then CLOSED on query.
+no2 = no + 'B'
+code, text = wxpay.pay(description='第二杯', out_trade_no=no2, amount={'total': 200})
+assert code == 200, (code, text)
+code, text = wxpay.close(out_trade_no=no2)
+assert code == 204, (code, text)
+code, text = wxpay.query(out_trade_no=no2)
 assert code == 200 and json.loads(text)['trade_state'] == 'CLOSED', (code, text)
 code, text = wxpay.query(transaction_id='4200000000000000000000000000')
 assert code == 404 and json.loads(text)['code'] == 'ORDER_NOT_EXIST', (code, text)

@@ -7,14 +7,19 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
-    Router::new().route("/admin/merchants", post(create_merchant)).route_layer(middleware::from_fn_with_state(app, require_token))
+    Router::new()
+        .route("/admin/merchants", post(create_merchant))
+        .route("/admin/users", post(create_user))
+        .route("/admin/sms", get(sms_outbox))
+        .route("/admin/clock/advance", post(advance_clock))
+        .route_layer(middleware::from_fn_with_state(app, require_token))
 }
 
 /// Reads the token, creating it (mode 0600) on first start.
@@ -51,6 +56,83 @@ async fn require_token(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectIn
 }
 
 #[derive(serde::Deserialize)]
+struct NewUser {
+    phone: String,
+    pin: Option<String>,
+    #[serde(default)]
+    balance: i64,
+}
+
+async fn create_user(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let req: NewUser = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &format!("body: {e}")),
+    };
+    if req.balance < 0 {
+        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "balance must not be negative");
+    }
+    let user = match crate::users::create(&app, req.phone, req.pin, req.balance).await {
+        Ok(u) => u,
+        Err(e) => return crate::wallet::error(StatusCode::BAD_REQUEST, "PARAM_ERROR", format!("{e:?}")),
+    };
+    let openids = match crate::users::all_openids(&app, user.id).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "openids");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "could not assign openids");
+        }
+    };
+    let openids: serde_json::Map<String, serde_json::Value> = openids.into_iter().map(|(a, o)| (a, o.into())).collect();
+    Json(serde_json::json!({ "user_id": format!("{:032x}", user.id), "phone": user.phone, "openids": openids })).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct PhoneQuery {
+    phone: String,
+}
+
+/// The SMS outbox for one phone, newest first (there is no SMS gateway).
+async fn sms_outbox(State(app): State<Arc<App>>, axum::extract::Query(q): axum::extract::Query<PhoneQuery>) -> Response {
+    let rows = crate::blocking(|| {
+        app.store.query("SELECT code, purpose, created_at, expires_at, used_at FROM sms_outbox WHERE phone = $1 ORDER BY created_at DESC, id DESC LIMIT 20", &[q.phone.as_str().into()])
+    });
+    match rows {
+        Ok(rows) => {
+            let messages: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| serde_json::json!({ "code": r[0].as_str(), "purpose": r[1].as_str(), "created_at": r[2].as_i64(), "expires_at": r[3].as_i64(), "used": !r[4].is_null() }))
+                .collect();
+            Json(serde_json::json!({ "phone": q.phone, "messages": messages })).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sms outbox");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "could not read the outbox")
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Advance {
+    seconds: i64,
+}
+
+/// Moves the virtual clock forward (sandbox mode only).
+async fn advance_clock(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let Some(clock) = app.virtual_clock.as_ref() else {
+        return error(StatusCode::FORBIDDEN, "NOT_SANDBOX", "the clock moves only in sandbox mode (saoma serve --sandbox)");
+    };
+    let req: Advance = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &format!("body: {e}")),
+    };
+    if req.seconds <= 0 || req.seconds > 10 * 365 * 24 * 3600 {
+        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "seconds must be positive and at most ten years");
+    }
+    clock.advance(req.seconds * saoma_store::NANOS_PER_SEC);
+    Json(serde_json::json!({ "now": saoma_core::time::format_rfc3339_cst(app.business_now_secs()), "offset_seconds": clock.offset() / saoma_store::NANOS_PER_SEC })).into_response()
+}
+
+#[derive(serde::Deserialize)]
 struct NewMerchant {
     name: String,
     notify_url: Option<String>,
@@ -76,7 +158,7 @@ async fn create_merchant(State(app): State<Arc<App>>, body: axum::body::Bytes) -
         Some(Some(m)) => m,
         Some(None) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "platform_key_mode must be public_key or certificate"),
     };
-    let created = match app.merchants.create(&app.store, req.name, req.notify_url, mode, app.business_now_secs()).await {
+    let created = match app.merchants.create(&app.store, &app.ids, req.name, req.notify_url, mode, app.business_now_secs()).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "creating a merchant failed");

@@ -1,12 +1,16 @@
 //! saoma's HTTP side: the server (axum), its routers per adapter, and its workers.
 //! For now: health, metrics, structured request logs and graceful shutdown around the ledger store.
 
+pub mod accounts;
 mod admin;
 pub mod merchants;
 mod ops;
 pub mod orders;
+pub mod payments;
 pub mod platform;
+pub mod users;
 pub mod v3;
+pub mod wallet;
 
 use saoma_store::{Clock, Database, IdGen, Store, StoreError, StoreOptions, SystemClock, VirtualClock};
 use std::sync::RwLock;
@@ -52,6 +56,8 @@ pub struct App {
     pub ids: IdGen,
     /// Where this server is reached (for URLs it hands out, such as `h5_url`).
     pub base_url: String,
+    /// The clock an operator can move, in sandbox mode.
+    pub virtual_clock: Option<Arc<VirtualClock>>,
 }
 
 impl App {
@@ -108,7 +114,11 @@ impl From<std::io::Error> for ServeError {
 pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
     std::fs::create_dir_all(&config.data_dir)?;
     let database = config.database();
-    let clock: Arc<dyn Clock> = if config.sandbox { Arc::new(VirtualClock::new()) } else { Arc::new(SystemClock) };
+    let virtual_clock = config.sandbox.then(|| Arc::new(VirtualClock::new()));
+    let clock: Arc<dyn Clock> = match &virtual_clock {
+        Some(v) => v.clone(),
+        None => Arc::new(SystemClock),
+    };
     let store_options = config.store;
     let store = {
         let database = database.clone();
@@ -117,6 +127,7 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let keys = platform::load_or_create(&store, v3::auth::real_now()).await?;
+    accounts::ensure(&store).await?;
     let admin_token = admin::load_or_create_token(&config.data_dir)?;
     let app = Arc::new(App {
         store,
@@ -128,6 +139,7 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
         admin_token,
         ids: IdGen::new(),
         base_url: format!("http://{addr}"),
+        virtual_clock,
     });
     let router = ops::router(app.clone());
     // Written last: whoever reads it (the CLI, tests) finds a server ready to answer.

@@ -1,6 +1,11 @@
 //! Merchants: who may call the v3 API, with which key, and how the platform signs for them.
 
-use saoma_store::{Store, StoreError};
+use crate::accounts::kind;
+use saoma_ledger::{AccountFlags, AccountId, Currency, NewAccount};
+use saoma_store::{IdGen, Store, StoreError};
+
+/// The platform's default fee: 0.6%, as WeChat Pay's standard rate.
+pub const DEFAULT_FEE_BP: i64 = 60;
 use saoma_wechatpay::aead::{random_string, ApiV3Key};
 use saoma_wechatpay::keys::{PrivateKey, PublicKey};
 use std::collections::HashMap;
@@ -95,7 +100,7 @@ impl Merchants {
     }
 
     /// Creates a direct merchant with a fresh key pair, APIv3 key and appid.
-    pub async fn create(&self, store: &Store, name: String, notify_url: Option<String>, key_mode: KeyMode, now: i64) -> Result<Created, StoreError> {
+    pub async fn create(&self, store: &Store, ids: &IdGen, name: String, notify_url: Option<String>, key_mode: KeyMode, now: i64) -> Result<Created, StoreError> {
         let io = |e: &dyn std::fmt::Display| StoreError::Io(e.to_string());
         let key = PrivateKey::generate().map_err(|e| io(&e))?;
         let private_key_pem = key.to_pem().map_err(|e| io(&e))?;
@@ -109,16 +114,32 @@ impl Merchants {
             candidates.push(format!("16{}", saoma_wechatpay::aead::random_digits(8).map_err(|e| io(&e))?));
         }
         let (apiv3_s, name2, notify2, pem2, serial2, appid2) = (apiv3.expose().to_string(), name.clone(), notify_url.clone(), public_pem.clone(), serial_no.clone(), appid.clone());
+        let unsettled = AccountId(ids.next());
         let mchid = store
             .transact(move |tx| {
                 for mchid in candidates {
                     if tx.query_one("SELECT mchid FROM merchants WHERE mchid = $1", &[mchid.as_str().into()])?.is_some() {
                         continue;
                     }
+                    let account = NewAccount { id: unsettled, currency: Currency::CNY, code: kind::MERCHANT_UNSETTLED, owner: 0, flags: AccountFlags::empty() };
+                    if let Some(Err(e)) = tx.create_accounts(&[account])?.pop() {
+                        return Err(StoreError::Corrupt(format!("merchant account: {e}")));
+                    }
                     tx.execute(
-                        "INSERT INTO merchants (mchid, name, kind, parent_mchid, notify_url, serial_no, public_key, apiv3_key, platform_key_mode, created_at) \
-                         VALUES ($1, $2, 'direct', NULL, $3, $4, $5, $6, $7, $8)",
-                        &[mchid.as_str().into(), name2.into(), notify2.into(), serial2.into(), pem2.into(), apiv3_s.into(), key_mode.as_str().into(), now.into()],
+                        "INSERT INTO merchants (mchid, name, kind, parent_mchid, notify_url, serial_no, public_key, apiv3_key, platform_key_mode, \
+                         unsettled_account, fee_rate_bp, created_at) VALUES ($1, $2, 'direct', NULL, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        &[
+                            mchid.as_str().into(),
+                            name2.into(),
+                            notify2.into(),
+                            serial2.into(),
+                            pem2.into(),
+                            apiv3_s.into(),
+                            key_mode.as_str().into(),
+                            unsettled.0.into(),
+                            DEFAULT_FEE_BP.into(),
+                            now.into(),
+                        ],
                     )?;
                     tx.execute("INSERT INTO merchant_appids (mchid, appid) VALUES ($1, $2)", &[mchid.as_str().into(), appid2.into()])?;
                     return Ok(Ok(mchid));

@@ -26,6 +26,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::v3::router(app.clone()))
         .merge(crate::admin::router(app.clone()))
+        .merge(crate::wallet::router())
         .layer(middleware::from_fn_with_state(app.clone(), log_requests))
         .with_state(app)
 }

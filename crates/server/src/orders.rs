@@ -86,10 +86,10 @@ impl From<StoreError> for OrderError {
     }
 }
 
-const COLUMNS: &str = "id, mchid, out_trade_no, transaction_id, appid, trade_type, description, attach, notify_url, total, currency, \
+pub const COLUMNS: &str = "id, mchid, out_trade_no, transaction_id, appid, trade_type, description, attach, notify_url, total, currency, \
                        payer_openid, trade_state, expire_at, success_at, code, request_digest";
 
-fn from_row(r: &[Value]) -> Result<(Order, String), StoreError> {
+pub fn from_row(r: &[Value]) -> Result<(Order, String), StoreError> {
     let bad = |what: &str| StoreError::Corrupt(format!("order row: {what}"));
     let text = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad("text"));
     let opt = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string);
@@ -213,6 +213,12 @@ pub async fn create(app: &App, n: NewOrder) -> Result<Order, OrderError> {
 
 pub fn by_out_trade_no(app: &App, mchid: &str, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
     let row = crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[mchid.into(), out_trade_no.into()]))?;
+    row.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
+}
+
+/// The order a `code_url` or `prepay_id` names.
+pub fn by_code(app: &App, code: &str) -> Result<Option<Order>, StoreError> {
+    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE code = $1"), &[code.into()]))?;
     row.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
 }
 

@@ -99,6 +99,9 @@ CREATE TABLE merchants (
     public_key TEXT NOT NULL,
     apiv3_key TEXT NOT NULL,
     platform_key_mode TEXT NOT NULL,
+    -- The ledger account payments are credited to until settlement, and the fee rate in basis points.
+    unsettled_account {BLOB} NOT NULL,
+    fee_rate_bp INTEGER NOT NULL,
     created_at BIGINT NOT NULL
 );
 CREATE TABLE merchant_appids (
@@ -126,8 +129,50 @@ CREATE TABLE orders (
     success_at BIGINT,
     request_digest TEXT NOT NULL,
     code TEXT NOT NULL UNIQUE,
+    payer_user {BLOB},
+    payment_transfer {BLOB},
     UNIQUE (mchid, out_trade_no)
 ){WITHOUT_ROWID};
+",
+    postgres_only: "",
+}, Migration {
+    version: 4,
+    name: "users_and_wallets",
+    sql: "
+-- Users of the wallet. The PIN is an argon2 hash; five wrong tries lock PIN payments (pin_locked_until).
+CREATE TABLE users (
+    id {BLOB} PRIMARY KEY,
+    phone TEXT NOT NULL UNIQUE,
+    pin_hash TEXT,
+    pin_failures BIGINT NOT NULL,
+    pin_locked_until BIGINT NOT NULL,
+    password_free_limit BIGINT NOT NULL,
+    wallet_account {BLOB} NOT NULL,
+    created_at BIGINT NOT NULL
+){WITHOUT_ROWID};
+-- One openid per (user, appid), as merchants see users.
+CREATE TABLE openids (
+    openid TEXT PRIMARY KEY,
+    appid TEXT NOT NULL,
+    user_id {BLOB} NOT NULL,
+    UNIQUE (user_id, appid)
+);
+-- There is no SMS gateway: codes go here, where the admin API and the CLI read them.
+CREATE TABLE sms_outbox (
+    id {BLOB} PRIMARY KEY,
+    phone TEXT NOT NULL,
+    code TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+){WITHOUT_ROWID};
+CREATE INDEX sms_outbox_phone ON sms_outbox (phone, created_at);
+CREATE TABLE wallet_sessions (
+    token TEXT PRIMARY KEY,
+    user_id {BLOB} NOT NULL,
+    expires_at BIGINT NOT NULL
+);
 ",
     postgres_only: "",
 }];

@@ -15,6 +15,7 @@ pub fn saoma() -> Command {
 
 pub struct Server {
     pub base: String,
+    pub database_url: String,
     pub data_dir: PathBuf,
     pub backend: &'static str,
     child: Child,
@@ -39,7 +40,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         let base = std::fs::read_to_string(&addr).unwrap().trim().to_string();
-        Server { base, data_dir, backend: db.name(), child, _db: db }
+        Server { base, database_url: db.url(), data_dir, backend: db.name(), child, _db: db }
     }
 
     /// Both backends (PostgreSQL where reachable).

@@ -1,0 +1,43 @@
+//! The payment PIN: six digits; five wrong tries lock PIN payments for three hours.
+
+pub const MAX_FAILURES: i64 = 5;
+pub const LOCK_SECS: i64 = 3 * 3600;
+
+pub fn valid_format(pin: &str) -> bool {
+    pin.len() == 6 && pin.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Where a user stands after a wrong PIN: the new failure count and, on the fifth, the lock's end.
+pub fn after_failure(failures: i64, now: i64) -> (i64, Option<i64>) {
+    let f = failures + 1;
+    if f >= MAX_FAILURES {
+        (0, Some(now + LOCK_SECS))
+    } else {
+        (f, None)
+    }
+}
+
+pub fn locked(locked_until: i64, now: i64) -> bool {
+    now < locked_until
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockout() {
+        assert!(valid_format("123456"));
+        assert!(!valid_format("12345"));
+        assert!(!valid_format("12345a"));
+        let mut f = 0;
+        for _ in 0..4 {
+            let (nf, lock) = after_failure(f, 100);
+            assert!(lock.is_none());
+            f = nf;
+        }
+        assert_eq!(after_failure(f, 100), (0, Some(100 + LOCK_SECS)));
+        assert!(locked(100 + LOCK_SECS, 100 + LOCK_SECS - 1));
+        assert!(!locked(100 + LOCK_SECS, 100 + LOCK_SECS));
+    }
+}

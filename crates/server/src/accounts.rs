@@ -1,0 +1,34 @@
+//! The platform's own ledger accounts and the codes that name kinds of accounts and of transfers.
+
+use saoma_ledger::{AccountFlags, AccountId, Currency, NewAccount};
+use saoma_store::{Store, StoreError};
+
+/// Account kinds (`Account::code`).
+pub mod kind {
+    pub const WALLET: u16 = 1;
+    pub const MERCHANT_UNSETTLED: u16 = 2;
+    pub const PLATFORM_FEES: u16 = 3;
+    pub const BANK_CLEARING: u16 = 4;
+}
+
+/// Transfer kinds (`Transfer::code`).
+pub mod movement {
+    pub const PAYMENT: u16 = 1;
+    pub const FEE: u16 = 2;
+    pub const TOP_UP: u16 = 3;
+}
+
+/// Well-known ids (above every time-ordered id the platform generates).
+pub const FEES_CNY: AccountId = AccountId(0x5341_4F4D_4100_0000_0000_0000_0000_0001);
+/// The simulated bank's clearing account: money that came in from (or went out to) bank cards.
+pub const BANK_CLEARING_CNY: AccountId = AccountId(0x5341_4F4D_4100_0000_0000_0000_0000_0002);
+
+/// Creates the platform's accounts if they do not exist (idempotent: a replay is fine).
+pub async fn ensure(store: &Store) -> Result<(), StoreError> {
+    let platform = |id, code| NewAccount { id, currency: Currency::CNY, code, owner: 0, flags: AccountFlags::empty() };
+    let r = store.create_accounts(vec![platform(FEES_CNY, kind::PLATFORM_FEES), platform(BANK_CLEARING_CNY, kind::BANK_CLEARING)]).await?;
+    if let Some(Err(e)) = r.into_iter().find(|r| r.is_err()) {
+        return Err(StoreError::Corrupt(format!("platform accounts: {e}")));
+    }
+    Ok(())
+}

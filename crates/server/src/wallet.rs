@@ -1,0 +1,151 @@
+//! The wallet API for users (saoma's own, in the v3 style: JSON, `{code, message}` errors): log in with
+//! phone + SMS code, see the balance, pay a `code_url` or `prepay_id` (with the PIN above the
+//! password-free limit).
+
+use crate::payments::{self, PayError};
+use crate::users::{self, User, UserError};
+use crate::App;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::sync::Arc;
+
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/wallet/sms", post(send_code))
+        .route("/wallet/login", post(login))
+        .route("/wallet/balance", get(balance))
+        .route("/wallet/pay", post(pay))
+}
+
+pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "code": code, "message": message.into() }))).into_response()
+}
+
+fn user_error(e: UserError) -> Response {
+    match e {
+        UserError::BadPhone => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "phone must be 5–20 digits"),
+        UserError::BadPin => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "the PIN must be 6 digits"),
+        UserError::PhoneTaken => error(StatusCode::CONFLICT, "PHONE_TAKEN", "this phone is registered already"),
+        UserError::NoSuchUser => error(StatusCode::NOT_FOUND, "USER_NOT_EXIST", "no user with this phone"),
+        UserError::BadCode => error(StatusCode::UNAUTHORIZED, "CODE_INVALID", "the SMS code is wrong, used or expired"),
+        UserError::Store(e) => {
+            tracing::error!(error = %e, "wallet request failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error")
+        }
+    }
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, "PARAM_ERROR", format!("body: {e}")))
+}
+
+fn session(app: &App, headers: &HeaderMap) -> Result<User, Response> {
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+    let Some(token) = token else { return Err(error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "log in first")) };
+    match users::session_user(app, token) {
+        Ok(Some(u)) => Ok(u),
+        Ok(None) => Err(error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "session expired or unknown")),
+        Err(e) => Err(user_error(UserError::Store(e))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Phone {
+    phone: String,
+}
+
+async fn send_code(State(app): State<Arc<App>>, bytes: axum::body::Bytes) -> Response {
+    let req: Phone = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match users::send_code(&app, req.phone).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => user_error(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Login {
+    phone: String,
+    code: String,
+}
+
+async fn login(State(app): State<Arc<App>>, bytes: axum::body::Bytes) -> Response {
+    let req: Login = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match users::login(&app, req.phone, req.code).await {
+        Ok((token, user)) => Json(json!({ "token": token, "user_id": format!("{:032x}", user.id) })).into_response(),
+        Err(e) => user_error(e),
+    }
+}
+
+async fn balance(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    match crate::blocking(|| app.store.account(user.wallet)) {
+        Ok(Some(a)) => Json(json!({ "currency": "CNY", "balance": a.credit_balance(), "available": a.available() })).into_response(),
+        Ok(None) => error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "wallet missing"),
+        Err(e) => user_error(UserError::Store(e)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Pay {
+    /// A Native `code_url` or a `prepay_id`.
+    code: String,
+    pin: Option<String>,
+}
+
+pub fn pay_error(e: PayError) -> Response {
+    match e {
+        PayError::NoSuchOrder => error(StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "no order for this code"),
+        PayError::Order(code) => {
+            let message = match code.as_str() {
+                "ORDERPAID" => "the order has been paid",
+                "ORDER_CLOSED" => "the order is closed or expired",
+                _ => "a payment of this order is in progress",
+            };
+            error(StatusCode::BAD_REQUEST, &code, message)
+        }
+        PayError::NotEnough => error(StatusCode::FORBIDDEN, "NOT_ENOUGH", "the wallet balance is not enough"),
+        PayError::PinRequired => error(StatusCode::FORBIDDEN, "PIN_REQUIRED", "this payment needs the PIN"),
+        PayError::WrongPin { tries_left } => error(StatusCode::FORBIDDEN, "PIN_WRONG", format!("wrong PIN; {tries_left} tries left")),
+        PayError::PinLocked { until } => error(StatusCode::FORBIDDEN, "PIN_LOCKED", format!("PIN payments locked until {}", saoma_core::time::format_rfc3339_cst(until))),
+        PayError::Store(e) => {
+            tracing::error!(error = %e, "payment failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error; the payment did not happen")
+        }
+    }
+}
+
+async fn pay(State(app): State<Arc<App>>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    let req: Pay = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match payments::pay(&app, &user, &req.code, req.pin).await {
+        Ok(o) => Json(json!({
+            "mchid": o.mchid,
+            "out_trade_no": o.out_trade_no,
+            "transaction_id": o.transaction_id,
+            "trade_state": o.trade_state.as_str(),
+            "total": o.total,
+            "description": o.description,
+        }))
+        .into_response(),
+        Err(e) => pay_error(e),
+    }
+}
