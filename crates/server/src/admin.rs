@@ -19,6 +19,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/admin/users", post(create_user))
         .route("/admin/sms", get(sms_outbox))
         .route("/admin/clock/advance", post(advance_clock))
+        .route("/admin/notifications", get(notifications))
         .route_layer(middleware::from_fn_with_state(app, require_token))
 }
 
@@ -112,6 +113,22 @@ async fn sms_outbox(State(app): State<Arc<App>>, axum::extract::Query(q): axum::
 }
 
 #[derive(serde::Deserialize)]
+struct MchidQuery {
+    mchid: String,
+}
+
+/// A merchant's notifications and every delivery attempt.
+async fn notifications(State(app): State<Arc<App>>, axum::extract::Query(q): axum::extract::Query<MchidQuery>) -> Response {
+    match crate::notify::list(&app, &q.mchid) {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "notifications");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "could not read notifications")
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
 struct Advance {
     seconds: i64,
 }
@@ -129,6 +146,9 @@ async fn advance_clock(State(app): State<Arc<App>>, body: axum::body::Bytes) -> 
         return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "seconds must be positive and at most ten years");
     }
     clock.advance(req.seconds * saoma_store::NANOS_PER_SEC);
+    if let Err(e) = std::fs::write(app.config.data_dir.join("clock.offset"), clock.offset().to_string()) {
+        tracing::warn!(error = %e, "could not record the clock offset");
+    }
     Json(serde_json::json!({ "now": saoma_core::time::format_rfc3339_cst(app.business_now_secs()), "offset_seconds": clock.offset() / saoma_store::NANOS_PER_SEC })).into_response()
 }
 

@@ -5,6 +5,7 @@ pub mod accounts;
 mod admin;
 pub mod merchants;
 mod ops;
+pub mod notify;
 pub mod orders;
 pub mod payments;
 pub mod platform;
@@ -114,7 +115,14 @@ impl From<std::io::Error> for ServeError {
 pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
     std::fs::create_dir_all(&config.data_dir)?;
     let database = config.database();
-    let virtual_clock = config.sandbox.then(|| Arc::new(VirtualClock::new()));
+    let virtual_clock = config.sandbox.then(|| {
+        // The sandbox clock's offset survives restarts (a notification due "in 3 hours" stays due then).
+        let v = Arc::new(VirtualClock::new());
+        if let Ok(s) = std::fs::read_to_string(config.data_dir.join("clock.offset")) {
+            v.advance(s.trim().parse().unwrap_or(0));
+        }
+        v
+    });
     let clock: Arc<dyn Clock> = match &virtual_clock {
         Some(v) => v.clone(),
         None => Arc::new(SystemClock),
@@ -146,7 +154,11 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     let addr_file = app.config.data_dir.join("server.addr");
     std::fs::write(&addr_file, format!("http://{addr}\n"))?;
     tracing::info!(%addr, database = %database.redacted(), sandbox = app.config.sandbox, "saoma listening");
+    let stop_worker = Arc::new(tokio::sync::Notify::new());
+    let worker = tokio::spawn(notify::worker(app.clone(), stop_worker.clone()));
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await;
+    stop_worker.notify_one();
+    let _ = worker.await;
     tracing::info!("stopping: draining the ledger writer");
     let _ = std::fs::remove_file(&addr_file);
     tokio::task::spawn_blocking(move || app.store.shutdown()).await.map_err(|e| std::io::Error::other(e.to_string()))?;

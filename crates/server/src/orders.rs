@@ -5,6 +5,29 @@ use crate::App;
 use saoma_core::order::{self as rules, FieldError, StateError, TradeState, TradeType};
 use saoma_store::{StoreError, Value};
 
+/// The order as v3 shows it (queries, and the resource of a TRANSACTION.SUCCESS notification).
+pub fn transaction_json(o: &Order, now: i64) -> serde_json::Value {
+    let state = o.state_at(now);
+    let mut v = serde_json::json!({
+        "appid": o.appid,
+        "mchid": o.mchid,
+        "out_trade_no": o.out_trade_no,
+        "trade_type": o.trade_type.as_str(),
+        "trade_state": state.as_str(),
+        "trade_state_desc": state.description(),
+        "attach": o.attach.clone().unwrap_or_default(),
+        "amount": { "total": o.total, "currency": o.currency, "payer_currency": o.currency },
+    });
+    if let Some(success_at) = o.success_at {
+        v["transaction_id"] = serde_json::Value::from(o.transaction_id.clone());
+        v["bank_type"] = serde_json::Value::from("OTHERS");
+        v["success_time"] = serde_json::Value::from(saoma_core::time::format_rfc3339_cst(success_at));
+        v["payer"] = serde_json::json!({ "openid": o.payer_openid.clone().unwrap_or_default() });
+        v["amount"]["payer_total"] = serde_json::Value::from(o.total);
+    }
+    v
+}
+
 pub struct NewOrder {
     pub mchid: String,
     pub appid: String,

@@ -68,7 +68,7 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
         }
     }
     let (user_id, wallet, order_id) = (user.id, user.wallet, order.id);
-    let (pay_id, fee_id) = (app.ids.next(), app.ids.next());
+    let (pay_id, fee_id, notification_id) = (app.ids.next(), app.ids.next(), app.ids.next());
     app.store
         .transact(move |tx| {
             // Everything again under the writer: the order or the lock may have changed since.
@@ -87,7 +87,7 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
                 tx.execute("UPDATE users SET pin_failures = 0 WHERE id = $1", &[user_id.into()])?;
             }
             let m = tx
-                .query_one("SELECT unsettled_account, fee_rate_bp FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
+                .query_one("SELECT unsettled_account, fee_rate_bp, apiv3_key FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
                 .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
             let unsettled = AccountId(blob_id(&m[0]).ok_or_else(|| StoreError::Corrupt("merchant account".into()))?);
             let fee = fees::fee(order.total, m[1].as_i64().unwrap_or(0).clamp(0, 10_000) as u32);
@@ -109,7 +109,23 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
                 "UPDATE orders SET trade_state = 'SUCCESS', success_at = $1, payer_openid = $2, payer_user = $3, payment_transfer = $4 WHERE id = $5",
                 &[now.into(), openid.as_str().into(), user_id.into(), pay_id.into(), order.id.into()],
             )?;
-            Ok(Ok(Order { trade_state: saoma_core::order::TradeState::Success, success_at: Some(now), payer_openid: Some(openid), ..order }))
+            let paid = Order { trade_state: saoma_core::order::TradeState::Success, success_at: Some(now), payer_openid: Some(openid), ..order };
+            // The notification commits with the payment, or neither does.
+            let apiv3 = m[2].as_str().ok_or_else(|| StoreError::Corrupt("merchant apiv3 key".into()))?;
+            crate::notify::enqueue(
+                tx,
+                notification_id,
+                &paid.mchid,
+                apiv3,
+                &paid.notify_url,
+                "TRANSACTION.SUCCESS",
+                "支付成功",
+                "transaction",
+                &paid.out_trade_no,
+                &orders::transaction_json(&paid, now),
+                now,
+            )?;
+            Ok(Ok(paid))
         })
         .await?
 }

@@ -175,6 +175,37 @@ CREATE TABLE wallet_sessions (
 );
 ",
     postgres_only: "",
+}, Migration {
+    version: 5,
+    name: "notifications",
+    sql: "
+-- The notification outbox: a row written in the same transaction as the state change it reports, then
+-- delivered (signed, the resource encrypted) by a worker with WeChat Pay's retry schedule.
+CREATE TABLE notifications (
+    id {BLOB} PRIMARY KEY,
+    mchid TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    delivered_at BIGINT
+){WITHOUT_ROWID};
+CREATE INDEX notifications_due ON notifications (state, next_attempt_at);
+CREATE INDEX notifications_mchid ON notifications (mchid, created_at);
+CREATE TABLE notification_attempts (
+    notification_id {BLOB} NOT NULL,
+    attempt BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    status BIGINT,
+    error TEXT,
+    PRIMARY KEY (notification_id, attempt)
+);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

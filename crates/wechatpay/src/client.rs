@@ -25,12 +25,35 @@ impl HttpResponse {
     }
 }
 
-/// One HTTP/1.1 request on a fresh connection. `base` is `http://host:port`.
+/// One HTTP/1.1 request on a fresh connection. `base` is `http://host:port` or `https://host[:port]`.
 pub fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<HttpResponse> {
-    let host = base.trim().trim_start_matches("http://").trim_end_matches('/');
-    let mut s = TcpStream::connect(host)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    s.set_nodelay(true)?;
+    http_with_timeout(base, method, path, headers, body, Duration::from_secs(60))
+}
+
+/// As [`http`], giving up after `timeout` (connect, and each read or write).
+pub fn http_with_timeout(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str, timeout: Duration) -> std::io::Result<HttpResponse> {
+    let base = base.trim().trim_end_matches('/');
+    let (tls, host) = match base.strip_prefix("https://") {
+        Some(h) => (true, h),
+        None => (false, base.trim_start_matches("http://")),
+    };
+    let addr = if host.contains(':') { host.to_string() } else { format!("{host}:{}", if tls { 443 } else { 80 }) };
+    let sock = std::net::ToSocketAddrs::to_socket_addrs(&addr)?.next().ok_or_else(|| std::io::Error::other(format!("{addr}: no address")))?;
+    let tcp = TcpStream::connect_timeout(&sock, timeout)?;
+    tcp.set_read_timeout(Some(timeout))?;
+    tcp.set_write_timeout(Some(timeout))?;
+    tcp.set_nodelay(true)?;
+    if tls {
+        let connector = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls()).map_err(std::io::Error::other)?.build();
+        let name = host.split(':').next().unwrap_or(host);
+        let s = connector.connect(name, tcp).map_err(|e| std::io::Error::other(e.to_string()))?;
+        exchange(s, host, method, path, headers, body)
+    } else {
+        exchange(tcp, host, method, path, headers, body)
+    }
+}
+
+fn exchange<S: Read + Write>(mut s: S, host: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<HttpResponse> {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));

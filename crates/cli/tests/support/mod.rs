@@ -18,16 +18,15 @@ pub struct Server {
     pub database_url: String,
     pub data_dir: PathBuf,
     pub backend: &'static str,
+    sandbox: bool,
     child: Child,
     _db: TestDb,
 }
 
-impl Server {
-    pub fn start(db: TestDb, sandbox: bool) -> Server {
-        let data_dir = std::env::temp_dir().join(format!("saoma_srv_{}_{}", std::process::id(), saoma_wechatpay::aead::random_string(8).unwrap()));
-        std::fs::create_dir_all(&data_dir).unwrap();
+fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool) -> (Child, String) {
+        let _ = std::fs::remove_file(data_dir.join("server.addr"));
         let mut cmd = saoma();
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url(), "--data-dir"]).arg(&data_dir).stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("server.log")).unwrap());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--data-dir"]).arg(data_dir).stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("server.log")).unwrap());
         if sandbox {
             cmd.arg("--sandbox");
         }
@@ -40,7 +39,24 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         let base = std::fs::read_to_string(&addr).unwrap().trim().to_string();
-        Server { base, database_url: db.url(), data_dir, backend: db.name(), child, _db: db }
+        (child, base)
+}
+
+impl Server {
+    pub fn start(db: TestDb, sandbox: bool) -> Server {
+        let data_dir = std::env::temp_dir().join(format!("saoma_srv_{}_{}", std::process::id(), saoma_wechatpay::aead::random_string(8).unwrap()));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let (child, base) = spawn(&db.url(), &data_dir, sandbox);
+        Server { base, database_url: db.url(), data_dir, backend: db.name(), sandbox, child, _db: db }
+    }
+
+    /// Stops the server (SIGTERM, gracefully) and starts it again on the same data.
+    pub fn restart(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox);
+        self.child = child;
+        self.base = base;
     }
 
     /// Both backends (PostgreSQL where reachable).

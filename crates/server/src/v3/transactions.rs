@@ -4,7 +4,7 @@
 
 use super::auth::Caller;
 use super::{json, V3Error};
-use crate::orders::{self, NewOrder, Order, OrderError};
+use crate::orders::{self, NewOrder, OrderError};
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -121,28 +121,6 @@ fn query_mchid(caller: &Caller, q: &HashMap<String, String>) -> Result<(), V3Err
     }
 }
 
-fn transaction_json(o: &Order, now: i64) -> Json {
-    let state = o.state_at(now);
-    let mut v = serde_json::json!({
-        "appid": o.appid,
-        "mchid": o.mchid,
-        "out_trade_no": o.out_trade_no,
-        "trade_type": o.trade_type.as_str(),
-        "trade_state": state.as_str(),
-        "trade_state_desc": state.description(),
-        "attach": o.attach.clone().unwrap_or_default(),
-        "amount": { "total": o.total, "currency": o.currency, "payer_currency": o.currency },
-    });
-    if let Some(success_at) = o.success_at {
-        v["transaction_id"] = Json::from(o.transaction_id.clone());
-        v["bank_type"] = Json::from("OTHERS");
-        v["success_time"] = Json::from(saoma_core::time::format_rfc3339_cst(success_at));
-        v["payer"] = serde_json::json!({ "openid": o.payer_openid.clone().unwrap_or_default() });
-        v["amount"]["payer_total"] = Json::from(o.total);
-    }
-    v
-}
-
 pub async fn query_by_out_trade_no(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -151,7 +129,7 @@ pub async fn query_by_out_trade_no(
 ) -> Result<Response, V3Error> {
     query_mchid(&caller, &q)?;
     let o = orders::by_out_trade_no(&app, &caller.merchant.mchid, &out_trade_no)?.ok_or(OrderError::NotFound)?;
-    Ok(json(StatusCode::OK, transaction_json(&o, app.business_now_secs())))
+    Ok(json(StatusCode::OK, orders::transaction_json(&o, app.business_now_secs())))
 }
 
 pub async fn query_by_id(
@@ -166,7 +144,7 @@ pub async fn query_by_id(
     if o.success_at.is_none() {
         return Err(OrderError::NotFound.into());
     }
-    Ok(json(StatusCode::OK, transaction_json(&o, app.business_now_secs())))
+    Ok(json(StatusCode::OK, orders::transaction_json(&o, app.business_now_secs())))
 }
 
 pub async fn close(

@@ -1,0 +1,202 @@
+//! Notifications: the outbox and its delivery worker.
+//!
+//! A notification is a row written by the job that changed the state it reports (paying an order), so
+//! it exists exactly when the change committed. The worker claims due rows (a lease, so that two
+//! processes rarely deliver the same one), POSTs them signed like a v3 response with the resource
+//! encrypted under the merchant's APIv3 key, and records each attempt. A 2xx within 5 s is delivery;
+//! otherwise it retries on WeChat Pay's schedule (business clock), about 24 hours in all. Delivery is
+//! at least once: rows survive restarts, and a crash between delivery and recording repeats it.
+
+use crate::merchants::KeyMode;
+use crate::App;
+use saoma_core::time::format_rfc3339_cst;
+use saoma_store::{JobTx, StoreError, Value};
+use saoma_wechatpay::aead::{random_string, ApiV3Key, Resource};
+use saoma_wechatpay::auth::response_message;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Seconds to wait after the n-th failed attempt (WeChat Pay's schedule).
+pub const RETRY_AFTER: [i64; 15] = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
+const LEASE_SECS: i64 = 60;
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+const BATCH: i64 = 16;
+
+/// Writes a notification inside the job that made the change (`resource` is the plaintext JSON).
+#[allow(clippy::too_many_arguments)]
+pub fn enqueue(
+    tx: &mut JobTx<'_>,
+    id: u128,
+    mchid: &str,
+    apiv3_key: &str,
+    url: &str,
+    event_type: &str,
+    summary: &str,
+    original_type: &str,
+    reference: &str,
+    resource: &serde_json::Value,
+    now: i64,
+) -> Result<(), StoreError> {
+    let key = ApiV3Key::new(apiv3_key).map_err(|e| StoreError::Corrupt(format!("apiv3 key: {e}")))?;
+    let sealed = Resource::seal(&key, Some(original_type), original_type, resource.to_string().as_bytes()).map_err(|e| StoreError::Io(e.to_string()))?;
+    let envelope = serde_json::json!({
+        "id": format!("{:032x}", id),
+        "create_time": format_rfc3339_cst(now),
+        "resource_type": "encrypt-resource",
+        "event_type": event_type,
+        "summary": summary,
+        "resource": sealed,
+    });
+    tx.execute(
+        "INSERT INTO notifications (id, mchid, event_type, reference, url, body, state, attempts, next_attempt_at, created_at, delivered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, NULL)",
+        &[id.into(), mchid.into(), event_type.into(), reference.into(), url.into(), envelope.to_string().into(), now.into()],
+    )?;
+    Ok(())
+}
+
+struct Due {
+    id: Value,
+    mchid: String,
+    url: String,
+    body: String,
+    attempts: i64,
+}
+
+/// Runs until `stop` is set: claims due notifications and delivers them.
+pub async fn worker(app: Arc<App>, stop: Arc<tokio::sync::Notify>) {
+    loop {
+        match deliver_due(&app).await {
+            Ok(0) | Err(_) => {
+                tokio::select! {
+                    _ = stop.notified() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+async fn deliver_due(app: &Arc<App>) -> Result<usize, StoreError> {
+    let now = app.business_now_secs();
+    let due = app
+        .store
+        .transact(move |tx| {
+            let rows = tx.query(
+                "SELECT id, mchid, url, body, attempts FROM notifications WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+                &[now.into(), BATCH.into()],
+            )?;
+            let mut due = Vec::new();
+            for r in rows {
+                tx.execute("UPDATE notifications SET next_attempt_at = $1 WHERE id = $2", &[(now + LEASE_SECS).into(), r[0].clone()])?;
+                due.push(Due {
+                    id: r[0].clone(),
+                    mchid: r[1].as_str().unwrap_or_default().to_string(),
+                    url: r[2].as_str().unwrap_or_default().to_string(),
+                    body: r[3].as_str().unwrap_or_default().to_string(),
+                    attempts: r[4].as_i64().unwrap_or(0),
+                });
+            }
+            Ok(Ok::<_, ()>(due))
+        })
+        .await?
+        .unwrap_or_default();
+    let n = due.len();
+    for d in due {
+        let app2 = app.clone();
+        let (mchid, url, body) = (d.mchid.clone(), d.url.clone(), d.body.clone());
+        let outcome = tokio::task::spawn_blocking(move || post(&app2, &mchid, &url, &body)).await.unwrap_or_else(|e| Err(e.to_string()));
+        record(app, d, outcome).await?;
+    }
+    Ok(n)
+}
+
+/// Splits `http(s)://host[:port]/path?query` into base and path.
+fn split_url(url: &str) -> Option<(&str, &str)> {
+    let scheme_end = url.find("://")? + 3;
+    match url[scheme_end..].find('/') {
+        Some(i) => Some((&url[..scheme_end + i], &url[scheme_end + i..])),
+        None => Some((url, "/")),
+    }
+}
+
+/// One delivery: the status code, or why there was none.
+fn post(app: &App, mchid: &str, url: &str, body: &str) -> Result<u16, String> {
+    let (base, path) = split_url(url).ok_or_else(|| format!("not a URL: {url}"))?;
+    let key = app.platform_key();
+    let mode = app.merchants.get(&app.store, mchid).ok().flatten().map(|m| m.key_mode).unwrap_or(KeyMode::PublicKey);
+    let serial = if mode == KeyMode::Certificate { key.serial_no.clone() } else { key.key_id.clone() };
+    let timestamp = crate::v3::auth::real_now().to_string();
+    let nonce = random_string(32).map_err(|e| e.to_string())?;
+    let signature = key.private_key.sign(response_message(timestamp.parse().unwrap_or(0), &nonce, body).as_bytes()).map_err(|e| e.to_string())?;
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Wechatpay-Timestamp", timestamp.as_str()),
+        ("Wechatpay-Nonce", nonce.as_str()),
+        ("Wechatpay-Signature", signature.as_str()),
+        ("Wechatpay-Serial", serial.as_str()),
+        ("Wechatpay-Signature-Type", saoma_wechatpay::SIGNATURE_TYPE),
+    ];
+    saoma_wechatpay::client::http_with_timeout(base, "POST", path, &headers, body, DELIVERY_TIMEOUT).map(|r| r.status).map_err(|e| e.to_string())
+}
+
+async fn record(app: &App, d: Due, outcome: Result<u16, String>) -> Result<(), StoreError> {
+    let now = app.business_now_secs();
+    let attempt = d.attempts + 1;
+    let delivered = matches!(outcome, Ok(s) if (200..300).contains(&s));
+    match &outcome {
+        Ok(s) => tracing::info!(mchid = %d.mchid, attempt, status = s, delivered, "notification attempt"),
+        Err(e) => tracing::info!(mchid = %d.mchid, attempt, error = %e, "notification attempt failed"),
+    }
+    app.store
+        .transact(move |tx| {
+            let (status, error) = match &outcome {
+                Ok(s) => (Value::Int(*s as i64), Value::Null),
+                Err(e) => (Value::Null, Value::Text(e.chars().take(200).collect())),
+            };
+            tx.execute(
+                "INSERT INTO notification_attempts (notification_id, attempt, at, status, error) VALUES ($1, $2, $3, $4, $5)",
+                &[d.id.clone(), attempt.into(), now.into(), status, error],
+            )?;
+            if delivered {
+                tx.execute("UPDATE notifications SET state = 'delivered', attempts = $1, delivered_at = $2 WHERE id = $3", &[attempt.into(), now.into(), d.id])?;
+            } else {
+                match RETRY_AFTER.get((attempt - 1) as usize) {
+                    Some(wait) => tx.execute("UPDATE notifications SET attempts = $1, next_attempt_at = $2 WHERE id = $3", &[attempt.into(), (now + wait).into(), d.id])?,
+                    None => tx.execute("UPDATE notifications SET state = 'failed', attempts = $1 WHERE id = $2", &[attempt.into(), d.id])?,
+                };
+            }
+            Ok(Ok::<(), ()>(()))
+        })
+        .await?
+        .ok();
+    Ok(())
+}
+
+/// Notifications of a merchant with their attempts, newest first (the admin API).
+pub fn list(app: &App, mchid: &str) -> Result<serde_json::Value, StoreError> {
+    crate::blocking(|| {
+        let rows = app.store.query(
+            "SELECT id, event_type, reference, url, state, attempts, next_attempt_at, created_at, delivered_at FROM notifications WHERE mchid = $1 ORDER BY created_at DESC, id DESC LIMIT 100",
+            &[mchid.into()],
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            let attempts = app.store.query("SELECT attempt, at, status, error FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt", &[r[0].clone()])?;
+            out.push(serde_json::json!({
+                "id": r[0].as_blob().map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+                "event_type": r[1].as_str(),
+                "reference": r[2].as_str(),
+                "url": r[3].as_str(),
+                "state": r[4].as_str(),
+                "attempts": r[5].as_i64(),
+                "next_attempt_at": r[6].as_i64(),
+                "created_at": r[7].as_i64(),
+                "delivered_at": r[8].as_i64(),
+                "attempt_log": attempts.iter().map(|a| serde_json::json!({"attempt": a[0].as_i64(), "at": a[1].as_i64(), "status": a[2].as_i64(), "error": a[3].as_str()})).collect::<Vec<_>>(),
+            }));
+        }
+        Ok(serde_json::json!({ "mchid": mchid, "notifications": out }))
+    })
+}
