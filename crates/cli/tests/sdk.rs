@@ -1,7 +1,8 @@
 //! The Python SDK `wechatpayv3`, unmodified (only `_core._gate_way` pointed at saoma), in public-key
 //! and in certificate mode, on both backends: Native order, idempotent and conflicting re-create, pay
-//! as a user (`saoma pay`), query SUCCESS by out_trade_no and by transaction_id, close refused as
-//! paid; a second order closed and queried CLOSED. The SDK verifies every 2xx answer's signature.
+//! as a user (`saoma pay`), the payment callback verified and decrypted by the SDK's own `callback()`,
+//! query SUCCESS by out_trade_no and by transaction_id, close refused as paid; a second order closed and
+//! queried CLOSED. The SDK verifies every 2xx answer's signature.
 //!
 //! Needs `python3` with `wechatpayv3` (`.ci/run` installs it). Without it the test says loudly that it
 //! skipped, unless `SAOMA_REQUIRE_SDK=1`, where that is a failure.

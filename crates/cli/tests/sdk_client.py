@@ -6,9 +6,27 @@ from wechatpayv3 import WeChatPay, WeChatPayType
 
 mode, merchant_file, base, work, saoma, data_dir, phone = sys.argv[1:8]
 m = json.load(open(merchant_file))
+
+# The merchant's callback endpoint: the SDK's own callback() verifies and decrypts what saoma sends.
+import http.server, threading
+callbacks = []
+class Notified(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        headers = {k: v for k, v in self.headers.items()}
+        callbacks.append(wxpay.callback(headers, body))
+        self.send_response(200 if callbacks[-1] else 400)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+receiver = http.server.HTTPServer(('127.0.0.1', 0), Notified)
+threading.Thread(target=receiver.serve_forever, daemon=True).start()
+notify_url = 'http://127.0.0.1:%d/wxpay/notify' % receiver.server_address[1]
+
 kw = dict(wechatpay_type=WeChatPayType.NATIVE, mchid=m['mchid'], private_key=m['private_key'],
           cert_serial_no=m['serial_no'], apiv3_key=m['apiv3_key'], appid=m['appid'],
-          notify_url='https://example.com/notify')
+          notify_url=notify_url)
 if mode == 'public_key':
     kw.update(public_key=m['platform_public_key'], public_key_id=m['platform_public_key_id'])
 else:
@@ -39,6 +57,13 @@ assert code == 403 and json.loads(text)['code'] == 'OUT_TRADE_NO_USED', (code, t
 code, text = wxpay.query(out_trade_no=no)
 assert code == 200 and json.loads(text)['trade_state'] == 'NOTPAY', (code, text)
 subprocess.run([saoma, 'pay', '--data-dir', data_dir, '--phone', phone, code_url], check=True)
+deadline = time.time() + 20
+while not callbacks and time.time() < deadline:
+    time.sleep(0.1)
+assert callbacks and callbacks[0], 'no verified callback: %r' % callbacks
+cb = callbacks[0]
+assert cb['event_type'] == 'TRANSACTION.SUCCESS', cb
+assert cb['resource']['out_trade_no'] == no and cb['resource']['trade_state'] == 'SUCCESS', cb
 code, text = wxpay.query(out_trade_no=no)
 paid = json.loads(text)
 assert code == 200 and paid['trade_state'] == 'SUCCESS' and paid['amount']['payer_total'] == 100, (code, text)
