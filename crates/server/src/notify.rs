@@ -18,9 +18,11 @@ use std::time::Duration;
 
 /// Seconds to wait after the n-th failed attempt (WeChat Pay's schedule).
 pub const RETRY_AFTER: [i64; 15] = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
-const LEASE_SECS: i64 = 60;
+/// How long a claimed notification is left to its claimant (delivery gives up after 5 s); a claimant
+/// that died is replaced after this.
+const LEASE_SECS: i64 = 15;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
-const BATCH: i64 = 16;
+const BATCH: i64 = 64;
 
 /// Writes a notification inside the job that made the change (`resource` is the plaintext JSON).
 #[allow(clippy::too_many_arguments)]
@@ -103,11 +105,20 @@ async fn deliver_due(app: &Arc<App>) -> Result<usize, StoreError> {
         .await?
         .unwrap_or_default();
     let n = due.len();
-    for d in due {
-        let app2 = app.clone();
-        let (mchid, url, body) = (d.mchid.clone(), d.url.clone(), d.body.clone());
-        let outcome = tokio::task::spawn_blocking(move || post(&app2, &mchid, &url, &body)).await.unwrap_or_else(|e| Err(e.to_string()));
-        record(app, d, outcome).await?;
+    // Deliver the batch concurrently, then record every outcome in one job.
+    let handles: Vec<_> = due
+        .iter()
+        .map(|d| {
+            let (app, mchid, url, body) = (app.clone(), d.mchid.clone(), d.url.clone(), d.body.clone());
+            tokio::task::spawn_blocking(move || post(&app, &mchid, &url, &body))
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(n);
+    for (d, h) in due.into_iter().zip(handles) {
+        outcomes.push((d, h.await.unwrap_or_else(|e| Err(e.to_string()))));
+    }
+    if !outcomes.is_empty() {
+        record(app, outcomes).await?;
     }
     Ok(n)
 }
@@ -141,31 +152,35 @@ fn post(app: &App, mchid: &str, url: &str, body: &str) -> Result<u16, String> {
     saoma_wechatpay::client::http_with_timeout(base, "POST", path, &headers, body, DELIVERY_TIMEOUT).map(|r| r.status).map_err(|e| e.to_string())
 }
 
-async fn record(app: &App, d: Due, outcome: Result<u16, String>) -> Result<(), StoreError> {
+async fn record(app: &App, outcomes: Vec<(Due, Result<u16, String>)>) -> Result<(), StoreError> {
     let now = app.business_now_secs();
-    let attempt = d.attempts + 1;
-    let delivered = matches!(outcome, Ok(s) if (200..300).contains(&s));
-    match &outcome {
-        Ok(s) => tracing::info!(mchid = %d.mchid, attempt, status = s, delivered, "notification attempt"),
-        Err(e) => tracing::info!(mchid = %d.mchid, attempt, error = %e, "notification attempt failed"),
+    for (d, outcome) in &outcomes {
+        match outcome {
+            Ok(s) => tracing::info!(mchid = %d.mchid, attempt = d.attempts + 1, status = s, "notification attempt"),
+            Err(e) => tracing::info!(mchid = %d.mchid, attempt = d.attempts + 1, error = %e, "notification attempt failed"),
+        }
     }
     app.store
         .transact(move |tx| {
-            let (status, error) = match &outcome {
-                Ok(s) => (Value::Int(*s as i64), Value::Null),
-                Err(e) => (Value::Null, Value::Text(e.chars().take(200).collect())),
-            };
-            tx.execute(
-                "INSERT INTO notification_attempts (notification_id, attempt, at, status, error) VALUES ($1, $2, $3, $4, $5)",
-                &[d.id.clone(), attempt.into(), now.into(), status, error],
-            )?;
-            if delivered {
-                tx.execute("UPDATE notifications SET state = 'delivered', attempts = $1, delivered_at = $2 WHERE id = $3", &[attempt.into(), now.into(), d.id])?;
-            } else {
-                match RETRY_AFTER.get((attempt - 1) as usize) {
-                    Some(wait) => tx.execute("UPDATE notifications SET attempts = $1, next_attempt_at = $2 WHERE id = $3", &[attempt.into(), (now + wait).into(), d.id])?,
-                    None => tx.execute("UPDATE notifications SET state = 'failed', attempts = $1 WHERE id = $2", &[attempt.into(), d.id])?,
+            for (d, outcome) in outcomes {
+                let attempt = d.attempts + 1;
+                let delivered = matches!(outcome, Ok(s) if (200..300).contains(&s));
+                let (status, error) = match &outcome {
+                    Ok(s) => (Value::Int(*s as i64), Value::Null),
+                    Err(e) => (Value::Null, Value::Text(e.chars().take(200).collect())),
                 };
+                tx.execute(
+                    "INSERT INTO notification_attempts (notification_id, attempt, at, status, error) VALUES ($1, $2, $3, $4, $5)",
+                    &[d.id.clone(), attempt.into(), now.into(), status, error],
+                )?;
+                if delivered {
+                    tx.execute("UPDATE notifications SET state = 'delivered', attempts = $1, delivered_at = $2 WHERE id = $3", &[attempt.into(), now.into(), d.id])?;
+                } else {
+                    match RETRY_AFTER.get((attempt - 1) as usize) {
+                        Some(wait) => tx.execute("UPDATE notifications SET attempts = $1, next_attempt_at = $2 WHERE id = $3", &[attempt.into(), (now + wait).into(), d.id])?,
+                        None => tx.execute("UPDATE notifications SET state = 'failed', attempts = $1 WHERE id = $2", &[attempt.into(), d.id])?,
+                    };
+                }
             }
             Ok(Ok::<(), ()>(()))
         })

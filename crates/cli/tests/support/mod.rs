@@ -52,7 +52,16 @@ impl Server {
 
     /// Stops the server (SIGTERM, gracefully) and starts it again on the same data.
     pub fn restart(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.stop_and_start("-TERM");
+    }
+
+    /// Kills the server (SIGKILL: no chance to finish anything) and starts it again on the same data.
+    pub fn crash_and_restart(&mut self) {
+        self.stop_and_start("-KILL");
+    }
+
+    fn stop_and_start(&mut self, signal: &str) {
+        let _ = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
         let _ = self.child.wait();
         let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox);
         self.child = child;
@@ -73,6 +82,18 @@ impl Server {
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// A wallet session for `phone` (SMS code read from the outbox through the admin API).
+    pub fn wallet_session(&self, phone: &str) -> String {
+        use saoma_wechatpay::client::http;
+        let token = std::fs::read_to_string(self.data_dir.join("admin.token")).unwrap();
+        let admin = format!("Bearer {}", token.trim());
+        assert_eq!(http(&self.base, "POST", "/wallet/sms", &[], &format!(r#"{{"phone":"{phone}"}}"#)).unwrap().status, 204);
+        let outbox = http(&self.base, "GET", &format!("/admin/sms?phone={phone}"), &[("Authorization", &admin)], "").unwrap().json();
+        let code = outbox["messages"][0]["code"].as_str().unwrap().to_string();
+        let login = http(&self.base, "POST", "/wallet/login", &[], &format!(r#"{{"phone":"{phone}","code":"{code}"}}"#)).unwrap().json();
+        format!("Bearer {}", login["token"].as_str().unwrap())
     }
 
     pub fn client(&self, m: &serde_json::Value) -> V3Client {
