@@ -16,6 +16,7 @@ pub mod movement {
     pub const PAYMENT: u16 = 1;
     pub const FEE: u16 = 2;
     pub const TOP_UP: u16 = 3;
+    pub const WITHDRAWAL: u16 = 4;
 }
 
 /// Well-known ids (above every time-ordered id the platform generates).

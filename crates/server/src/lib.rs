@@ -3,6 +3,7 @@
 
 pub mod accounts;
 mod admin;
+pub mod bank;
 pub mod merchants;
 mod ops;
 pub mod notify;
@@ -59,6 +60,7 @@ pub struct App {
     pub base_url: String,
     /// The clock an operator can move, in sandbox mode.
     pub virtual_clock: Option<Arc<VirtualClock>>,
+    pub bank: Arc<dyn bank::BankConnector>,
 }
 
 impl App {
@@ -148,6 +150,7 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
         ids: IdGen::new(),
         base_url: format!("http://{addr}"),
         virtual_clock,
+        bank: Arc::new(bank::SimulatedBank),
     });
     let router = ops::router(app.clone());
     // Written last: whoever reads it (the CLI, tests) finds a server ready to answer.
@@ -156,9 +159,21 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     tracing::info!(%addr, database = %database.redacted(), sandbox = app.config.sandbox, "saoma listening");
     let stop_worker = Arc::new(tokio::sync::Notify::new());
     let worker = tokio::spawn(notify::worker(app.clone(), stop_worker.clone()));
+    let reconciler = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = bank::reconcile(&app).await {
+                    tracing::warn!(error = %e, "bank reconciliation");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        })
+    };
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await;
     stop_worker.notify_one();
     let _ = worker.await;
+    reconciler.abort();
     tracing::info!("stopping: draining the ledger writer");
     let _ = std::fs::remove_file(&addr_file);
     tokio::task::spawn_blocking(move || app.store.shutdown()).await.map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -19,6 +19,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/wallet/login", post(login))
         .route("/wallet/balance", get(balance))
         .route("/wallet/pay", post(pay))
+        .route("/wallet/topup", post(top_up))
+        .route("/wallet/withdraw", post(withdraw))
 }
 
 pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -96,6 +98,45 @@ async fn balance(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Ok(None) => error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "wallet missing"),
         Err(e) => user_error(UserError::Store(e)),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct BankRequest {
+    card_no: String,
+    amount: i64,
+    /// The caller's idempotency key: the same request_id returns the first result.
+    request_id: String,
+}
+
+async fn bank_operation(app: Arc<App>, headers: HeaderMap, bytes: axum::body::Bytes, kind: crate::bank::Kind) -> Response {
+    use crate::bank::BankError;
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    let req: BankRequest = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match crate::bank::start(&app, &user, kind, req.card_no, req.amount, req.request_id).await {
+        Ok(op) => Json(op).into_response(),
+        Err(BankError::BadCard) => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "card_no must be 16–19 digits"),
+        Err(BankError::BadAmount) => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "amount must be positive fen and request_id 1–64 characters"),
+        Err(BankError::NotEnough) => error(StatusCode::FORBIDDEN, "NOT_ENOUGH", "the wallet balance is not enough"),
+        Err(BankError::RequestIdReused) => error(StatusCode::CONFLICT, "REQUEST_ID_REUSED", "request_id already used for another operation"),
+        Err(BankError::Store(e)) => {
+            tracing::error!(error = %e, "bank operation");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error")
+        }
+    }
+}
+
+async fn top_up(State(app): State<Arc<App>>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
+    bank_operation(app, headers, bytes, crate::bank::Kind::TopUp).await
+}
+
+async fn withdraw(State(app): State<Arc<App>>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
+    bank_operation(app, headers, bytes, crate::bank::Kind::Withdrawal).await
 }
 
 #[derive(serde::Deserialize)]

@@ -206,6 +206,45 @@ CREATE TABLE notification_attempts (
 );
 ",
     postgres_only: "",
+}, Migration {
+    version: 6,
+    name: "bank_cards",
+    sql: "
+CREATE TABLE bank_cards (
+    id {BLOB} PRIMARY KEY,
+    user_id {BLOB} NOT NULL,
+    card_no TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (user_id, card_no)
+);
+-- Top-ups and withdrawals: idempotent on the user's request_id; the money is held by a pending ledger
+-- transfer until the bank answers (posted on success, voided on failure).
+CREATE TABLE bank_operations (
+    id {BLOB} PRIMARY KEY,
+    user_id {BLOB} NOT NULL,
+    request_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    card_no TEXT NOT NULL,
+    amount BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    hold_transfer {BLOB} NOT NULL,
+    error TEXT,
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT,
+    UNIQUE (user_id, request_id)
+);
+CREATE INDEX bank_operations_pending ON bank_operations (state, created_at);
+-- The built-in simulated bank's own book (a real connector keeps this at the bank).
+CREATE TABLE simulated_bank (
+    operation TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    card_no TEXT NOT NULL,
+    amount BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    completes_at BIGINT NOT NULL
+);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

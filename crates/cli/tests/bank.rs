@@ -1,0 +1,64 @@
+//! Bank cards through the simulated bank, on both backends: top-ups and withdrawals held by pending
+//! ledger transfers until the bank answers; declines release the hold; a slow bank is reconciled later;
+//! idempotent on request_id.
+
+mod support;
+
+use saoma_wechatpay::client::http;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::{saoma, Server};
+
+fn op(s: &Server, session: &str, path: &str, card: &str, amount: i64, rid: &str) -> (u16, serde_json::Value) {
+    let r = http(&s.base, "POST", path, &[("Authorization", session)], &json!({"card_no": card, "amount": amount, "request_id": rid}).to_string()).unwrap();
+    (r.status, r.json())
+}
+
+fn balance(s: &Server, session: &str) -> (i64, i64) {
+    let v = http(&s.base, "GET", "/wallet/balance", &[("Authorization", session)], "").unwrap().json();
+    (v["balance"].as_i64().unwrap(), v["available"].as_i64().unwrap())
+}
+
+#[test]
+fn top_ups_and_withdrawals_settle_as_the_bank_answers() {
+    for s in Server::all(true) {
+        assert!(saoma().args(["user", "create", "--phone", "13400000004", "--data-dir"]).arg(&s.data_dir).output().unwrap().status.success());
+        let session = s.wallet_session("13400000004");
+        let ok_card = "6222000000000001";
+        let (st, v) = op(&s, &session, "/wallet/topup", ok_card, 5_000, "t1");
+        assert_eq!((st, v["state"].as_str()), (200, Some("succeeded")), "{}: {v}", s.backend);
+        assert_eq!(balance(&s, &session), (5_000, 5_000));
+        // Idempotent on request_id; the same id for something else is refused.
+        assert_eq!(op(&s, &session, "/wallet/topup", ok_card, 5_000, "t1").1["id"], v["id"]);
+        assert_eq!(op(&s, &session, "/wallet/topup", ok_card, 6_000, "t1").0, 409);
+        assert_eq!(balance(&s, &session), (5_000, 5_000));
+        // Declined: the hold is voided, nothing arrives.
+        let (_, v) = op(&s, &session, "/wallet/topup", "6222000000000002", 1_000, "t2");
+        assert_eq!(v["state"], "failed");
+        assert_eq!(balance(&s, &session), (5_000, 5_000));
+        // Withdrawals: the money is reserved, then leaves; more than the balance is refused outright.
+        assert_eq!(op(&s, &session, "/wallet/withdraw", ok_card, 2_000, "w1").1["state"], "succeeded");
+        assert_eq!(balance(&s, &session), (3_000, 3_000));
+        let (st, v) = op(&s, &session, "/wallet/withdraw", ok_card, 10_000, "w2");
+        assert_eq!((st, v["code"].as_str()), (403, Some("NOT_ENOUGH")));
+        let (_, v) = op(&s, &session, "/wallet/withdraw", "6222000000000002", 1_000, "w3");
+        assert_eq!(v["state"], "failed");
+        assert_eq!(balance(&s, &session), (3_000, 3_000));
+        // A slow bank: pending (a withdrawal's money held), settled by the reconciler once the bank has
+        // decided (ten seconds of business time later).
+        assert_eq!(op(&s, &session, "/wallet/topup", "6222000000000003", 1_000, "t3").1["state"], "pending");
+        assert_eq!(op(&s, &session, "/wallet/withdraw", "6222000000000003", 500, "w4").1["state"], "pending");
+        assert_eq!(balance(&s, &session), (3_000, 2_500));
+        let out = saoma().args(["clock", "advance", "11s", "--data-dir"]).arg(&s.data_dir).output().unwrap();
+        assert!(out.status.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while balance(&s, &session) != (3_500, 3_500) {
+            assert!(Instant::now() < deadline, "{}: not reconciled: {:?}", s.backend, balance(&s, &session));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert_eq!(op(&s, &session, "/wallet/topup", "6222000000000003", 1_000, "t3").1["state"], "succeeded");
+        let out = saoma().args(["ledger", "check", "--database-url", &s.database_url]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(op(&s, &session, "/wallet/topup", "12345", 1, "t9").0, 400);
+    }
+}

@@ -1,0 +1,268 @@
+//! Bank cards: top-ups (card → wallet) and withdrawals (wallet → card) through a bank connector.
+//!
+//! The money is held by a pending ledger transfer while the bank decides: a withdrawal reserves the
+//! wallet's funds (so they cannot be spent twice), a top-up shows as incoming. The bank's answer posts
+//! the hold (success) or voids it (decline). A bank that does not answer in time leaves the operation
+//! pending; a reconciler asks the bank again later, so no outcome is ever guessed. Each operation is
+//! idempotent on the user's `request_id`.
+//!
+//! The built-in connector is a simulated bank with test cards: numbers ending in `0002` are declined,
+//! `0003` answer too slowly (and succeed ten seconds later), every other 16–19-digit number succeeds.
+
+use crate::accounts::{movement, BANK_CLEARING_CNY};
+use crate::users::{blob_id, User};
+use crate::App;
+use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags, TransferId};
+use saoma_store::{Store, StoreError, Value};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    TopUp,
+    Withdrawal,
+}
+
+impl Kind {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Kind::TopUp => "top_up",
+            Kind::Withdrawal => "withdrawal",
+        }
+    }
+
+    fn movement(&self) -> u16 {
+        match self {
+            Kind::TopUp => movement::TOP_UP,
+            Kind::Withdrawal => movement::WITHDRAWAL,
+        }
+    }
+}
+
+/// What a bank answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BankAnswer {
+    Succeeded,
+    Declined(String),
+    /// No answer yet (time-out, or still processing): ask again later.
+    Unknown,
+}
+
+/// A bank: charges and credits cards, and says later what became of an operation. Called on a
+/// blocking thread. `store` is the platform's, for connectors that keep a local record (the simulated
+/// bank keeps its whole book there).
+pub trait BankConnector: Send + Sync {
+    fn execute(&self, store: &Store, operation: &str, kind: Kind, card_no: &str, amount: i64, now: i64) -> Result<BankAnswer, StoreError>;
+    fn status(&self, store: &Store, operation: &str, now: i64) -> Result<BankAnswer, StoreError>;
+}
+
+/// The simulated bank, keeping its book in the platform's database.
+pub struct SimulatedBank;
+
+/// How long the slow test card takes.
+pub const SLOW_CARD_SECS: i64 = 10;
+
+fn simulate(store: &Store, operation: String, kind: Kind, card_no: String, amount: i64, now: i64) -> Result<BankAnswer, StoreError> {
+    let (outcome, completes_at) = if card_no.ends_with("0002") {
+        ("declined", now)
+    } else if card_no.ends_with("0003") {
+        ("succeeded", now + SLOW_CARD_SECS)
+    } else {
+        ("succeeded", now)
+    };
+    let answer = tokio::runtime::Handle::current().block_on(store.transact(move |tx| {
+        // The bank is idempotent on the operation too.
+        if tx.query_one("SELECT outcome FROM simulated_bank WHERE operation = $1", &[operation.as_str().into()])?.is_none() {
+            tx.execute(
+                "INSERT INTO simulated_bank (operation, kind, card_no, amount, outcome, completes_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[operation.into(), kind.as_str().into(), card_no.into(), amount.into(), outcome.into(), completes_at.into()],
+            )?;
+        }
+        Ok(Ok::<(), ()>(()))
+    }))?;
+    let _ = answer;
+    Ok(if completes_at > now {
+        // The slow card: the caller's wait runs out first.
+        std::thread::sleep(Duration::from_millis(200));
+        BankAnswer::Unknown
+    } else if outcome == "declined" {
+        BankAnswer::Declined("declined by the issuing bank (test card)".into())
+    } else {
+        BankAnswer::Succeeded
+    })
+}
+
+impl BankConnector for SimulatedBank {
+    fn execute(&self, store: &Store, operation: &str, kind: Kind, card_no: &str, amount: i64, now: i64) -> Result<BankAnswer, StoreError> {
+        simulate(store, operation.to_string(), kind, card_no.to_string(), amount, now)
+    }
+
+    fn status(&self, store: &Store, operation: &str, now: i64) -> Result<BankAnswer, StoreError> {
+        let row = store.query_one("SELECT outcome, completes_at FROM simulated_bank WHERE operation = $1", &[operation.into()])?;
+        Ok(match row {
+            None => BankAnswer::Declined("the bank never received the operation".into()),
+            Some(r) if r[1].as_i64().unwrap_or(0) > now => BankAnswer::Unknown,
+            Some(r) if r[0].as_str() == Some("declined") => BankAnswer::Declined("declined by the issuing bank (test card)".into()),
+            Some(_) => BankAnswer::Succeeded,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BankError {
+    BadCard,
+    BadAmount,
+    NotEnough,
+    RequestIdReused,
+    Store(String),
+}
+
+impl From<StoreError> for BankError {
+    fn from(e: StoreError) -> Self {
+        BankError::Store(e.to_string())
+    }
+}
+
+/// An operation as the wallet shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Operation {
+    pub id: String,
+    pub request_id: String,
+    pub kind: String,
+    pub amount: i64,
+    pub state: String,
+    pub error: Option<String>,
+}
+
+fn valid_card(card: &str) -> bool {
+    (16..=19).contains(&card.len()) && card.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn op_from_row(r: &[Value]) -> Operation {
+    Operation {
+        id: r[0].as_blob().map(|b| b.iter().map(|x| format!("{x:02x}")).collect()).unwrap_or_default(),
+        request_id: r[1].as_str().unwrap_or_default().to_string(),
+        kind: r[2].as_str().unwrap_or_default().to_string(),
+        amount: r[3].as_i64().unwrap_or(0),
+        state: r[4].as_str().unwrap_or_default().to_string(),
+        error: r[5].as_str().map(str::to_string),
+    }
+}
+
+const OP_COLUMNS: &str = "id, request_id, kind, amount, state, error, hold_transfer, card_no";
+
+/// Starts a top-up or a withdrawal, asks the bank, and settles what the bank answered.
+pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: String, amount: i64, request_id: String) -> Result<Operation, BankError> {
+    if !valid_card(&card_no) {
+        return Err(BankError::BadCard);
+    }
+    if amount <= 0 || amount > saoma_core::order::MAX_TOTAL {
+        return Err(BankError::BadAmount);
+    }
+    if request_id.is_empty() || request_id.len() > 64 {
+        return Err(BankError::BadAmount);
+    }
+    let now = app.business_now_secs();
+    let (op_id, hold_id, user_id, wallet) = (app.ids.next(), app.ids.next(), user.id, user.wallet);
+    let (card2, rid2) = (card_no.clone(), request_id.clone());
+    let started = app
+        .store
+        .transact(move |tx| {
+            if let Some(r) = tx.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE user_id = $1 AND request_id = $2"), &[user_id.into(), rid2.as_str().into()])? {
+                let same = r[2].as_str() == Some(kind.as_str()) && r[3].as_i64() == Some(amount) && r[7].as_str() == Some(card2.as_str());
+                return Ok(if same { Ok((op_from_row(&r), false)) } else { Err(BankError::RequestIdReused) });
+            }
+            let (dr, cr) = match kind {
+                Kind::TopUp => (BANK_CLEARING_CNY, wallet),
+                Kind::Withdrawal => (wallet, BANK_CLEARING_CNY),
+            };
+            let mut hold = NewTransfer::simple(hold_id, dr, cr, amount, Currency::CNY, kind.movement(), op_id);
+            hold.flags = TransferFlags::PENDING;
+            match tx.create_transfers(&[hold])?.pop() {
+                Some(Ok(_)) => {}
+                Some(Err(TransferError::ExceedsCredits)) => return Ok(Err(BankError::NotEnough)),
+                Some(Err(e)) => return Err(StoreError::Corrupt(format!("bank hold: {e}"))),
+                None => return Err(StoreError::Corrupt("bank hold: no result".into())),
+            }
+            tx.execute(
+                &format!("INSERT INTO bank_operations ({OP_COLUMNS}, user_id, created_at, finished_at) VALUES ($1, $2, $3, $4, 'pending', NULL, $5, $6, $7, $8, NULL)"),
+                &[op_id.into(), rid2.as_str().into(), kind.as_str().into(), amount.into(), hold_id.into(), card2.as_str().into(), user_id.into(), now.into()],
+            )?;
+            Ok(Ok((Operation { id: format!("{op_id:032x}"), request_id: rid2, kind: kind.as_str().into(), amount, state: "pending".into(), error: None }, true)))
+        })
+        .await??;
+    let (op, fresh) = started;
+    if !fresh || op.state != "pending" {
+        return Ok(op);
+    }
+    let (app2, op_name) = (app.clone(), op.id.clone());
+    let answer = tokio::task::spawn_blocking(move || app2.bank.execute(&app2.store, &op_name, kind, &card_no, amount, now)).await.map_err(|e| BankError::Store(e.to_string()))??;
+    settle(app, op_id, answer).await?;
+    load(app, op_id).map_err(Into::into)
+}
+
+fn load(app: &App, op_id: u128) -> Result<Operation, StoreError> {
+    crate::blocking(|| app.store.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE id = $1"), &[op_id.into()]))?
+        .map(|r| op_from_row(&r))
+        .ok_or_else(|| StoreError::Corrupt("bank operation vanished".into()))
+}
+
+/// Posts or voids the hold as the bank answered; `Unknown` leaves it for the reconciler.
+async fn settle(app: &App, op_id: u128, answer: BankAnswer) -> Result<(), StoreError> {
+    if answer == BankAnswer::Unknown {
+        return Ok(());
+    }
+    let now = app.business_now_secs();
+    let resolve_id = app.ids.next();
+    app.store
+        .transact(move |tx| {
+            let Some(r) = tx.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE id = $1"), &[op_id.into()])? else {
+                return Ok(Ok(()));
+            };
+            if r[4].as_str() != Some("pending") {
+                return Ok(Ok(())); // settled already (by the reconciler, or a retry)
+            }
+            let hold = TransferId(blob_id(&r[6]).ok_or_else(|| StoreError::Corrupt("hold id".into()))?);
+            let (flags, state, error) = match &answer {
+                BankAnswer::Succeeded => (TransferFlags::POST_PENDING, "succeeded", None),
+                BankAnswer::Declined(why) => (TransferFlags::VOID_PENDING, "failed", Some(why.clone())),
+                BankAnswer::Unknown => return Ok(Ok(())),
+            };
+            let t = NewTransfer {
+                id: TransferId(resolve_id),
+                debit_account_id: AccountId(0),
+                credit_account_id: AccountId(0),
+                amount: 0,
+                pending_id: Some(hold),
+                currency: None,
+                code: if r[2].as_str() == Some("withdrawal") { movement::WITHDRAWAL } else { movement::TOP_UP },
+                reference: op_id,
+                flags,
+                timeout: 0,
+            };
+            if let Some(Err(e)) = tx.create_transfers(&[t])?.pop() {
+                return Err(StoreError::Corrupt(format!("settling a bank hold: {e}")));
+            }
+            tx.execute("UPDATE bank_operations SET state = $1, error = $2, finished_at = $3 WHERE id = $4", &[state.into(), error.into(), now.into(), op_id.into()])?;
+            Ok(Ok::<(), ()>(()))
+        })
+        .await?
+        .ok();
+    Ok(())
+}
+
+/// Asks the bank about operations left pending (time-outs, or a crash mid-way) and settles them.
+pub async fn reconcile(app: &std::sync::Arc<App>) -> Result<usize, StoreError> {
+    let now = app.business_now_secs();
+    let rows = crate::blocking(|| app.store.query("SELECT id FROM bank_operations WHERE state = 'pending' ORDER BY created_at LIMIT 64", &[]))?;
+    let mut n = 0;
+    for r in rows {
+        let Some(op_id) = blob_id(&r[0]) else { continue };
+        let (app2, name) = (app.clone(), format!("{op_id:032x}"));
+        let answer = tokio::task::spawn_blocking(move || app2.bank.status(&app2.store, &name, now)).await.map_err(|e| StoreError::Io(e.to_string()))??;
+        if answer != BankAnswer::Unknown {
+            settle(app, op_id, answer).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
