@@ -137,6 +137,33 @@ pub fn pay(a: PayArgs) -> ExitCode {
 }
 
 #[derive(Subcommand)]
+pub enum PlatformCmd {
+    /// Add a new signing key; the current ones stay valid for --overlap (default 7d), then retire.
+    RotateKey {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, default_value = "7d")]
+        overlap: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn platform(cmd: PlatformCmd) -> ExitCode {
+    match cmd {
+        PlatformCmd::RotateKey { server, overlap, json } => {
+            let Some(seconds) = parse_duration(&overlap) else {
+                eprintln!("--overlap must look like 45s, 10m, 72h or 7d");
+                return ExitCode::from(2);
+            };
+            report(server.post("/admin/platform/rotate", &serde_json::json!({ "overlap_seconds": seconds })), json, |v| {
+                println!("new platform key {} (certificate {}); the previous keys retire in {seconds} s", v["platform_public_key_id"].as_str().unwrap_or("?"), v["platform_serial_no"].as_str().unwrap_or("?"));
+            })
+        }
+    }
+}
+
+#[derive(Subcommand)]
 pub enum ClockCmd {
     /// Move the virtual clock forward: 45s, 10m, 72h, 3d (or plain seconds).
     Advance {

@@ -73,6 +73,11 @@ enum Cmd {
     },
     /// Pay a code_url or prepay_id as a user (logs in with an SMS code read from the outbox).
     Pay(admin_cmd::PayArgs),
+    /// The platform's signing keys.
+    Platform {
+        #[command(subcommand)]
+        command: admin_cmd::PlatformCmd,
+    },
     /// The virtual clock of a server running with --sandbox.
     Clock {
         #[command(subcommand)]
@@ -143,6 +148,7 @@ fn main() -> ExitCode {
         Cmd::User { command } => admin_cmd::user(command),
         Cmd::Pay(args) => admin_cmd::pay(args),
         Cmd::Clock { command } => admin_cmd::clock(command),
+        Cmd::Platform { command } => admin_cmd::platform(command),
     }
 }
 

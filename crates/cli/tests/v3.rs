@@ -157,3 +157,30 @@ fn creation_is_idempotent_and_close_is_final() {
         assert_eq!(r.status, 404);
     }
 }
+
+#[test]
+fn platform_key_rotation_overlaps() {
+    for s in Server::all(false) {
+        let (mp, mc) = (s.merchant("PK", "public_key"), s.merchant("Cert", "certificate"));
+        let (p, c) = (s.client(&mp), s.client(&mc));
+        let out = support::saoma().args(["platform", "rotate-key", "--json", "--overlap", "3s", "--data-dir"]).arg(&s.data_dir).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let new: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_ne!(new["platform_serial_no"], mc["platform_serial_no"]);
+        // Certificate mode: the new key signs at once, and /v3/certificates offers both during the overlap.
+        let r = c.request("GET", "/v3/certificates", "");
+        assert!(r.is_err(), "{}: the old key no longer signs for certificate-mode merchants", s.backend);
+        let c2 = saoma_wechatpay::client::V3Client { platform: saoma_wechatpay::keys::PublicKey::from_pem(new["platform_public_key"].as_str().unwrap()).unwrap(), ..s.client(&mc) };
+        let r = c2.request("GET", "/v3/certificates", "").unwrap();
+        assert_eq!(r.header("Wechatpay-Serial"), new["platform_serial_no"].as_str());
+        assert_eq!(r.json()["data"].as_array().unwrap().len(), 2);
+        // Public-key mode: the old key keeps signing until it retires, then the new one.
+        let r = p.request("POST", NATIVE, &order(&mp, "ROTATE0001", 1)).unwrap();
+        assert_eq!(r.header("Wechatpay-Serial"), mp["platform_public_key_id"].as_str());
+        std::thread::sleep(std::time::Duration::from_millis(3200));
+        let p2 = saoma_wechatpay::client::V3Client { platform: saoma_wechatpay::keys::PublicKey::from_pem(new["platform_public_key"].as_str().unwrap()).unwrap(), ..s.client(&mp) };
+        let r = p2.request("POST", NATIVE, &order(&mp, "ROTATE0002", 1)).unwrap();
+        assert_eq!(r.header("Wechatpay-Serial"), new["platform_public_key_id"].as_str());
+        assert_eq!(c2.request("GET", "/v3/certificates", "").unwrap().json()["data"].as_array().unwrap().len(), 1, "the old certificate retired");
+    }
+}

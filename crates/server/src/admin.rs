@@ -20,6 +20,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/admin/sms", get(sms_outbox))
         .route("/admin/clock/advance", post(advance_clock))
         .route("/admin/notifications", get(notifications))
+        .route("/admin/platform/rotate", post(rotate_platform_key))
         .route_layer(middleware::from_fn_with_state(app, require_token))
 }
 
@@ -113,6 +114,42 @@ async fn sms_outbox(State(app): State<Arc<App>>, axum::extract::Query(q): axum::
 }
 
 #[derive(serde::Deserialize)]
+struct Rotate {
+    /// How long the current keys stay valid beside the new one (default 7 days).
+    overlap_seconds: Option<i64>,
+}
+
+async fn rotate_platform_key(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let req: Rotate = match serde_json::from_slice(if body.is_empty() { b"{}" } else { &body }) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &format!("body: {e}")),
+    };
+    let overlap = req.overlap_seconds.unwrap_or(7 * 24 * 3600);
+    if !(0..=365 * 24 * 3600).contains(&overlap) {
+        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "overlap_seconds must be 0 to one year");
+    }
+    match crate::platform::rotate(&app.store, crate::v3::auth::real_now(), overlap).await {
+        Ok(key_id) => {
+            app.reload_platform_keys();
+            let k = app.platform_key();
+            tracing::info!(key_id = %key_id, overlap, "platform key rotated");
+            Json(serde_json::json!({
+                "platform_public_key_id": k.key_id,
+                "platform_serial_no": k.serial_no,
+                "platform_public_key": k.public_key_pem,
+                "platform_certificate": k.certificate_pem,
+                "previous_keys_retire_in_seconds": overlap,
+            }))
+            .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rotating the platform key");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "could not rotate the platform key")
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
 struct MchidQuery {
     mchid: String,
 }
@@ -185,8 +222,8 @@ async fn create_merchant(State(app): State<Arc<App>>, body: axum::body::Bytes) -
             return error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "could not create the merchant");
         }
     };
-    let key = app.platform_key();
     let m = &created.merchant;
+    let key = app.signing_key(Some(m.key_mode));
     tracing::info!(mchid = %m.mchid, "merchant created");
     Json(serde_json::json!({
         "mchid": m.mchid,

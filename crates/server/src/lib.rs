@@ -64,12 +64,39 @@ pub struct App {
 }
 
 impl App {
+    /// The newest valid platform key (certificate-mode merchants, and anyone unidentified).
     pub fn platform_key(&self) -> platform::PlatformKey {
-        self.platform.read().unwrap_or_else(|p| p.into_inner())[0].clone()
+        self.signing_key(None)
     }
 
+    /// The key that signs for a merchant: the newest in certificate mode; in public-key mode the oldest
+    /// still valid, so that a rotation does not break merchants before the old key retires.
+    pub fn signing_key(&self, mode: Option<merchants::KeyMode>) -> platform::PlatformKey {
+        let keys = self.platform_keys();
+        match mode {
+            Some(merchants::KeyMode::PublicKey) => keys[keys.len() - 1].clone(),
+            _ => keys[0].clone(),
+        }
+    }
+
+    /// Reads the valid platform keys again (after a rotation here or in another process).
+    pub fn reload_platform_keys(&self) {
+        match platform::load(&self.store, v3::auth::real_now()) {
+            Ok(keys) => *self.platform.write().unwrap_or_else(|p| p.into_inner()) = keys,
+            Err(e) => tracing::error!(error = %e, "reloading platform keys"),
+        }
+    }
+
+    /// The keys valid now, newest first (never empty: the newest has no retirement date).
     pub fn platform_keys(&self) -> Vec<platform::PlatformKey> {
-        self.platform.read().unwrap_or_else(|p| p.into_inner()).clone()
+        let now = v3::auth::real_now();
+        let all = self.platform.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let valid: Vec<_> = all.iter().filter(|k| k.valid_at(now)).cloned().collect();
+        if valid.is_empty() {
+            all
+        } else {
+            valid
+        }
     }
 
     /// Business time (the Clock: virtual in sandbox mode), in Unix seconds.
@@ -162,9 +189,14 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     let reconciler = {
         let app = app.clone();
         tokio::spawn(async move {
+            let mut tick = 0u64;
             loop {
                 if let Err(e) = bank::reconcile(&app).await {
                     tracing::warn!(error = %e, "bank reconciliation");
+                }
+                tick += 1;
+                if tick % 30 == 0 {
+                    app.reload_platform_keys();
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }

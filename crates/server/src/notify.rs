@@ -135,8 +135,8 @@ fn split_url(url: &str) -> Option<(&str, &str)> {
 /// One delivery: the status code, or why there was none.
 fn post(app: &App, mchid: &str, url: &str, body: &str) -> Result<u16, String> {
     let (base, path) = split_url(url).ok_or_else(|| format!("not a URL: {url}"))?;
-    let key = app.platform_key();
     let mode = app.merchants.get(&app.store, mchid).ok().flatten().map(|m| m.key_mode).unwrap_or(KeyMode::PublicKey);
+    let key = app.signing_key(Some(mode));
     let serial = if mode == KeyMode::Certificate { key.serial_no.clone() } else { key.key_id.clone() };
     let timestamp = crate::v3::auth::real_now().to_string();
     let nonce = random_string(32).map_err(|e| e.to_string())?;

@@ -18,6 +18,13 @@ pub struct PlatformKey {
     pub certificate_pem: String,
     pub not_before: i64,
     pub not_after: i64,
+    pub retires_at: Option<i64>,
+}
+
+impl PlatformKey {
+    pub fn valid_at(&self, now: i64) -> bool {
+        self.not_before <= now && now < self.not_after && self.retires_at.is_none_or(|r| now < r)
+    }
 }
 
 impl PlatformKey {
@@ -36,42 +43,100 @@ fn from_row(r: &[Value]) -> Result<PlatformKey, StoreError> {
         certificate_pem: text(4)?,
         not_before: r.get(5).and_then(Value::as_i64).unwrap_or(0),
         not_after: r.get(6).and_then(Value::as_i64).unwrap_or(0),
+        retires_at: r.get(7).and_then(Value::as_i64),
     })
 }
 
 const COLUMNS: &str = "key_id, serial_no, private_key, public_key, certificate, not_before, not_after";
+/// As read back: with `retires_at`.
+const READ_COLUMNS: &str = "key_id, serial_no, private_key, public_key, certificate, not_before, not_after, retires_at";
+
+struct NewKey {
+    key_id: String,
+    serial: String,
+    private: String,
+    public: String,
+    certificate: String,
+    not_before: i64,
+    not_after: i64,
+}
+
+/// A fresh key with its certificate (generated outside the writer: RSA key generation takes tens of
+/// milliseconds).
+fn generate(now: i64) -> Result<NewKey, StoreError> {
+    let io = |e: &dyn std::fmt::Display| StoreError::Io(e.to_string());
+    let key = PrivateKey::generate().map_err(|e| io(&e))?;
+    let serial = cert::random_serial().map_err(|e| io(&e))?;
+    let c = cert::issue(&key, &serial, "saoma platform", now - 60, now + VALIDITY_SECS).map_err(|e| io(&e))?;
+    Ok(NewKey {
+        key_id: format!("PUB_KEY_ID_01{}", saoma_wechatpay::aead::random_digits(30).map_err(|e| io(&e))?),
+        serial,
+        private: key.to_pem().map_err(|e| io(&e))?,
+        public: key.public_key().and_then(|p| p.to_pem()).map_err(|e| io(&e))?,
+        certificate: c.pem,
+        not_before: c.not_before,
+        not_after: c.not_after,
+    })
+}
+
+fn insert(tx: &mut saoma_store::JobTx<'_>, k: NewKey, now: i64) -> Result<(), StoreError> {
+    tx.execute(
+        &format!("INSERT INTO platform_keys ({COLUMNS}, retires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"),
+        &[k.key_id.into(), k.serial.into(), k.private.into(), k.public.into(), k.certificate.into(), k.not_before.into(), k.not_after.into(), now.into()],
+    )?;
+    Ok(())
+}
+
+/// The keys valid at `now`, newest first.
+pub fn load(store: &Store, now: i64) -> Result<Vec<PlatformKey>, StoreError> {
+    let rows = crate::blocking(|| {
+        store.query(
+            // Newest first: the current key is the one not retiring.
+            &format!("SELECT {READ_COLUMNS} FROM platform_keys WHERE not_before <= $1 AND not_after > $1 AND (retires_at IS NULL OR retires_at > $1) ORDER BY (retires_at IS NULL) DESC, created_at DESC"),
+            &[now.into()],
+        )
+    })?;
+    let keys: Vec<PlatformKey> = rows.iter().map(|r| from_row(r)).collect::<Result<_, _>>()?;
+    if keys.is_empty() {
+        return Err(StoreError::Corrupt("no platform key is valid now; rotate the keys".into()));
+    }
+    Ok(keys)
+}
 
 /// The valid keys, newest first; creates the first one if there is none. `now` is real time (key
 /// validity is transport security, not business time).
 pub async fn load_or_create(store: &Store, now: i64) -> Result<Vec<PlatformKey>, StoreError> {
-    let existing = crate::blocking(|| store.query(&format!("SELECT {COLUMNS} FROM platform_keys ORDER BY created_at DESC"), &[]))?;
+    let existing = crate::blocking(|| store.query("SELECT key_id FROM platform_keys", &[]))?;
     if existing.is_empty() {
-        // Generate outside the writer (RSA key generation takes tens of milliseconds); insert only if
-        // no other process got there first.
-        let key = PrivateKey::generate().map_err(|e| StoreError::Io(e.to_string()))?;
-        let serial = cert::random_serial().map_err(|e| StoreError::Io(e.to_string()))?;
-        let c = cert::issue(&key, &serial, "saoma platform", now - 60, now + VALIDITY_SECS).map_err(|e| StoreError::Io(e.to_string()))?;
-        let key_id = format!("PUB_KEY_ID_01{}", saoma_wechatpay::aead::random_digits(30).map_err(|e| StoreError::Io(e.to_string()))?);
-        let public = key.public_key().and_then(|p| p.to_pem()).map_err(|e| StoreError::Io(e.to_string()))?;
-        let private = key.to_pem().map_err(|e| StoreError::Io(e.to_string()))?;
+        let k = generate(now)?;
         store
             .transact(move |tx| {
+                // Another process may have got there first.
                 if tx.query_one("SELECT key_id FROM platform_keys", &[])?.is_none() {
-                    tx.execute(
-                        &format!("INSERT INTO platform_keys ({COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
-                        &[key_id.into(), serial.into(), private.into(), public.into(), c.pem.into(), c.not_before.into(), c.not_after.into(), now.into()],
-                    )?;
+                    insert(tx, k, now)?;
                 }
                 Ok(Ok::<(), ()>(()))
             })
             .await?
             .ok();
     }
-    let rows = crate::blocking(|| store.query(&format!("SELECT {COLUMNS} FROM platform_keys ORDER BY created_at DESC"), &[]))?;
-    let keys: Vec<PlatformKey> = rows.iter().map(|r| from_row(r)).collect::<Result<_, _>>()?;
-    let valid: Vec<PlatformKey> = keys.into_iter().filter(|k| k.not_before <= now && now < k.not_after).collect();
-    if valid.is_empty() {
-        return Err(StoreError::Corrupt("no platform key is valid now; rotate the keys".into()));
-    }
-    Ok(valid)
+    load(store, now)
+}
+
+/// Adds a new key; the current ones retire after `overlap` seconds. Merchants in certificate mode
+/// move to the new key at once (their SDKs fetch `/v3/certificates` on an unknown serial); merchants in
+/// public-key mode stay on the old key until it retires, and take the new public key before then.
+pub async fn rotate(store: &Store, now: i64, overlap: i64) -> Result<String, StoreError> {
+    let k = generate(now)?;
+    let key_id = k.key_id.clone();
+    let id2 = key_id.clone();
+    store
+        .transact(move |tx| {
+            tx.execute("UPDATE platform_keys SET retires_at = $1 WHERE retires_at IS NULL", &[(now + overlap).into()])?;
+            insert(tx, k, now)?;
+            Ok(Ok::<(), ()>(()))
+        })
+        .await?
+        .ok();
+    Ok(id2)
 }

@@ -86,6 +86,8 @@ CREATE TABLE platform_keys (
     certificate TEXT NOT NULL,
     not_before BIGINT NOT NULL,
     not_after BIGINT NOT NULL,
+    -- Set when a newer key replaces this one: it stays valid until then (the overlap window).
+    retires_at BIGINT,
     created_at BIGINT NOT NULL
 );
 -- Merchants: direct ones, service providers (服务商) and their sub-merchants (特约商户, parent_mchid).

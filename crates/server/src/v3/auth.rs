@@ -126,7 +126,7 @@ pub async fn sign_response(app: &App, merchant: Option<&Merchant>, response: Res
         parts.headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     let body = String::from_utf8_lossy(&bytes).into_owned();
-    let key = app.platform_key();
+    let key = app.signing_key(merchant.map(|m| m.key_mode));
     let timestamp = real_now();
     let nonce = saoma_wechatpay::aead::random_string(32).unwrap_or_else(|_| "0".repeat(32));
     match key.private_key.sign(response_message(timestamp, &nonce, &body).as_bytes()) {
