@@ -107,6 +107,24 @@ pub fn user(cmd: UserCmd) -> ExitCode {
 }
 
 #[derive(clap::Args)]
+pub struct SmsArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[arg(long)]
+    phone: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn sms(a: SmsArgs) -> ExitCode {
+    report(a.server.get(&format!("/admin/sms?phone={}", a.phone)), a.json, |v| {
+        for m in v["messages"].as_array().into_iter().flatten() {
+            println!("{} {} {}", m["code"].as_str().unwrap_or("?"), m["purpose"].as_str().unwrap_or(""), if m["used"].as_bool() == Some(true) { "(used)" } else { "" });
+        }
+    })
+}
+
+#[derive(clap::Args)]
 pub struct PayArgs {
     #[command(flatten)]
     server: ServerArgs,

@@ -71,6 +71,8 @@ enum Cmd {
         #[command(subcommand)]
         command: admin_cmd::UserCmd,
     },
+    /// The SMS outbox of a phone (there is no SMS gateway: codes land here).
+    Sms(admin_cmd::SmsArgs),
     /// Pay a code_url or prepay_id as a user (logs in with an SMS code read from the outbox).
     Pay(admin_cmd::PayArgs),
     /// The platform's signing keys.
@@ -147,6 +149,7 @@ fn main() -> ExitCode {
         Cmd::Merchant { command } => admin_cmd::merchant(command),
         Cmd::User { command } => admin_cmd::user(command),
         Cmd::Pay(args) => admin_cmd::pay(args),
+        Cmd::Sms(args) => admin_cmd::sms(args),
         Cmd::Clock { command } => admin_cmd::clock(command),
         Cmd::Platform { command } => admin_cmd::platform(command),
     }

@@ -60,5 +60,16 @@ fn top_ups_and_withdrawals_settle_as_the_bank_answers() {
         let out = saoma().args(["ledger", "check", "--database-url", &s.database_url]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
         assert_eq!(op(&s, &session, "/wallet/topup", "12345", 1, "t9").0, 400);
+        // The history: top-ups and withdrawals, newest first, with their outcome.
+        let h = http(&s.base, "GET", "/wallet/transactions", &[("Authorization", &session)], "").unwrap().json();
+        let kinds: Vec<(String, i64, String)> = h["transactions"].as_array().unwrap().iter().map(|t| (t["kind"].as_str().unwrap().into(), t["amount"].as_i64().unwrap(), t["state"].as_str().unwrap().into())).collect();
+        assert!(kinds.contains(&("top_up".into(), 5_000, "succeeded".into())), "{kinds:?}");
+        assert!(kinds.contains(&("withdrawal".into(), -2_000, "succeeded".into())));
+        assert!(kinds.contains(&("top_up".into(), 1_000, "failed".into())));
+        assert_eq!(kinds.len(), 6, "refused requests (not enough money, a bad card) leave no operation");
+        // The SMS outbox through the CLI.
+        let out = saoma().args(["sms", "--json", "--phone", "13400000004", "--data-dir"]).arg(&s.data_dir).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["messages"][0]["used"], true);
     }
 }

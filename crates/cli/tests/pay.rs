@@ -85,6 +85,14 @@ fn a_user_pays_a_native_order() {
         let jsapi = json!({"appid": m["appid"], "mchid": m["mchid"], "description": "d", "out_trade_no": "PAYJSAPI01", "notify_url": "https://example.com/n", "amount": {"total": 300}, "payer": {"openid": u["openids"][m["appid"].as_str().unwrap()]}});
         let prepay = c.request("POST", "/v3/pay/transactions/jsapi", &jsapi.to_string()).unwrap().json()["prepay_id"].as_str().unwrap().to_string();
         assert_eq!(pay(&s, "13800000001", None, &prepay).unwrap()["trade_state"], "SUCCESS");
+        // The wallet's history shows both payments, newest first, and the balance what is left.
+        let session = s.wallet_session("13800000001");
+        let h = saoma_wechatpay::client::http(&s.base, "GET", "/wallet/transactions", &[("Authorization", &session)], "").unwrap().json();
+        let paid: Vec<i64> = h["transactions"].as_array().unwrap().iter().filter(|t| t["kind"] == "payment").map(|t| t["amount"].as_i64().unwrap()).collect();
+        assert_eq!(paid.len(), 2);
+        assert!(paid.contains(&-2_000) && paid.contains(&-300));
+        let b = saoma_wechatpay::client::http(&s.base, "GET", "/wallet/balance", &[("Authorization", &session)], "").unwrap().json();
+        assert_eq!(b["balance"], 10_000 - 2_000 - 300);
     }
 }
 

@@ -18,6 +18,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/wallet/sms", post(send_code))
         .route("/wallet/login", post(login))
         .route("/wallet/balance", get(balance))
+        .route("/wallet/transactions", get(transactions))
         .route("/wallet/pay", post(pay))
         .route("/wallet/topup", post(top_up))
         .route("/wallet/withdraw", post(withdraw))
@@ -96,6 +97,42 @@ async fn balance(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     match crate::blocking(|| app.store.account(user.wallet)) {
         Ok(Some(a)) => Json(json!({ "currency": "CNY", "balance": a.credit_balance(), "available": a.available() })).into_response(),
         Ok(None) => error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "wallet missing"),
+        Err(e) => user_error(UserError::Store(e)),
+    }
+}
+
+/// The user's payments, top-ups and withdrawals, newest first (at most 50).
+async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    let rows = crate::blocking(|| -> Result<Vec<(i64, serde_json::Value)>, saoma_store::StoreError> {
+        let mut out = Vec::new();
+        for r in app.store.query(
+            "SELECT o.success_at, o.mchid, m.name, o.out_trade_no, o.transaction_id, o.description, o.total, o.trade_state FROM orders o \
+             JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 ORDER BY o.success_at DESC LIMIT 50",
+            &[user.id.into()],
+        )? {
+            let at = r[0].as_i64().unwrap_or(0);
+            out.push((at, json!({
+                "kind": "payment", "time": saoma_core::time::format_rfc3339_cst(at), "amount": -r[6].as_i64().unwrap_or(0),
+                "merchant": r[2].as_str(), "mchid": r[1].as_str(), "out_trade_no": r[3].as_str(), "transaction_id": r[4].as_str(),
+                "description": r[5].as_str(), "state": r[7].as_str(),
+            })));
+        }
+        for r in app.store.query("SELECT created_at, kind, amount, state, request_id FROM bank_operations WHERE user_id = $1 ORDER BY created_at DESC LIMIT 50", &[user.id.into()])? {
+            let at = r[0].as_i64().unwrap_or(0);
+            let amount = r[2].as_i64().unwrap_or(0);
+            let signed = if r[1].as_str() == Some("withdrawal") { -amount } else { amount };
+            out.push((at, json!({ "kind": r[1].as_str(), "time": saoma_core::time::format_rfc3339_cst(at), "amount": signed, "state": r[3].as_str(), "request_id": r[4].as_str() })));
+        }
+        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.truncate(50);
+        Ok(out)
+    });
+    match rows {
+        Ok(rows) => Json(json!({ "currency": "CNY", "transactions": rows.into_iter().map(|(_, v)| v).collect::<Vec<_>>() })).into_response(),
         Err(e) => user_error(UserError::Store(e)),
     }
 }

@@ -135,6 +135,8 @@ CREATE TABLE orders (
     payment_transfer {BLOB},
     UNIQUE (mchid, out_trade_no)
 ){WITHOUT_ROWID};
+-- A wallet's history is read from the business tables, not from the ledger's transfers.
+CREATE INDEX orders_payer ON orders (payer_user, success_at);
 ",
     postgres_only: "",
 }, Migration {
