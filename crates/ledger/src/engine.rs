@@ -212,6 +212,9 @@ impl Ledger {
                     }
                     let popped = self.changes.new_transfers.pop();
                     debug_assert_eq!(popped, Some(id));
+                    // A pending transfer created and resolved inside the undone chain is not a change
+                    // to write either (the store would look for a row that no longer exists).
+                    self.changes.pending.remove(&id);
                 }
                 Undo::Pending(id, status) => {
                     if let Some(t) = self.transfers.get_mut(&id) {

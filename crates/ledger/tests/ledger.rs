@@ -213,3 +213,31 @@ fn check_finds_tampering() {
     assert!(r.violations.iter().any(|v| matches!(v, Violation::BalanceMismatch { .. })));
     assert!(r.violations.iter().any(|v| matches!(v, Violation::CurrencyUnbalanced { .. })));
 }
+
+/// Found by the store's differential test: a chain that creates a pending transfer, posts it, then
+/// fails must leave no trace in the changes either (not even "this pending transfer changed").
+#[test]
+fn undone_chain_leaves_no_pending_change() {
+    let mut l = ledger();
+    one(&mut l, t(10, 2, 1, 100), T0).unwrap();
+    let _ = l.take_changes();
+    let pending = NewTransfer { flags: TransferFlags::PENDING | TransferFlags::LINKED, ..t(26, 1, 2, 1) };
+    let post = |id, pid, flags| NewTransfer {
+        id: TransferId(id),
+        debit_account_id: AccountId(0),
+        credit_account_id: AccountId(0),
+        amount: 0,
+        pending_id: Some(TransferId(pid)),
+        currency: None,
+        code: 1,
+        reference: 0,
+        flags,
+        timeout: 0,
+    };
+    let r = l.create_transfers(&[pending, post(1, 26, TransferFlags::POST_PENDING | TransferFlags::LINKED), post(1, 19, TransferFlags::POST_PENDING)], T0).unwrap();
+    assert!(r.iter().all(|r| r.is_err()));
+    let changes = l.take_changes();
+    assert!(changes.new_transfers.is_empty());
+    assert!(changes.pending.is_empty(), "{:?}", changes.pending);
+    assert!(l.transfer(TransferId(26)).is_none());
+}

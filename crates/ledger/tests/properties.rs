@@ -69,7 +69,14 @@ proptest! {
             }
             let report = check(l.accounts(), l.transfers());
             prop_assert!(report.is_clean(), "violations: {:?}", report.violations);
-            let _ = l.take_changes();
+            // What the store would write names only rows that exist (an undone chain leaves nothing).
+            let changes = l.take_changes();
+            for id in changes.new_transfers.iter().chain(changes.pending.iter()) {
+                prop_assert!(l.transfer(*id).is_some(), "change names missing transfer {:?}", id);
+            }
+            for id in changes.new_accounts.iter().chain(changes.accounts.iter()) {
+                prop_assert!(l.account(*id).is_some(), "change names missing account {:?}", id);
+            }
         }
     }
 }
