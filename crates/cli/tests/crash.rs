@@ -7,51 +7,24 @@ mod support;
 use saoma_wechatpay::client::http;
 use serde_json::json;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::{saoma, Server};
 
-/// Counts notifications per out_trade_no (decrypted), answering 200.
-fn receiver(key: saoma_wechatpay::aead::ApiV3Key) -> (String, Arc<Mutex<HashSet<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/n", l.local_addr().unwrap());
-    let seen: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let s2 = seen.clone();
-    std::thread::spawn(move || {
-        for stream in l.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let (mut line, mut len) = (String::new(), 0usize);
-            r.read_line(&mut line).unwrap_or(0);
-            loop {
-                line.clear();
-                if r.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.trim().split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0u8; len];
-            let _ = r.read_exact(&mut body);
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
-                if let Ok(res) = serde_json::from_value::<saoma_wechatpay::aead::Resource>(v["resource"].clone()) {
-                    if let Ok(t) = res.open(&key) {
-                        if let Ok(t) = serde_json::from_slice::<serde_json::Value>(&t) {
-                            s2.lock().unwrap().insert(t["out_trade_no"].as_str().unwrap_or("").to_string());
-                        }
-                    }
-                }
-            }
-            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (url, seen)
+/// The out_trade_nos of the transactions notified so far (decrypted).
+fn notified(rx: &support::Receiver, key: &saoma_wechatpay::aead::ApiV3Key) -> HashSet<String> {
+    rx.got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(_, body)| {
+            let v: serde_json::Value = serde_json::from_str(body).ok()?;
+            let res: saoma_wechatpay::aead::Resource = serde_json::from_value(v["resource"].clone()).ok()?;
+            let t: serde_json::Value = serde_json::from_slice(&res.open(key).ok()?).ok()?;
+            t["out_trade_no"].as_str().map(str::to_string)
+        })
+        .collect()
 }
 
 #[test]
@@ -59,7 +32,8 @@ fn acknowledged_payments_survive_sigkill() {
     for mut s in Server::all(false) {
         let m = s.merchant("Crash", "public_key");
         let key = saoma_wechatpay::aead::ApiV3Key::new(m["apiv3_key"].as_str().unwrap()).unwrap();
-        let (url, notified) = receiver(key);
+        let rx = support::receiver(|_| 200);
+        let url = rx.url.clone();
         let phones: Vec<String> = (0..6).map(|i| format!("1350000000{i}")).collect();
         for p in &phones {
             assert!(saoma().args(["user", "create", "--phone", p, "--balance", "100000000", "--data-dir"]).arg(&s.data_dir).output().unwrap().status.success());
@@ -108,7 +82,7 @@ fn acknowledged_payments_survive_sigkill() {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let missing: Vec<&String> = {
-                let seen = notified.lock().unwrap();
+                let seen = notified(&rx, &key);
                 acked.iter().filter(|no| !seen.contains(*no)).collect()
             };
             if missing.is_empty() {

@@ -8,55 +8,8 @@ use saoma_wechatpay::aead::{ApiV3Key, Resource};
 use saoma_wechatpay::auth::response_message;
 use saoma_wechatpay::keys::PublicKey;
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::{saoma, Server};
-
-/// An HTTP receiver that answers 500 to its first `failures` requests and 200 after; it keeps every
-/// request's headers and body.
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>,
-}
-
-fn receiver(failures: usize) -> Receiver {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/notify/pay", l.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<(Vec<(String, String)>, String)>>> = Arc::default();
-    let g = got.clone();
-    std::thread::spawn(move || {
-        for stream in l.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let (mut headers, mut line, mut len) = (Vec::new(), String::new(), 0usize);
-            r.read_line(&mut line).unwrap_or(0);
-            loop {
-                line.clear();
-                if r.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.trim().split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    headers.push((k.trim().to_lowercase(), v.trim().to_string()));
-                }
-            }
-            let mut body = vec![0u8; len];
-            let _ = r.read_exact(&mut body);
-            let n = {
-                let mut g = g.lock().unwrap();
-                g.push((headers, String::from_utf8_lossy(&body).into_owned()));
-                g.len()
-            };
-            let status = if n <= failures { "500 Internal Server Error" } else { "200 OK" };
-            let _ = write!(s, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    Receiver { url, got }
-}
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -81,7 +34,7 @@ fn advance(s: &Server, d: &str) {
 #[test]
 fn notifications_retry_on_schedule_survive_a_restart_and_arrive_signed() {
     for mut s in Server::all(true) {
-        let rx = receiver(2);
+        let rx = support::receiver(|n| if n <= 2 { 500 } else { 200 });
         let m = s.merchant("Notify", "public_key");
         let c = s.client(&m);
         let out = saoma().args(["user", "create", "--phone", "13600000003", "--balance", "5000", "--data-dir"]).arg(&s.data_dir).output().unwrap();

@@ -162,7 +162,7 @@ pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: 
         return Err(BankError::BadAmount);
     }
     let now = app.business_now_secs();
-    let (op_id, hold_id, user_id, wallet) = (app.ids.next(), app.ids.next(), user.id, user.wallet);
+    let (op_id, hold_id, card_id, user_id, wallet) = (app.ids.next(), app.ids.next(), app.ids.next(), user.id, user.wallet);
     let (card2, rid2) = (card_no.clone(), request_id.clone());
     let started = app
         .store
@@ -183,6 +183,11 @@ pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: 
                 Some(Err(e)) => return Err(StoreError::Corrupt(format!("bank hold: {e}"))),
                 None => return Err(StoreError::Corrupt("bank hold: no result".into())),
             }
+            // The card is remembered on first use (the wallet's list of cards).
+            tx.execute(
+                "INSERT INTO bank_cards (id, user_id, card_no, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, card_no) DO NOTHING",
+                &[card_id.into(), user_id.into(), card2.as_str().into(), now.into()],
+            )?;
             tx.execute(
                 &format!("INSERT INTO bank_operations ({OP_COLUMNS}, user_id, created_at, finished_at) VALUES ($1, $2, $3, $4, 'pending', NULL, $5, $6, $7, $8, NULL)"),
                 &[op_id.into(), rid2.as_str().into(), kind.as_str().into(), amount.into(), hold_id.into(), card2.as_str().into(), user_id.into(), now.into()],

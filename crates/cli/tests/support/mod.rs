@@ -5,7 +5,10 @@
 use saoma_store::testing::TestDb;
 use saoma_wechatpay::client::V3Client;
 use saoma_wechatpay::keys::{PrivateKey, PublicKey};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -113,4 +116,50 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+/// One request a [`Receiver`] got: lower-cased headers and the body.
+pub type Received = (Vec<(String, String)>, String);
+
+/// A local HTTP endpoint standing in for a merchant's `notify_url`: answers the n-th request (from 1)
+/// with `status(n)` and keeps every request.
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<Received>>>,
+}
+
+pub fn receiver(status: impl Fn(usize) -> u16 + Send + 'static) -> Receiver {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/notify", l.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let (mut headers, mut line, mut len) = (Vec::new(), String::new(), 0usize);
+            r.read_line(&mut line).unwrap_or(0);
+            loop {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.trim().split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    headers.push((k.trim().to_lowercase(), v.trim().to_string()));
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            let n = {
+                let mut g = g.lock().unwrap();
+                g.push((headers, String::from_utf8_lossy(&body).into_owned()));
+                g.len()
+            };
+            let _ = write!(s, "HTTP/1.1 {} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status(n));
+        }
+    });
+    Receiver { url, got }
 }
