@@ -35,13 +35,24 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     d
 }
 
+/// Kills the server if the test fails before stopping it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn serve_and_stop(data_dir: &std::path::Path, database_url: Option<&str>, backend: &str) {
     let mut cmd = saoma();
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).stdout(Stdio::null()).stderr(Stdio::piped());
     if let Some(u) = database_url {
         cmd.args(["--database-url", u]);
     }
-    let mut child = cmd.spawn().unwrap();
+    let mut guard = KillOnDrop(cmd.spawn().unwrap());
+    let child = &mut guard.0;
     let addr_file = data_dir.join("server.addr");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !addr_file.exists() {
