@@ -60,6 +60,12 @@ fn a_user_pays_a_native_order() {
         let m = s.merchant("Café", "public_key");
         let c = s.client(&m);
         let u = user(&s, "13800000001", 10_000);
+        // Registering the phone again, or a negative balance, is a clear refusal that creates nothing.
+        for (args, want) in [(["--phone", "13800000001", "--balance=1", "--pin=123456"], "409 PHONE_TAKEN"), (["--phone", "13800000009", "--balance=-1", "--pin=123456"], "400 PARAM_ERROR")] {
+            let out = saoma().args(["user", "create", "--data-dir"]).arg(&s.data_dir).args(args).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success() && err.contains(want), "{err}");
+        }
         let code_url = native(&c, &m, "PAY0000001", 2_000, None);
         let paid = pay(&s, "13800000001", None, &code_url).unwrap();
         assert_eq!(paid["trade_state"], "SUCCESS", "{}", s.backend);

@@ -70,12 +70,10 @@ async fn create_user(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Re
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &format!("body: {e}")),
     };
-    if req.balance < 0 {
-        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "balance must not be negative");
-    }
+    // The wallet API's answers for user errors: 409 for a taken phone, 500 for storage failures.
     let user = match crate::users::create(&app, req.phone, req.pin, req.balance).await {
         Ok(u) => u,
-        Err(e) => return crate::wallet::error(StatusCode::BAD_REQUEST, "PARAM_ERROR", format!("{e:?}")),
+        Err(e) => return crate::wallet::user_error(e),
     };
     let openids = match crate::users::all_openids(&app, user.id).await {
         Ok(o) => o,

@@ -111,6 +111,7 @@ impl BankConnector for SimulatedBank {
 pub enum BankError {
     BadCard,
     BadAmount,
+    BadRequestId,
     NotEnough,
     RequestIdReused,
     Store(String),
@@ -159,7 +160,7 @@ pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: 
         return Err(BankError::BadAmount);
     }
     if request_id.is_empty() || request_id.len() > 64 {
-        return Err(BankError::BadAmount);
+        return Err(BankError::BadRequestId);
     }
     let now = app.business_now_secs();
     let (op_id, hold_id, card_id, user_id, wallet) = (app.ids.next(), app.ids.next(), app.ids.next(), user.id, user.wallet);

@@ -31,6 +31,7 @@ pub struct User {
 pub enum UserError {
     BadPhone,
     BadPin,
+    BadBalance,
     PhoneTaken,
     NoSuchUser,
     BadCode,
@@ -95,7 +96,7 @@ pub async fn create(app: &App, phone: String, pin: Option<String>, balance: i64)
         return Err(UserError::BadPhone);
     }
     if balance < 0 || balance > saoma_core::order::MAX_TOTAL * 100 {
-        return Err(UserError::Store(StoreError::Corrupt("balance out of range".into())));
+        return Err(UserError::BadBalance);
     }
     let pin_hash = pin.as_deref().map(hash_pin).transpose()?;
     let (id, wallet, topup) = (app.ids.next(), AccountId(app.ids.next()), app.ids.next());

@@ -28,10 +28,11 @@ pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
     (status, Json(json!({ "code": code, "message": message.into() }))).into_response()
 }
 
-fn user_error(e: UserError) -> Response {
+pub fn user_error(e: UserError) -> Response {
     match e {
         UserError::BadPhone => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "phone must be 5–20 digits"),
         UserError::BadPin => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "the PIN must be 6 digits"),
+        UserError::BadBalance => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "balance must be 0 to 100,000,000,000 fen"),
         UserError::PhoneTaken => error(StatusCode::CONFLICT, "PHONE_TAKEN", "this phone is registered already"),
         UserError::NoSuchUser => error(StatusCode::NOT_FOUND, "USER_NOT_EXIST", "no user with this phone"),
         UserError::BadCode => error(StatusCode::UNAUTHORIZED, "CODE_INVALID", "the SMS code is wrong, used or expired"),
@@ -158,7 +159,8 @@ async fn bank_operation(app: Arc<App>, headers: HeaderMap, bytes: axum::body::By
     match crate::bank::start(&app, &user, kind, req.card_no, req.amount, req.request_id).await {
         Ok(op) => Json(op).into_response(),
         Err(BankError::BadCard) => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "card_no must be 16–19 digits"),
-        Err(BankError::BadAmount) => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "amount must be positive fen and request_id 1–64 characters"),
+        Err(BankError::BadAmount) => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "amount must be 1 to 1,000,000,000 fen"),
+        Err(BankError::BadRequestId) => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "request_id must be 1–64 characters"),
         Err(BankError::NotEnough) => error(StatusCode::FORBIDDEN, "NOT_ENOUGH", "the wallet balance is not enough"),
         Err(BankError::RequestIdReused) => error(StatusCode::CONFLICT, "REQUEST_ID_REUSED", "request_id already used for another operation"),
         Err(BankError::Store(e)) => {

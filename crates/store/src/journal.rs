@@ -6,7 +6,7 @@
 //! into `accounts` whole, in the same commit. The `accounts` table is brought up to date only at a
 //! checkpoint (every few seconds or megabytes, and at shutdown), which writes the balances the journal
 //! holds and empties it, in one transaction. The current state of an account is therefore its row in
-//! `accounts` overlaid by the journal rows in `ts` order (the last one naming it wins).
+//! `accounts` overlaid by the journal rows in commit (`seq`) order (the last one naming it wins).
 //!
 //! Why: with balances updated in place, a batch of 4,000 transfers over 10,000 accounts rewrote some
 //! 6,000 account rows spread over every page of the table, and those page writes (and their fsync)
