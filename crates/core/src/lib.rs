@@ -4,5 +4,7 @@
 
 pub mod fees;
 pub mod order;
+pub mod paycode;
 pub mod pin;
+pub mod refund;
 pub mod time;

@@ -92,13 +92,14 @@ impl TradeState {
         }
     }
 
-    /// The state as of `now`: an unpaid order past its `time_expire` is closed, whether or not a worker
-    /// has written that down yet.
+    /// The state as of `now`: an unpaid order past its `time_expire` is closed, and a payment-code order
+    /// still waiting for the user's PIN at its deadline is revoked — whether or not anyone has written
+    /// that down yet, so every reader agrees on the clock.
     pub fn at(self, expire_at: i64, now: i64) -> TradeState {
-        if matches!(self, TradeState::NotPay) && now >= expire_at {
-            TradeState::Closed
-        } else {
-            self
+        match self {
+            TradeState::NotPay if now >= expire_at => TradeState::Closed,
+            TradeState::UserPaying if now >= expire_at => TradeState::Revoked,
+            s => s,
         }
     }
 }
@@ -131,6 +132,33 @@ pub fn pay(state: TradeState) -> Result<(), StateError> {
         TradeState::Success | TradeState::Refund => Err(StateError::Paid),
         TradeState::Closed | TradeState::Revoked => Err(StateError::Closed),
         TradeState::UserPaying => Err(StateError::Paying),
+    }
+}
+
+/// Why a payment-code order may not be reversed (撤销).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReverseError {
+    /// Only payment-code (MICROPAY) orders are reversed; others are closed or refunded.
+    NotPaymentCode,
+    /// Reversed already: a second reverse changes nothing and says so.
+    Reversed,
+    /// Refunds were made: the rest is refunded, not reversed.
+    Refunded,
+    Closed,
+}
+
+/// What reversing does from `state`: `Ok(true)` when the payment must be given back first (it had
+/// succeeded), `Ok(false)` when there is nothing to give back.
+pub fn reverse(trade_type: TradeType, state: TradeState) -> Result<bool, ReverseError> {
+    if trade_type != TradeType::Micropay {
+        return Err(ReverseError::NotPaymentCode);
+    }
+    match state {
+        TradeState::NotPay | TradeState::UserPaying | TradeState::PayError => Ok(false),
+        TradeState::Success => Ok(true),
+        TradeState::Revoked => Err(ReverseError::Reversed),
+        TradeState::Refund => Err(ReverseError::Refunded),
+        TradeState::Closed => Err(ReverseError::Closed),
     }
 }
 
@@ -222,9 +250,20 @@ mod tests {
         assert_eq!(TradeState::NotPay.at(100, 100), TradeState::Closed);
         assert_eq!(TradeState::NotPay.at(100, 99), TradeState::NotPay);
         assert_eq!(TradeState::Success.at(100, 1000), TradeState::Success);
+        assert_eq!(TradeState::UserPaying.at(100, 99), TradeState::UserPaying);
+        assert_eq!(TradeState::UserPaying.at(100, 100), TradeState::Revoked);
         for s in ["NOTPAY", "SUCCESS", "REFUND", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR"] {
             assert_eq!(TradeState::parse(s).unwrap().as_str(), s);
         }
+    }
+
+    #[test]
+    fn reversing() {
+        assert_eq!(reverse(TradeType::Micropay, TradeState::UserPaying), Ok(false));
+        assert_eq!(reverse(TradeType::Micropay, TradeState::Success), Ok(true));
+        assert_eq!(reverse(TradeType::Micropay, TradeState::Revoked), Err(ReverseError::Reversed));
+        assert_eq!(reverse(TradeType::Micropay, TradeState::Refund), Err(ReverseError::Refunded));
+        assert_eq!(reverse(TradeType::Native, TradeState::Success), Err(ReverseError::NotPaymentCode));
     }
 
     #[test]

@@ -21,6 +21,15 @@ pub fn locked(locked_until: i64, now: i64) -> bool {
     now < locked_until
 }
 
+/// Payments a user may make without the PIN in one (China) day; the next one asks for it.
+pub const MAX_PIN_FREE_PER_DAY: i64 = 10;
+
+/// Whether a payment of `amount` needs the PIN: above the user's password-free limit, or once the day's
+/// password-free payments are used up.
+pub fn needed(amount: i64, password_free_limit: i64, pin_free_today: i64) -> bool {
+    amount > password_free_limit || pin_free_today >= MAX_PIN_FREE_PER_DAY
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +48,13 @@ mod tests {
         assert_eq!(after_failure(f, 100), (0, Some(100 + LOCK_SECS)));
         assert!(locked(100 + LOCK_SECS, 100 + LOCK_SECS - 1));
         assert!(!locked(100 + LOCK_SECS, 100 + LOCK_SECS));
+    }
+
+    #[test]
+    fn when_the_pin_is_needed() {
+        assert!(!needed(100_000, 100_000, 0));
+        assert!(needed(100_001, 100_000, 0));
+        assert!(!needed(1, 100_000, MAX_PIN_FREE_PER_DAY - 1));
+        assert!(needed(1, 100_000, MAX_PIN_FREE_PER_DAY));
     }
 }

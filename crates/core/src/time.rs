@@ -79,9 +79,46 @@ pub fn format_rfc3339_cst(unix: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+08:00", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
+const CST: i64 = 8 * 3600;
+
+/// The start (Unix seconds) of the China day that contains `unix`: days, limits and bills are counted
+/// in China time, as WeChat Pay counts them.
+pub fn cst_day_start(unix: i64) -> i64 {
+    (unix + CST).div_euclid(86_400) * 86_400 - CST
+}
+
+/// `YYYY-MM-DD` (a China date) → the Unix second its day starts.
+pub fn parse_cst_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    parse_rfc3339(&format!("{s}T00:00:00+08:00"))
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in China time (the bills' format).
+pub fn format_cst_datetime(unix: i64) -> String {
+    let t = format_rfc3339_cst(unix);
+    format!("{} {}", &t[..10], &t[11..19])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn china_days() {
+        // 2018-06-08T00:00:00+08:00
+        let midnight = 1_528_387_200;
+        assert_eq!(parse_cst_date("2018-06-08"), Some(midnight));
+        assert_eq!(cst_day_start(midnight), midnight);
+        assert_eq!(cst_day_start(midnight + 86_399), midnight);
+        assert_eq!(cst_day_start(midnight - 1), midnight - 86_400);
+        assert_eq!(format_cst_datetime(midnight + 3_723), "2018-06-08 01:02:03");
+        assert_eq!(parse_cst_date("2018-6-8"), None);
+        assert_eq!(parse_cst_date("2018-02-30"), None);
+        assert_eq!(parse_cst_date("2018-06-08T00"), None);
+    }
 
     #[test]
     fn parses_and_formats() {

@@ -17,6 +17,10 @@ pub mod movement {
     pub const FEE: u16 = 2;
     pub const TOP_UP: u16 = 3;
     pub const WITHDRAWAL: u16 = 4;
+    /// Merchant → the payer's wallet.
+    pub const REFUND: u16 = 5;
+    /// The platform gives the fee's share of a refund back to the merchant.
+    pub const FEE_REFUND: u16 = 6;
 }
 
 /// Well-known ids (above every time-ordered id the platform generates).

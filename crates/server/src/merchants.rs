@@ -121,7 +121,7 @@ impl Merchants {
                     if tx.query_one("SELECT mchid FROM merchants WHERE mchid = $1", &[mchid.as_str().into()])?.is_some() {
                         continue;
                     }
-                    let account = NewAccount { id: unsettled, currency: Currency::CNY, code: kind::MERCHANT_UNSETTLED, owner: 0, flags: AccountFlags::empty() };
+                    let account = NewAccount { id: unsettled, currency: Currency::CNY, code: kind::MERCHANT_UNSETTLED, owner: 0, flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS };
                     if let Some(Err(e)) = tx.create_accounts(&[account])?.pop() {
                         return Err(StoreError::Corrupt(format!("merchant account: {e}")));
                     }

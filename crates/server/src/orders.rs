@@ -3,7 +3,7 @@
 
 use crate::App;
 use saoma_core::order::{self as rules, FieldError, StateError, TradeState, TradeType};
-use saoma_store::{StoreError, Value};
+use saoma_store::{JobTx, StoreError, Value};
 
 /// The order as v3 shows it (queries, and the resource of a TRANSACTION.SUCCESS notification).
 pub fn transaction_json(o: &Order, now: i64) -> serde_json::Value {
@@ -61,6 +61,13 @@ pub struct Order {
     pub expire_at: i64,
     pub success_at: Option<i64>,
     pub code: String,
+    /// Who paid (or, for a payment-code order, whose code it was).
+    pub payer_user: Option<u128>,
+    pub fee: i64,
+    pub fee_rate_bp: i64,
+    pub refunded: i64,
+    pub fee_refunded: i64,
+    pub refund_count: i64,
 }
 
 impl Order {
@@ -110,7 +117,8 @@ impl From<StoreError> for OrderError {
 }
 
 pub const COLUMNS: &str = "id, mchid, out_trade_no, transaction_id, appid, trade_type, description, attach, notify_url, total, currency, \
-                       payer_openid, trade_state, expire_at, success_at, code, request_digest";
+                       payer_openid, trade_state, expire_at, success_at, code, request_digest, payer_user, fee, fee_rate_bp, refunded, \
+                       fee_refunded, refund_count";
 
 pub fn from_row(r: &[Value]) -> Result<(Order, String), StoreError> {
     let bad = |what: &str| StoreError::Corrupt(format!("order row: {what}"));
@@ -136,6 +144,12 @@ pub fn from_row(r: &[Value]) -> Result<(Order, String), StoreError> {
             expire_at: int(13)?,
             success_at: r.get(14).and_then(Value::as_i64),
             code: text(15)?,
+            payer_user: r.get(17).and_then(crate::users::blob_id),
+            fee: int(18)?,
+            fee_rate_bp: int(19)?,
+            refunded: int(20)?,
+            fee_refunded: int(21)?,
+            refund_count: int(22)?,
         },
         text(16)?,
     ))
@@ -154,15 +168,27 @@ fn validate(n: &NewOrder, now: i64) -> Result<i64, FieldError> {
     if let Some(o) = &n.payer_openid {
         rules::check_len("payer.openid", o, 1, 128)?;
     }
-    rules::check_notify_url(&n.notify_url)?;
+    // Payment-code orders have no notify_url (the cashier has the answer at once).
+    if n.trade_type != TradeType::Micropay {
+        rules::check_notify_url(&n.notify_url)?;
+    }
     rules::check_amount(n.total, &n.currency)?;
     rules::expiry(n.time_expire.as_deref(), now)
 }
 
-/// Creates an order, or returns the one already created with the same out_trade_no and parameters.
-pub async fn create(app: &App, n: NewOrder) -> Result<Order, OrderError> {
+/// What creating an order needs before its job: the checked fields, and ids drawn outside the writer.
+pub struct Prepared {
+    id: u128,
+    code: String,
+    candidates: Vec<String>,
+    expire_at: i64,
+    digest: String,
+    now: i64,
+}
+
+pub fn prepare(app: &App, n: &NewOrder) -> Result<Prepared, OrderError> {
     let now = app.business_now_secs();
-    let expire_at = validate(&n, now)?;
+    let expire_at = validate(n, now)?;
     // What makes two creations "the same request" (JSON, so that no value can fake a separator).
     let digest = serde_json::json!([
         n.trade_type.as_str(), n.appid, n.description, n.total, n.currency, n.notify_url, n.attach, n.goods_tag, n.time_expire, n.payer_openid
@@ -171,67 +197,83 @@ pub async fn create(app: &App, n: NewOrder) -> Result<Order, OrderError> {
     let id = app.ids.next();
     let code = saoma_wechatpay::aead::random_string(24).map_err(|e| StoreError::Io(e.to_string()))?;
     let candidates: Vec<String> = (0..4).map(|i| rules::transaction_id(now, (saoma_store::splitmix(id as u64 ^ i) % 1_000_000_000_000_000) as u64)).collect();
-    let r = app
-        .store
-        .transact(move |tx| {
-            if let Some(row) = tx.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[n.mchid.as_str().into(), n.out_trade_no.as_str().into()])? {
-                let (order, existing_digest) = from_row(&row)?;
-                return Ok(if existing_digest == digest { Ok(order) } else { Err(OrderError::OutTradeNoUsed) });
-            }
-            let mut transaction_id = None;
-            for c in candidates {
-                if tx.query_one("SELECT id FROM orders WHERE transaction_id = $1", &[c.as_str().into()])?.is_none() {
-                    transaction_id = Some(c);
-                    break;
-                }
-            }
-            let transaction_id = transaction_id.ok_or_else(|| StoreError::Io("no free transaction_id after 4 tries".into()))?;
-            tx.execute(
-                "INSERT INTO orders (id, mchid, out_trade_no, transaction_id, appid, trade_type, description, attach, notify_url, goods_tag, \
-                 total, currency, payer_openid, trade_state, expire_at, created_at, success_at, request_digest, code) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, $17, $18)",
-                &[
-                    id.into(),
-                    n.mchid.as_str().into(),
-                    n.out_trade_no.as_str().into(),
-                    transaction_id.as_str().into(),
-                    n.appid.as_str().into(),
-                    n.trade_type.as_str().into(),
-                    n.description.as_str().into(),
-                    n.attach.clone().into(),
-                    n.notify_url.as_str().into(),
-                    n.goods_tag.clone().into(),
-                    n.total.into(),
-                    n.currency.as_str().into(),
-                    n.payer_openid.clone().into(),
-                    TradeState::NotPay.as_str().into(),
-                    expire_at.into(),
-                    now.into(),
-                    digest.into(),
-                    code.as_str().into(),
-                ],
-            )?;
-            Ok(Ok(Order {
-                id,
-                mchid: n.mchid,
-                out_trade_no: n.out_trade_no,
-                transaction_id,
-                appid: n.appid,
-                trade_type: n.trade_type,
-                description: n.description,
-                attach: n.attach,
-                notify_url: n.notify_url,
-                total: n.total,
-                currency: n.currency,
-                payer_openid: n.payer_openid,
-                trade_state: TradeState::NotPay,
-                expire_at,
-                success_at: None,
-                code,
-            }))
-        })
-        .await?;
-    r
+    Ok(Prepared { id, code, candidates, expire_at, digest, now })
+}
+
+/// Inside a job: the order with this out_trade_no if it exists (`Ok((order, false))` when its
+/// parameters are the same, `OutTradeNoUsed` when not), else a new unpaid one (`Ok((order, true))`).
+pub fn create_in_job(tx: &mut JobTx<'_>, n: NewOrder, p: Prepared, digest_extra: &str) -> Result<Result<(Order, bool), OrderError>, StoreError> {
+    let digest = format!("{}{digest_extra}", p.digest);
+    if let Some(row) = tx.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[n.mchid.as_str().into(), n.out_trade_no.as_str().into()])? {
+        let (order, existing_digest) = from_row(&row)?;
+        return Ok(if existing_digest == digest { Ok((order, false)) } else { Err(OrderError::OutTradeNoUsed) });
+    }
+    let mut transaction_id = None;
+    for c in p.candidates {
+        if tx.query_one("SELECT id FROM orders WHERE transaction_id = $1", &[c.as_str().into()])?.is_none() {
+            transaction_id = Some(c);
+            break;
+        }
+    }
+    let transaction_id = transaction_id.ok_or_else(|| StoreError::Io("no free transaction_id after 4 tries".into()))?;
+    tx.execute(
+        "INSERT INTO orders (id, mchid, out_trade_no, transaction_id, appid, trade_type, description, attach, notify_url, goods_tag, \
+         total, currency, payer_openid, trade_state, expire_at, created_at, success_at, request_digest, code) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, $17, $18)",
+        &[
+            p.id.into(),
+            n.mchid.as_str().into(),
+            n.out_trade_no.as_str().into(),
+            transaction_id.as_str().into(),
+            n.appid.as_str().into(),
+            n.trade_type.as_str().into(),
+            n.description.as_str().into(),
+            n.attach.clone().into(),
+            n.notify_url.as_str().into(),
+            n.goods_tag.clone().into(),
+            n.total.into(),
+            n.currency.as_str().into(),
+            n.payer_openid.clone().into(),
+            TradeState::NotPay.as_str().into(),
+            p.expire_at.into(),
+            p.now.into(),
+            digest.into(),
+            p.code.as_str().into(),
+        ],
+    )?;
+    Ok(Ok((
+        Order {
+            id: p.id,
+            mchid: n.mchid,
+            out_trade_no: n.out_trade_no,
+            transaction_id,
+            appid: n.appid,
+            trade_type: n.trade_type,
+            description: n.description,
+            attach: n.attach,
+            notify_url: n.notify_url,
+            total: n.total,
+            currency: n.currency,
+            payer_openid: n.payer_openid,
+            trade_state: TradeState::NotPay,
+            expire_at: p.expire_at,
+            success_at: None,
+            code: p.code,
+            payer_user: None,
+            fee: 0,
+            fee_rate_bp: 0,
+            refunded: 0,
+            fee_refunded: 0,
+            refund_count: 0,
+        },
+        true,
+    )))
+}
+
+/// Creates an order, or returns the one already created with the same out_trade_no and parameters.
+pub async fn create(app: &App, n: NewOrder) -> Result<Order, OrderError> {
+    let p = prepare(app, &n)?;
+    app.store.transact(move |tx| Ok(create_in_job(tx, n, p, "")?.map(|(o, _)| o))).await?
 }
 
 pub fn by_out_trade_no(app: &App, mchid: &str, out_trade_no: &str) -> Result<Option<Order>, StoreError> {

@@ -8,7 +8,7 @@ use crate::users::{self, blob_id, User};
 use crate::App;
 use saoma_core::{fees, order as rules, pin};
 use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags};
-use saoma_store::StoreError;
+use saoma_store::{JobTx, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PayError {
@@ -49,29 +49,26 @@ pub fn order_code(scanned: &str) -> Option<&str> {
     s.strip_prefix("wx").filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-/// Pays the order named by `scanned` as `user`; `pin` is needed above the password-free limit.
+/// Pays the order named by `scanned` as `user`; `pin` is needed above the password-free limit or
+/// after the day's password-free payments.
 pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String>) -> Result<Order, PayError> {
     let code = order_code(scanned).ok_or(PayError::NoSuchOrder)?.to_string();
     let order = orders::by_code(app, &code)?.ok_or(PayError::NoSuchOrder)?;
     let now = app.business_now_secs();
     rules::pay(order.state_at(now)).map_err(OrderError::from)?;
-    let needs_pin = order.total > user.password_free_limit;
-    if needs_pin {
-        if pin::locked(user.pin_locked_until, now) {
-            return Err(PayError::PinLocked { until: user.pin_locked_until });
+    let pin_verified = match pin_given {
+        Some(given) if pin::needed(order.total, user.password_free_limit, pin_free_today(app, user.id, now)?) => {
+            check_pin(app, user, &given, now).await?;
+            true
         }
-        let given = pin_given.ok_or(PayError::PinRequired)?;
-        // argon2 is slow on purpose: checked here, outside the writer.
-        let ok = user.pin_hash.as_deref().is_some_and(|h| crate::blocking(|| users::pin_matches(h, &given)));
-        if !ok {
-            return Err(record_wrong_pin(app, user.id).await?);
-        }
-    }
-    let (user_id, wallet, order_id) = (user.id, user.wallet, order.id);
-    let (pay_id, fee_id, notification_id) = (app.ids.next(), app.ids.next(), app.ids.next());
+        // A PIN given where none is needed is not checked: the payment is password-free.
+        _ => false,
+    };
+    let (user_id, order_id) = (user.id, order.id);
+    let ids = ChargeIds::new(app);
     app.store
         .transact(move |tx| {
-            // Everything again under the writer: the order or the lock may have changed since.
+            // Everything again under the writer: the order, the lock and the day's count may have changed.
             let Some(row) = tx.query_one(&format!("SELECT {} FROM orders WHERE id = $1", orders::COLUMNS), &[order_id.into()])? else {
                 return Ok(Err(PayError::NoSuchOrder));
             };
@@ -80,54 +77,115 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
                 return Ok(Err(OrderError::from(e).into()));
             }
             let user = users::in_job(tx, user_id)?.ok_or_else(|| StoreError::Corrupt("payer vanished".into()))?;
+            let needs_pin = pin::needed(order.total, user.password_free_limit, pin_free_today_in_job(tx, user_id, now)?);
+            if needs_pin && !pin_verified {
+                return Ok(Err(PayError::PinRequired));
+            }
             if needs_pin {
                 if pin::locked(user.pin_locked_until, now) {
                     return Ok(Err(PayError::PinLocked { until: user.pin_locked_until }));
                 }
                 tx.execute("UPDATE users SET pin_failures = 0 WHERE id = $1", &[user_id.into()])?;
             }
-            let m = tx
-                .query_one("SELECT unsettled_account, fee_rate_bp, apiv3_key FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
-                .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
-            let unsettled = AccountId(blob_id(&m[0]).ok_or_else(|| StoreError::Corrupt("merchant account".into()))?);
-            let fee = fees::fee(order.total, m[1].as_i64().unwrap_or(0).clamp(0, 10_000) as u32);
-            let reference = order.id;
-            let mut chain = vec![NewTransfer::simple(pay_id, wallet, unsettled, order.total, Currency::CNY, movement::PAYMENT, reference)];
-            if fee > 0 {
-                chain[0].flags = TransferFlags::LINKED;
-                chain.push(NewTransfer::simple(fee_id, unsettled, FEES_CNY, fee, Currency::CNY, movement::FEE, reference));
-            }
-            let results = tx.create_transfers(&chain)?;
-            if results.iter().any(|r| matches!(r, Err(TransferError::ExceedsCredits))) {
-                return Ok(Err(PayError::NotEnough));
-            }
-            if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
-                return Err(StoreError::Corrupt(format!("payment transfer refused: {e}")));
-            }
-            let openid = users::openid_for(tx, user_id, &order.appid)?;
-            tx.execute(
-                "UPDATE orders SET trade_state = 'SUCCESS', success_at = $1, payer_openid = $2, payer_user = $3, payment_transfer = $4 WHERE id = $5",
-                &[now.into(), openid.as_str().into(), user_id.into(), pay_id.into(), order.id.into()],
-            )?;
-            let paid = Order { trade_state: saoma_core::order::TradeState::Success, success_at: Some(now), payer_openid: Some(openid), ..order };
-            // The notification commits with the payment, or neither does.
-            let apiv3 = m[2].as_str().ok_or_else(|| StoreError::Corrupt("merchant apiv3 key".into()))?;
-            crate::notify::enqueue(
-                tx,
-                notification_id,
-                &paid.mchid,
-                apiv3,
-                &paid.notify_url,
-                "TRANSACTION.SUCCESS",
-                "支付成功",
-                "transaction",
-                &paid.out_trade_no,
-                &orders::transaction_json(&paid, now),
-                now,
-            )?;
-            Ok(Ok(paid))
+            charge(tx, order, &user, !needs_pin, ids)
         })
         .await?
+}
+
+/// Checks a PIN the user typed (argon2 is slow on purpose: outside the writer); a wrong one is counted
+/// towards the lockout.
+pub async fn check_pin(app: &App, user: &User, given: &str, now: i64) -> Result<(), PayError> {
+    if pin::locked(user.pin_locked_until, now) {
+        return Err(PayError::PinLocked { until: user.pin_locked_until });
+    }
+    let ok = user.pin_hash.as_deref().is_some_and(|h| crate::blocking(|| users::pin_matches(h, given)));
+    if !ok {
+        return Err(record_wrong_pin(app, user.id).await?);
+    }
+    Ok(())
+}
+
+/// Password-free payments the user made today (China time), read outside the writer to decide whether
+/// to ask for the PIN; the job counts again.
+pub fn pin_free_today(app: &App, user: u128, now: i64) -> Result<i64, StoreError> {
+    let row = crate::blocking(|| app.store.query_one(PIN_FREE_TODAY, &[user.into(), saoma_core::time::cst_day_start(now).into()]))?;
+    Ok(row.and_then(|r| r[0].as_i64()).unwrap_or(0))
+}
+
+pub fn pin_free_today_in_job(tx: &mut JobTx<'_>, user: u128, now: i64) -> Result<i64, StoreError> {
+    let row = tx.query_one(PIN_FREE_TODAY, &[user.into(), saoma_core::time::cst_day_start(now).into()])?;
+    Ok(row.and_then(|r| r[0].as_i64()).unwrap_or(0))
+}
+
+const PIN_FREE_TODAY: &str = "SELECT COUNT(*) FROM orders WHERE payer_user = $1 AND success_at >= $2 AND pin_free = 1";
+
+/// The ids a charge may use, drawn before the job (the generator is not the job's).
+#[derive(Clone, Copy)]
+pub struct ChargeIds {
+    pay: u128,
+    fee: u128,
+    notification: u128,
+}
+
+impl ChargeIds {
+    pub fn new(app: &App) -> ChargeIds {
+        ChargeIds { pay: app.ids.next(), fee: app.ids.next(), notification: app.ids.next() }
+    }
+}
+
+/// Inside a job: moves the money for `order` from `payer`'s wallet as one linked chain (wallet → the
+/// merchant's unsettled account, then the fee to the platform), marks the order paid, and writes the
+/// TRANSACTION.SUCCESS notification when the order has a notify_url. The caller has checked the order's
+/// state and the PIN. `Ok(Err(NotEnough))` leaves the ledger untouched.
+pub fn charge(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_free: bool, ids: ChargeIds) -> Result<Result<Order, PayError>, StoreError> {
+    // The job's own time: the ledger stamps the transfers with it, and bills cut days by it.
+    let now = tx.now().div_euclid(saoma_store::NANOS_PER_SEC);
+    let m = tx
+        .query_one("SELECT unsettled_account, fee_rate_bp, apiv3_key FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
+        .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
+    let unsettled = AccountId(blob_id(&m[0]).ok_or_else(|| StoreError::Corrupt("merchant account".into()))?);
+    let rate = m[1].as_i64().unwrap_or(0).clamp(0, 10_000);
+    let fee = fees::fee(order.total, rate as u32);
+    let reference = order.id;
+    let mut chain = vec![NewTransfer::simple(ids.pay, payer.wallet, unsettled, order.total, Currency::CNY, movement::PAYMENT, reference)];
+    if fee > 0 {
+        chain[0].flags = TransferFlags::LINKED;
+        chain.push(NewTransfer::simple(ids.fee, unsettled, FEES_CNY, fee, Currency::CNY, movement::FEE, reference));
+    }
+    let results = tx.create_transfers(&chain)?;
+    if results.iter().any(|r| matches!(r, Err(TransferError::ExceedsCredits))) {
+        return Ok(Err(PayError::NotEnough));
+    }
+    if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
+        return Err(StoreError::Corrupt(format!("payment transfer refused: {e}")));
+    }
+    let openid = users::openid_for(tx, payer.id, &order.appid)?;
+    let fee_transfer = (fee > 0).then_some(ids.fee);
+    tx.execute(
+        "UPDATE orders SET trade_state = 'SUCCESS', success_at = $1, payer_openid = $2, payer_user = $3, payment_transfer = $4, \
+         fee = $5, fee_rate_bp = $6, fee_transfer = $7, pin_free = $8 WHERE id = $9",
+        &[now.into(), openid.as_str().into(), payer.id.into(), ids.pay.into(), fee.into(), rate.into(), fee_transfer.into(), (pin_free as i64).into(), order.id.into()],
+    )?;
+    let paid = Order { trade_state: saoma_core::order::TradeState::Success, success_at: Some(now), payer_openid: Some(openid), ..order };
+    // The notification commits with the payment, or neither does. Payment-code orders have no
+    // notify_url: the cashier learns the result from the answer and the query.
+    if !paid.notify_url.is_empty() {
+        let apiv3 = m[2].as_str().ok_or_else(|| StoreError::Corrupt("merchant apiv3 key".into()))?;
+        crate::notify::enqueue(
+            tx,
+            ids.notification,
+            &paid.mchid,
+            apiv3,
+            &paid.notify_url,
+            "TRANSACTION.SUCCESS",
+            "支付成功",
+            "transaction",
+            &paid.out_trade_no,
+            &orders::transaction_json(&paid, now),
+            now,
+        )?;
+    }
+    Ok(Ok(paid))
 }
 
 async fn record_wrong_pin(app: &App, user_id: u128) -> Result<PayError, StoreError> {

@@ -20,6 +20,9 @@ pub fn router() -> Router<Arc<App>> {
         .route("/wallet/balance", get(balance))
         .route("/wallet/transactions", get(transactions))
         .route("/wallet/pay", post(pay))
+        .route("/wallet/paycode", post(paycode))
+        .route("/wallet/paying", get(paying))
+        .route("/wallet/confirm", post(confirm))
         .route("/wallet/topup", post(top_up))
         .route("/wallet/withdraw", post(withdraw))
 }
@@ -192,6 +195,7 @@ pub fn pay_error(e: PayError) -> Response {
             let message = match code.as_str() {
                 "ORDERPAID" => "the order has been paid",
                 "ORDER_CLOSED" => "the order is closed or expired",
+                "ORDER_REVOKED" => "the payment was revoked (not confirmed in time, or reversed by the merchant)",
                 _ => "a payment of this order is in progress",
             };
             error(StatusCode::BAD_REQUEST, &code, message)
@@ -226,6 +230,56 @@ async fn pay(State(app): State<Arc<App>>, headers: HeaderMap, bytes: axum::body:
             "description": o.description,
         }))
         .into_response(),
+        Err(e) => pay_error(e),
+    }
+}
+
+/// A payment code (付款码) to show the cashier: single use, valid a minute.
+async fn paycode(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    match crate::paycodes::issue(&app, &user).await {
+        Ok((code, expires_at)) => Json(json!({ "auth_code": code, "expires_at": saoma_core::time::format_rfc3339_cst(expires_at) })).into_response(),
+        Err(e) => user_error(UserError::Store(e)),
+    }
+}
+
+/// Payment-code orders waiting for this user's PIN.
+async fn paying(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    match crate::paycodes::waiting(&app, &user) {
+        Ok(orders) => Json(json!({ "orders": orders.iter().map(|(o, merchant)| json!({
+            "transaction_id": o.transaction_id, "mchid": o.mchid, "merchant": merchant, "description": o.description,
+            "total": o.total, "currency": o.currency, "confirm_before": saoma_core::time::format_rfc3339_cst(o.expire_at),
+        })).collect::<Vec<_>>() }))
+        .into_response(),
+        Err(e) => user_error(UserError::Store(e)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Confirm {
+    transaction_id: String,
+    pin: String,
+}
+
+/// Confirms a waiting payment-code order with the PIN.
+async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    let req: Confirm = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match crate::paycodes::confirm(&app, &user, &req.transaction_id, &req.pin).await {
+        Ok(o) => Json(json!({ "mchid": o.mchid, "out_trade_no": o.out_trade_no, "transaction_id": o.transaction_id, "trade_state": o.trade_state.as_str(), "total": o.total })).into_response(),
         Err(e) => pay_error(e),
     }
 }

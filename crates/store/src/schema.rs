@@ -249,6 +249,56 @@ CREATE TABLE simulated_bank (
 );
 ",
     postgres_only: "",
+}, Migration {
+    version: 7,
+    name: "payment_codes_and_refunds",
+    sql: "
+-- The user's payment codes (付款码): 18 digits, single use, valid about a minute.
+CREATE TABLE payment_codes (
+    code TEXT PRIMARY KEY,
+    user_id {BLOB} NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT,
+    order_id {BLOB}
+);
+CREATE INDEX payment_codes_user ON payment_codes (user_id, created_at);
+-- What a payment cost the merchant (the fee and its rate, fixed at payment time), whether it was paid
+-- without the PIN (ten of those a day at most), and what has been refunded since — money and fee.
+ALTER TABLE orders ADD COLUMN fee BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN fee_rate_bp BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN fee_transfer {BLOB};
+ALTER TABLE orders ADD COLUMN pin_free BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN refunded BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN fee_refunded BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN refund_count BIGINT NOT NULL DEFAULT 0;
+-- Bills read a merchant's day by success time.
+CREATE INDEX orders_mchid_success ON orders (mchid, success_at);
+-- Refunds: idempotent on (mchid, out_refund_no); the money goes back as one ledger chain (the fee share
+-- from the platform to the merchant, then the refund from the merchant to the wallet).
+CREATE TABLE refunds (
+    id {BLOB} PRIMARY KEY,
+    refund_id TEXT NOT NULL UNIQUE,
+    mchid TEXT NOT NULL,
+    out_refund_no TEXT NOT NULL,
+    order_id {BLOB} NOT NULL,
+    reason TEXT,
+    notify_url TEXT,
+    amount BIGINT NOT NULL,
+    fee_refund BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL,
+    request_digest TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    success_at BIGINT,
+    refund_transfer {BLOB},
+    fee_refund_transfer {BLOB},
+    UNIQUE (mchid, out_refund_no)
+){WITHOUT_ROWID};
+CREATE INDEX refunds_order ON refunds (order_id);
+CREATE INDEX refunds_mchid_success ON refunds (mchid, success_at);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod certificates;
+mod refunds;
 mod transactions;
 
 use crate::App;
@@ -22,6 +23,10 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v3/pay/transactions/jsapi", post(transactions::create_jsapi))
         .route("/v3/pay/transactions/app", post(transactions::create_app))
         .route("/v3/pay/transactions/h5", post(transactions::create_h5))
+        .route("/v3/pay/transactions/codepay", post(transactions::codepay))
+        .route("/v3/pay/transactions/out-trade-no/:out_trade_no/reverse", post(transactions::reverse))
+        .route("/v3/refund/domestic/refunds", post(refunds::create))
+        .route("/v3/refund/domestic/refunds/:out_refund_no", get(refunds::query))
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no", get(transactions::query_by_out_trade_no))
         .route("/v3/pay/transactions/id/:transaction_id", get(transactions::query_by_id))
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no/close", post(transactions::close))

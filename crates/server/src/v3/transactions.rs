@@ -5,6 +5,10 @@
 use super::auth::Caller;
 use super::{json, V3Error};
 use crate::orders::{self, NewOrder, OrderError};
+use crate::paycodes::{self, CodepayError, ReverseFail};
+use crate::payments::PayError;
+use saoma_core::order::{ReverseError, TradeState};
+use saoma_core::paycode::CodeError;
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -50,11 +54,21 @@ fn string(v: &Json, path: &[&'static str], required: bool) -> Result<Option<Stri
     }
 }
 
-fn parse_new(caller: &Caller, trade_type: TradeType) -> Result<NewOrder, V3Error> {
+fn body_json(caller: &Caller) -> Result<Json, V3Error> {
     let v: Json = serde_json::from_str(&caller.body).map_err(|e| V3Error::param(format!("body is not JSON: {e}")))?;
     if !v.is_object() {
         return Err(V3Error::param("body must be a JSON object"));
     }
+    Ok(v)
+}
+
+fn parse_new(caller: &Caller, trade_type: TradeType) -> Result<NewOrder, V3Error> {
+    let v = body_json(caller)?;
+    parse_new_from(caller, &v, trade_type)
+}
+
+fn parse_new_from(caller: &Caller, v: &Json, trade_type: TradeType) -> Result<NewOrder, V3Error> {
+    let v = v.clone();
     let mchid = string(&v, &["mchid"], true)?.unwrap_or_default();
     if mchid != caller.merchant.mchid {
         return Err(V3Error::param("mchid must be the merchant named in Authorization"));
@@ -80,7 +94,7 @@ fn parse_new(caller: &Caller, trade_type: TradeType) -> Result<NewOrder, V3Error
         out_trade_no: string(&v, &["out_trade_no"], true)?.unwrap_or_default(),
         time_expire: string(&v, &["time_expire"], false)?,
         attach: string(&v, &["attach"], false)?,
-        notify_url: string(&v, &["notify_url"], true)?.unwrap_or_default(),
+        notify_url: string(&v, &["notify_url"], trade_type != TradeType::Micropay)?.unwrap_or_default(),
         goods_tag: string(&v, &["goods_tag"], false)?,
         total,
         currency: string(&v, &["amount", "currency"], false)?.unwrap_or_else(|| "CNY".to_string()),
@@ -145,6 +159,58 @@ pub async fn query_by_id(
         return Err(OrderError::NotFound.into());
     }
     Ok(json(StatusCode::OK, orders::transaction_json(&o, app.business_now_secs())))
+}
+
+/// Charges the user's payment code (付款码) for a new order: 200 with the paid transaction; 202
+/// USERPAYING while the user confirms with the PIN (query until SUCCESS, or reverse); 403 NOT_ENOUGH with
+/// the order left PAYERROR when the charge fails.
+pub async fn codepay(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Response, V3Error> {
+    let v = body_json(&caller)?;
+    let auth_code = string(&v, &["payer", "auth_code"], true)?.unwrap_or_default();
+    if field(&v, &["scene_info", "store_info", "out_id"]).and_then(Json::as_str).is_none() {
+        return Err(V3Error::param("scene_info.store_info.out_id is required"));
+    }
+    let new = parse_new_from(&caller, &v, TradeType::Micropay)?;
+    let now = app.business_now_secs();
+    match paycodes::codepay(&app, new, auth_code).await {
+        Ok(o) if o.state_at(now) == TradeState::UserPaying => Err(V3Error::new(ErrorCode::UserPaying, "the user is confirming with the PIN; query the order until it is paid, or reverse it")),
+        Ok(o) => Ok(json(StatusCode::OK, orders::transaction_json(&o, now))),
+        Err(CodepayError::Code(e)) => Err(match e {
+            CodeError::Format => V3Error::param("payer.auth_code must be 18 digits starting 10–15"),
+            CodeError::Unknown => V3Error::new(ErrorCode::InvalidRequest, "payer.auth_code is not a payment code; ask the user to show a fresh one"),
+            CodeError::Used => V3Error::new(ErrorCode::InvalidRequest, "payer.auth_code has been used; ask the user to refresh the code"),
+            CodeError::Expired => V3Error::new(ErrorCode::InvalidRequest, "payer.auth_code has expired; ask the user to refresh the code"),
+        }),
+        Err(CodepayError::Order(e)) => Err(e.into()),
+        Err(CodepayError::PayError { reason: PayError::NotEnough, .. }) => Err(V3Error::new(ErrorCode::NotEnough, "the user's balance is not enough; the order is PAYERROR")),
+        Err(CodepayError::PayError { reason, .. }) => Err(V3Error::new(ErrorCode::TradeError, format!("the payment failed ({reason:?}); the order is PAYERROR"))),
+        Err(CodepayError::Store(e)) => Err(V3Error::system(e)),
+    }
+}
+
+/// Reverses (撤销) a payment-code order: 200 `{appid, mchid, out_trade_no}`.
+pub async fn reverse(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(out_trade_no): Path<String>,
+) -> Result<Response, V3Error> {
+    let v = body_json(&caller)?;
+    if string(&v, &["mchid"], true)?.as_deref() != Some(caller.merchant.mchid.as_str()) {
+        return Err(V3Error::param("mchid must be the merchant named in Authorization"));
+    }
+    let appid = string(&v, &["appid"], true)?.unwrap_or_default();
+    match paycodes::reverse(&app, &caller.merchant.mchid, &out_trade_no).await {
+        Ok(o) => Ok(json(StatusCode::OK, serde_json::json!({ "appid": appid, "mchid": o.mchid, "out_trade_no": o.out_trade_no }))),
+        Err(ReverseFail::NotFound) => Err(OrderError::NotFound.into()),
+        Err(ReverseFail::Rule(e)) => Err(match e {
+            ReverseError::NotPaymentCode => V3Error::new(ErrorCode::InvalidRequest, "only payment-code (MICROPAY) orders are reversed; close or refund this one"),
+            ReverseError::Reversed => V3Error::new(ErrorCode::InvalidRequest, "the order has been reversed already (REVOKED)"),
+            ReverseError::Refunded => V3Error::new(ErrorCode::InvalidRequest, "the order has refunds; refund the rest instead of reversing"),
+            ReverseError::Closed => V3Error::new(ErrorCode::OrderClosed, "the order is closed"),
+        }),
+        Err(ReverseFail::Refund(e)) => Err(super::refunds::refund_error(e)),
+        Err(ReverseFail::Store(e)) => Err(V3Error::system(e)),
+    }
 }
 
 pub async fn close(
