@@ -138,20 +138,40 @@ pub struct PayArgs {
     json: bool,
 }
 
-/// Logs in as the user (SMS code from the outbox, as a sandbox tester would) and pays.
+/// Logs in as the user with an SMS code read from the outbox, as a sandbox tester would: the session.
+fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
+    server.call("POST", "/wallet/sms", None, &serde_json::json!({ "phone": phone }).to_string())?;
+    let outbox = server.get(&format!("/admin/sms?phone={phone}"))?;
+    let code = outbox["messages"][0]["code"].as_str().ok_or("no SMS code in the outbox")?.to_string();
+    let login = server.call("POST", "/wallet/login", None, &serde_json::json!({ "phone": phone, "code": code }).to_string())?;
+    Ok(format!("Bearer {}", login["token"].as_str().ok_or("no session token")?))
+}
+
+/// Logs in as the user and pays.
 pub fn pay(a: PayArgs) -> ExitCode {
     let r = (|| {
-        let phone = serde_json::json!({ "phone": a.phone });
-        a.server.call("POST", "/wallet/sms", None, &phone.to_string())?;
-        let outbox = a.server.get(&format!("/admin/sms?phone={}", a.phone))?;
-        let code = outbox["messages"][0]["code"].as_str().ok_or("no SMS code in the outbox")?.to_string();
-        let login = a.server.call("POST", "/wallet/login", None, &serde_json::json!({ "phone": a.phone, "code": code }).to_string())?;
-        let session = format!("Bearer {}", login["token"].as_str().ok_or("no session token")?);
+        let session = login(&a.server, &a.phone)?;
         a.server.call("POST", "/wallet/pay", Some(&session), &serde_json::json!({ "code": a.code, "pin": a.pin }).to_string())
     })();
     report(r, a.json, |v| {
         println!("paid {} fen to {} (order {}, transaction {})", v["total"], v["mchid"].as_str().unwrap_or("?"), v["out_trade_no"].as_str().unwrap_or("?"), v["transaction_id"].as_str().unwrap_or("?"));
     })
+}
+
+#[derive(clap::Args)]
+pub struct PaycodeArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[arg(long)]
+    phone: String,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Logs in as the user and prints a fresh payment code (付款码) for a cashier to scan.
+pub fn paycode(a: PaycodeArgs) -> ExitCode {
+    let r = login(&a.server, &a.phone).and_then(|session| a.server.call("POST", "/wallet/paycode", Some(&session), ""));
+    report(r, a.json, |v| println!("{}", v["auth_code"].as_str().unwrap_or("?")))
 }
 
 #[derive(Subcommand)]

@@ -18,8 +18,12 @@ pub fn transaction_json(o: &Order, now: i64) -> serde_json::Value {
         "attach": o.attach.clone().unwrap_or_default(),
         "amount": { "total": o.total, "currency": o.currency, "payer_currency": o.currency },
     });
-    if let Some(success_at) = o.success_at {
+    // A payment-code order is a payment attempt from the start (USERPAYING, PAYERROR, REVOKED): it has
+    // its transaction_id then, as WeChat Pay's have.
+    if o.success_at.is_some() || o.trade_type == TradeType::Micropay {
         v["transaction_id"] = serde_json::Value::from(o.transaction_id.clone());
+    }
+    if let Some(success_at) = o.success_at {
         v["bank_type"] = serde_json::Value::from("OTHERS");
         v["success_time"] = serde_json::Value::from(saoma_core::time::format_rfc3339_cst(success_at));
         v["payer"] = serde_json::json!({ "openid": o.payer_openid.clone().unwrap_or_default() });

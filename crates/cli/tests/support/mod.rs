@@ -163,3 +163,31 @@ pub fn receiver(status: impl Fn(usize) -> u16 + Send + 'static) -> Receiver {
     });
     Receiver { url, got }
 }
+
+/// `saoma user create` with PIN 123456 and `balance` fen: the user's JSON (user_id, phone, openids).
+pub fn user(s: &Server, phone: &str, balance: i64) -> serde_json::Value {
+    let out = saoma().args(["user", "create", "--json", "--phone", phone, "--pin", "123456", "--balance", &balance.to_string(), "--data-dir"]).arg(&s.data_dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `saoma ledger check` must pass; its report.
+pub fn ledger_check(s: &Server) -> String {
+    let out = saoma().args(["ledger", "check", "--data-dir"]).arg(&s.data_dir).args(["--database-url", &s.database_url]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+/// Advances the sandbox clock (`saoma clock advance 45s`).
+pub fn advance(s: &Server, d: &str) {
+    let out = saoma().args(["clock", "advance", d, "--data-dir"]).arg(&s.data_dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The wallet balance behind a session.
+pub fn balance(s: &Server, session: &str) -> i64 {
+    let r = saoma_wechatpay::client::http(&s.base, "GET", "/wallet/balance", &[("Authorization", session)], "").unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["balance"].as_i64().unwrap()
+}
