@@ -132,7 +132,8 @@ pub struct PayArgs {
     phone: String,
     #[arg(long)]
     pin: Option<String>,
-    /// A Native code_url (weixin://wxpay/bizpayurl?pr=…) or a prepay_id.
+    /// A Native code_url (weixin://wxpay/bizpayurl?pr=…), a prepay_id, or the transaction_id of a
+    /// payment-code order waiting for the user's PIN (USERPAYING).
     code: String,
     #[arg(long)]
     json: bool,
@@ -151,6 +152,11 @@ fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
 pub fn pay(a: PayArgs) -> ExitCode {
     let r = (|| {
         let session = login(&a.server, &a.phone)?;
+        // A 28-digit transaction_id is a payment-code order waiting for this user's PIN: confirm it.
+        if a.code.len() == 28 && a.code.bytes().all(|b| b.is_ascii_digit()) {
+            let pin = a.pin.as_deref().ok_or("confirming a payment-code order needs --pin")?;
+            return a.server.call("POST", "/wallet/confirm", Some(&session), &serde_json::json!({ "transaction_id": a.code, "pin": pin }).to_string());
+        }
         a.server.call("POST", "/wallet/pay", Some(&session), &serde_json::json!({ "code": a.code, "pin": a.pin }).to_string())
     })();
     report(r, a.json, |v| {
