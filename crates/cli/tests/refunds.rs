@@ -80,6 +80,12 @@ fn refunds_go_back_to_the_wallet_and_keep_the_rules() {
         let fees: i64 = [&r1, &r2, &r3].iter().map(|r| r["amount"]["refund_fee"].as_i64().unwrap()).sum();
         assert_eq!(fees, 60, "{b}: fee shares {r1} {r2} {r3}");
 
+        // The wallet's history shows the payment and the three refunds.
+        let h = saoma_wechatpay::client::http(&s.base, "GET", "/wallet/transactions", &[("Authorization", &session)], "").unwrap().json();
+        let refunds: i64 = h["transactions"].as_array().unwrap().iter().filter(|t| t["kind"] == "refund").map(|t| t["amount"].as_i64().unwrap()).sum();
+        let paid: Vec<&Value> = h["transactions"].as_array().unwrap().iter().filter(|t| t["kind"] == "payment").collect();
+        assert_eq!((refunds, paid.len(), paid[0]["state"].as_str()), (10_000, 1, Some("REFUND")), "{h}");
+
         // The query answers each refund; unknown ones are 404; another merchant sees none of them.
         let q = c.request("GET", "/v3/refund/domestic/refunds/RF-2", "").unwrap();
         assert_eq!((q.status, q.json()["amount"]["refund"].as_i64()), (200, Some(6_999)));

@@ -105,7 +105,7 @@ async fn balance(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     }
 }
 
-/// The user's payments, top-ups and withdrawals, newest first (at most 50).
+/// The user's payments, refunds, top-ups and withdrawals, newest first (at most 50).
 async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let user = match session(&app, &headers) {
         Ok(u) => u,
@@ -114,8 +114,10 @@ async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
     let rows = crate::blocking(|| -> Result<Vec<(i64, serde_json::Value)>, saoma_store::StoreError> {
         let mut out = Vec::new();
         for r in app.store.query(
+            // Paid orders only: a payment-code order that was never charged (USERPAYING, PAYERROR,
+            // revoked before paying) moved no money.
             "SELECT o.success_at, o.mchid, m.name, o.out_trade_no, o.transaction_id, o.description, o.total, o.trade_state FROM orders o \
-             JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 ORDER BY o.success_at DESC LIMIT 50",
+             JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 AND o.success_at IS NOT NULL ORDER BY o.success_at DESC LIMIT 50",
             &[user.id.into()],
         )? {
             let at = r[0].as_i64().unwrap_or(0);
@@ -123,6 +125,17 @@ async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
                 "kind": "payment", "time": saoma_core::time::format_rfc3339_cst(at), "amount": -r[6].as_i64().unwrap_or(0),
                 "merchant": r[2].as_str(), "mchid": r[1].as_str(), "out_trade_no": r[3].as_str(), "transaction_id": r[4].as_str(),
                 "description": r[5].as_str(), "state": r[7].as_str(),
+            })));
+        }
+        for r in app.store.query(
+            "SELECT r.success_at, o.mchid, m.name, o.out_trade_no, r.out_refund_no, r.amount, r.refund_id FROM refunds r JOIN orders o ON o.id = r.order_id \
+             JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 ORDER BY r.success_at DESC LIMIT 50",
+            &[user.id.into()],
+        )? {
+            let at = r[0].as_i64().unwrap_or(0);
+            out.push((at, json!({
+                "kind": "refund", "time": saoma_core::time::format_rfc3339_cst(at), "amount": r[5].as_i64().unwrap_or(0),
+                "merchant": r[2].as_str(), "mchid": r[1].as_str(), "out_trade_no": r[3].as_str(), "refund_id": r[6].as_str(),
             })));
         }
         for r in app.store.query("SELECT created_at, kind, amount, state, request_id FROM bank_operations WHERE user_id = $1 ORDER BY created_at DESC LIMIT 50", &[user.id.into()])? {
