@@ -2,6 +2,7 @@
 //! argument), no storage. The server's application services call these to decide, then persist what
 //! was decided in one job.
 
+pub mod agreement;
 pub mod fees;
 pub mod order;
 pub mod paycode;
