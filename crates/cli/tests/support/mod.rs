@@ -94,7 +94,7 @@ impl Server {
         let admin = format!("Bearer {}", token.trim());
         assert_eq!(http(&self.base, "POST", "/wallet/sms", &[], &format!(r#"{{"phone":"{phone}"}}"#)).unwrap().status, 204);
         let outbox = http(&self.base, "GET", &format!("/admin/sms?phone={phone}"), &[("Authorization", &admin)], "").unwrap().json();
-        let code = outbox["messages"][0]["code"].as_str().unwrap().to_string();
+        let code = outbox["messages"].as_array().unwrap().iter().find(|m| m["purpose"] == "login").unwrap()["code"].as_str().unwrap().to_string();
         let login = http(&self.base, "POST", "/wallet/login", &[], &format!(r#"{{"phone":"{phone}","code":"{code}"}}"#)).unwrap().json();
         format!("Bearer {}", login["token"].as_str().unwrap())
     }
@@ -114,6 +114,15 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what the server said: the log goes with the data directory otherwise.
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            eprintln!("--- {} server log (last {} lines) ---", self.backend, tail.len());
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
