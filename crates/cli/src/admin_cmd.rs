@@ -119,7 +119,10 @@ pub struct SmsArgs {
 pub fn sms(a: SmsArgs) -> ExitCode {
     report(a.server.get(&format!("/admin/sms?phone={}", a.phone)), a.json, |v| {
         for m in v["messages"].as_array().into_iter().flatten() {
-            println!("{} {} {}", m["code"].as_str().unwrap_or("?"), m["purpose"].as_str().unwrap_or(""), if m["used"].as_bool() == Some(true) { "(used)" } else { "" });
+            match m["message"].as_str() {
+                Some(text) => println!("{} {text}", m["purpose"].as_str().unwrap_or("")),
+                None => println!("{} {} {}", m["code"].as_str().unwrap_or("?"), m["purpose"].as_str().unwrap_or(""), if m["used"].as_bool() == Some(true) { "(used)" } else { "" }),
+            }
         }
     })
 }
@@ -143,7 +146,7 @@ pub struct PayArgs {
 fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
     server.call("POST", "/wallet/sms", None, &serde_json::json!({ "phone": phone }).to_string())?;
     let outbox = server.get(&format!("/admin/sms?phone={phone}"))?;
-    let code = outbox["messages"][0]["code"].as_str().ok_or("no SMS code in the outbox")?.to_string();
+    let code = outbox["messages"].as_array().into_iter().flatten().find(|m| m["purpose"] == "login").and_then(|m| m["code"].as_str()).ok_or("no SMS code in the outbox")?.to_string();
     let login = server.call("POST", "/wallet/login", None, &serde_json::json!({ "phone": phone, "code": code }).to_string())?;
     Ok(format!("Bearer {}", login["token"].as_str().ok_or("no session token")?))
 }

@@ -172,8 +172,8 @@ fn validate(n: &NewOrder, now: i64) -> Result<i64, FieldError> {
     if let Some(o) = &n.payer_openid {
         rules::check_len("payer.openid", o, 1, 128)?;
     }
-    // Payment-code orders have no notify_url (the cashier has the answer at once).
-    if n.trade_type != TradeType::Micropay {
+    // Payment-code and agreement charges may have no notify_url (the caller has the answer at once).
+    if !n.notify_url.is_empty() || !matches!(n.trade_type, TradeType::Micropay | TradeType::Pap) {
         rules::check_notify_url(&n.notify_url)?;
     }
     rules::check_amount(n.total, &n.currency)?;

@@ -23,6 +23,9 @@ pub fn router() -> Router<Arc<App>> {
         .route("/wallet/paycode", post(paycode))
         .route("/wallet/paying", get(paying))
         .route("/wallet/confirm", post(confirm))
+        .route("/wallet/agreements", get(agreements))
+        .route("/wallet/agreements/:contract_id/sign", post(sign_agreement))
+        .route("/wallet/agreements/:contract_id/terminate", post(terminate_agreement))
         .route("/wallet/topup", post(top_up))
         .route("/wallet/withdraw", post(withdraw))
 }
@@ -294,5 +297,71 @@ async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, bytes: axum::b
     match crate::paycodes::confirm(&app, &user, &req.transaction_id, &req.pin).await {
         Ok(o) => Json(json!({ "mchid": o.mchid, "out_trade_no": o.out_trade_no, "transaction_id": o.transaction_id, "trade_state": o.trade_state.as_str(), "total": o.total })).into_response(),
         Err(e) => pay_error(e),
+    }
+}
+
+fn agreement_error(e: crate::agreements::AgreementFail) -> Response {
+    use crate::agreements::AgreementFail;
+    use saoma_core::agreement::AgreementError;
+    match e {
+        AgreementFail::NotFound => error(StatusCode::NOT_FOUND, "AGREEMENT_NOT_EXIST", "no such agreement of yours"),
+        AgreementFail::Rule(AgreementError::ProposalExpired) => error(StatusCode::BAD_REQUEST, "PROPOSAL_EXPIRED", "the proposal expired; ask the merchant again"),
+        AgreementFail::Rule(AgreementError::Terminated) => error(StatusCode::BAD_REQUEST, "AGREEMENT_TERMINATED", "the agreement has ended"),
+        AgreementFail::Rule(_) => error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "the agreement is signed already"),
+        AgreementFail::Pin(e) => pay_error(e),
+        other => {
+            tracing::error!(error = ?other, "agreement");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error")
+        }
+    }
+}
+
+/// The user's withholding agreements (proposed, signed, ended).
+async fn agreements(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    match crate::agreements::of_user(&app, user.id) {
+        Ok(list) => Json(json!({ "agreements": list.iter().map(|(a, merchant)| {
+            let mut v = crate::agreements::agreement_json(a, None);
+            v["merchant"] = merchant.as_str().into();
+            v
+        }).collect::<Vec<_>>() }))
+        .into_response(),
+        Err(e) => user_error(UserError::Store(e)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Pin {
+    pin: String,
+}
+
+/// The user consents to a proposed agreement with the PIN.
+async fn sign_agreement(State(app): State<Arc<App>>, headers: HeaderMap, axum::extract::Path(contract_id): axum::extract::Path<String>, bytes: axum::body::Bytes) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    let req: Pin = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match crate::agreements::sign(&app, &user, &contract_id, &req.pin).await {
+        Ok(a) => Json(crate::agreements::agreement_json(&a, None)).into_response(),
+        Err(e) => agreement_error(e),
+    }
+}
+
+/// The user ends an agreement (or declines a proposal).
+async fn terminate_agreement(State(app): State<Arc<App>>, headers: HeaderMap, axum::extract::Path(contract_id): axum::extract::Path<String>) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    match crate::agreements::terminate(&app, &contract_id, crate::agreements::Party::User(user.id)).await {
+        Ok(a) => Json(crate::agreements::agreement_json(&a, None)).into_response(),
+        Err(e) => agreement_error(e),
     }
 }
