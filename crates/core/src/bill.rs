@@ -190,12 +190,7 @@ fn push_row(out: &mut String, fields: &[String]) {
 
 /// The rows of `rows` a bill of `kind` holds.
 fn included(kind: TradeBillType, e: &TradeEntry) -> bool {
-    match (kind, e) {
-        (TradeBillType::All, _) => true,
-        (TradeBillType::Success, TradeEntry::Payment { .. }) => true,
-        (TradeBillType::Refund, TradeEntry::Refund { .. }) => true,
-        _ => false,
-    }
+    matches!((kind, e), (TradeBillType::All, _) | (TradeBillType::Success, TradeEntry::Payment { .. }) | (TradeBillType::Refund, TradeEntry::Refund { .. }))
 }
 
 /// The summary of the rows a bill of `kind` holds.

@@ -409,7 +409,7 @@ impl Token {
                 c => c,
             })
             .collect();
-        while sig.len() % 4 != 0 {
+        while !sig.len().is_multiple_of(4) {
             sig.push('=');
         }
         if !keys.iter().any(|k| k.verify(message.as_bytes(), &sig)) {
