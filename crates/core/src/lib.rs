@@ -3,6 +3,7 @@
 //! was decided in one job.
 
 pub mod agreement;
+pub mod bill;
 pub mod fare;
 pub mod fees;
 pub mod order;

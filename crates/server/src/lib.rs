@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod agreements;
 mod admin;
 pub mod bank;
+pub mod bills;
 pub mod hex;
 pub mod merchants;
 mod ops;

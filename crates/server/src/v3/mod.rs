@@ -4,6 +4,7 @@
 
 mod agreements;
 pub mod auth;
+mod bills;
 mod certificates;
 mod refunds;
 mod transactions;
@@ -37,6 +38,9 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no", get(transactions::query_by_out_trade_no))
         .route("/v3/pay/transactions/id/:transaction_id", get(transactions::query_by_id))
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no/close", post(transactions::close))
+        .route("/v3/bill/tradebill", get(bills::tradebill))
+        .route("/v3/bill/fundflowbill", get(bills::fundflowbill))
+        .route("/v3/billdownload/file", get(bills::download))
         // Unknown v3 paths get a signed v3 answer; other paths are not the v3 adapter's.
         .route("/v3/*rest", any(not_found))
         .route_layer(middleware::from_fn_with_state(app, auth::authenticate_and_sign))
