@@ -127,4 +127,21 @@ assert code == 200 and waiting['trade_state'] == 'USERPAYING', (code, text)
 subprocess.run([saoma, 'pay', '--data-dir', data_dir, '--phone', phone, '--pin', '123456', waiting['transaction_id']], check=True, capture_output=True)
 code, text = wxpay.query(out_trade_no=no + 'C2')
 assert code == 200 and json.loads(text)['trade_state'] == 'SUCCESS', (code, text)
+# Bills of the day the payments were made (the sandbox clock moves on a day; the SDK's transport
+# timestamps stay on the real clock): downloaded by the SDK, gunzipped, SHA-1 as published.
+import gzip, hashlib
+day = paid['success_time'][:10]
+subprocess.run([saoma, 'clock', 'advance', '1d', '--data-dir', data_dir], check=True, capture_output=True)
+for name, (code, text) in [('tradebill', wxpay.trade_bill(bill_date=day)), ('fundflowbill', wxpay.fundflow_bill(bill_date=day))]:
+    assert code == 200, (name, code, text)
+    bill = json.loads(text)
+    code, content = wxpay.download_bill(bill['download_url'])
+    assert code == 200, (name, code, content)
+    csv = gzip.decompress(content)
+    assert bill['hash_type'] == 'SHA1' and hashlib.sha1(csv).hexdigest() == bill['hash_value'], (name, bill)
+    if name == 'tradebill':
+        text = csv.decode('utf-8')
+        assert ('`' + no) in text and ('`' + no + 'R1') in text, text
+code, text = wxpay.trade_bill(bill_date='2999-01-01')
+assert code == 400, (code, text)
 print('SDK OK', mode)
