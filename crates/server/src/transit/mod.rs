@@ -357,8 +357,8 @@ pub async fn credential(app: &App, user: &User, scope: u16, suite: Suite, device
 /// expires), and the list keys that verify both.
 pub fn lists(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
     let now = app.business_now_secs();
-    let issuers = keys::all(&app.store, "issuer")?;
-    let list_keys = keys::all(&app.store, "lists")?;
+    let issuers = crate::blocking(|| keys::all(&app.store, "issuer"))?;
+    let list_keys = crate::blocking(|| keys::all(&app.store, "lists"))?;
     let signer = keys::current(&list_keys, now).ok_or_else(|| StoreError::Corrupt("no valid list key".into()))?.lists()?;
     let entries = issuers
         .iter()
