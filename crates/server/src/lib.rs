@@ -4,6 +4,7 @@
 pub mod accounts;
 mod admin;
 pub mod bank;
+pub mod cashier;
 pub mod merchants;
 mod ops;
 pub mod notify;
