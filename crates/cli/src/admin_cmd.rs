@@ -119,7 +119,10 @@ pub struct SmsArgs {
 pub fn sms(a: SmsArgs) -> ExitCode {
     report(a.server.get(&format!("/admin/sms?phone={}", a.phone)), a.json, |v| {
         for m in v["messages"].as_array().into_iter().flatten() {
-            println!("{} {} {}", m["code"].as_str().unwrap_or("?"), m["purpose"].as_str().unwrap_or(""), if m["used"].as_bool() == Some(true) { "(used)" } else { "" });
+            match m["message"].as_str() {
+                Some(text) => println!("{} {text}", m["purpose"].as_str().unwrap_or("")),
+                None => println!("{} {} {}", m["code"].as_str().unwrap_or("?"), m["purpose"].as_str().unwrap_or(""), if m["used"].as_bool() == Some(true) { "(used)" } else { "" }),
+            }
         }
     })
 }
@@ -132,26 +135,52 @@ pub struct PayArgs {
     phone: String,
     #[arg(long)]
     pin: Option<String>,
-    /// A Native code_url (weixin://wxpay/bizpayurl?pr=…) or a prepay_id.
+    /// A Native code_url (weixin://wxpay/bizpayurl?pr=…), a prepay_id, or the transaction_id of a
+    /// payment-code order waiting for the user's PIN (USERPAYING).
     code: String,
     #[arg(long)]
     json: bool,
 }
 
-/// Logs in as the user (SMS code from the outbox, as a sandbox tester would) and pays.
+/// Logs in as the user with an SMS code read from the outbox, as a sandbox tester would: the session.
+fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
+    server.call("POST", "/wallet/sms", None, &serde_json::json!({ "phone": phone }).to_string())?;
+    let outbox = server.get(&format!("/admin/sms?phone={phone}"))?;
+    let code = outbox["messages"].as_array().into_iter().flatten().find(|m| m["purpose"] == "login").and_then(|m| m["code"].as_str()).ok_or("no SMS code in the outbox")?.to_string();
+    let login = server.call("POST", "/wallet/login", None, &serde_json::json!({ "phone": phone, "code": code }).to_string())?;
+    Ok(format!("Bearer {}", login["token"].as_str().ok_or("no session token")?))
+}
+
+/// Logs in as the user and pays.
 pub fn pay(a: PayArgs) -> ExitCode {
     let r = (|| {
-        let phone = serde_json::json!({ "phone": a.phone });
-        a.server.call("POST", "/wallet/sms", None, &phone.to_string())?;
-        let outbox = a.server.get(&format!("/admin/sms?phone={}", a.phone))?;
-        let code = outbox["messages"][0]["code"].as_str().ok_or("no SMS code in the outbox")?.to_string();
-        let login = a.server.call("POST", "/wallet/login", None, &serde_json::json!({ "phone": a.phone, "code": code }).to_string())?;
-        let session = format!("Bearer {}", login["token"].as_str().ok_or("no session token")?);
+        let session = login(&a.server, &a.phone)?;
+        // A 28-digit transaction_id is a payment-code order waiting for this user's PIN: confirm it.
+        if a.code.len() == 28 && a.code.bytes().all(|b| b.is_ascii_digit()) {
+            let pin = a.pin.as_deref().ok_or("confirming a payment-code order needs --pin")?;
+            return a.server.call("POST", "/wallet/confirm", Some(&session), &serde_json::json!({ "transaction_id": a.code, "pin": pin }).to_string());
+        }
         a.server.call("POST", "/wallet/pay", Some(&session), &serde_json::json!({ "code": a.code, "pin": a.pin }).to_string())
     })();
     report(r, a.json, |v| {
         println!("paid {} fen to {} (order {}, transaction {})", v["total"], v["mchid"].as_str().unwrap_or("?"), v["out_trade_no"].as_str().unwrap_or("?"), v["transaction_id"].as_str().unwrap_or("?"));
     })
+}
+
+#[derive(clap::Args)]
+pub struct PaycodeArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[arg(long)]
+    phone: String,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Logs in as the user and prints a fresh payment code (付款码) for a cashier to scan.
+pub fn paycode(a: PaycodeArgs) -> ExitCode {
+    let r = login(&a.server, &a.phone).and_then(|session| a.server.call("POST", "/wallet/paycode", Some(&session), ""));
+    report(r, a.json, |v| println!("{}", v["auth_code"].as_str().unwrap_or("?")))
 }
 
 #[derive(Subcommand)]

@@ -75,6 +75,8 @@ enum Cmd {
     Sms(admin_cmd::SmsArgs),
     /// Pay a code_url or prepay_id as a user (logs in with an SMS code read from the outbox).
     Pay(admin_cmd::PayArgs),
+    /// A fresh payment code (付款码) of a user, for a cashier to scan (single use, valid a minute).
+    Paycode(admin_cmd::PaycodeArgs),
     /// The platform's signing keys.
     Platform {
         #[command(subcommand)]
@@ -150,6 +152,7 @@ fn main() -> ExitCode {
         Cmd::User { command } => admin_cmd::user(command),
         Cmd::Pay(args) => admin_cmd::pay(args),
         Cmd::Sms(args) => admin_cmd::sms(args),
+        Cmd::Paycode(args) => admin_cmd::paycode(args),
         Cmd::Clock { command } => admin_cmd::clock(command),
         Cmd::Platform { command } => admin_cmd::platform(command),
     }

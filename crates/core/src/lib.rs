@@ -2,6 +2,8 @@
 //! argument), no storage. The server's application services call these to decide, then persist what
 //! was decided in one job.
 
+pub mod agreement;
+pub mod fare;
 pub mod fees;
 pub mod order;
 pub mod paycode;

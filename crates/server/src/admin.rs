@@ -94,13 +94,13 @@ struct PhoneQuery {
 /// The SMS outbox for one phone, newest first (there is no SMS gateway).
 async fn sms_outbox(State(app): State<Arc<App>>, axum::extract::Query(q): axum::extract::Query<PhoneQuery>) -> Response {
     let rows = crate::blocking(|| {
-        app.store.query("SELECT code, purpose, created_at, expires_at, used_at FROM sms_outbox WHERE phone = $1 ORDER BY created_at DESC, id DESC LIMIT 20", &[q.phone.as_str().into()])
+        app.store.query("SELECT code, purpose, created_at, expires_at, used_at, message FROM sms_outbox WHERE phone = $1 ORDER BY created_at DESC, id DESC LIMIT 20", &[q.phone.as_str().into()])
     });
     match rows {
         Ok(rows) => {
             let messages: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|r| serde_json::json!({ "code": r[0].as_str(), "purpose": r[1].as_str(), "created_at": r[2].as_i64(), "expires_at": r[3].as_i64(), "used": !r[4].is_null() }))
+                .map(|r| serde_json::json!({ "code": r[0].as_str(), "purpose": r[1].as_str(), "created_at": r[2].as_i64(), "expires_at": r[3].as_i64(), "used": !r[4].is_null(), "message": r[5].as_str() }))
                 .collect();
             Json(serde_json::json!({ "phone": q.phone, "messages": messages })).into_response()
         }

@@ -2,6 +2,7 @@
 //! For now: health, metrics, structured request logs and graceful shutdown around the ledger store.
 
 pub mod accounts;
+pub mod agreements;
 mod admin;
 pub mod bank;
 pub mod cashier;

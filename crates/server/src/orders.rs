@@ -18,8 +18,12 @@ pub fn transaction_json(o: &Order, now: i64) -> serde_json::Value {
         "attach": o.attach.clone().unwrap_or_default(),
         "amount": { "total": o.total, "currency": o.currency, "payer_currency": o.currency },
     });
-    if let Some(success_at) = o.success_at {
+    // A payment-code order is a payment attempt from the start (USERPAYING, PAYERROR, REVOKED): it has
+    // its transaction_id then, as WeChat Pay's have.
+    if o.success_at.is_some() || o.trade_type == TradeType::Micropay {
         v["transaction_id"] = serde_json::Value::from(o.transaction_id.clone());
+    }
+    if let Some(success_at) = o.success_at {
         v["bank_type"] = serde_json::Value::from("OTHERS");
         v["success_time"] = serde_json::Value::from(saoma_core::time::format_rfc3339_cst(success_at));
         v["payer"] = serde_json::json!({ "openid": o.payer_openid.clone().unwrap_or_default() });
@@ -168,8 +172,9 @@ fn validate(n: &NewOrder, now: i64, notify: bool) -> Result<i64, FieldError> {
     if let Some(o) = &n.payer_openid {
         rules::check_len("payer.openid", o, 1, 128)?;
     }
-    // Payment-code orders have no notify_url (the cashier has the answer at once).
-    if n.trade_type != TradeType::Micropay && notify {
+    // Payment-code and agreement charges may have no notify_url (the caller has the answer at once); nor
+    // may the platform's collection-code orders of a merchant without one (`prepare_notifying`).
+    if notify && (!n.notify_url.is_empty() || !matches!(n.trade_type, TradeType::Micropay | TradeType::Pap)) {
         rules::check_notify_url(&n.notify_url)?;
     }
     rules::check_amount(n.total, &n.currency)?;

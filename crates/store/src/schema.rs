@@ -299,6 +299,48 @@ CREATE INDEX refunds_order ON refunds (order_id);
 CREATE INDEX refunds_mchid_success ON refunds (mchid, success_at);
 ",
     postgres_only: "",
+}, Migration {
+    version: 8,
+    name: "withholding_agreements",
+    sql: "
+-- Withholding agreements (签约代扣): a merchant proposes, the user signs, the merchant charges within the
+-- limits until either side terminates. Idempotent on (mchid, out_contract_code).
+CREATE TABLE agreements (
+    id {BLOB} PRIMARY KEY,
+    contract_id TEXT NOT NULL UNIQUE,
+    mchid TEXT NOT NULL,
+    appid TEXT NOT NULL,
+    out_contract_code TEXT NOT NULL,
+    user_id {BLOB} NOT NULL,
+    description TEXT NOT NULL,
+    per_charge_limit BIGINT NOT NULL,
+    per_day_limit BIGINT NOT NULL,
+    notify_url TEXT,
+    state TEXT NOT NULL,
+    request_digest TEXT NOT NULL,
+    proposed_at BIGINT NOT NULL,
+    signed_at BIGINT,
+    terminated_at BIGINT,
+    terminated_by TEXT,
+    UNIQUE (mchid, out_contract_code)
+){WITHOUT_ROWID};
+CREATE INDEX agreements_user ON agreements (user_id, state);
+-- Orders charged through an agreement name it (and the day's sum is read by it).
+ALTER TABLE orders ADD COLUMN agreement_id {BLOB};
+CREATE INDEX orders_agreement ON orders (agreement_id, success_at);
+-- Pre-debit notices (预扣费通知): what the merchant told the user it will charge.
+CREATE TABLE agreement_notices (
+    id {BLOB} PRIMARY KEY,
+    agreement_id {BLOB} NOT NULL,
+    amount BIGINT NOT NULL,
+    description TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX agreement_notices_agreement ON agreement_notices (agreement_id, created_at);
+-- The SMS outbox also carries messages that are not login codes (pre-debit notices, reminders).
+ALTER TABLE sms_outbox ADD COLUMN message TEXT;
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

@@ -78,7 +78,7 @@ pub async fn collect(app: &App, merchant: &Merchant, user: &User, total: i64, to
     };
     let prepared = orders::prepare_notifying(app, &n, merchant.notify_url.is_some()).map_err(CollectError::Order)?;
     let now = app.business_now_secs();
-    let needs_pin = pin::needed(total, user.password_free_limit, payments::pin_free_today(app, user.id, now)?);
+    let needs_pin = pin_needed(user, total);
     // The PIN's argon2 check is slow on purpose: before the job, as `payments::pay` does.
     let pin_verified = match pin_given {
         Some(given) if needs_pin => {
@@ -103,7 +103,7 @@ pub async fn collect(app: &App, merchant: &Merchant, user: &User, total: i64, to
             }
             // From here a refusal undoes the job, the new order with it.
             let user = users::in_job(tx, user_id)?.ok_or_else(|| StoreError::Corrupt("payer vanished".into()))?;
-            let needs_pin = pin::needed(order.total, user.password_free_limit, payments::pin_free_today_in_job(tx, user_id, now)?);
+            let needs_pin = pin_needed(&user, order.total);
             if needs_pin && !pin_verified {
                 return Ok(Err(PayError::PinRequired.into()));
             }
@@ -113,7 +113,8 @@ pub async fn collect(app: &App, merchant: &Merchant, user: &User, total: i64, to
                 }
                 tx.execute("UPDATE users SET pin_failures = 0 WHERE id = $1", &[user_id.into()])?;
             }
-            Ok(payments::charge(tx, order, &user, !needs_pin, ids)?.map_err(CollectError::Pay))
+            // Not a payment-code payment: not counted towards the ten PIN-free ones a day.
+            Ok(payments::charge(tx, order, &user, false, ids)?.map_err(CollectError::Pay))
         })
         .await?
 }
@@ -228,15 +229,9 @@ pub async fn pay(State(app): State<Arc<App>>, headers: HeaderMap, Path(mchid): P
     };
     let pin = Some(get("pin")).filter(|s| !s.is_empty()).map(str::to_string);
     // Ask for the PIN before the first try when it is plainly needed (the job checks again).
-    if pin.is_none() {
-        match pin_needed(&app, &user, total) {
-            Ok(true) => {
-                let f = Entry { amount, token, error: Some("This payment needs your 6-digit payment PIN."), ask_pin: true };
-                return render(&app, &m, Some(&user), f, StatusCode::FORBIDDEN);
-            }
-            Ok(false) => {}
-            Err(e) => return system_error(e),
-        }
+    if pin.is_none() && pin_needed(&user, total) {
+        let f = Entry { amount, token, error: Some("This payment needs your 6-digit payment PIN."), ask_pin: true };
+        return render(&app, &m, Some(&user), f, StatusCode::FORBIDDEN);
     }
     let back = page_path(&m);
     match collect(&app, &m, &user, total, token, pin).await {

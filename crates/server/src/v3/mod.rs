@@ -2,6 +2,7 @@
 //! authenticated before anything is read ([`auth`]); every response, errors included, is signed by
 //! the platform key ([`auth::sign_response`]); handlers speak v3 error bodies ([`V3Error`]).
 
+mod agreements;
 pub mod auth;
 mod certificates;
 mod refunds;
@@ -25,6 +26,12 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v3/pay/transactions/h5", post(transactions::create_h5))
         .route("/v3/pay/transactions/codepay", post(transactions::codepay))
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no/reverse", post(transactions::reverse))
+        .route("/v3/agreements", post(agreements::propose))
+        .route("/v3/agreements/out-contract-code/:code", get(agreements::query_by_code))
+        .route("/v3/agreements/:contract_id", get(agreements::query))
+        .route("/v3/agreements/:contract_id/terminate", post(agreements::terminate))
+        .route("/v3/agreements/:contract_id/notices", post(agreements::notice))
+        .route("/v3/agreements/:contract_id/charges", post(agreements::charge))
         .route("/v3/refund/domestic/refunds", post(refunds::create))
         .route("/v3/refund/domestic/refunds/:out_refund_no", get(refunds::query))
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no", get(transactions::query_by_out_trade_no))
