@@ -21,6 +21,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/admin/clock/advance", post(advance_clock))
         .route("/admin/notifications", get(notifications))
         .route("/admin/platform/rotate", post(rotate_platform_key))
+        .merge(crate::transit::http::admin_routes())
         .route_layer(middleware::from_fn_with_state(app, require_token))
 }
 

@@ -310,6 +310,12 @@ pub fn charged_today(tx: &mut JobTx<'_>, a: &Agreement, now: i64) -> Result<i64,
 /// (or found: idempotent on out_trade_no), the limits checked, the wallet charged. A failed charge is
 /// committed as PAYERROR and reported beside the order.
 pub fn charge_in_job(tx: &mut JobTx<'_>, a: &Agreement, n: NewOrder, prepared: orders::Prepared, ids: ChargeIds, now: i64) -> Result<Result<(Order, Option<PayError>), AgreementFail>, StoreError> {
+    charge_with(tx, a, n, prepared, ids, now, true)
+}
+
+/// As [`charge_in_job`]; `within_limits: false` is for the user's own repayment of debts charged
+/// through the agreement (the user is present and pays what is owed: the daily limit does not apply).
+pub fn charge_with(tx: &mut JobTx<'_>, a: &Agreement, n: NewOrder, prepared: orders::Prepared, ids: ChargeIds, now: i64, within_limits: bool) -> Result<Result<(Order, Option<PayError>), AgreementFail>, StoreError> {
     let (order, created) = match orders::create_in_job(tx, n, prepared, &format!("/{}", a.contract_id))? {
         Ok(o) => o,
         Err(e) => return Ok(Err(AgreementFail::Order(e))),
@@ -317,7 +323,9 @@ pub fn charge_in_job(tx: &mut JobTx<'_>, a: &Agreement, n: NewOrder, prepared: o
     if !created {
         return Ok(Ok((order, None)));
     }
-    if let Err(e) = rules::charge(a.state, a.limits, charged_today(tx, a, now)?, order.total) {
+    let charged_today = if within_limits { charged_today(tx, a, now)? } else { 0 };
+    let limits = if within_limits { a.limits } else { Limits { per_charge: i64::MAX, per_day: i64::MAX } };
+    if let Err(e) = rules::charge(a.state, limits, charged_today, order.total) {
         return Ok(Err(AgreementFail::Rule(e)));
     }
     tx.execute("UPDATE orders SET agreement_id = $1 WHERE id = $2", &[a.id.into(), order.id.into()])?;

@@ -49,11 +49,11 @@ pub fn user_error(e: UserError) -> Response {
     }
 }
 
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+pub(crate) fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, "PARAM_ERROR", format!("body: {e}")))
 }
 
-fn session(app: &App, headers: &HeaderMap) -> Result<User, Response> {
+pub(crate) fn session(app: &App, headers: &HeaderMap) -> Result<User, Response> {
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
     let Some(token) = token else { return Err(error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "log in first")) };
     match users::session_user(app, token) {
