@@ -91,12 +91,12 @@ fn bill(c: &V3Client, path: &str) -> (String, String) {
     assert_eq!(d.status, 200, "{}", d.body);
     assert!(d.header("Wechatpay-Signature").is_none(), "the file is served unsigned");
     let csv = if path.contains("tar_type=GZIP") {
-        assert_eq!(&d.raw[..2], &[0x1f, 0x8b], "gzip");
+        assert_eq!(&d.bytes[..2], &[0x1f, 0x8b], "gzip");
         let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&d.raw[..]), &mut out).unwrap();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&d.bytes[..]), &mut out).unwrap();
         out
     } else {
-        d.raw.clone()
+        d.bytes.clone()
     };
     assert_eq!(saoma_wechatpay::digest::sha1_hex(&csv), v["hash_value"].as_str().unwrap(), "{path}");
     (String::from_utf8(csv).unwrap(), url)

@@ -141,12 +141,7 @@ const FUND_SUMMARY_HEADER: &str = "资金流水总笔数,收入笔数,收入金�
 
 const EOL: &str = "\r\n";
 
-/// Fen as yuan with two decimals: `1234` → `12.34`, `-5` → `-0.05`. Integer arithmetic only.
-pub fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let a = fen.unsigned_abs();
-    format!("{sign}{}.{:02}", a / 100, a % 100)
-}
+use crate::yuan::format as yuan;
 
 /// A fee as WeChat Pay writes it: yuan with five decimals (`4` → `0.04000`).
 pub fn fee_yuan(fen: i64) -> String {

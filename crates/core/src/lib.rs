@@ -11,3 +11,4 @@ pub mod paycode;
 pub mod pin;
 pub mod refund;
 pub mod time;
+pub mod yuan;

@@ -289,16 +289,13 @@ pub async fn notice(app: &App, mchid: &str, contract_id: &str, amount: i64, desc
             )?;
             let phone = tx.query_one("SELECT phone FROM users WHERE id = $1", &[a.user_id.into()])?.and_then(|r| r[0].as_str().map(str::to_string)).unwrap_or_default();
             let merchant = tx.query_one("SELECT name FROM merchants WHERE mchid = $1", &[a.mchid.as_str().into()])?.and_then(|r| r[0].as_str().map(str::to_string)).unwrap_or_default();
-            let text = format!("{merchant} will charge {} CNY through your agreement {}: {description}", yuan(amount), a.contract_id);
+            let text = format!("{merchant} will charge {} CNY through your agreement {}: {description}", saoma_core::yuan::format(amount), a.contract_id);
             users::message_in_job(tx, sms, &phone, "pre-debit", &text, now)?;
             Ok(Ok(serde_json::json!({ "notice_id": format!("{id:032x}"), "contract_id": a.contract_id, "amount": { "total": amount, "currency": "CNY" }, "description": description, "create_time": format_rfc3339_cst(now) })))
         })
         .await?
 }
 
-fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
-}
 
 /// What the day's charges through `a` add up to (China day).
 pub fn charged_today(tx: &mut JobTx<'_>, a: &Agreement, now: i64) -> Result<i64, StoreError> {

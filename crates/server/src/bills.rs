@@ -256,7 +256,7 @@ pub fn fund_rows(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<FundR
     }
     for r in refunds(app, mchid, from, to)? {
         // As WeChat Pay words it: the refund was asked through the merchant's API.
-        let remark = format!("退款总金额{}元;含手续费{}元", bill::yuan(r.amount), bill::yuan(r.fee_refund));
+        let remark = format!("退款总金额{}元;含手续费{}元", saoma_core::yuan::format(r.amount), saoma_core::yuan::format(r.fee_refund));
         let row = |kind, amount, (id, _): (u128, i64)| FundRow {
             at: r.at,
             business_no: r.refund_id.clone(),

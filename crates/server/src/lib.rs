@@ -6,6 +6,7 @@ pub mod agreements;
 mod admin;
 pub mod bank;
 pub mod bills;
+pub mod cashier;
 pub mod hex;
 pub mod merchants;
 mod ops;

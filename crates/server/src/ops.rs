@@ -27,6 +27,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(crate::v3::router(app.clone()))
         .merge(crate::admin::router(app.clone()))
         .merge(crate::wallet::router())
+        .merge(crate::cashier::router(app.clone()))
         .merge(crate::transit::http::routes())
         .layer(middleware::from_fn_with_state(app.clone(), log_requests))
         .with_state(app)

@@ -211,3 +211,14 @@ pub fn session_user(app: &App, token: &str) -> Result<Option<User>, StoreError> 
         app.store.query_one(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"), &[r[0].clone()])?.map(|r| from_row(&r)).transpose()
     })
 }
+
+/// Ends a session (the cashier page's "not you? log out").
+pub async fn logout(app: &App, token: String) -> Result<(), StoreError> {
+    app.store
+        .transact(move |tx| {
+            tx.execute("DELETE FROM wallet_sessions WHERE token = $1", &[token.into()])?;
+            Ok(Ok::<(), ()>(()))
+        })
+        .await?
+        .map_err(|_| StoreError::Corrupt("logout".into()))
+}

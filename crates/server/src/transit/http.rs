@@ -52,7 +52,7 @@ fn fail(e: TransitFail) -> Response {
         TransitFail::NoCard => error(StatusCode::NOT_FOUND, "CARD_NOT_EXIST", "open the service first"),
         TransitFail::CardOpen => error(StatusCode::CONFLICT, "CARD_EXISTS", "the service is open already"),
         TransitFail::NotEnough => error(StatusCode::FORBIDDEN, "NOT_ENOUGH", "the wallet balance is not enough"),
-        TransitFail::InDebt(d) => error(StatusCode::FORBIDDEN, "IN_DEBT", format!("{}.{:02} CNY of rides are unpaid: repay them first", d / 100, d % 100)),
+        TransitFail::InDebt(d) => error(StatusCode::FORBIDDEN, "IN_DEBT", format!("{} CNY of rides are unpaid: repay them first", saoma_core::yuan::format(d))),
         TransitFail::CardClosed => error(StatusCode::FORBIDDEN, "CARD_CLOSED", "a card refund was asked for; the card takes no new rides"),
         TransitFail::Blocked(until) => error(StatusCode::FORBIDDEN, "CARD_BLOCKED", format!("a copy of your code was used elsewhere; blocked until {}", saoma_core::time::format_rfc3339_cst(until))),
         TransitFail::BadDeviceKey => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "device_public_key is not a key of the suite (hex)"),

@@ -456,7 +456,7 @@ pub async fn settle_leaving(app: &App) -> Result<usize, StoreError> {
                 let user = users::in_job(tx, card.user_id)?.ok_or_else(|| StoreError::Corrupt("card's user".into()))?;
                 if debt > 0 {
                     if card.reminded_at.is_none_or(|t| now >= t + REMINDER_EVERY_SECS) {
-                        let text = format!("Your transit card {} has {}.{:02} CNY of unpaid rides; repay them to get your deposit back.", card.card_no, debt / 100, debt % 100);
+                        let text = format!("Your transit card {} has {} CNY of unpaid rides; repay them to get your deposit back.", card.card_no, saoma_core::yuan::format(debt));
                         users::message_in_job(tx, sms, &user.phone, "reminder", &text, now)?;
                         tx.execute("UPDATE transit_cards SET reminded_at = $1 WHERE id = $2", &[now.into(), card.id.into()])?;
                     }
