@@ -3,6 +3,7 @@
 //! same-run ratios mean much).
 
 mod ledger;
+mod ridecode;
 
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -12,11 +13,15 @@ pub enum BenchCmd {
     /// Durable ledger transfers/s and commit latency on SQLite and (when reachable) PostgreSQL, against
     /// plain INSERTs of rows of the same size in batches of the same size.
     Ledger(ledger::Args),
+    /// Ride codes verified per second at a gate (issuer signature cached and not) against the raw
+    /// signature-verify rate, per suite; and the server's ingest of uploaded batches, charging included.
+    Ridecode(ridecode::Args),
 }
 
 pub fn run(cmd: BenchCmd) -> ExitCode {
     match cmd {
         BenchCmd::Ledger(args) => ledger::run(args),
+        BenchCmd::Ridecode(args) => ridecode::run(args),
     }
 }
 
