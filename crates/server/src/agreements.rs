@@ -324,6 +324,7 @@ pub fn charge_with(tx: &mut JobTx<'_>, a: &Agreement, n: NewOrder, prepared: ord
 pub struct ChargeMemo {
     today: std::collections::HashMap<u128, i64>,
     payers: std::collections::HashMap<u128, User>,
+    payments: payments::PayMemo,
 }
 
 /// [`charge_with`] with a [`ChargeMemo`] kept across the job's charges.
@@ -369,7 +370,7 @@ pub fn charge_remembering(
     };
     let id = order.id;
     let failed = order.clone();
-    match payments::charge(tx, order, &user, false, ids)? {
+    match payments::charge_remembering(tx, order, &user, false, ids, &mut memo.payments)? {
         Ok(paid) => {
             // Counted in the day's sum from now on, as the database would count it (same day: the job's time).
             if let Some(sum) = memo.today.get_mut(&a.id) {

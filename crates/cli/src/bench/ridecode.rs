@@ -457,8 +457,11 @@ async fn ingest_run(backend: &'static str, app: &Arc<App>, clock: &VirtualClock,
         secs += started.elapsed().as_secs_f64();
     }
     // Every ride charged once, and the ledger balanced.
+    // Store reads block (the PostgreSQL client starts its own runtime): off the async threads.
     let app2 = app.clone();
-    let charged = app.store.query("SELECT COUNT(*) FROM rides WHERE state = 'CHARGED'", &[]).map_err(|e| e.to_string())?.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or(0);
+    let rows = tokio::task::spawn_blocking(move || app2.store.query("SELECT COUNT(*) FROM rides WHERE state = 'CHARGED'", &[])).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    let charged = rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or(0);
+    let app2 = app.clone();
     if charged != uploaded as i64 || uploaded != args.rides {
         return Err(format!("{uploaded} rides uploaded of {}, {charged} charged", args.rides));
     }
