@@ -359,7 +359,6 @@ pub fn charge_remembering(
     if let Err(e) = rules::charge(a.state, limits, charged_today, order.total) {
         return Ok(Err(AgreementFail::Rule(e)));
     }
-    tx.execute("UPDATE orders SET agreement_id = $1 WHERE id = $2", &[a.id.into(), order.id.into()])?;
     let user = match memo.payers.get(&a.user_id) {
         Some(u) => u.clone(),
         None => {
@@ -370,7 +369,11 @@ pub fn charge_remembering(
     };
     let id = order.id;
     let failed = order.clone();
-    match payments::charge_remembering(tx, order, &user, false, ids, &mut memo.payments)? {
+    // The order is marked with the agreement by the payment's own update (one write of the row).
+    memo.payments.agreement = Some(a.id);
+    let charged = payments::charge_remembering(tx, order, &user, false, ids, &mut memo.payments);
+    memo.payments.agreement = None;
+    match charged? {
         Ok(paid) => {
             // Counted in the day's sum from now on, as the database would count it (same day: the job's time).
             if let Some(sum) = memo.today.get_mut(&a.id) {
@@ -379,7 +382,7 @@ pub fn charge_remembering(
             Ok(Ok((paid, None)))
         }
         Err(reason) => {
-            tx.execute("UPDATE orders SET trade_state = 'PAYERROR', payer_user = $1 WHERE id = $2", &[user.id.into(), id.into()])?;
+            tx.execute("UPDATE orders SET trade_state = 'PAYERROR', payer_user = $1, agreement_id = $2 WHERE id = $3", &[user.id.into(), a.id.into(), id.into()])?;
             Ok(Ok((Order { trade_state: TradeState::PayError, payer_user: Some(user.id), ..failed }, Some(reason))))
         }
     }

@@ -143,6 +143,8 @@ pub fn charge(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_free: bool, id
 pub struct PayMemo {
     merchants: std::collections::HashMap<String, Vec<Value>>,
     openids: std::collections::HashMap<(u128, String), String>,
+    /// The agreement the next charge goes through (set by the agreements service for each charge).
+    pub(crate) agreement: Option<u128>,
 }
 
 /// [`charge`] with a [`PayMemo`] kept across the job's payments.
@@ -184,11 +186,20 @@ pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_fr
         }
     };
     let fee_transfer = (fee > 0).then_some(ids.fee);
-    tx.execute(
-        "UPDATE orders SET trade_state = 'SUCCESS', success_at = $1, payer_openid = $2, payer_user = $3, payment_transfer = $4, \
-         fee = $5, fee_rate_bp = $6, fee_transfer = $7, pin_free = $8 WHERE id = $9",
-        &[now.into(), openid.as_str().into(), payer.id.into(), ids.pay.into(), fee.into(), rate.into(), fee_transfer.into(), (pin_free as i64).into(), order.id.into()],
-    )?;
+    let mut params = vec![now.into(), openid.as_str().into(), payer.id.into(), ids.pay.into(), fee.into(), rate.into(), fee_transfer.into(), (pin_free as i64).into(), order.id.into()];
+    let sql = match memo.agreement {
+        // A charge through an agreement: the order is marked with it in the same write.
+        Some(a) => {
+            params.push(a.into());
+            "UPDATE orders SET trade_state = 'SUCCESS', success_at = $1, payer_openid = $2, payer_user = $3, payment_transfer = $4, \
+             fee = $5, fee_rate_bp = $6, fee_transfer = $7, pin_free = $8, agreement_id = $10 WHERE id = $9"
+        }
+        None => {
+            "UPDATE orders SET trade_state = 'SUCCESS', success_at = $1, payer_openid = $2, payer_user = $3, payment_transfer = $4, \
+             fee = $5, fee_rate_bp = $6, fee_transfer = $7, pin_free = $8 WHERE id = $9"
+        }
+    };
+    tx.execute(sql, &params)?;
     let paid = Order { trade_state: saoma_core::order::TradeState::Success, success_at: Some(now), payer_openid: Some(openid), ..order };
     // The notification commits with the payment, or neither does. Payment-code orders have no
     // notify_url: the cashier learns the result from the answer and the query.
