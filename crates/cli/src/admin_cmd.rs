@@ -17,7 +17,7 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn base(&self) -> Result<String, String> {
+    pub(crate) fn base(&self) -> Result<String, String> {
         match &self.server {
             Some(s) => Ok(s.trim_end_matches('/').to_string()),
             None => std::fs::read_to_string(self.data_dir.join("server.addr"))
@@ -26,23 +26,27 @@ impl ServerArgs {
         }
     }
 
-    fn token(&self) -> Option<String> {
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    pub(crate) fn token(&self) -> Option<String> {
         std::fs::read_to_string(self.data_dir.join("admin.token")).ok().map(|t| t.trim().to_string())
     }
 
     /// POSTs JSON to the admin API; returns the JSON answer or the error it gave.
-    fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    pub(crate) fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
         let token = self.token().map(|t| format!("Bearer {t}"));
         self.call("POST", path, token.as_deref(), &body.to_string())
     }
 
-    fn get(&self, path: &str) -> Result<serde_json::Value, String> {
+    pub(crate) fn get(&self, path: &str) -> Result<serde_json::Value, String> {
         let token = self.token().map(|t| format!("Bearer {t}"));
         self.call("GET", path, token.as_deref(), "")
     }
 
     /// One request; `authorization` is the whole header value (an admin token or a wallet session).
-    fn call(&self, method: &str, path: &str, authorization: Option<&str>, body: &str) -> Result<serde_json::Value, String> {
+    pub(crate) fn call(&self, method: &str, path: &str, authorization: Option<&str>, body: &str) -> Result<serde_json::Value, String> {
         let base = self.base()?;
         let mut headers = vec![("Content-Type", "application/json")];
         if let Some(a) = authorization {
@@ -57,7 +61,7 @@ impl ServerArgs {
     }
 }
 
-fn report(r: Result<serde_json::Value, String>, json: bool, human: impl Fn(&serde_json::Value)) -> ExitCode {
+pub(crate) fn report(r: Result<serde_json::Value, String>, json: bool, human: impl Fn(&serde_json::Value)) -> ExitCode {
     match r {
         Ok(v) => {
             if json {
@@ -143,7 +147,7 @@ pub struct PayArgs {
 }
 
 /// Logs in as the user with an SMS code read from the outbox, as a sandbox tester would: the session.
-fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
+pub(crate) fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
     server.call("POST", "/wallet/sms", None, &serde_json::json!({ "phone": phone }).to_string())?;
     let outbox = server.get(&format!("/admin/sms?phone={phone}"))?;
     let code = outbox["messages"].as_array().into_iter().flatten().find(|m| m["purpose"] == "login").and_then(|m| m["code"].as_str()).ok_or("no SMS code in the outbox")?.to_string();
