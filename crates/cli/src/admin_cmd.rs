@@ -110,8 +110,9 @@ pub fn user(cmd: UserCmd) -> ExitCode {
     }
 }
 
+/// A command about one user, named by phone.
 #[derive(clap::Args)]
-pub struct SmsArgs {
+pub struct PhoneArgs {
     #[command(flatten)]
     server: ServerArgs,
     #[arg(long)]
@@ -120,7 +121,7 @@ pub struct SmsArgs {
     json: bool,
 }
 
-pub fn sms(a: SmsArgs) -> ExitCode {
+pub fn sms(a: PhoneArgs) -> ExitCode {
     report(a.server.get(&format!("/admin/sms?phone={}", a.phone)), a.json, |v| {
         for m in v["messages"].as_array().into_iter().flatten() {
             match m["message"].as_str() {
@@ -171,18 +172,8 @@ pub fn pay(a: PayArgs) -> ExitCode {
     })
 }
 
-#[derive(clap::Args)]
-pub struct PaycodeArgs {
-    #[command(flatten)]
-    server: ServerArgs,
-    #[arg(long)]
-    phone: String,
-    #[arg(long)]
-    json: bool,
-}
-
 /// Logs in as the user and prints a fresh payment code (付款码) for a cashier to scan.
-pub fn paycode(a: PaycodeArgs) -> ExitCode {
+pub fn paycode(a: PhoneArgs) -> ExitCode {
     let r = login(&a.server, &a.phone).and_then(|session| a.server.call("POST", "/wallet/paycode", Some(&session), ""));
     report(r, a.json, |v| println!("{}", v["auth_code"].as_str().unwrap_or("?")))
 }

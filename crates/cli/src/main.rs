@@ -73,7 +73,7 @@ enum Cmd {
         command: admin_cmd::UserCmd,
     },
     /// The SMS outbox of a phone (there is no SMS gateway: codes land here).
-    Sms(admin_cmd::SmsArgs),
+    Sms(admin_cmd::PhoneArgs),
     /// Pay a code_url or prepay_id as a user (logs in with an SMS code read from the outbox).
     Pay(admin_cmd::PayArgs),
     /// The ride code as a rider's phone sees it, and the issuer keys gates trust.
@@ -87,7 +87,7 @@ enum Cmd {
         command: transit_cmd::GateCmd,
     },
     /// A fresh payment code (付款码) of a user, for a cashier to scan (single use, valid a minute).
-    Paycode(admin_cmd::PaycodeArgs),
+    Paycode(admin_cmd::PhoneArgs),
     /// The platform's signing keys.
     Platform {
         #[command(subcommand)]
