@@ -17,7 +17,7 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn base(&self) -> Result<String, String> {
+    pub(crate) fn base(&self) -> Result<String, String> {
         match &self.server {
             Some(s) => Ok(s.trim_end_matches('/').to_string()),
             None => std::fs::read_to_string(self.data_dir.join("server.addr"))
@@ -26,23 +26,27 @@ impl ServerArgs {
         }
     }
 
-    fn token(&self) -> Option<String> {
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    pub(crate) fn token(&self) -> Option<String> {
         std::fs::read_to_string(self.data_dir.join("admin.token")).ok().map(|t| t.trim().to_string())
     }
 
     /// POSTs JSON to the admin API; returns the JSON answer or the error it gave.
-    fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    pub(crate) fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
         let token = self.token().map(|t| format!("Bearer {t}"));
         self.call("POST", path, token.as_deref(), &body.to_string())
     }
 
-    fn get(&self, path: &str) -> Result<serde_json::Value, String> {
+    pub(crate) fn get(&self, path: &str) -> Result<serde_json::Value, String> {
         let token = self.token().map(|t| format!("Bearer {t}"));
         self.call("GET", path, token.as_deref(), "")
     }
 
     /// One request; `authorization` is the whole header value (an admin token or a wallet session).
-    fn call(&self, method: &str, path: &str, authorization: Option<&str>, body: &str) -> Result<serde_json::Value, String> {
+    pub(crate) fn call(&self, method: &str, path: &str, authorization: Option<&str>, body: &str) -> Result<serde_json::Value, String> {
         let base = self.base()?;
         let mut headers = vec![("Content-Type", "application/json")];
         if let Some(a) = authorization {
@@ -57,7 +61,7 @@ impl ServerArgs {
     }
 }
 
-fn report(r: Result<serde_json::Value, String>, json: bool, human: impl Fn(&serde_json::Value)) -> ExitCode {
+pub(crate) fn report(r: Result<serde_json::Value, String>, json: bool, human: impl Fn(&serde_json::Value)) -> ExitCode {
     match r {
         Ok(v) => {
             if json {
@@ -106,8 +110,9 @@ pub fn user(cmd: UserCmd) -> ExitCode {
     }
 }
 
+/// A command about one user, named by phone.
 #[derive(clap::Args)]
-pub struct SmsArgs {
+pub struct PhoneArgs {
     #[command(flatten)]
     server: ServerArgs,
     #[arg(long)]
@@ -116,7 +121,7 @@ pub struct SmsArgs {
     json: bool,
 }
 
-pub fn sms(a: SmsArgs) -> ExitCode {
+pub fn sms(a: PhoneArgs) -> ExitCode {
     report(a.server.get(&format!("/admin/sms?phone={}", a.phone)), a.json, |v| {
         for m in v["messages"].as_array().into_iter().flatten() {
             match m["message"].as_str() {
@@ -143,7 +148,7 @@ pub struct PayArgs {
 }
 
 /// Logs in as the user with an SMS code read from the outbox, as a sandbox tester would: the session.
-fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
+pub(crate) fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
     server.call("POST", "/wallet/sms", None, &serde_json::json!({ "phone": phone }).to_string())?;
     let outbox = server.get(&format!("/admin/sms?phone={phone}"))?;
     let code = outbox["messages"].as_array().into_iter().flatten().find(|m| m["purpose"] == "login").and_then(|m| m["code"].as_str()).ok_or("no SMS code in the outbox")?.to_string();
@@ -167,18 +172,8 @@ pub fn pay(a: PayArgs) -> ExitCode {
     })
 }
 
-#[derive(clap::Args)]
-pub struct PaycodeArgs {
-    #[command(flatten)]
-    server: ServerArgs,
-    #[arg(long)]
-    phone: String,
-    #[arg(long)]
-    json: bool,
-}
-
 /// Logs in as the user and prints a fresh payment code (付款码) for a cashier to scan.
-pub fn paycode(a: PaycodeArgs) -> ExitCode {
+pub fn paycode(a: PhoneArgs) -> ExitCode {
     let r = login(&a.server, &a.phone).and_then(|session| a.server.call("POST", "/wallet/paycode", Some(&session), ""));
     report(r, a.json, |v| println!("{}", v["auth_code"].as_str().unwrap_or("?")))
 }

@@ -9,17 +9,13 @@ use saoma_wechatpay::aead::{ApiV3Key, Resource};
 use saoma_wechatpay::client::{http, V3Client};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use support::{advance, balance, ledger_check, user, Server};
+use support::{wallet_call, advance, balance, ledger_check, user, Server};
 
 fn call(c: &V3Client, method: &str, path: &str, body: Value) -> (u16, Value) {
     let r = c.request(method, path, &if body.is_null() { String::new() } else { body.to_string() }).unwrap();
     (r.status, r.json())
 }
 
-fn wallet(s: &Server, session: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let r = http(&s.base, method, path, &[("Authorization", session), ("Content-Type", "application/json")], body).unwrap();
-    (r.status, r.json())
-}
 
 fn charge(c: &V3Client, contract: &str, no: &str, total: i64) -> (u16, Value) {
     call(c, "POST", &format!("/v3/agreements/{contract}/charges"), json!({"out_trade_no": no, "description": "月票", "amount": {"total": total}}))
@@ -54,13 +50,13 @@ fn a_merchant_charges_through_an_agreement_the_user_signed() {
         assert_eq!((st, e["code"].as_str()), (400, Some("INVALID_REQUEST")), "{e}");
 
         // The user sees it in the wallet and signs with the PIN (a wrong PIN does not sign).
-        let (_, list) = wallet(&s, &session, "GET", "/wallet/agreements", "");
+        let (_, list) = wallet_call(&s, &session, "GET", "/wallet/agreements", "");
         assert_eq!(list["agreements"][0]["contract_id"], contract.as_str(), "{list}");
         assert_eq!(list["agreements"][0]["merchant"], "公交公司");
-        assert_eq!(wallet(&s, &session, "POST", &format!("/wallet/agreements/{contract}/sign"), r#"{"pin":"000000"}"#).0, 403);
-        let (st, signed) = wallet(&s, &session, "POST", &format!("/wallet/agreements/{contract}/sign"), r#"{"pin":"123456"}"#);
+        assert_eq!(wallet_call(&s, &session, "POST", &format!("/wallet/agreements/{contract}/sign"), r#"{"pin":"000000"}"#).0, 403);
+        let (st, signed) = wallet_call(&s, &session, "POST", &format!("/wallet/agreements/{contract}/sign"), r#"{"pin":"123456"}"#);
         assert_eq!((st, signed["state"].as_str()), (200, Some("SIGNED")), "{signed}");
-        assert_eq!(wallet(&s, &session, "POST", &format!("/wallet/agreements/{contract}/sign"), r#"{"pin":"123456"}"#).0, 400);
+        assert_eq!(wallet_call(&s, &session, "POST", &format!("/wallet/agreements/{contract}/sign"), r#"{"pin":"123456"}"#).0, 400);
 
         // A pre-debit notice reaches the user through the SMS outbox.
         let (st, n) = call(&c, "POST", &format!("/v3/agreements/{contract}/notices"), json!({"amount": {"total": 400}, "description": "11月22日乘车费"}));
@@ -96,7 +92,7 @@ fn a_merchant_charges_through_an_agreement_the_user_signed() {
 
         // The user ends it: no more charges.
         let session = s.wallet_session("13500000001");
-        let (st, ended) = wallet(&s, &session, "POST", &format!("/wallet/agreements/{contract}/terminate"), "");
+        let (st, ended) = wallet_call(&s, &session, "POST", &format!("/wallet/agreements/{contract}/terminate"), "");
         assert_eq!((st, ended["state"].as_str()), (200, Some("TERMINATED")), "{ended}");
         let (st, e) = charge(&c, &contract, "RIDE000005", 100);
         assert_eq!((st, e["code"].as_str()), (400, Some("INVALID_REQUEST")), "{e}");
@@ -108,7 +104,7 @@ fn a_merchant_charges_through_an_agreement_the_user_signed() {
         let (_, a2) = call(&c, "POST", "/v3/agreements", json!({"appid": appid, "mchid": m["mchid"], "out_contract_code": "CONTRACT02", "openid": poor["openids"][appid], "description": "乘车码", "limits": {"per_charge": 500, "per_day": 1_000}}));
         let c2 = a2["contract_id"].as_str().unwrap().to_string();
         let poor_session = s.wallet_session("13500000002");
-        assert_eq!(wallet(&s, &poor_session, "POST", &format!("/wallet/agreements/{c2}/sign"), r#"{"pin":"123456"}"#).0, 200);
+        assert_eq!(wallet_call(&s, &poor_session, "POST", &format!("/wallet/agreements/{c2}/sign"), r#"{"pin":"123456"}"#).0, 200);
         let (st, e) = charge(&c, &c2, "POOR000001", 100);
         assert_eq!((st, e["code"].as_str()), (403, Some("NOT_ENOUGH")), "{e}");
         let q = c.request("GET", &format!("/v3/pay/transactions/out-trade-no/POOR000001?mchid={}", c.mchid), "").unwrap().json();

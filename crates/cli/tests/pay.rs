@@ -75,6 +75,10 @@ fn a_user_pays_a_native_order() {
         // The prepay_id of a JSAPI order pays the same way.
         let jsapi = json!({"appid": m["appid"], "mchid": m["mchid"], "description": "d", "out_trade_no": "PAYJSAPI01", "notify_url": "https://example.com/n", "amount": {"total": 300}, "payer": {"openid": u["openids"][m["appid"].as_str().unwrap()]}});
         let prepay = c.request("POST", "/v3/pay/transactions/jsapi", &jsapi.to_string()).unwrap().json()["prepay_id"].as_str().unwrap().to_string();
+        // It names its payer: another user cannot pay it.
+        user(&s, "13800000002", 10_000);
+        let e = pay(&s, "13800000002", None, &prepay).unwrap_err();
+        assert!(e.contains("PAYER_MISMATCH"), "{e}");
         assert_eq!(pay(&s, "13800000001", None, &prepay).unwrap()["trade_state"], "SUCCESS");
         // The wallet's history shows both payments, newest first, and the balance what is left.
         let session = s.wallet_session("13800000001");

@@ -6,9 +6,9 @@
 
 mod support;
 
-use saoma_wechatpay::client::{http, V3Client};
+use saoma_wechatpay::client::V3Client;
 use serde_json::{json, Value};
-use support::{advance, balance, ledger_check, saoma, user, Server};
+use support::{wallet_call, advance, balance, ledger_check, saoma, user, Server};
 
 /// `saoma paycode --phone`: a fresh code.
 fn paycode(s: &Server, phone: &str) -> String {
@@ -40,10 +40,6 @@ fn reverse(c: &V3Client, m: &Value, no: &str) -> (u16, Value) {
     (r.status, r.json())
 }
 
-fn wallet(s: &Server, session: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let r = http(&s.base, method, path, &[("Authorization", session), ("Content-Type", "application/json")], body).unwrap();
-    (r.status, r.json())
-}
 
 #[test]
 fn a_cashier_charges_payment_codes() {
@@ -90,18 +86,18 @@ fn a_cashier_charges_payment_codes() {
         let q = query(&c, "CP00000003");
         assert_eq!(q["trade_state"], "USERPAYING");
         let tid = q["transaction_id"].as_str().unwrap().to_string();
-        let (_, waiting) = wallet(&s, &alice, "GET", "/wallet/paying", "");
+        let (_, waiting) = wallet_call(&s, &alice, "GET", "/wallet/paying", "");
         assert_eq!(waiting["orders"][0]["transaction_id"], tid.as_str(), "{waiting}");
         assert_eq!(waiting["orders"][0]["total"], 150_000);
         // Another user cannot confirm it; a wrong PIN keeps it waiting.
         user(&s, "13700000002", 10);
         let bob = s.wallet_session("13700000002");
-        let (st, e) = wallet(&s, &bob, "POST", "/wallet/confirm", &json!({"transaction_id": tid, "pin": "123456"}).to_string());
+        let (st, e) = wallet_call(&s, &bob, "POST", "/wallet/confirm", &json!({"transaction_id": tid, "pin": "123456"}).to_string());
         assert_eq!((st, e["code"].as_str()), (404, Some("ORDER_NOT_EXIST")), "{e}");
-        let (st, e) = wallet(&s, &alice, "POST", "/wallet/confirm", &json!({"transaction_id": tid, "pin": "000000"}).to_string());
+        let (st, e) = wallet_call(&s, &alice, "POST", "/wallet/confirm", &json!({"transaction_id": tid, "pin": "000000"}).to_string());
         assert_eq!((st, e["code"].as_str()), (403, Some("PIN_WRONG")), "{e}");
         assert_eq!(query(&c, "CP00000003")["trade_state"], "USERPAYING");
-        let (st, ok) = wallet(&s, &alice, "POST", "/wallet/confirm", &json!({"transaction_id": tid, "pin": "123456"}).to_string());
+        let (st, ok) = wallet_call(&s, &alice, "POST", "/wallet/confirm", &json!({"transaction_id": tid, "pin": "123456"}).to_string());
         assert_eq!((st, ok["trade_state"].as_str()), (200, Some("SUCCESS")), "{ok}");
         assert_eq!(query(&c, "CP00000003")["trade_state"], "SUCCESS");
         assert_eq!(balance(&s, &alice), 349_000);
@@ -112,7 +108,7 @@ fn a_cashier_charges_payment_codes() {
         let tid4 = query(&c, "CP00000004")["transaction_id"].as_str().unwrap().to_string();
         advance(&s, "46s");
         assert_eq!(query(&c, "CP00000004")["trade_state"], "REVOKED");
-        let (st, e) = wallet(&s, &alice, "POST", "/wallet/confirm", &json!({"transaction_id": tid4, "pin": "123456"}).to_string());
+        let (st, e) = wallet_call(&s, &alice, "POST", "/wallet/confirm", &json!({"transaction_id": tid4, "pin": "123456"}).to_string());
         assert_eq!((st, e["code"].as_str()), (400, Some("ORDER_REVOKED")), "{e}");
         assert_eq!(balance(&s, &alice), 349_000);
 
@@ -130,7 +126,7 @@ fn a_cashier_charges_payment_codes() {
         assert_eq!(codepay(&c, &m, "CP00000005", 110_000, &code).0, 202);
         let tid5 = query(&c, "CP00000005")["transaction_id"].as_str().unwrap().to_string();
         assert_eq!(reverse(&c, &m, "CP00000005").0, 200);
-        let (st, _) = wallet(&s, &alice, "POST", "/wallet/confirm", &json!({"transaction_id": tid5, "pin": "123456"}).to_string());
+        let (st, _) = wallet_call(&s, &alice, "POST", "/wallet/confirm", &json!({"transaction_id": tid5, "pin": "123456"}).to_string());
         assert_eq!(st, 400);
         // Only payment-code orders are reversed; unknown orders are unknown.
         let native = json!({"appid": m["appid"], "mchid": m["mchid"], "description": "x", "out_trade_no": "NATIVE0001", "notify_url": "https://example.com/n", "amount": {"total": 5}});

@@ -316,3 +316,99 @@ fn a_day_of_rides_on_two_gates_with_three_riders() {
         assert!(text.contains("clean"), "{b}: {text}");
     }
 }
+
+/// The newest issuer key's seed, read from the database (an attacker who stole it).
+fn stolen_issuer_key(s: &Server) -> saoma_ridecode::IssuerKeyPair {
+    let q = "SELECT key_id, seed, not_before, not_after FROM ridecode_keys WHERE purpose = 'issuer' ORDER BY key_id DESC LIMIT 1";
+    let (id, seed, nb, na): (i64, String, i64, i64) = if let Some(path) = s.database_url.strip_prefix("sqlite:") {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.query_row(q, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap()
+    } else {
+        let mut c = postgres::Client::connect(&s.database_url, postgres::NoTls).unwrap();
+        let r = c.query_one(q, &[]).unwrap();
+        (r.get(0), r.get(1), r.get(2), r.get(3))
+    };
+    let seed: [u8; 32] = unhex(&seed).try_into().unwrap();
+    saoma_ridecode::IssuerKeyPair::from_seed(Suite::Ed25519, &seed, id as u16, nb as u32, na as u32).unwrap()
+}
+
+#[test]
+fn what_the_server_refuses_and_what_it_tolerates() {
+    for s in Server::all(true) {
+        let b = s.backend;
+        let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
+        let mut admin = Admin { s: &s, token: format!("Bearer {}", token.trim()), offset: 0 };
+        let m = s.merchant("巴士", "public_key");
+        let (st, op) = admin.call("POST", "/admin/transit/operators", json!({ "mchid": m["mchid"], "scope": SCOPE, "fares": { "flat": 300 }, "max_uses": 20 }));
+        assert_eq!(st, 200, "{op}");
+        user(&s, "13300000011", 50_000);
+        let mut rider = Phone::new(&s, "13300000011", 7);
+        assert_eq!(rider.wallet(&s, "POST", &format!("/wallet/transit/{SCOPE}/open"), json!({"pin": "123456"})).0, 200);
+        rider.refresh(&s).unwrap();
+        let mut gate = Gate::register(&admin, 1, Direction::In, 21);
+        gate.pull(&s);
+
+        // A credential signed with the real (stolen) issuer key but never issued: refused by the server
+        // even though a gate would accept it.
+        let real = rider.credential.unwrap();
+        let mut terms = *real.terms();
+        terms.sequence = 999;
+        let thief = DeviceKeyPair::from_seed(Suite::Ed25519, &[66; 32]).unwrap();
+        let forged = stolen_issuer_key(&s).issue(&terms, &thief.public_key()).unwrap();
+        let t = admin.now();
+        let code = RideCode::generate(&forged, &thief, t, 1).unwrap().to_bytes();
+        gate.tap(&code, t).unwrap();
+        let queued = std::mem::take(&mut gate.queue);
+        let r = gate.upload_records(&s, &queued);
+        assert_eq!((r[0]["status"].as_str(), r[0]["reason"].as_str()), (Some("REJECTED"), Some("credential not issued")), "{b} {r:?}");
+        rider.credential = Some(real);
+
+        // A gate whose clock was reset to 2000: its records are refused (the code's age makes no sense).
+        let code = rider.code(t);
+        let rec = TerminalRecord { terminal_id: gate.id, terminal_sequence: 2, time: 946_684_800, direction: Direction::In, stop_id: 1, code }.sign(&gate.key).unwrap();
+        let r = gate.upload_records(&s, &[rec]);
+        assert_eq!(r[0]["reason"], "code age at the gate out of bounds", "{r:?}");
+        gate.seq = 2;
+
+        // A gate offline for five days: its taps still count, charged when they arrive. A gap in its
+        // sequence shows in the operator's view.
+        // (Fifteen seconds on: the forged tap of the same account was a moment ago — a double tap.)
+        let t2 = admin.now() + 15;
+        let c1 = rider.code(t2);
+        gate.tap(&c1, t2).unwrap();
+        gate.seq += 1; // a record lost on the gate
+        let c2 = rider.code(t2 + 60);
+        gate.tap(&c2, t2 + 60).unwrap();
+        admin.advance(5 * 24 * 3600);
+        let before = {
+            let rider = Phone { session: s.wallet_session("13300000011"), ..Phone::new(&s, "13300000011", 7) };
+            rider.balance(&s)
+        };
+        assert_eq!(gate.upload(&s), ["ACCEPTED", "ACCEPTED"]);
+        let session = s.wallet_session("13300000011");
+        assert_eq!(support::balance(&s, &session), before - 600, "{b}");
+        let (_, terms_view) = admin.call("GET", &format!("/admin/transit/{SCOPE}/terminals"), Value::Null);
+        assert_eq!((terms_view["terminals"][0]["highest_sequence"].as_i64(), terms_view["terminals"][0]["missing"].as_i64()), (Some(5), Some(1)), "{terms_view}");
+
+        // Midnight (China time): a code made just before it with yesterday's credential is accepted just
+        // after it, and the new day's credential works too.
+        let mut rider = Phone { session, ..rider };
+        let now = admin.now() as i64;
+        let midnight = (now + 8 * 3600).div_euclid(86_400) * 86_400 + 86_400 - 8 * 3600;
+        rider.refresh(&s).unwrap();
+        admin.advance(midnight - now - 20);
+        let t3 = admin.now();
+        let late = rider.code(t3);
+        gate.pull(&s);
+        gate.tap(&late, t3 + 30).unwrap();
+        admin.advance(60);
+        let mut rider = Phone { session: s.wallet_session("13300000011"), ..rider };
+        rider.refresh(&s).unwrap();
+        let t4 = admin.now();
+        gate.tap(&rider.code(t4), t4 + 20).unwrap();
+        assert_eq!(gate.upload(&s), ["ACCEPTED", "ACCEPTED"], "{b}");
+
+        let text = ledger_check(&s);
+        assert!(text.contains("clean"), "{b}: {text}");
+    }
+}

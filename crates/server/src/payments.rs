@@ -78,6 +78,12 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
                 return Ok(Err(OrderError::from(e).into()));
             }
             let user = users::in_job(tx, user_id)?.ok_or_else(|| StoreError::Corrupt("payer vanished".into()))?;
+            // A JSAPI order names its payer (payer.openid): nobody else may pay it.
+            if let Some(expected) = &order.payer_openid {
+                if users::openid_for(tx, user_id, &order.appid)? != *expected {
+                    return Ok(Err(PayError::Order("PAYER_MISMATCH".into())));
+                }
+            }
             let needs_pin = order.total > user.password_free_limit;
             if needs_pin && !pin_verified {
                 return Ok(Err(PayError::PinRequired));

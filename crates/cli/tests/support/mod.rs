@@ -200,3 +200,9 @@ pub fn balance(s: &Server, session: &str) -> i64 {
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["balance"].as_i64().unwrap()
 }
+
+/// A wallet API call with a session: status and JSON.
+pub fn wallet_call(s: &Server, session: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let r = saoma_wechatpay::client::http(&s.base, method, path, &[("Authorization", session), ("Content-Type", "application/json")], body).unwrap();
+    (r.status, r.json())
+}

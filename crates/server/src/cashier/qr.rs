@@ -41,13 +41,18 @@ pub struct Matrix {
 
 impl Matrix {
     pub fn encode(text: &str) -> Result<Matrix, QrError> {
-        if text.is_empty() {
+        Matrix::encode_bytes(text.as_bytes())
+    }
+
+    /// Any bytes (a ride code's raw 196 bytes fit version 10 at level M).
+    pub fn encode_bytes(data: &[u8]) -> Result<Matrix, QrError> {
+        if data.is_empty() {
             return Err(QrError::Empty);
         }
-        if text.len() > MAX_TEXT_BYTES {
+        if data.len() > MAX_TEXT_BYTES {
             return Err(QrError::TooLong);
         }
-        let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|e| QrError::Encode(e.to_string()))?;
+        let code = QrCode::with_error_correction_level(data, EcLevel::M).map_err(|e| QrError::Encode(e.to_string()))?;
         let width = code.width();
         let dark = code.to_colors().into_iter().map(|c| c == Color::Dark).collect();
         Ok(Matrix { width, dark })
