@@ -129,6 +129,14 @@ fn terminal_from_row(id: u64, row: &[Value]) -> Result<check::Terminal, StoreErr
 
 const TERMINAL: &str = "SELECT scope, public_key FROM terminals WHERE terminal_id = $1";
 
+/// Sequences looked up per statement when an upload's job reads the taps stored before.
+const TAP_LOOKUP: usize = 64;
+
+fn tap_lookup_sql() -> String {
+    let list: Vec<String> = (2..TAP_LOOKUP + 2).map(|i| format!("${i}")).collect();
+    format!("SELECT terminal_sequence, digest, status, reason FROM taps WHERE terminal_id = $1 AND terminal_sequence IN ({})", list.join(", "))
+}
+
 /// Ingests one batch: a result per record, in order.
 ///
 /// The signatures are verified first, outside the job, against the keys as read then (several
@@ -172,13 +180,16 @@ pub async fn upload(app: &Arc<App>, terminal_id: u64, records: Vec<Vec<u8>>) -> 
                 stored: 0,
                 highest: 0,
             };
-            // The gate's taps already stored under this batch's sequences, in one range read.
-            let seqs: Vec<i64> = records.iter().filter_map(|b| TerminalRecord::parse(b).ok()).filter(|s| s.record().terminal_id == terminal_id).map(|s| s.record().terminal_sequence as i64).collect();
-            if let (Some(lo), Some(hi)) = (seqs.iter().min(), seqs.iter().max()) {
-                for r in tx.query(
-                    "SELECT terminal_sequence, digest, status, reason FROM taps WHERE terminal_id = $1 AND terminal_sequence >= $2 AND terminal_sequence <= $3",
-                    &[(terminal_id as i64).into(), (*lo).into(), (*hi).into()],
-                )? {
+            // The gate's taps already stored under this batch's sequences: looked up by sequence, a
+            // fixed number at a time (one statement text, prepared once; short chunks repeat a value).
+            let mut seqs: Vec<i64> = records.iter().filter_map(|b| TerminalRecord::parse(b).ok()).filter(|s| s.record().terminal_id == terminal_id).map(|s| s.record().terminal_sequence as i64).collect();
+            seqs.sort_unstable();
+            seqs.dedup();
+            let sql = tap_lookup_sql();
+            for chunk in seqs.chunks(TAP_LOOKUP) {
+                let mut params: Vec<Value> = vec![(terminal_id as i64).into()];
+                params.extend((0..TAP_LOOKUP).map(|i| Value::from(chunk[i.min(chunk.len() - 1)])));
+                for r in tx.query(&sql, &params)? {
                     let text = |i: usize| r[i].as_str().map(str::to_string);
                     batch.taps.insert(r[0].as_i64().unwrap_or(0), (text(1).unwrap_or_default(), text(2).unwrap_or_default(), text(3)));
                 }
