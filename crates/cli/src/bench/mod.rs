@@ -2,7 +2,9 @@
 //! figure beside a baseline measured in the same run (the machines are shared and noisy, so only
 //! same-run ratios mean much).
 
+mod api;
 mod ledger;
+mod wire;
 
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -12,11 +14,16 @@ pub enum BenchCmd {
     /// Durable ledger transfers/s and commit latency on SQLite and (when reachable) PostgreSQL, against
     /// plain INSERTs of rows of the same size in batches of the same size.
     Ledger(ledger::Args),
+    /// Payments/s through the real server over HTTP with real v3 signatures (Native create → wallet
+    /// pay → query, notifications delivered), against the platform's RSA signing ceiling and a bare
+    /// HTTP round trip measured in the same run.
+    Api(api::Args),
 }
 
 pub fn run(cmd: BenchCmd) -> ExitCode {
     match cmd {
         BenchCmd::Ledger(args) => ledger::run(args),
+        BenchCmd::Api(args) => api::run(args),
     }
 }
 
