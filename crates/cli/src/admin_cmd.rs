@@ -17,7 +17,7 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn base(&self) -> Result<String, String> {
+    pub(crate) fn base(&self) -> Result<String, String> {
         match &self.server {
             Some(s) => Ok(s.trim_end_matches('/').to_string()),
             None => std::fs::read_to_string(self.data_dir.join("server.addr"))
@@ -26,23 +26,27 @@ impl ServerArgs {
         }
     }
 
-    fn token(&self) -> Option<String> {
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    pub(crate) fn token(&self) -> Option<String> {
         std::fs::read_to_string(self.data_dir.join("admin.token")).ok().map(|t| t.trim().to_string())
     }
 
     /// POSTs JSON to the admin API; returns the JSON answer or the error it gave.
-    fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    pub(crate) fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
         let token = self.token().map(|t| format!("Bearer {t}"));
         self.call("POST", path, token.as_deref(), &body.to_string())
     }
 
-    fn get(&self, path: &str) -> Result<serde_json::Value, String> {
+    pub(crate) fn get(&self, path: &str) -> Result<serde_json::Value, String> {
         let token = self.token().map(|t| format!("Bearer {t}"));
         self.call("GET", path, token.as_deref(), "")
     }
 
     /// One request; `authorization` is the whole header value (an admin token or a wallet session).
-    fn call(&self, method: &str, path: &str, authorization: Option<&str>, body: &str) -> Result<serde_json::Value, String> {
+    pub(crate) fn call(&self, method: &str, path: &str, authorization: Option<&str>, body: &str) -> Result<serde_json::Value, String> {
         let base = self.base()?;
         let mut headers = vec![("Content-Type", "application/json")];
         if let Some(a) = authorization {
@@ -57,7 +61,7 @@ impl ServerArgs {
     }
 }
 
-fn report(r: Result<serde_json::Value, String>, json: bool, human: impl Fn(&serde_json::Value)) -> ExitCode {
+pub(crate) fn report(r: Result<serde_json::Value, String>, json: bool, human: impl Fn(&serde_json::Value)) -> ExitCode {
     match r {
         Ok(v) => {
             if json {
@@ -106,8 +110,9 @@ pub fn user(cmd: UserCmd) -> ExitCode {
     }
 }
 
+/// A command about one user, named by phone.
 #[derive(clap::Args)]
-pub struct SmsArgs {
+pub struct PhoneArgs {
     #[command(flatten)]
     server: ServerArgs,
     #[arg(long)]
@@ -116,10 +121,13 @@ pub struct SmsArgs {
     json: bool,
 }
 
-pub fn sms(a: SmsArgs) -> ExitCode {
+pub fn sms(a: PhoneArgs) -> ExitCode {
     report(a.server.get(&format!("/admin/sms?phone={}", a.phone)), a.json, |v| {
         for m in v["messages"].as_array().into_iter().flatten() {
-            println!("{} {} {}", m["code"].as_str().unwrap_or("?"), m["purpose"].as_str().unwrap_or(""), if m["used"].as_bool() == Some(true) { "(used)" } else { "" });
+            match m["message"].as_str() {
+                Some(text) => println!("{} {text}", m["purpose"].as_str().unwrap_or("")),
+                None => println!("{} {} {}", m["code"].as_str().unwrap_or("?"), m["purpose"].as_str().unwrap_or(""), if m["used"].as_bool() == Some(true) { "(used)" } else { "" }),
+            }
         }
     })
 }
@@ -132,26 +140,42 @@ pub struct PayArgs {
     phone: String,
     #[arg(long)]
     pin: Option<String>,
-    /// A Native code_url (weixin://wxpay/bizpayurl?pr=…) or a prepay_id.
+    /// A Native code_url (weixin://wxpay/bizpayurl?pr=…), a prepay_id, or the transaction_id of a
+    /// payment-code order waiting for the user's PIN (USERPAYING).
     code: String,
     #[arg(long)]
     json: bool,
 }
 
-/// Logs in as the user (SMS code from the outbox, as a sandbox tester would) and pays.
+/// Logs in as the user with an SMS code read from the outbox, as a sandbox tester would: the session.
+pub(crate) fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
+    server.call("POST", "/wallet/sms", None, &serde_json::json!({ "phone": phone }).to_string())?;
+    let outbox = server.get(&format!("/admin/sms?phone={phone}"))?;
+    let code = outbox["messages"].as_array().into_iter().flatten().find(|m| m["purpose"] == "login").and_then(|m| m["code"].as_str()).ok_or("no SMS code in the outbox")?.to_string();
+    let login = server.call("POST", "/wallet/login", None, &serde_json::json!({ "phone": phone, "code": code }).to_string())?;
+    Ok(format!("Bearer {}", login["token"].as_str().ok_or("no session token")?))
+}
+
+/// Logs in as the user and pays.
 pub fn pay(a: PayArgs) -> ExitCode {
     let r = (|| {
-        let phone = serde_json::json!({ "phone": a.phone });
-        a.server.call("POST", "/wallet/sms", None, &phone.to_string())?;
-        let outbox = a.server.get(&format!("/admin/sms?phone={}", a.phone))?;
-        let code = outbox["messages"][0]["code"].as_str().ok_or("no SMS code in the outbox")?.to_string();
-        let login = a.server.call("POST", "/wallet/login", None, &serde_json::json!({ "phone": a.phone, "code": code }).to_string())?;
-        let session = format!("Bearer {}", login["token"].as_str().ok_or("no session token")?);
+        let session = login(&a.server, &a.phone)?;
+        // A 28-digit transaction_id is a payment-code order waiting for this user's PIN: confirm it.
+        if a.code.len() == 28 && a.code.bytes().all(|b| b.is_ascii_digit()) {
+            let pin = a.pin.as_deref().ok_or("confirming a payment-code order needs --pin")?;
+            return a.server.call("POST", "/wallet/confirm", Some(&session), &serde_json::json!({ "transaction_id": a.code, "pin": pin }).to_string());
+        }
         a.server.call("POST", "/wallet/pay", Some(&session), &serde_json::json!({ "code": a.code, "pin": a.pin }).to_string())
     })();
     report(r, a.json, |v| {
         println!("paid {} fen to {} (order {}, transaction {})", v["total"], v["mchid"].as_str().unwrap_or("?"), v["out_trade_no"].as_str().unwrap_or("?"), v["transaction_id"].as_str().unwrap_or("?"));
     })
+}
+
+/// Logs in as the user and prints a fresh payment code (付款码) for a cashier to scan.
+pub fn paycode(a: PhoneArgs) -> ExitCode {
+    let r = login(&a.server, &a.phone).and_then(|session| a.server.call("POST", "/wallet/paycode", Some(&session), ""));
+    report(r, a.json, |v| println!("{}", v["auth_code"].as_str().unwrap_or("?")))
 }
 
 #[derive(Subcommand)]
@@ -241,10 +265,55 @@ pub enum MerchantCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The merchant's static collection code (收款码) as a QR image, drawn by the server (which knows the
+    /// public URL it encodes): to --out, or to stdout.
+    Qr {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        mchid: String,
+        /// svg or png.
+        #[arg(long, default_value = "svg")]
+        format: String,
+        /// PNG pixels per module (1–32; default 8).
+        #[arg(long)]
+        scale: Option<u32>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Fetches the collection code's image and writes it out.
+fn merchant_qr(server: &ServerArgs, mchid: &str, format: &str, scale: Option<u32>, out: Option<&std::path::Path>) -> Result<(), String> {
+    if !matches!(format, "svg" | "png") {
+        return Err(format!("--format must be svg or png, not {format:?}"));
+    }
+    if mchid.is_empty() || !mchid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err("--mchid must be letters and digits".into());
+    }
+    let base = server.base()?;
+    let query = scale.map(|s| format!("?scale={s}")).unwrap_or_default();
+    let r = saoma_wechatpay::client::http(&base, "GET", &format!("/collect/{mchid}/qr.{format}{query}"), &[], "").map_err(|e| format!("{base}: {e}"))?;
+    match r.status {
+        200 => {}
+        404 => return Err(format!("no merchant {mchid} on {base}")),
+        s => return Err(format!("{s}: {}", r.json()["message"].as_str().unwrap_or(&r.body))),
+    }
+    match out {
+        Some(path) => std::fs::write(path, &r.bytes).map_err(|e| format!("{}: {e}", path.display())),
+        None => std::io::Write::write_all(&mut std::io::stdout().lock(), &r.bytes).map_err(|e| e.to_string()),
+    }
 }
 
 pub fn merchant(cmd: MerchantCmd) -> ExitCode {
     match cmd {
+        MerchantCmd::Qr { server, mchid, format, scale, out } => match merchant_qr(&server, &mchid, &format, scale, out.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
         MerchantCmd::Create { server, name, notify_url, platform_key_mode, json } => {
             let body = serde_json::json!({ "name": name, "notify_url": notify_url, "platform_key_mode": platform_key_mode });
             match server.post("/admin/merchants", &body) {

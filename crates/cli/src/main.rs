@@ -3,6 +3,7 @@
 mod admin_cmd;
 mod bench;
 mod ledger_cmd;
+mod transit_cmd;
 
 use clap::{Parser, Subcommand};
 use saoma_store::{Database, Durability, StoreOptions};
@@ -72,9 +73,21 @@ enum Cmd {
         command: admin_cmd::UserCmd,
     },
     /// The SMS outbox of a phone (there is no SMS gateway: codes land here).
-    Sms(admin_cmd::SmsArgs),
+    Sms(admin_cmd::PhoneArgs),
     /// Pay a code_url or prepay_id as a user (logs in with an SMS code read from the outbox).
     Pay(admin_cmd::PayArgs),
+    /// The ride code as a rider's phone sees it, and the issuer keys gates trust.
+    Ridecode {
+        #[command(subcommand)]
+        command: transit_cmd::RidecodeCmd,
+    },
+    /// A transit gate: register, pull the signed lists, verify codes offline, upload the queue.
+    Gate {
+        #[command(subcommand)]
+        command: transit_cmd::GateCmd,
+    },
+    /// A fresh payment code (付款码) of a user, for a cashier to scan (single use, valid a minute).
+    Paycode(admin_cmd::PhoneArgs),
     /// The platform's signing keys.
     Platform {
         #[command(subcommand)]
@@ -150,6 +163,9 @@ fn main() -> ExitCode {
         Cmd::User { command } => admin_cmd::user(command),
         Cmd::Pay(args) => admin_cmd::pay(args),
         Cmd::Sms(args) => admin_cmd::sms(args),
+        Cmd::Paycode(args) => admin_cmd::paycode(args),
+        Cmd::Ridecode { command } => transit_cmd::ridecode(command),
+        Cmd::Gate { command } => transit_cmd::gate(command),
         Cmd::Clock { command } => admin_cmd::clock(command),
         Cmd::Platform { command } => admin_cmd::platform(command),
     }

@@ -9,7 +9,7 @@ use saoma_wechatpay::auth::response_message;
 use saoma_wechatpay::keys::PublicKey;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{saoma, Server};
+use support::{advance, saoma, Server};
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -26,10 +26,6 @@ fn admin_get(s: &Server, path: &str) -> serde_json::Value {
     r.json()
 }
 
-fn advance(s: &Server, d: &str) {
-    let out = saoma().args(["clock", "advance", d, "--data-dir"]).arg(&s.data_dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
 
 #[test]
 fn notifications_retry_on_schedule_survive_a_restart_and_arrive_signed() {

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::json;
-use support::{saoma, Server};
+use support::{advance, ledger_check, saoma, user, Server};
 
 fn native(c: &saoma_wechatpay::client::V3Client, m: &serde_json::Value, no: &str, total: i64, time_expire: Option<String>) -> String {
     let mut body = json!({"appid": m["appid"], "mchid": m["mchid"], "description": "票", "out_trade_no": no, "notify_url": "https://example.com/n", "amount": {"total": total}});
@@ -21,11 +21,6 @@ fn query(c: &saoma_wechatpay::client::V3Client, no: &str) -> serde_json::Value {
     c.request("GET", &format!("/v3/pay/transactions/out-trade-no/{no}?mchid={}", c.mchid), "").unwrap().json()
 }
 
-fn user(s: &Server, phone: &str, balance: i64) -> serde_json::Value {
-    let out = saoma().args(["user", "create", "--json", "--phone", phone, "--pin", "123456", "--balance", &balance.to_string(), "--data-dir"]).arg(&s.data_dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// `saoma pay`; Ok(answer) or Err(the error line).
 fn pay(s: &Server, phone: &str, pin: Option<&str>, code: &str) -> Result<serde_json::Value, String> {
@@ -42,17 +37,7 @@ fn pay(s: &Server, phone: &str, pin: Option<&str>, code: &str) -> Result<serde_j
     }
 }
 
-fn ledger_check(s: &Server) -> String {
-    let out = saoma().args(["ledger", "check", "--data-dir"]).arg(&s.data_dir).args(["--database-url", &s.database_url]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}");
-    text
-}
 
-fn advance(s: &Server, d: &str) {
-    let out = saoma().args(["clock", "advance", d, "--data-dir"]).arg(&s.data_dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
 
 #[test]
 fn a_user_pays_a_native_order() {
@@ -90,6 +75,10 @@ fn a_user_pays_a_native_order() {
         // The prepay_id of a JSAPI order pays the same way.
         let jsapi = json!({"appid": m["appid"], "mchid": m["mchid"], "description": "d", "out_trade_no": "PAYJSAPI01", "notify_url": "https://example.com/n", "amount": {"total": 300}, "payer": {"openid": u["openids"][m["appid"].as_str().unwrap()]}});
         let prepay = c.request("POST", "/v3/pay/transactions/jsapi", &jsapi.to_string()).unwrap().json()["prepay_id"].as_str().unwrap().to_string();
+        // It names its payer: another user cannot pay it.
+        user(&s, "13800000002", 10_000);
+        let e = pay(&s, "13800000002", None, &prepay).unwrap_err();
+        assert!(e.contains("PAYER_MISMATCH"), "{e}");
         assert_eq!(pay(&s, "13800000001", None, &prepay).unwrap()["trade_state"], "SUCCESS");
         // The wallet's history shows both payments, newest first, and the balance what is left.
         let session = s.wallet_session("13800000001");

@@ -2,7 +2,10 @@
 //! and in certificate mode, on both backends: Native order, idempotent and conflicting re-create, pay
 //! as a user (`saoma pay`), the payment callback verified and decrypted by the SDK's own `callback()`,
 //! query SUCCESS by out_trade_no and by transaction_id, close refused as paid; a second order closed and
-//! queried CLOSED. The SDK verifies every 2xx answer's signature.
+//! queried CLOSED; refunds (two partial ones, the REFUND.SUCCESS callback through `callback()`, the
+//! refund query); payment codes (paid at once; USERPAYING then confirmed with the PIN; reversed); the
+//! day's trade and fund-flow bills downloaded, gunzipped and checked against their SHA-1.
+//! The SDK verifies every 2xx answer's signature.
 //!
 //! Needs `python3` with `wechatpayv3` (`.ci/run` installs it). Without it the test says loudly that it
 //! skipped, unless `SAOMA_REQUIRE_SDK=1`, where that is a failure.
@@ -29,8 +32,9 @@ fn unmodified_python_sdk_in_both_key_modes() {
         return;
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk_client.py");
-    for s in Server::all(false) {
-        let out = support::saoma().args(["user", "create", "--phone", "13700000000", "--balance", "100000", "--data-dir"]).arg(&s.data_dir).output().unwrap();
+    // Sandbox: the script moves the business clock a day on to download that day's bills.
+    for s in Server::all(true) {
+        let out = support::saoma().args(["user", "create", "--phone", "13700000000", "--pin", "123456", "--balance", "1000000", "--data-dir"]).arg(&s.data_dir).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         for mode in ["public_key", "certificate"] {
             let m = s.merchant(&format!("SDK {mode}"), mode);

@@ -81,4 +81,67 @@ code, text = wxpay.query(out_trade_no=no2)
 assert code == 200 and json.loads(text)['trade_state'] == 'CLOSED', (code, text)
 code, text = wxpay.query(transaction_id='4200000000000000000000000000')
 assert code == 404 and json.loads(text)['code'] == 'ORDER_NOT_EXIST', (code, text)
+
+# Refunds of the paid order: two partial ones, the callback verified and decrypted by the SDK.
+code, text = wxpay.refund(out_refund_no=no + 'R1', amount={'refund': 30, 'total': 100, 'currency': 'CNY'}, out_trade_no=no, reason='少了一块糖')
+r1 = json.loads(text)
+assert code == 200 and r1['status'] == 'SUCCESS' and r1['amount']['refund'] == 30, (code, text)
+code, text = wxpay.query_refund(out_refund_no=no + 'R1')
+assert code == 200 and json.loads(text)['refund_id'] == r1['refund_id'], (code, text)
+code, text = wxpay.refund(out_refund_no=no + 'R2', amount={'refund': 70, 'total': 100, 'currency': 'CNY'}, transaction_id=paid['transaction_id'])
+assert code == 200 and json.loads(text)['status'] == 'SUCCESS', (code, text)
+code, text = wxpay.refund(out_refund_no=no + 'R3', amount={'refund': 1, 'total': 100, 'currency': 'CNY'}, out_trade_no=no)
+assert code == 400 and json.loads(text)['code'] == 'INVALID_REQUEST', (code, text)
+code, text = wxpay.query(out_trade_no=no)
+assert code == 200 and json.loads(text)['trade_state'] == 'REFUND', (code, text)
+def callback_of(event, key, value):
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        for cb in callbacks:
+            if cb and cb['event_type'] == event and cb['resource'].get(key) == value:
+                return cb
+        time.sleep(0.1)
+    raise AssertionError('no verified %s callback for %s: %r' % (event, value, callbacks))
+cb = callback_of('REFUND.SUCCESS', 'out_refund_no', no + 'R1')
+assert cb['resource']['refund_status'] == 'SUCCESS' and cb['resource']['amount']['refund'] == 30, cb
+callback_of('REFUND.SUCCESS', 'out_refund_no', no + 'R2')
+
+# Payment codes (付款码), shown by the user (`saoma paycode`) and charged by the cashier.
+def paycode():
+    return subprocess.run([saoma, 'paycode', '--data-dir', data_dir, '--phone', phone], check=True, capture_output=True, text=True).stdout.strip()
+store = {'store_info': {'out_id': 'till-1', 'name': '一号收银台'}}
+code, text = wxpay.pay(description='早餐', out_trade_no=no + 'C1', amount={'total': 800, 'currency': 'CNY'}, payer={'auth_code': paycode()}, scene_info=store, pay_type=WeChatPayType.CODEPAY)
+assert code == 200 and json.loads(text)['trade_state'] == 'SUCCESS' and json.loads(text)['trade_type'] == 'MICROPAY', (code, text)
+code, text = wxpay.codepay_reverse(out_trade_no=no + 'C1')
+assert code == 200 and json.loads(text)['out_trade_no'] == no + 'C1', (code, text)
+code, text = wxpay.query(out_trade_no=no + 'C1')
+assert code == 200 and json.loads(text)['trade_state'] == 'REVOKED', (code, text)
+code, text = wxpay.codepay_reverse(out_trade_no=no + 'C1')
+assert code == 400 and json.loads(text)['code'] == 'INVALID_REQUEST', (code, text)
+# Above the password-free limit: USERPAYING until the user confirms with the PIN (`saoma pay --pin`).
+code, text = wxpay.pay(description='电视机', out_trade_no=no + 'C2', amount={'total': 150000, 'currency': 'CNY'}, payer={'auth_code': paycode()}, scene_info=store, pay_type=WeChatPayType.CODEPAY)
+assert code == 202 and json.loads(text)['code'] == 'USERPAYING', (code, text)
+code, text = wxpay.query(out_trade_no=no + 'C2')
+waiting = json.loads(text)
+assert code == 200 and waiting['trade_state'] == 'USERPAYING', (code, text)
+subprocess.run([saoma, 'pay', '--data-dir', data_dir, '--phone', phone, '--pin', '123456', waiting['transaction_id']], check=True, capture_output=True)
+code, text = wxpay.query(out_trade_no=no + 'C2')
+assert code == 200 and json.loads(text)['trade_state'] == 'SUCCESS', (code, text)
+# Bills of the day the payments were made (the sandbox clock moves on a day; the SDK's transport
+# timestamps stay on the real clock): downloaded by the SDK, gunzipped, SHA-1 as published.
+import gzip, hashlib
+day = paid['success_time'][:10]
+subprocess.run([saoma, 'clock', 'advance', '1d', '--data-dir', data_dir], check=True, capture_output=True)
+for name, (code, text) in [('tradebill', wxpay.trade_bill(bill_date=day)), ('fundflowbill', wxpay.fundflow_bill(bill_date=day))]:
+    assert code == 200, (name, code, text)
+    bill = json.loads(text)
+    code, content = wxpay.download_bill(bill['download_url'])
+    assert code == 200, (name, code, content)
+    csv = gzip.decompress(content)
+    assert bill['hash_type'] == 'SHA1' and hashlib.sha1(csv).hexdigest() == bill['hash_value'], (name, bill)
+    if name == 'tradebill':
+        text = csv.decode('utf-8')
+        assert ('`' + no) in text and ('`' + no + 'R1') in text, text
+code, text = wxpay.trade_bill(bill_date='2999-01-01')
+assert code == 400, (code, text)
 print('SDK OK', mode)

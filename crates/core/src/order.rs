@@ -16,6 +16,8 @@ pub enum TradeType {
     App,
     H5,
     Micropay,
+    /// Charged through a withholding agreement (委托代扣), without the user present.
+    Pap,
 }
 
 impl TradeType {
@@ -27,6 +29,7 @@ impl TradeType {
             TradeType::App => "APP",
             TradeType::H5 => "MWEB",
             TradeType::Micropay => "MICROPAY",
+            TradeType::Pap => "PAP",
         }
     }
 
@@ -37,6 +40,7 @@ impl TradeType {
             "APP" => TradeType::App,
             "MWEB" => TradeType::H5,
             "MICROPAY" => TradeType::Micropay,
+            "PAP" => TradeType::Pap,
             _ => return None,
         })
     }

@@ -21,11 +21,11 @@ pub fn locked(locked_until: i64, now: i64) -> bool {
     now < locked_until
 }
 
-/// Payments a user may make without the PIN in one (China) day; the next one asks for it.
+/// Payment-code payments a user may make without the PIN in one (China) day; the next one asks for it.
 pub const MAX_PIN_FREE_PER_DAY: i64 = 10;
 
-/// Whether a payment of `amount` needs the PIN: above the user's password-free limit, or once the day's
-/// password-free payments are used up.
+/// Whether a payment-code payment of `amount` needs the PIN: above the user's password-free limit, or
+/// once the day's password-free payment-code payments are used up.
 pub fn needed(amount: i64, password_free_limit: i64, pin_free_today: i64) -> bool {
     amount > password_free_limit || pin_free_today >= MAX_PIN_FREE_PER_DAY
 }

@@ -9,6 +9,7 @@ pub mod kind {
     pub const MERCHANT_UNSETTLED: u16 = 2;
     pub const PLATFORM_FEES: u16 = 3;
     pub const BANK_CLEARING: u16 = 4;
+    pub const TRANSIT_DEPOSITS: u16 = 5;
 }
 
 /// Transfer kinds (`Transfer::code`).
@@ -21,6 +22,8 @@ pub mod movement {
     pub const REFUND: u16 = 5;
     /// The platform gives the fee's share of a refund back to the merchant.
     pub const FEE_REFUND: u16 = 6;
+    /// A rider's transit deposit: wallet → the operator's held-deposit account, and back on card refund.
+    pub const DEPOSIT: u16 = 7;
 }
 
 /// Well-known ids (above every time-ordered id the platform generates).

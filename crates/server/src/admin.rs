@@ -21,6 +21,8 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/admin/clock/advance", post(advance_clock))
         .route("/admin/notifications", get(notifications))
         .route("/admin/platform/rotate", post(rotate_platform_key))
+        .route("/admin/ledger/transfers", get(ledger_transfers))
+        .merge(crate::transit::http::admin_routes())
         .route_layer(middleware::from_fn_with_state(app, require_token))
 }
 
@@ -94,13 +96,13 @@ struct PhoneQuery {
 /// The SMS outbox for one phone, newest first (there is no SMS gateway).
 async fn sms_outbox(State(app): State<Arc<App>>, axum::extract::Query(q): axum::extract::Query<PhoneQuery>) -> Response {
     let rows = crate::blocking(|| {
-        app.store.query("SELECT code, purpose, created_at, expires_at, used_at FROM sms_outbox WHERE phone = $1 ORDER BY created_at DESC, id DESC LIMIT 20", &[q.phone.as_str().into()])
+        app.store.query("SELECT code, purpose, created_at, expires_at, used_at, message FROM sms_outbox WHERE phone = $1 ORDER BY created_at DESC, id DESC LIMIT 20", &[q.phone.as_str().into()])
     });
     match rows {
         Ok(rows) => {
             let messages: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|r| serde_json::json!({ "code": r[0].as_str(), "purpose": r[1].as_str(), "created_at": r[2].as_i64(), "expires_at": r[3].as_i64(), "used": !r[4].is_null() }))
+                .map(|r| serde_json::json!({ "code": r[0].as_str(), "purpose": r[1].as_str(), "created_at": r[2].as_i64(), "expires_at": r[3].as_i64(), "used": !r[4].is_null(), "message": r[5].as_str() }))
                 .collect();
             Json(serde_json::json!({ "phone": q.phone, "messages": messages })).into_response()
         }
@@ -237,4 +239,48 @@ async fn create_merchant(State(app): State<Arc<App>>, body: axum::body::Bytes) -
         "platform_serial_no": key.serial_no,
     }))
     .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct LedgerWindow {
+    /// The merchant whose basic account to audit, or…
+    mchid: Option<String>,
+    /// …any ledger account, as 32 hex digits.
+    account: Option<String>,
+    /// Unix seconds, from (inclusive) to (exclusive).
+    from: i64,
+    to: i64,
+}
+
+/// The ledger's transfers touching one account in a time window, with its balance before and after:
+/// what an operator (and the bills test) reconciles a bill against. A scan of the transfers table.
+async fn ledger_transfers(State(app): State<Arc<App>>, axum::extract::Query(q): axum::extract::Query<LedgerWindow>) -> Response {
+    let (Some(from), Some(to)) = (q.from.checked_mul(saoma_store::NANOS_PER_SEC), q.to.checked_mul(saoma_store::NANOS_PER_SEC)) else {
+        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "from and to are Unix seconds");
+    };
+    if from > to {
+        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "from must not be after to");
+    }
+    let account = match (&q.mchid, &q.account) {
+        (Some(m), None) => match crate::bills::merchant_account(&app, m) {
+            Ok(Some(a)) => a,
+            Ok(None) => return error(StatusCode::NOT_FOUND, "MCH_NOT_EXISTS", "no such merchant"),
+            Err(e) => {
+                tracing::error!(error = %e, "ledger audit");
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "could not read the merchant");
+            }
+        },
+        (None, Some(a)) => match u128::from_str_radix(a, 16) {
+            Ok(id) if a.len() == 32 => id,
+            _ => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "account must be 32 hex digits"),
+        },
+        _ => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "give mchid or account (one of them)"),
+    };
+    match crate::bills::ledger_window(&app, account, from, to) {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "ledger audit");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "could not read the ledger")
+        }
+    }
 }

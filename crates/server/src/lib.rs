@@ -2,8 +2,12 @@
 //! For now: health, metrics, structured request logs and graceful shutdown around the ledger store.
 
 pub mod accounts;
+pub mod agreements;
 mod admin;
 pub mod bank;
+pub mod bills;
+pub mod cashier;
+pub mod hex;
 pub mod merchants;
 mod ops;
 pub mod notify;
@@ -12,6 +16,7 @@ pub mod paycodes;
 pub mod payments;
 pub mod platform;
 pub mod refunds;
+pub mod transit;
 pub mod users;
 pub mod v3;
 pub mod wallet;
@@ -167,6 +172,7 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     let addr = listener.local_addr()?;
     let keys = platform::load_or_create(&store, v3::auth::real_now()).await?;
     accounts::ensure(&store).await?;
+    transit::keys::ensure(&store, v3::auth::real_now().max(0)).await?;
     let admin_token = admin::load_or_create_token(&config.data_dir)?;
     let app = Arc::new(App {
         store,
@@ -195,6 +201,12 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
             loop {
                 if let Err(e) = bank::reconcile(&app).await {
                     tracing::warn!(error = %e, "bank reconciliation");
+                }
+                if let Err(e) = transit::ingest::settle_open_rides(&app).await {
+                    tracing::warn!(error = %e, "settling open rides");
+                }
+                if let Err(e) = transit::settle_leaving(&app).await {
+                    tracing::warn!(error = %e, "card refunds");
                 }
                 tick += 1;
                 if tick % 30 == 0 {

@@ -27,6 +27,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(crate::v3::router(app.clone()))
         .merge(crate::admin::router(app.clone()))
         .merge(crate::wallet::router())
+        .merge(crate::cashier::router(app.clone()))
+        .merge(crate::transit::http::routes())
         .layer(middleware::from_fn_with_state(app.clone(), log_requests))
         .with_state(app)
 }
@@ -37,7 +39,9 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     let probe = tokio::task::spawn_blocking(move || app2.store.account(saoma_ledger::AccountId(0))).await;
     let backend = app.store.database().backend_name();
     match probe {
-        Ok(Ok(_)) => Json(serde_json::json!({"status": "ok", "backend": backend, "sandbox": app.config.sandbox})).into_response(),
+        // The business time too: a sandbox clock may be days ahead, and tools acting as phones or gates
+        // (saoma ridecode show, saoma gate) must stamp codes and taps with it.
+        Ok(Ok(_)) => Json(serde_json::json!({"status": "ok", "backend": backend, "sandbox": app.config.sandbox, "business_time": app.business_now_secs()})).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "health check failed");
             (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable", "backend": backend}))).into_response()

@@ -18,8 +18,12 @@ pub fn transaction_json(o: &Order, now: i64) -> serde_json::Value {
         "attach": o.attach.clone().unwrap_or_default(),
         "amount": { "total": o.total, "currency": o.currency, "payer_currency": o.currency },
     });
-    if let Some(success_at) = o.success_at {
+    // A payment-code order is a payment attempt from the start (USERPAYING, PAYERROR, REVOKED): it has
+    // its transaction_id then, as WeChat Pay's have.
+    if o.success_at.is_some() || o.trade_type == TradeType::Micropay {
         v["transaction_id"] = serde_json::Value::from(o.transaction_id.clone());
+    }
+    if let Some(success_at) = o.success_at {
         v["bank_type"] = serde_json::Value::from("OTHERS");
         v["success_time"] = serde_json::Value::from(saoma_core::time::format_rfc3339_cst(success_at));
         v["payer"] = serde_json::json!({ "openid": o.payer_openid.clone().unwrap_or_default() });
@@ -155,7 +159,7 @@ pub fn from_row(r: &[Value]) -> Result<(Order, String), StoreError> {
     ))
 }
 
-fn validate(n: &NewOrder, now: i64) -> Result<i64, FieldError> {
+fn validate(n: &NewOrder, now: i64, notify: bool) -> Result<i64, FieldError> {
     rules::check_len("appid", &n.appid, 1, 32)?;
     rules::check_len("description", &n.description, 1, 127)?;
     rules::check_out_trade_no("out_trade_no", &n.out_trade_no)?;
@@ -168,8 +172,9 @@ fn validate(n: &NewOrder, now: i64) -> Result<i64, FieldError> {
     if let Some(o) = &n.payer_openid {
         rules::check_len("payer.openid", o, 1, 128)?;
     }
-    // Payment-code orders have no notify_url (the cashier has the answer at once).
-    if n.trade_type != TradeType::Micropay {
+    // Payment-code and agreement charges may have no notify_url (the caller has the answer at once); nor
+    // may the platform's collection-code orders of a merchant without one (`prepare_notifying`).
+    if notify && (!n.notify_url.is_empty() || !matches!(n.trade_type, TradeType::Micropay | TradeType::Pap)) {
         rules::check_notify_url(&n.notify_url)?;
     }
     rules::check_amount(n.total, &n.currency)?;
@@ -187,8 +192,14 @@ pub struct Prepared {
 }
 
 pub fn prepare(app: &App, n: &NewOrder) -> Result<Prepared, OrderError> {
+    prepare_notifying(app, n, true)
+}
+
+/// `prepare`, where `notify: false` lets an order have no notify_url: the platform's own collection-code
+/// orders for a merchant that has none (it sees them by query and in bills).
+pub fn prepare_notifying(app: &App, n: &NewOrder, notify: bool) -> Result<Prepared, OrderError> {
     let now = app.business_now_secs();
-    let expire_at = validate(n, now)?;
+    let expire_at = validate(n, now, notify)?;
     // What makes two creations "the same request" (JSON, so that no value can fake a separator).
     let digest = serde_json::json!([
         n.trade_type.as_str(), n.appid, n.description, n.total, n.currency, n.notify_url, n.attach, n.goods_tag, n.time_expire, n.payer_openid

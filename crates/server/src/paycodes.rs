@@ -214,11 +214,12 @@ impl From<StoreError> for ReverseFail {
 /// Reverses (撤销) a payment-code order: an unpaid or waiting one is revoked; a paid one is refunded in
 /// full (a refund row like any other, so bills and the ledger agree) and revoked.
 pub async fn reverse(app: &App, mchid: &str, out_trade_no: &str) -> Result<Order, ReverseFail> {
-    let now = app.business_now_secs();
     let ids = RefundIds::new(app);
     let (mchid, out_trade_no) = (mchid.to_string(), out_trade_no.to_string());
     app.store
         .transact(move |tx| {
+            // The job's own time: the refund a paid order gets is stamped with it, like its transfers.
+            let now = tx.now().div_euclid(saoma_store::NANOS_PER_SEC);
             let Some(row) = tx.query_one(&format!("SELECT {} FROM orders WHERE mchid = $1 AND out_trade_no = $2", orders::COLUMNS), &[mchid.into(), out_trade_no.into()])? else {
                 return Ok(Err(ReverseFail::NotFound));
             };

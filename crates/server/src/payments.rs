@@ -49,15 +49,16 @@ pub fn order_code(scanned: &str) -> Option<&str> {
     s.strip_prefix("wx").filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-/// Pays the order named by `scanned` as `user`; `pin` is needed above the password-free limit or
-/// after the day's password-free payments.
+/// Pays the order named by `scanned` as `user` (the user is in the wallet, paying what they scanned or
+/// were shown); `pin` is needed above the password-free limit. The ten-a-day count is the payment
+/// code's rule (`paycodes`): it is not applied here.
 pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String>) -> Result<Order, PayError> {
     let code = order_code(scanned).ok_or(PayError::NoSuchOrder)?.to_string();
     let order = orders::by_code(app, &code)?.ok_or(PayError::NoSuchOrder)?;
     let now = app.business_now_secs();
     rules::pay(order.state_at(now)).map_err(OrderError::from)?;
     let pin_verified = match pin_given {
-        Some(given) if pin::needed(order.total, user.password_free_limit, pin_free_today(app, user.id, now)?) => {
+        Some(given) if order.total > user.password_free_limit => {
             check_pin(app, user, &given, now).await?;
             true
         }
@@ -77,7 +78,13 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
                 return Ok(Err(OrderError::from(e).into()));
             }
             let user = users::in_job(tx, user_id)?.ok_or_else(|| StoreError::Corrupt("payer vanished".into()))?;
-            let needs_pin = pin::needed(order.total, user.password_free_limit, pin_free_today_in_job(tx, user_id, now)?);
+            // A JSAPI order names its payer (payer.openid): nobody else may pay it.
+            if let Some(expected) = &order.payer_openid {
+                if users::openid_for(tx, user_id, &order.appid)? != *expected {
+                    return Ok(Err(PayError::Order("PAYER_MISMATCH".into())));
+                }
+            }
+            let needs_pin = order.total > user.password_free_limit;
             if needs_pin && !pin_verified {
                 return Ok(Err(PayError::PinRequired));
             }
@@ -87,7 +94,7 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
                 }
                 tx.execute("UPDATE users SET pin_failures = 0 WHERE id = $1", &[user_id.into()])?;
             }
-            charge(tx, order, &user, !needs_pin, ids)
+            charge(tx, order, &user, false, ids)
         })
         .await?
 }
@@ -105,13 +112,7 @@ pub async fn check_pin(app: &App, user: &User, given: &str, now: i64) -> Result<
     Ok(())
 }
 
-/// Password-free payments the user made today (China time), read outside the writer to decide whether
-/// to ask for the PIN; the job counts again.
-pub fn pin_free_today(app: &App, user: u128, now: i64) -> Result<i64, StoreError> {
-    let row = crate::blocking(|| app.store.query_one(PIN_FREE_TODAY, &[user.into(), saoma_core::time::cst_day_start(now).into()]))?;
-    Ok(row.and_then(|r| r[0].as_i64()).unwrap_or(0))
-}
-
+/// Payment-code payments the user made today (China time) without the PIN: the eleventh asks for it.
 pub fn pin_free_today_in_job(tx: &mut JobTx<'_>, user: u128, now: i64) -> Result<i64, StoreError> {
     let row = tx.query_one(PIN_FREE_TODAY, &[user.into(), saoma_core::time::cst_day_start(now).into()])?;
     Ok(row.and_then(|r| r[0].as_i64()).unwrap_or(0))
@@ -136,7 +137,8 @@ impl ChargeIds {
 /// Inside a job: moves the money for `order` from `payer`'s wallet as one linked chain (wallet → the
 /// merchant's unsettled account, then the fee to the platform), marks the order paid, and writes the
 /// TRANSACTION.SUCCESS notification when the order has a notify_url. The caller has checked the order's
-/// state and the PIN. `Ok(Err(NotEnough))` leaves the ledger untouched.
+/// state and the PIN; `pin_free` marks a payment-code payment made without it (counted per day).
+/// `Ok(Err(NotEnough))` leaves the ledger untouched.
 pub fn charge(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_free: bool, ids: ChargeIds) -> Result<Result<Order, PayError>, StoreError> {
     // The job's own time: the ledger stamps the transfers with it, and bills cut days by it.
     let now = tx.now().div_euclid(saoma_store::NANOS_PER_SEC);

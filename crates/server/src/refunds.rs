@@ -153,11 +153,14 @@ impl RefundIds {
 /// Refunds as the merchant asks.
 pub async fn create(app: &App, n: NewRefund) -> Result<Refund, RefundFail> {
     let ids = RefundIds::new(app);
-    let now = app.business_now_secs();
     // What makes two requests "the same refund".
     let digest = serde_json::json!([n.transaction_id, n.out_trade_no, n.refund, n.total, n.currency]).to_string();
     app.store
         .transact(move |tx| {
+            // The job's own time, as a payment's: the ledger stamps the transfers with it, and bills cut
+            // days by the row's time. A time read before the job was queued could fall in a day whose
+            // bill has already been made (and on another day than the transfers).
+            let now = tx.now().div_euclid(saoma_store::NANOS_PER_SEC);
             if let Some(row) = tx.query_one(&format!("SELECT {COLUMNS} {SELECT} WHERE r.mchid = $1 AND r.out_refund_no = $2"), &[n.mchid.as_str().into(), n.out_refund_no.as_str().into()])? {
                 let (refund, existing) = from_row(&row)?;
                 return Ok(if existing == digest { Ok(refund) } else { Err(RefundFail::OutRefundNoUsed) });

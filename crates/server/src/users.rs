@@ -171,6 +171,16 @@ pub async fn send_code(app: &App, phone: String) -> Result<(), UserError> {
         .await?
 }
 
+/// Puts a message for the user in the SMS outbox (a pre-debit notice, a reminder): not a login code.
+pub fn message_in_job(tx: &mut JobTx<'_>, id: u128, phone: &str, purpose: &str, message: &str, now: i64) -> Result<(), StoreError> {
+    debug_assert_ne!(purpose, "login");
+    tx.execute(
+        "INSERT INTO sms_outbox (id, phone, code, purpose, created_at, expires_at, used_at, message) VALUES ($1, $2, '', $3, $4, $4, $4, $5)",
+        &[id.into(), phone.into(), purpose.into(), now.into(), message.into()],
+    )?;
+    Ok(())
+}
+
 /// Exchanges a valid, unused code for a session token.
 pub async fn login(app: &App, phone: String, code: String) -> Result<(String, User), UserError> {
     let token = random_string(40).map_err(|e| StoreError::Io(e.to_string()))?;
@@ -178,7 +188,7 @@ pub async fn login(app: &App, phone: String, code: String) -> Result<(String, Us
     app.store
         .transact(move |tx| {
             let Some(row) = tx.query_one(
-                "SELECT id FROM sms_outbox WHERE phone = $1 AND code = $2 AND used_at IS NULL AND expires_at > $3 ORDER BY created_at DESC LIMIT 1",
+                "SELECT id FROM sms_outbox WHERE phone = $1 AND code = $2 AND purpose = 'login' AND used_at IS NULL AND expires_at > $3 ORDER BY created_at DESC LIMIT 1",
                 &[phone.as_str().into(), code.into(), now.into()],
             )?
             else {
@@ -199,4 +209,15 @@ pub fn session_user(app: &App, token: &str) -> Result<Option<User>, StoreError> 
     let now = app.business_now_secs();
     // One statement (on PostgreSQL each is a round trip; every wallet request starts here).
     crate::blocking(|| app.store.query_one(SESSION_USER, &[token.into(), now.into()]))?.map(|r| from_row(&r)).transpose()
+}
+
+/// Ends a session (the cashier page's "not you? log out").
+pub async fn logout(app: &App, token: String) -> Result<(), StoreError> {
+    app.store
+        .transact(move |tx| {
+            tx.execute("DELETE FROM wallet_sessions WHERE token = $1", &[token.into()])?;
+            Ok(Ok::<(), ()>(()))
+        })
+        .await?
+        .map_err(|_| StoreError::Corrupt("logout".into()))
 }

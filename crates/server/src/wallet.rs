@@ -23,6 +23,9 @@ pub fn router() -> Router<Arc<App>> {
         .route("/wallet/paycode", post(paycode))
         .route("/wallet/paying", get(paying))
         .route("/wallet/confirm", post(confirm))
+        .route("/wallet/agreements", get(agreements))
+        .route("/wallet/agreements/:contract_id/sign", post(sign_agreement))
+        .route("/wallet/agreements/:contract_id/terminate", post(terminate_agreement))
         .route("/wallet/topup", post(top_up))
         .route("/wallet/withdraw", post(withdraw))
 }
@@ -46,11 +49,11 @@ pub fn user_error(e: UserError) -> Response {
     }
 }
 
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+pub(crate) fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, "PARAM_ERROR", format!("body: {e}")))
 }
 
-fn session(app: &App, headers: &HeaderMap) -> Result<User, Response> {
+pub(crate) fn session(app: &App, headers: &HeaderMap) -> Result<User, Response> {
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
     let Some(token) = token else { return Err(error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "log in first")) };
     match users::session_user(app, token) {
@@ -105,7 +108,7 @@ async fn balance(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     }
 }
 
-/// The user's payments, top-ups and withdrawals, newest first (at most 50).
+/// The user's payments, refunds, top-ups and withdrawals, newest first (at most 50).
 async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let user = match session(&app, &headers) {
         Ok(u) => u,
@@ -114,8 +117,10 @@ async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
     let rows = crate::blocking(|| -> Result<Vec<(i64, serde_json::Value)>, saoma_store::StoreError> {
         let mut out = Vec::new();
         for r in app.store.query(
+            // Paid orders only: a payment-code order that was never charged (USERPAYING, PAYERROR,
+            // revoked before paying) moved no money.
             "SELECT o.success_at, o.mchid, m.name, o.out_trade_no, o.transaction_id, o.description, o.total, o.trade_state FROM orders o \
-             JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 ORDER BY o.success_at DESC LIMIT 50",
+             JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 AND o.success_at IS NOT NULL ORDER BY o.success_at DESC LIMIT 50",
             &[user.id.into()],
         )? {
             let at = r[0].as_i64().unwrap_or(0);
@@ -123,6 +128,17 @@ async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
                 "kind": "payment", "time": saoma_core::time::format_rfc3339_cst(at), "amount": -r[6].as_i64().unwrap_or(0),
                 "merchant": r[2].as_str(), "mchid": r[1].as_str(), "out_trade_no": r[3].as_str(), "transaction_id": r[4].as_str(),
                 "description": r[5].as_str(), "state": r[7].as_str(),
+            })));
+        }
+        for r in app.store.query(
+            "SELECT r.success_at, o.mchid, m.name, o.out_trade_no, r.out_refund_no, r.amount, r.refund_id FROM refunds r JOIN orders o ON o.id = r.order_id \
+             JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 ORDER BY r.success_at DESC LIMIT 50",
+            &[user.id.into()],
+        )? {
+            let at = r[0].as_i64().unwrap_or(0);
+            out.push((at, json!({
+                "kind": "refund", "time": saoma_core::time::format_rfc3339_cst(at), "amount": r[5].as_i64().unwrap_or(0),
+                "merchant": r[2].as_str(), "mchid": r[1].as_str(), "out_trade_no": r[3].as_str(), "refund_id": r[6].as_str(),
             })));
         }
         for r in app.store.query("SELECT created_at, kind, amount, state, request_id FROM bank_operations WHERE user_id = $1 ORDER BY created_at DESC LIMIT 50", &[user.id.into()])? {
@@ -196,6 +212,7 @@ pub fn pay_error(e: PayError) -> Response {
                 "ORDERPAID" => "the order has been paid",
                 "ORDER_CLOSED" => "the order is closed or expired",
                 "ORDER_REVOKED" => "the payment was revoked (not confirmed in time, or reversed by the merchant)",
+                "PAYER_MISMATCH" => "this order was placed for another user",
                 _ => "a payment of this order is in progress",
             };
             error(StatusCode::BAD_REQUEST, &code, message)
@@ -281,5 +298,71 @@ async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, bytes: axum::b
     match crate::paycodes::confirm(&app, &user, &req.transaction_id, &req.pin).await {
         Ok(o) => Json(json!({ "mchid": o.mchid, "out_trade_no": o.out_trade_no, "transaction_id": o.transaction_id, "trade_state": o.trade_state.as_str(), "total": o.total })).into_response(),
         Err(e) => pay_error(e),
+    }
+}
+
+fn agreement_error(e: crate::agreements::AgreementFail) -> Response {
+    use crate::agreements::AgreementFail;
+    use saoma_core::agreement::AgreementError;
+    match e {
+        AgreementFail::NotFound => error(StatusCode::NOT_FOUND, "AGREEMENT_NOT_EXIST", "no such agreement of yours"),
+        AgreementFail::Rule(AgreementError::ProposalExpired) => error(StatusCode::BAD_REQUEST, "PROPOSAL_EXPIRED", "the proposal expired; ask the merchant again"),
+        AgreementFail::Rule(AgreementError::Terminated) => error(StatusCode::BAD_REQUEST, "AGREEMENT_TERMINATED", "the agreement has ended"),
+        AgreementFail::Rule(_) => error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "the agreement is signed already"),
+        AgreementFail::Pin(e) => pay_error(e),
+        other => {
+            tracing::error!(error = ?other, "agreement");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error")
+        }
+    }
+}
+
+/// The user's withholding agreements (proposed, signed, ended).
+async fn agreements(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    match crate::agreements::of_user(&app, user.id) {
+        Ok(list) => Json(json!({ "agreements": list.iter().map(|(a, merchant)| {
+            let mut v = crate::agreements::agreement_json(a, None);
+            v["merchant"] = merchant.as_str().into();
+            v
+        }).collect::<Vec<_>>() }))
+        .into_response(),
+        Err(e) => user_error(UserError::Store(e)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Pin {
+    pin: String,
+}
+
+/// The user consents to a proposed agreement with the PIN.
+async fn sign_agreement(State(app): State<Arc<App>>, headers: HeaderMap, axum::extract::Path(contract_id): axum::extract::Path<String>, bytes: axum::body::Bytes) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    let req: Pin = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match crate::agreements::sign(&app, &user, &contract_id, &req.pin).await {
+        Ok(a) => Json(crate::agreements::agreement_json(&a, None)).into_response(),
+        Err(e) => agreement_error(e),
+    }
+}
+
+/// The user ends an agreement (or declines a proposal).
+async fn terminate_agreement(State(app): State<Arc<App>>, headers: HeaderMap, axum::extract::Path(contract_id): axum::extract::Path<String>) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    match crate::agreements::terminate(&app, &contract_id, crate::agreements::Party::User(user.id)).await {
+        Ok(a) => Json(crate::agreements::agreement_json(&a, None)).into_response(),
+        Err(e) => agreement_error(e),
     }
 }

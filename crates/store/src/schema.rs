@@ -299,6 +299,166 @@ CREATE INDEX refunds_order ON refunds (order_id);
 CREATE INDEX refunds_mchid_success ON refunds (mchid, success_at);
 ",
     postgres_only: "",
+}, Migration {
+    version: 8,
+    name: "withholding_agreements",
+    sql: "
+-- Withholding agreements (签约代扣): a merchant proposes, the user signs, the merchant charges within the
+-- limits until either side terminates. Idempotent on (mchid, out_contract_code).
+CREATE TABLE agreements (
+    id {BLOB} PRIMARY KEY,
+    contract_id TEXT NOT NULL UNIQUE,
+    mchid TEXT NOT NULL,
+    appid TEXT NOT NULL,
+    out_contract_code TEXT NOT NULL,
+    user_id {BLOB} NOT NULL,
+    description TEXT NOT NULL,
+    per_charge_limit BIGINT NOT NULL,
+    per_day_limit BIGINT NOT NULL,
+    notify_url TEXT,
+    state TEXT NOT NULL,
+    request_digest TEXT NOT NULL,
+    proposed_at BIGINT NOT NULL,
+    signed_at BIGINT,
+    terminated_at BIGINT,
+    terminated_by TEXT,
+    UNIQUE (mchid, out_contract_code)
+){WITHOUT_ROWID};
+CREATE INDEX agreements_user ON agreements (user_id, state);
+-- Orders charged through an agreement name it (and the day's sum is read by it).
+ALTER TABLE orders ADD COLUMN agreement_id {BLOB};
+CREATE INDEX orders_agreement ON orders (agreement_id, success_at);
+-- Pre-debit notices (预扣费通知): what the merchant told the user it will charge.
+CREATE TABLE agreement_notices (
+    id {BLOB} PRIMARY KEY,
+    agreement_id {BLOB} NOT NULL,
+    amount BIGINT NOT NULL,
+    description TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX agreement_notices_agreement ON agreement_notices (agreement_id, created_at);
+-- The SMS outbox also carries messages that are not login codes (pre-debit notices, reminders).
+ALTER TABLE sms_outbox ADD COLUMN message TEXT;
+",
+    postgres_only: "",
+}, Migration {
+    version: 9,
+    name: "transit",
+    sql: "
+-- Transit operators: a merchant that runs gates, its operator group (the scope codes carry), its fares
+-- (JSON), how many codes a daily credential allows, and the ledger account holding riders' deposits.
+CREATE TABLE transit_operators (
+    scope BIGINT PRIMARY KEY,
+    mchid TEXT NOT NULL UNIQUE,
+    fare_table TEXT NOT NULL,
+    max_uses BIGINT NOT NULL,
+    stale_fare_limit BIGINT NOT NULL,
+    deposit BIGINT NOT NULL,
+    deposit_account {BLOB} NOT NULL,
+    created_at BIGINT NOT NULL
+);
+-- The ride code's keys: issuer keys (sign credentials) and list keys (sign key lists and blacklists).
+CREATE TABLE ridecode_keys (
+    key_id BIGINT PRIMARY KEY,
+    purpose TEXT NOT NULL,
+    suite BIGINT NOT NULL,
+    seed TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    not_before BIGINT NOT NULL,
+    not_after BIGINT NOT NULL,
+    revoked_at BIGINT,
+    created_at BIGINT NOT NULL
+);
+-- A rider's card with an operator: the agreement charges ride, the deposit is held, the account id is
+-- the pseudonym codes carry. State ACTIVE, LEAVING (card refund asked), CLOSED.
+CREATE TABLE transit_cards (
+    id {BLOB} PRIMARY KEY,
+    scope BIGINT NOT NULL,
+    user_id {BLOB} NOT NULL,
+    card_no TEXT NOT NULL UNIQUE,
+    account_id BIGINT NOT NULL UNIQUE,
+    agreement_id {BLOB} NOT NULL,
+    deposit BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    refund_requested_at BIGINT,
+    reminded_at BIGINT,
+    closed_at BIGINT,
+    -- A clone was seen: the account stays on the blacklist until then (its credentials' expiry).
+    blocked_until BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX transit_cards_user ON transit_cards (user_id, scope);
+-- The issuance table: every credential signed, with the device key it certifies.
+CREATE TABLE transit_credentials (
+    account_id BIGINT NOT NULL,
+    sequence BIGINT NOT NULL,
+    key_id BIGINT NOT NULL,
+    device_key TEXT NOT NULL,
+    not_before BIGINT NOT NULL,
+    not_after BIGINT NOT NULL,
+    max_fare BIGINT NOT NULL,
+    max_uses BIGINT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, sequence)
+);
+CREATE TABLE terminals (
+    terminal_id BIGINT PRIMARY KEY,
+    scope BIGINT NOT NULL,
+    stop_id BIGINT NOT NULL,
+    public_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    registered_at BIGINT NOT NULL,
+    highest_sequence BIGINT NOT NULL,
+    records BIGINT NOT NULL,
+    last_upload_at BIGINT
+);
+-- Every uploaded record, idempotent on (terminal, sequence); status ACCEPTED, CLONE (the same code
+-- accepted elsewhere: never charged twice) or REJECTED (with the reason).
+CREATE TABLE taps (
+    terminal_id BIGINT NOT NULL,
+    terminal_sequence BIGINT NOT NULL,
+    digest TEXT NOT NULL,
+    account_id BIGINT NOT NULL,
+    credential_sequence BIGINT NOT NULL,
+    counter BIGINT NOT NULL,
+    time BIGINT NOT NULL,
+    direction BIGINT NOT NULL,
+    stop_id BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    ride_id {BLOB},
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (terminal_id, terminal_sequence)
+);
+CREATE INDEX taps_code ON taps (account_id, credential_sequence, counter);
+-- Rides: an entry (and its exit) or a flat-fare tap, charged through the card's agreement. State OPEN
+-- (an entry waiting for its exit), CHARGED, DEBT (the charge failed), CORRECTED (charged the maximum,
+-- then the late partner tap brought the fare down and the difference was refunded).
+CREATE TABLE rides (
+    id {BLOB} PRIMARY KEY,
+    card_id {BLOB} NOT NULL,
+    account_id BIGINT NOT NULL,
+    entry_time BIGINT,
+    entry_stop BIGINT,
+    exit_time BIGINT,
+    exit_stop BIGINT,
+    fare BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    order_id {BLOB},
+    created_at BIGINT NOT NULL,
+    charged_at BIGINT
+);
+CREATE INDEX rides_account ON rides (account_id, state);
+CREATE INDEX rides_state ON rides (state, entry_time);
+CREATE TABLE transit_alarms (
+    id {BLOB} PRIMARY KEY,
+    terminal_id BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

@@ -88,6 +88,13 @@ pub fn random_string(len: usize) -> Result<String, AeadError> {
     random_from(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", len)
 }
 
+/// Random bytes from OpenSSL's generator (key seeds).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], AeadError> {
+    let mut b = [0u8; N];
+    openssl::rand::rand_bytes(&mut b).map_err(|e| AeadError::Crypto(e.to_string()))?;
+    Ok(b)
+}
+
 /// Random decimal digits (ids that must look like WeChat Pay's: merchant numbers, key ids).
 pub fn random_digits(len: usize) -> Result<String, AeadError> {
     random_from(b"0123456789", len)

@@ -13,6 +13,8 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as it came (a bill may be gzip, an image is not text).
+    pub bytes: Vec<u8>,
 }
 
 impl HttpResponse {
@@ -91,7 +93,7 @@ fn exchange<S: Read + Write>(mut s: S, host: &str, method: &str, path: &str, hea
             r.read_to_end(&mut body)?;
         }
     }
-    Ok(HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+    Ok(HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned(), bytes: body })
 }
 
 /// Signs as merchant `mchid` with `key` (whose serial is `serial_no`) and verifies answers with the

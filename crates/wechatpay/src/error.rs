@@ -22,6 +22,10 @@ pub enum ErrorCode {
     MchNotExists,
     UserPaying,
     BankError,
+    /// No bill for that day (nothing happened), or for that account.
+    NoStatementExist,
+    /// The day's bill is still being made.
+    StatementCreating,
     SystemError,
 }
 
@@ -46,6 +50,8 @@ impl ErrorCode {
             MchNotExists => "MCH_NOT_EXISTS",
             UserPaying => "USERPAYING",
             BankError => "BANK_ERROR",
+            NoStatementExist => "NO_STATEMENT_EXIST",
+            StatementCreating => "STATEMENT_CREATING",
             SystemError => "SYSTEM_ERROR",
         }
     }
@@ -55,7 +61,7 @@ impl ErrorCode {
     pub fn status(&self) -> u16 {
         use ErrorCode::*;
         match self {
-            ParamError | InvalidRequest | OrderPaid | OrderClosed | AppidMchidNotMatch | MchNotExists => 400,
+            ParamError | InvalidRequest | OrderPaid | OrderClosed | AppidMchidNotMatch | MchNotExists | NoStatementExist | StatementCreating => 400,
             SignError => 401,
             NoAuth | OutTradeNoUsed | NotEnough | RuleLimit | TradeError => 403,
             OrderNotExist | ResourceNotExists => 404,

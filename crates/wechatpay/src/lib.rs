@@ -12,6 +12,7 @@ pub mod aead;
 pub mod auth;
 pub mod cert;
 pub mod client;
+pub mod digest;
 pub mod error;
 pub mod keys;
 

@@ -130,9 +130,13 @@ async fn read_response<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<(HttpRe
     } else if !(status == 204 || status == 304 || (100..200).contains(&status)) {
         // No length: the body runs to the end of the connection.
         r.read_to_end(&mut body).await?;
-        return Ok((HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() }, false));
+        return Ok((response(status, headers, body), false));
     }
-    Ok((HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() }, keep))
+    Ok((response(status, headers, body), keep))
+}
+
+fn response(status: u16, headers: Vec<(String, String)>, bytes: Vec<u8>) -> HttpResponse {
+    HttpResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes }
 }
 
 /// What the notification endpoint has seen.

@@ -94,7 +94,7 @@ impl Server {
         let admin = format!("Bearer {}", token.trim());
         assert_eq!(http(&self.base, "POST", "/wallet/sms", &[], &format!(r#"{{"phone":"{phone}"}}"#)).unwrap().status, 204);
         let outbox = http(&self.base, "GET", &format!("/admin/sms?phone={phone}"), &[("Authorization", &admin)], "").unwrap().json();
-        let code = outbox["messages"][0]["code"].as_str().unwrap().to_string();
+        let code = outbox["messages"].as_array().unwrap().iter().find(|m| m["purpose"] == "login").unwrap()["code"].as_str().unwrap().to_string();
         let login = http(&self.base, "POST", "/wallet/login", &[], &format!(r#"{{"phone":"{phone}","code":"{code}"}}"#)).unwrap().json();
         format!("Bearer {}", login["token"].as_str().unwrap())
     }
@@ -114,6 +114,15 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what the server said: the log goes with the data directory otherwise.
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            eprintln!("--- {} server log (last {} lines) ---", self.backend, tail.len());
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
@@ -162,4 +171,38 @@ pub fn receiver(status: impl Fn(usize) -> u16 + Send + 'static) -> Receiver {
         }
     });
     Receiver { url, got }
+}
+
+/// `saoma user create` with PIN 123456 and `balance` fen: the user's JSON (user_id, phone, openids).
+pub fn user(s: &Server, phone: &str, balance: i64) -> serde_json::Value {
+    let out = saoma().args(["user", "create", "--json", "--phone", phone, "--pin", "123456", "--balance", &balance.to_string(), "--data-dir"]).arg(&s.data_dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `saoma ledger check` must pass; its report.
+pub fn ledger_check(s: &Server) -> String {
+    let out = saoma().args(["ledger", "check", "--data-dir"]).arg(&s.data_dir).args(["--database-url", &s.database_url]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+/// Advances the sandbox clock (`saoma clock advance 45s`).
+pub fn advance(s: &Server, d: &str) {
+    let out = saoma().args(["clock", "advance", d, "--data-dir"]).arg(&s.data_dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The wallet balance behind a session.
+pub fn balance(s: &Server, session: &str) -> i64 {
+    let r = saoma_wechatpay::client::http(&s.base, "GET", "/wallet/balance", &[("Authorization", session)], "").unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["balance"].as_i64().unwrap()
+}
+
+/// A wallet API call with a session: status and JSON.
+pub fn wallet_call(s: &Server, session: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let r = saoma_wechatpay::client::http(&s.base, method, path, &[("Authorization", session), ("Content-Type", "application/json")], body).unwrap();
+    (r.status, r.json())
 }

@@ -113,10 +113,18 @@ async fn authenticate(app: &App, req: Request) -> Result<(Request, Caller), (V3E
     Ok((Request::from_parts(parts, Body::from(bytes)), caller))
 }
 
+/// Marks a response that leaves unsigned and untouched: the bill download, whose body is a file (binary
+/// when gzip-compressed) that WeChat Pay does not sign either; SDKs check its SHA-1 instead.
+#[derive(Clone, Copy, Debug)]
+pub struct Unsigned;
+
 /// Signs whatever the handler answered: `TIMESTAMP\nNONCE\nBODY\n` with the newest platform key, and
 /// `Wechatpay-Serial` as the merchant knows the key (its public-key id, or its certificate's serial).
 pub async fn sign_response(app: &App, merchant: Option<&Merchant>, response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
+    if parts.extensions.get::<Unsigned>().is_some() {
+        return Response::from_parts(parts, body);
+    }
     let mut bytes = to_bytes(body, usize::MAX).await.unwrap_or_default().to_vec();
     // Axum's own answers (unknown method, …) carry no v3 body: give them one.
     if (parts.status.is_client_error() || parts.status.is_server_error()) && bytes.is_empty() {

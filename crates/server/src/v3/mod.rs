@@ -2,7 +2,9 @@
 //! authenticated before anything is read ([`auth`]); every response, errors included, is signed by
 //! the platform key ([`auth::sign_response`]); handlers speak v3 error bodies ([`V3Error`]).
 
+mod agreements;
 pub mod auth;
+mod bills;
 mod certificates;
 mod refunds;
 mod transactions;
@@ -25,11 +27,20 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v3/pay/transactions/h5", post(transactions::create_h5))
         .route("/v3/pay/transactions/codepay", post(transactions::codepay))
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no/reverse", post(transactions::reverse))
+        .route("/v3/agreements", post(agreements::propose))
+        .route("/v3/agreements/out-contract-code/:code", get(agreements::query_by_code))
+        .route("/v3/agreements/:contract_id", get(agreements::query))
+        .route("/v3/agreements/:contract_id/terminate", post(agreements::terminate))
+        .route("/v3/agreements/:contract_id/notices", post(agreements::notice))
+        .route("/v3/agreements/:contract_id/charges", post(agreements::charge))
         .route("/v3/refund/domestic/refunds", post(refunds::create))
         .route("/v3/refund/domestic/refunds/:out_refund_no", get(refunds::query))
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no", get(transactions::query_by_out_trade_no))
         .route("/v3/pay/transactions/id/:transaction_id", get(transactions::query_by_id))
         .route("/v3/pay/transactions/out-trade-no/:out_trade_no/close", post(transactions::close))
+        .route("/v3/bill/tradebill", get(bills::tradebill))
+        .route("/v3/bill/fundflowbill", get(bills::fundflowbill))
+        .route("/v3/billdownload/file", get(bills::download))
         // Unknown v3 paths get a signed v3 answer; other paths are not the v3 adapter's.
         .route("/v3/*rest", any(not_found))
         .route_layer(middleware::from_fn_with_state(app, auth::authenticate_and_sign))

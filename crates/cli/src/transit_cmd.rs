@@ -1,0 +1,311 @@
+//! The transit ride code from the command line: `saoma ridecode` acts as a rider's phone (a device key
+//! kept in the data directory, today's credential from the wallet API, a fresh code each time) and
+//! lists the issuer keys gates trust; `saoma gate` runs a gate (a registered key, the signed lists it
+//! pulled, offline verification, a durable queue of signed records, uploads).
+
+use crate::admin_cmd::{login, report, ServerArgs};
+use clap::Subcommand;
+use saoma_ridecode::{
+    verify, Blacklist, Credential, CredentialCache, DeviceKeyPair, Direction, KeyList, PlatformPublicKey, PublicKey, RideCode, Suite, TerminalConfig, TerminalKeyPair,
+    TerminalRecord, TerminalState, Trust,
+};
+use saoma_server::hex;
+use serde_json::{json, Value};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum RidecodeCmd {
+    /// The issuer keys gates trust: [{key_id, suite, public_key_hex, not_before, not_after}].
+    Keys {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A fresh ride code of PHONE's card (as the phone makes it: device key in DATA_DIR/phones, today's
+    /// credential fetched when needed, the counter moved on).
+    Show {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        phone: String,
+        /// The operator (scope) of the card.
+        #[arg(long)]
+        scope: u16,
+        /// hex, base45, svg or png.
+        #[arg(long, default_value = "hex")]
+        format: String,
+        /// Write to this file instead of standard output (for png).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn business_time(server: &ServerArgs) -> Result<u32, String> {
+    let v = server.call("GET", "/healthz", None, "")?;
+    v["business_time"].as_u64().map(|t| t as u32).ok_or_else(|| "the server did not say its time".to_string())
+}
+
+/// The phone's state: its device key seed, today's credential, the last counter used.
+fn phone_code(server: &ServerArgs, phone: &str, scope: u16) -> Result<Vec<u8>, String> {
+    let dir = server.data_dir().join("phones");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let file = dir.join(format!("{phone}-{scope}.json"));
+    let mut state: Value = std::fs::read_to_string(&file).ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or(json!({}));
+    let seed: [u8; 32] = match state["device_seed"].as_str().and_then(hex::decode).and_then(|v| v.try_into().ok()) {
+        Some(s) => s,
+        None => {
+            let s = saoma_wechatpay::aead::random_bytes::<32>().map_err(|e| e.to_string())?;
+            state["device_seed"] = hex::encode(&s).into();
+            s
+        }
+    };
+    let device = DeviceKeyPair::from_seed(Suite::Ed25519, &seed).map_err(|e| format!("{e:?}"))?;
+    let now = business_time(server)?;
+    let mut credential = state["credential_hex"].as_str().and_then(hex::decode).and_then(|b| Credential::parse(&b).ok());
+    let mut counter = state["counter"].as_u64().unwrap_or(0) as u16;
+    let usable = |c: &Credential, counter: u16| now < c.terms().not_after && counter < c.terms().max_uses as u16 && c.device_key() == &device.public_key();
+    if !credential.as_ref().is_some_and(|c| usable(c, counter)) {
+        let session = login(server, phone)?;
+        let body = json!({ "suite": "ed25519", "device_public_key": hex::encode(device.public_key().as_bytes()) });
+        let v = server.call("POST", &format!("/wallet/transit/{scope}/credentials"), Some(&session), &body.to_string())?;
+        let bytes = v["credential_hex"].as_str().and_then(hex::decode).ok_or("no credential in the answer")?;
+        credential = Some(Credential::parse(&bytes).map_err(|e| format!("credential: {e:?}"))?);
+        state["credential_hex"] = v["credential_hex"].clone();
+        counter = 0;
+    }
+    counter += 1;
+    state["counter"] = counter.into();
+    let code = RideCode::generate(credential.as_ref().expect("set above"), &device, now, counter).map_err(|e| format!("{e:?}"))?;
+    std::fs::write(&file, state.to_string()).map_err(|e| e.to_string())?;
+    Ok(code.to_bytes())
+}
+
+pub fn ridecode(cmd: RidecodeCmd) -> ExitCode {
+    match cmd {
+        RidecodeCmd::Keys { server, json } => report(server.get("/admin/ridecode/keys"), json, |v| {
+            for k in v.as_array().into_iter().flatten() {
+                println!("{} {} {} {}–{}", k["key_id"], k["suite"].as_str().unwrap_or("?"), k["public_key_hex"].as_str().unwrap_or("?"), k["not_before"], k["not_after"]);
+            }
+        }),
+        RidecodeCmd::Show { server, phone, scope, format, out } => {
+            let r = phone_code(&server, &phone, scope).and_then(|code| render(&code, &format));
+            match r {
+                Ok(bytes) => {
+                    let written = match &out {
+                        Some(path) => std::fs::write(path, &bytes),
+                        None => std::io::stdout().write_all(&bytes),
+                    };
+                    if let Err(e) = written {
+                        eprintln!("{e}");
+                        return ExitCode::FAILURE;
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// A code as hex or Base45 text (one line), or as a QR code (SVG, PNG) carrying the raw bytes.
+fn render(code: &[u8], format: &str) -> Result<Vec<u8>, String> {
+    use saoma_server::cashier::qr::Matrix;
+    Ok(match format {
+        "hex" => format!("{}\n", hex::encode(code)).into_bytes(),
+        "base45" => format!("{}\n", saoma_ridecode::base45_encode(code)).into_bytes(),
+        "svg" => Matrix::encode_bytes(code).map_err(|e| e.to_string())?.svg().into_bytes(),
+        "png" => Matrix::encode_bytes(code).map_err(|e| e.to_string())?.png(8),
+        other => return Err(format!("unknown format {other}: hex, base45, svg or png")),
+    })
+}
+
+#[derive(Subcommand)]
+pub enum GateCmd {
+    /// Registers a gate with the operator (a new record-signing key) and keeps its configuration in DIR.
+    Init {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        scope: u16,
+        #[arg(long)]
+        stop: u32,
+        /// in or out.
+        #[arg(long, default_value = "in")]
+        direction: String,
+        #[arg(long, default_value = "gate")]
+        name: String,
+    },
+    /// Pulls the signed key list and blacklist (verified against the list keys from registration).
+    Pull {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Verifies codes offline (hex or Base45) — CODE, or one per line on standard input — and queues
+    /// each accepted tap as a signed record. Prints ACCEPT, DOUBLE or REJECT <reason> per code.
+    Scan {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        dir: PathBuf,
+        /// The fare to check against the code's maximum (minor units).
+        #[arg(long, default_value_t = 0)]
+        fare: u16,
+        code: Option<String>,
+    },
+    /// Uploads the queued records not yet acknowledged (batches of 500).
+    Upload {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+struct GateFiles {
+    config: PathBuf,
+    lists: PathBuf,
+    queue: PathBuf,
+    uploaded: PathBuf,
+}
+
+fn files(dir: &Path) -> GateFiles {
+    GateFiles { config: dir.join("gate.json"), lists: dir.join("lists.json"), queue: dir.join("queue"), uploaded: dir.join("uploaded") }
+}
+
+fn read_json(p: &Path) -> Result<Value, String> {
+    let s = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    serde_json::from_str(&s).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// Writes a file so that a crash leaves the old or the new content, never half of it.
+fn write_atomic(p: &Path, content: &[u8]) -> Result<(), String> {
+    let tmp = p.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
+    f.write_all(content).and_then(|_| f.sync_all()).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, p).map_err(|e| e.to_string())
+}
+
+fn list_keys(config: &Value) -> Vec<PlatformPublicKey> {
+    config["list_keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| {
+            let key = PublicKey::from_bytes(Suite::Ed25519, &hex::decode(k["public_key_hex"].as_str()?)?).ok()?;
+            Some(PlatformPublicKey { key_id: k["key_id"].as_u64()? as u16, public_key: key })
+        })
+        .collect()
+}
+
+fn pull(server: &ServerArgs, dir: &Path) -> Result<Value, String> {
+    let f = files(dir);
+    let config = read_json(&f.config)?;
+    let scope = config["scope"].as_u64().unwrap_or(0);
+    let v = server.call("GET", &format!("/transit/{scope}/lists"), None, "")?;
+    // Checked before it replaces what the gate trusts.
+    let keys = list_keys(&config);
+    KeyList::parse_verified(&hex::decode(v["key_list_hex"].as_str().unwrap_or("")).unwrap_or_default(), &keys).map_err(|e| format!("key list: {e:?}"))?;
+    Blacklist::parse_verified(&hex::decode(v["blacklist_hex"].as_str().unwrap_or("")).unwrap_or_default(), &keys).map_err(|e| format!("blacklist: {e:?}"))?;
+    write_atomic(&f.lists, v.to_string().as_bytes())?;
+    Ok(json!({ "blacklisted": v["blacklisted"], "stale_fare_limit": v["stale_fare_limit"] }))
+}
+
+fn scan(server: &ServerArgs, dir: &Path, fare: u16, code: Option<String>) -> Result<(), String> {
+    let f = files(dir);
+    let config = read_json(&f.config)?;
+    let lists = read_json(&f.lists).map_err(|e| format!("{e} (run `saoma gate pull` first)"))?;
+    let keys = list_keys(&config);
+    let key_list = KeyList::parse_verified(&hex::decode(lists["key_list_hex"].as_str().unwrap_or("")).unwrap_or_default(), &keys).map_err(|e| format!("key list: {e:?}"))?;
+    let blacklist = Blacklist::parse_verified(&hex::decode(lists["blacklist_hex"].as_str().unwrap_or("")).unwrap_or_default(), &keys).map_err(|e| format!("blacklist: {e:?}"))?;
+    let seed: [u8; 32] = config["seed"].as_str().and_then(hex::decode).and_then(|v| v.try_into().ok()).ok_or("gate seed")?;
+    let key = TerminalKeyPair::from_seed(&seed);
+    let tc = TerminalConfig { scope: config["scope"].as_u64().unwrap_or(0) as u16, stale_fare_limit: lists["stale_fare_limit"].as_u64().unwrap_or(0) as u16 };
+    let direction = if config["direction"] == "out" { Direction::Out } else { Direction::In };
+    let (mut cache, mut state) = (CredentialCache::new(4096), TerminalState::new(100_000));
+    // The queue is append-only: a record's sequence is its line number, so nothing else needs saving.
+    let mut seq = std::fs::read_to_string(&f.queue).map(|s| s.lines().count() as u64).unwrap_or(0);
+    let mut queue = std::fs::OpenOptions::new().create(true).append(true).open(&f.queue).map_err(|e| e.to_string())?;
+    let codes: Box<dyn Iterator<Item = String>> = match code {
+        Some(c) => Box::new(std::iter::once(c)),
+        None => Box::new(std::io::stdin().lock().lines().map_while(Result::ok)),
+    };
+    for text in codes {
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let bytes = hex::decode(text).or_else(|| saoma_ridecode::base45_decode(text).ok()).unwrap_or_default();
+        let now = business_time(server).unwrap_or_else(|_| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(0));
+        match verify(&bytes, now as u64, fare, &tc, Trust { key_list: &key_list, blacklist: &blacklist }, &mut cache, &mut state) {
+            Ok(a) if a.tap == saoma_ridecode::TapKind::New => {
+                seq += 1;
+                let rec = TerminalRecord { terminal_id: config["terminal_id"].as_u64().unwrap_or(0), terminal_sequence: seq, time: now, direction, stop_id: config["stop"].as_u64().unwrap_or(0) as u32, code: bytes };
+                let signed = rec.sign(&key).map_err(|e| format!("{e:?}"))?;
+                // Durable before the gate opens: an acknowledged tap is never lost.
+                writeln!(queue, "{}", hex::encode(&signed)).and_then(|_| queue.sync_data()).map_err(|e| e.to_string())?;
+                println!("ACCEPT {seq}");
+            }
+            Ok(_) => println!("DOUBLE"),
+            Err(r) => println!("REJECT {r:?}"),
+        }
+    }
+    Ok(())
+}
+
+fn upload(server: &ServerArgs, dir: &Path) -> Result<Value, String> {
+    let f = files(dir);
+    let config = read_json(&f.config)?;
+    let terminal = config["terminal_id"].as_u64().unwrap_or(0);
+    let records: Vec<String> = std::fs::read_to_string(&f.queue).unwrap_or_default().lines().map(str::to_string).collect();
+    let mut done: usize = std::fs::read_to_string(&f.uploaded).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let mut statuses = serde_json::Map::new();
+    while done < records.len() {
+        let batch = &records[done..records.len().min(done + 500)];
+        let v = server.call("POST", &format!("/transit/terminals/{terminal}/uploads"), None, &json!({ "records": batch }).to_string())?;
+        for r in v["results"].as_array().into_iter().flatten() {
+            let s = r["status"].as_str().unwrap_or("?").to_string();
+            let n = statuses.get(&s).and_then(Value::as_u64).unwrap_or(0) + 1;
+            statuses.insert(s, n.into());
+        }
+        // Only what the server acknowledged moves the mark (a re-sent batch is answered the same).
+        done += batch.len();
+        write_atomic(&f.uploaded, done.to_string().as_bytes())?;
+    }
+    Ok(json!({ "uploaded": done, "statuses": statuses }))
+}
+
+pub fn gate(cmd: GateCmd) -> ExitCode {
+    let r = match cmd {
+        GateCmd::Init { server, dir, scope, stop, direction, name } => (|| {
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let f = files(&dir);
+            if f.config.exists() {
+                return Err(format!("{} exists: this directory is a gate already", f.config.display()));
+            }
+            let seed = saoma_wechatpay::aead::random_bytes::<32>().map_err(|e| e.to_string())?;
+            let key = TerminalKeyPair::from_seed(&seed);
+            let v = server.post("/admin/transit/terminals", &json!({ "scope": scope, "stop_id": stop, "public_key": hex::encode(key.public_key().as_bytes()), "name": name }))?;
+            let config = json!({ "terminal_id": v["terminal_id"], "scope": scope, "stop": stop, "direction": direction, "seed": hex::encode(&seed), "list_keys": v["list_keys"] });
+            write_atomic(&f.config, config.to_string().as_bytes())?;
+            pull(&server, &dir)?;
+            Ok(json!({ "terminal_id": v["terminal_id"], "scope": scope, "stop": stop }))
+        })(),
+        GateCmd::Pull { server, dir } => pull(&server, &dir),
+        GateCmd::Scan { server, dir, fare, code } => scan(&server, &dir, fare, code).map(|()| Value::Null),
+        GateCmd::Upload { server, dir } => upload(&server, &dir),
+    };
+    match r {
+        Ok(Value::Null) => ExitCode::SUCCESS,
+        other => report(other, true, |_| {}),
+    }
+}

@@ -1,0 +1,508 @@
+//! The transit service on the ride code (乘车码): operators and their fares, riders' cards (a withholding
+//! agreement plus a held deposit), daily credentials, the signed lists gates pull, ingest of the gates'
+//! uploads (re-verification, dedupe and clones, fares, charging through the agreement, debt), repayment,
+//! and the card refund after a 72-hour hold. The code format and offline checks are `saoma_ridecode`;
+//! fares are `saoma_core::fare`.
+
+pub mod http;
+pub mod ingest;
+pub mod keys;
+
+use crate::accounts::{kind, movement};
+use crate::agreements::{self, Agreement};
+use crate::payments;
+use crate::users::{self, blob_id, User};
+use crate::{hex, App};
+use saoma_core::agreement::{AgreementState, Limits};
+use saoma_core::fare::FareTable;
+use saoma_core::time::cst_day_start;
+use saoma_ledger::{AccountFlags, AccountId, Currency, NewAccount, NewTransfer, TransferError};
+use saoma_ridecode::{Blacklist, BlacklistEntry, CredentialTerms, KeyList, KeyListEntry, PublicKey, Suite};
+use saoma_store::{JobTx, StoreError, Value};
+
+/// How long after the later of the refund request and the last credential's expiry the deposit waits
+/// for late uploads.
+pub const CARD_REFUND_HOLD_SECS: i64 = 72 * 3600;
+/// How often a rider in debt who asked for a card refund is reminded.
+pub const REMINDER_EVERY_SECS: i64 = 24 * 3600;
+
+#[derive(Clone, Debug)]
+pub struct Operator {
+    pub scope: u16,
+    pub mchid: String,
+    pub fares: FareTable,
+    pub max_uses: u8,
+    pub stale_fare_limit: u16,
+    pub deposit: i64,
+    pub deposit_account: AccountId,
+}
+
+impl Operator {
+    /// The most the rides of one day can cost: what the agreement's daily limit allows.
+    pub fn daily_cap(&self) -> i64 {
+        self.fares.max_fare() * self.max_uses as i64
+    }
+}
+
+/// Fares as JSON: `{"flat": 200}` or `{"stops": [[stop, metres], …], "bands": [[up_to_metres, fare], …],
+/// "max_fare": 500}`.
+pub fn fares_from_json(v: &serde_json::Value) -> Option<FareTable> {
+    if let Some(f) = v.get("flat") {
+        let f = f.as_i64().filter(|f| (1..=u16::MAX as i64).contains(f))?;
+        return Some(FareTable::Flat(f));
+    }
+    let pairs = |k: &str| -> Option<Vec<(i64, i64)>> { v.get(k)?.as_array()?.iter().map(|p| Some((p.get(0)?.as_i64()?, p.get(1)?.as_i64()?))).collect() };
+    let stops = pairs("stops")?.into_iter().map(|(s, m)| Some((u16::try_from(s).ok()?, u32::try_from(m).ok()?))).collect::<Option<Vec<_>>>()?;
+    let bands = pairs("bands")?.into_iter().map(|(d, f)| Some((u32::try_from(d).ok()?, f))).collect::<Option<Vec<_>>>()?;
+    let max_fare = v.get("max_fare")?.as_i64().filter(|f| (1..=u16::MAX as i64).contains(f))?;
+    if stops.is_empty() || bands.is_empty() || bands.iter().any(|(_, f)| *f <= 0 || *f > max_fare) || !bands.windows(2).all(|w| w[0].0 < w[1].0) {
+        return None;
+    }
+    Some(FareTable::Distance { stops, bands, max_fare })
+}
+
+pub fn fares_to_json(f: &FareTable) -> serde_json::Value {
+    match f {
+        FareTable::Flat(x) => serde_json::json!({ "flat": x }),
+        FareTable::Distance { stops, bands, max_fare } => serde_json::json!({ "stops": stops, "bands": bands, "max_fare": max_fare }),
+    }
+}
+
+const OPERATOR_COLUMNS: &str = "scope, mchid, fare_table, max_uses, stale_fare_limit, deposit, deposit_account";
+
+fn operator_from_row(r: &[Value]) -> Result<Operator, StoreError> {
+    let bad = || StoreError::Corrupt("transit operator row".into());
+    let fares = r[2].as_str().and_then(|s| serde_json::from_str(s).ok()).and_then(|v: serde_json::Value| fares_from_json(&v)).ok_or_else(bad)?;
+    Ok(Operator {
+        scope: r[0].as_i64().and_then(|s| u16::try_from(s).ok()).ok_or_else(bad)?,
+        mchid: r[1].as_str().ok_or_else(bad)?.to_string(),
+        fares,
+        max_uses: r[3].as_i64().and_then(|s| u8::try_from(s).ok()).ok_or_else(bad)?,
+        stale_fare_limit: r[4].as_i64().and_then(|s| u16::try_from(s).ok()).ok_or_else(bad)?,
+        deposit: r[5].as_i64().ok_or_else(bad)?,
+        deposit_account: AccountId(blob_id(&r[6]).ok_or_else(bad)?),
+    })
+}
+
+pub fn operator_in_job(tx: &mut JobTx<'_>, scope: u16) -> Result<Option<Operator>, StoreError> {
+    tx.query_one(&format!("SELECT {OPERATOR_COLUMNS} FROM transit_operators WHERE scope = $1"), &[(scope as i64).into()])?.map(|r| operator_from_row(&r)).transpose()
+}
+
+pub fn operator(app: &App, scope: u16) -> Result<Option<Operator>, StoreError> {
+    crate::blocking(|| app.store.query_one(&format!("SELECT {OPERATOR_COLUMNS} FROM transit_operators WHERE scope = $1"), &[(scope as i64).into()]))?
+        .map(|r| operator_from_row(&r))
+        .transpose()
+}
+
+#[derive(Clone, Debug)]
+pub enum TransitFail {
+    NoOperator,
+    NoMerchant,
+    ScopeTaken,
+    BadConfig(&'static str),
+    NoCard,
+    CardOpen,
+    NotEnough,
+    /// Unpaid rides: no new credentials until repaid.
+    InDebt(i64),
+    /// A card refund was asked for (or the card is closed).
+    CardClosed,
+    /// A clone of the rider's code was seen; the card is blocked until then.
+    Blocked(i64),
+    BadDeviceKey,
+    Pin(payments::PayError),
+    Store(String),
+}
+
+impl From<StoreError> for TransitFail {
+    fn from(e: StoreError) -> Self {
+        TransitFail::Store(e.to_string())
+    }
+}
+
+/// Makes a merchant a transit operator with its fares; the deposit covers the codes of two
+/// overlapping daily credentials at the maximum fare (the most a rider can ride before the platform
+/// can stop issuing).
+pub async fn create_operator(app: &App, mchid: String, scope: u16, fares: FareTable, max_uses: u8, stale_fare_limit: u16) -> Result<Operator, TransitFail> {
+    if max_uses == 0 {
+        return Err(TransitFail::BadConfig("max_uses must be 1–255"));
+    }
+    let now = app.business_now_secs();
+    let account = AccountId(app.ids.next());
+    let op = Operator { scope, mchid, deposit: 2 * max_uses as i64 * fares.max_fare(), fares, max_uses, stale_fare_limit, deposit_account: account };
+    app.store
+        .transact(move |tx| {
+            if tx.query_one("SELECT mchid FROM merchants WHERE mchid = $1", &[op.mchid.as_str().into()])?.is_none() {
+                return Ok(Err(TransitFail::NoMerchant));
+            }
+            if tx.query_one("SELECT scope FROM transit_operators WHERE scope = $1 OR mchid = $2", &[(scope as i64).into(), op.mchid.as_str().into()])?.is_some() {
+                return Ok(Err(TransitFail::ScopeTaken));
+            }
+            let a = NewAccount { id: account, currency: Currency::CNY, code: kind::TRANSIT_DEPOSITS, owner: 0, flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS };
+            if let Some(Err(e)) = tx.create_accounts(&[a])?.pop() {
+                return Err(StoreError::Corrupt(format!("deposit account: {e}")));
+            }
+            tx.execute(
+                &format!("INSERT INTO transit_operators ({OPERATOR_COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+                &[
+                    (scope as i64).into(),
+                    op.mchid.as_str().into(),
+                    fares_to_json(&op.fares).to_string().into(),
+                    (op.max_uses as i64).into(),
+                    (op.stale_fare_limit as i64).into(),
+                    op.deposit.into(),
+                    account.0.into(),
+                    now.into(),
+                ],
+            )?;
+            Ok(Ok(op))
+        })
+        .await?
+}
+
+#[derive(Clone, Debug)]
+pub struct Card {
+    pub id: u128,
+    pub scope: u16,
+    pub user_id: u128,
+    pub card_no: String,
+    pub account_id: u64,
+    pub agreement_id: u128,
+    pub deposit: i64,
+    pub state: String,
+    pub refund_requested_at: Option<i64>,
+    pub reminded_at: Option<i64>,
+    pub blocked_until: i64,
+}
+
+const CARD_COLUMNS: &str = "id, scope, user_id, card_no, account_id, agreement_id, deposit, state, refund_requested_at, reminded_at, blocked_until";
+
+fn card_from_row(r: &[Value]) -> Result<Card, StoreError> {
+    let bad = || StoreError::Corrupt("transit card row".into());
+    Ok(Card {
+        id: blob_id(&r[0]).ok_or_else(bad)?,
+        scope: r[1].as_i64().and_then(|s| u16::try_from(s).ok()).ok_or_else(bad)?,
+        user_id: blob_id(&r[2]).ok_or_else(bad)?,
+        card_no: r[3].as_str().ok_or_else(bad)?.to_string(),
+        account_id: r[4].as_i64().ok_or_else(bad)? as u64,
+        agreement_id: blob_id(&r[5]).ok_or_else(bad)?,
+        deposit: r[6].as_i64().ok_or_else(bad)?,
+        state: r[7].as_str().ok_or_else(bad)?.to_string(),
+        refund_requested_at: r[8].as_i64(),
+        reminded_at: r[9].as_i64(),
+        blocked_until: r[10].as_i64().ok_or_else(bad)?,
+    })
+}
+
+/// The user's card with the operator that is not closed.
+pub fn card_of_user_in_job(tx: &mut JobTx<'_>, user: u128, scope: u16) -> Result<Option<Card>, StoreError> {
+    tx.query_one(&format!("SELECT {CARD_COLUMNS} FROM transit_cards WHERE user_id = $1 AND scope = $2 AND state <> 'CLOSED'"), &[user.into(), (scope as i64).into()])?
+        .map(|r| card_from_row(&r))
+        .transpose()
+}
+
+pub fn card_by_account_in_job(tx: &mut JobTx<'_>, account_id: u64) -> Result<Option<Card>, StoreError> {
+    tx.query_one(&format!("SELECT {CARD_COLUMNS} FROM transit_cards WHERE account_id = $1"), &[(account_id as i64).into()])?.map(|r| card_from_row(&r)).transpose()
+}
+
+pub fn agreement_of(tx: &mut JobTx<'_>, card: &Card) -> Result<Agreement, StoreError> {
+    let cid = tx.query_one("SELECT contract_id FROM agreements WHERE id = $1", &[card.agreement_id.into()])?.and_then(|r| r[0].as_str().map(str::to_string));
+    let cid = cid.ok_or_else(|| StoreError::Corrupt("card's agreement".into()))?;
+    agreements::in_job(tx, &cid)?.ok_or_else(|| StoreError::Corrupt("card's agreement".into()))
+}
+
+/// What the rider owes: rides whose charge failed.
+pub fn debt_in_job(tx: &mut JobTx<'_>, account_id: u64) -> Result<i64, StoreError> {
+    let r = tx.query_one("SELECT CAST(COALESCE(SUM(fare), 0) AS BIGINT) FROM rides WHERE account_id = $1 AND state = 'DEBT'", &[(account_id as i64).into()])?;
+    Ok(r.and_then(|r| r[0].as_i64()).unwrap_or(0))
+}
+
+fn random_u63() -> Result<u64, StoreError> {
+    let b = saoma_wechatpay::aead::random_bytes::<8>().map_err(|e| StoreError::Io(e.to_string()))?;
+    Ok(u64::from_be_bytes(b) >> 1)
+}
+
+/// Opens the service for a rider (already registered: phone + SMS login): signs the operator's
+/// withholding agreement (the PIN is the consent), pays the deposit from the wallet into the
+/// operator's held-deposit account, and issues a virtual card. All in one job.
+pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result<Card, TransitFail> {
+    let now = app.business_now_secs();
+    payments::check_pin(app, user, pin_given, now).await.map_err(TransitFail::Pin)?;
+    let (card_id, agreement_id, deposit_transfer, notification) = (app.ids.next(), app.ids.next(), app.ids.next(), app.ids.next());
+    let account_id = random_u63()?;
+    let card_no = format!("8{}", saoma_wechatpay::aead::random_digits(15).map_err(|e| StoreError::Io(e.to_string()))?);
+    let contract_id = format!("T{:031x}", agreement_id & ((1u128 << 124) - 1));
+    let (user_id, wallet) = (user.id, user.wallet);
+    app.store
+        .transact(move |tx| {
+            let Some(op) = operator_in_job(tx, scope)? else { return Ok(Err(TransitFail::NoOperator)) };
+            if card_of_user_in_job(tx, user_id, scope)?.is_some() {
+                return Ok(Err(TransitFail::CardOpen));
+            }
+            let chain = [NewTransfer::simple(deposit_transfer, wallet, op.deposit_account, op.deposit, Currency::CNY, movement::DEPOSIT, card_id)];
+            let r = tx.create_transfers(&chain)?;
+            if matches!(r.first(), Some(Err(TransferError::ExceedsCredits))) {
+                return Ok(Err(TransitFail::NotEnough));
+            }
+            if let Some(Err(e)) = r.into_iter().next() {
+                return Err(StoreError::Corrupt(format!("deposit: {e}")));
+            }
+            let appid = tx.query_one("SELECT appid FROM merchant_appids WHERE mchid = $1 ORDER BY appid LIMIT 1", &[op.mchid.as_str().into()])?.and_then(|r| r[0].as_str().map(str::to_string));
+            let appid = appid.ok_or_else(|| StoreError::Corrupt("operator without an appid".into()))?;
+            let notify_url = tx.query_one("SELECT notify_url FROM merchants WHERE mchid = $1", &[op.mchid.as_str().into()])?.and_then(|r| r[0].as_str().map(str::to_string));
+            let limits = Limits { per_charge: op.fares.max_fare(), per_day: op.daily_cap().max(op.fares.max_fare()) };
+            // Proposed and signed at once: the rider opened the service and gave the PIN.
+            tx.execute(
+                &format!("INSERT INTO agreements ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PROPOSED', $11, NULL, NULL, NULL, '')", agreements::COLUMNS),
+                &[
+                    agreement_id.into(),
+                    contract_id.as_str().into(),
+                    op.mchid.as_str().into(),
+                    appid.as_str().into(),
+                    format!("CARD{card_no}").into(),
+                    user_id.into(),
+                    "乘车码免密支付".into(),
+                    limits.per_charge.into(),
+                    limits.per_day.into(),
+                    notify_url.into(),
+                    now.into(),
+                ],
+            )?;
+            let a = agreements::in_job(tx, &contract_id)?.ok_or_else(|| StoreError::Corrupt("agreement".into()))?;
+            if let Err(e) = agreements::sign_in_job(tx, a, notification, now)? {
+                return Err(StoreError::Corrupt(format!("signing the transit agreement: {e:?}")));
+            }
+            tx.execute(
+                &format!("INSERT INTO transit_cards ({CARD_COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'ACTIVE', NULL, NULL, 0, $8)"),
+                &[card_id.into(), (scope as i64).into(), user_id.into(), card_no.as_str().into(), (account_id as i64).into(), agreement_id.into(), op.deposit.into(), now.into()],
+            )?;
+            Ok(Ok(Card {
+                id: card_id,
+                scope,
+                user_id,
+                card_no,
+                account_id,
+                agreement_id,
+                deposit: op.deposit,
+                state: "ACTIVE".into(),
+                refund_requested_at: None,
+                reminded_at: None,
+                blocked_until: 0,
+            }))
+        })
+        .await?
+}
+
+/// A daily credential for the rider's device key: valid from an hour before this China day to an hour
+/// after it (26 h, so consecutive days overlap around midnight). Refused while in debt, blocked, or
+/// after a card refund was asked for.
+pub async fn credential(app: &App, user: &User, scope: u16, suite: Suite, device_key: &[u8]) -> Result<serde_json::Value, TransitFail> {
+    let device = PublicKey::from_bytes(suite, device_key).map_err(|_| TransitFail::BadDeviceKey)?;
+    let now = app.business_now_secs();
+    let user_id = user.id;
+    app.store
+        .transact(move |tx| {
+            let Some(op) = operator_in_job(tx, scope)? else { return Ok(Err(TransitFail::NoOperator)) };
+            let Some(card) = card_of_user_in_job(tx, user_id, scope)? else { return Ok(Err(TransitFail::NoCard)) };
+            if card.state != "ACTIVE" {
+                return Ok(Err(TransitFail::CardClosed));
+            }
+            if card.blocked_until > now {
+                return Ok(Err(TransitFail::Blocked(card.blocked_until)));
+            }
+            let debt = debt_in_job(tx, card.account_id)?;
+            if debt > 0 {
+                return Ok(Err(TransitFail::InDebt(debt)));
+            }
+            let issuers = keys::all_in_job(tx, "issuer")?;
+            let key = keys::current(&issuers, now).ok_or_else(|| StoreError::Corrupt("no valid issuer key".into()))?;
+            let sequence = tx.query_one("SELECT MAX(sequence) FROM transit_credentials WHERE account_id = $1", &[(card.account_id as i64).into()])?.and_then(|r| r[0].as_i64()).unwrap_or(0) + 1;
+            let day = cst_day_start(now);
+            let terms = CredentialTerms {
+                account_id: card.account_id,
+                sequence: sequence as u32,
+                not_before: (day - 3600) as u32,
+                not_after: (day + 25 * 3600) as u32,
+                max_fare: op.fares.max_fare() as u16,
+                max_uses: op.max_uses,
+                class_flags: 0,
+                scope,
+            };
+            let cred = key.issuer()?.issue(&terms, &device).map_err(|e| StoreError::Corrupt(format!("issuing: {e:?}")))?;
+            tx.execute(
+                "INSERT INTO transit_credentials (account_id, sequence, key_id, device_key, not_before, not_after, max_fare, max_uses, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    (card.account_id as i64).into(),
+                    sequence.into(),
+                    (key.key_id as i64).into(),
+                    hex::encode(device.as_bytes()).into(),
+                    (terms.not_before as i64).into(),
+                    (terms.not_after as i64).into(),
+                    (terms.max_fare as i64).into(),
+                    (terms.max_uses as i64).into(),
+                    now.into(),
+                ],
+            )?;
+            let bytes = cred.to_bytes();
+            Ok(Ok(serde_json::json!({
+                "credential_hex": hex::encode(&bytes), "account_id": card.account_id.to_string(), "sequence": sequence,
+                "not_before": terms.not_before, "not_after": terms.not_after, "max_fare": terms.max_fare, "max_uses": terms.max_uses, "scope": scope,
+            })))
+        })
+        .await?
+}
+
+/// The gates' trust: the signed key list (every issuer key, with revocations) and the operator's signed
+/// blacklist (accounts in debt, leaving, closed or blocked for a clone, until their last credential
+/// expires), and the list keys that verify both.
+pub fn lists(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
+    let now = app.business_now_secs();
+    let issuers = crate::blocking(|| keys::all(&app.store, "issuer"))?;
+    let list_keys = crate::blocking(|| keys::all(&app.store, "lists"))?;
+    let signer = keys::current(&list_keys, now).ok_or_else(|| StoreError::Corrupt("no valid list key".into()))?.lists()?;
+    let entries = issuers
+        .iter()
+        .map(|k| Ok(KeyListEntry { key: k.issuer_public()?, revoked_at: k.revoked_at.map(|t| t as u32) }))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let key_list = KeyList::new(now as u64, now as u32, entries).map_err(|e| StoreError::Corrupt(format!("key list: {e:?}")))?;
+    let rows = crate::blocking(|| {
+        app.store.query(
+            "SELECT c.account_id, (SELECT MAX(not_after) FROM transit_credentials t WHERE t.account_id = c.account_id), c.state, c.blocked_until, \
+             (SELECT COUNT(*) FROM rides r WHERE r.account_id = c.account_id AND r.state = 'DEBT') FROM transit_cards c WHERE c.scope = $1",
+            &[(scope as i64).into()],
+        )
+    })?;
+    let mut blocked = Vec::new();
+    for r in rows {
+        let until = r[1].as_i64().unwrap_or(0);
+        let refused = r[2].as_str() != Some("ACTIVE") || r[3].as_i64().unwrap_or(0) > now || r[4].as_i64().unwrap_or(0) > 0;
+        if refused && until >= now {
+            blocked.push(BlacklistEntry { account_id: r[0].as_i64().unwrap_or(0) as u64, until: until as u32 });
+        }
+    }
+    let blacklist = Blacklist::new(now as u64, now as u32, blocked);
+    Ok(serde_json::json!({
+        "key_list_hex": hex::encode(&key_list.sign(&signer)),
+        "blacklist_hex": hex::encode(&blacklist.sign(&signer)),
+        "blacklisted": blacklist.entries().len(),
+        "list_keys": list_keys.iter().map(|k| k.json()).collect::<Vec<_>>(),
+    }))
+}
+
+/// Repays every unpaid ride from the wallet (the rider is present: no daily limit), all or nothing;
+/// credentials and the blacklist follow the debt.
+pub async fn repay(app: &std::sync::Arc<App>, user: &User, scope: u16) -> Result<i64, TransitFail> {
+    let (user_id, app2) = (user.id, app.clone());
+    app.store
+        .transact(move |tx| {
+            let Some(card) = card_of_user_in_job(tx, user_id, scope)? else { return Ok(Err(TransitFail::NoCard)) };
+            let rides: Vec<u128> = tx
+                .query("SELECT id FROM rides WHERE account_id = $1 AND state = 'DEBT' ORDER BY created_at", &[(card.account_id as i64).into()])?
+                .iter()
+                .filter_map(|r| blob_id(&r[0]))
+                .collect();
+            let mut paid = 0;
+            for ride in rides {
+                match ingest::charge_ride(tx, &app2, &card, ride, false)? {
+                    Ok(fare) => paid += fare,
+                    Err(_) => return Ok(Err(TransitFail::NotEnough)),
+                }
+            }
+            Ok(Ok(paid))
+        })
+        .await?
+}
+
+/// The rider asks for the card refund: no more credentials, blacklisted until the last one expires;
+/// the deposit comes back after the hold (see [`settle_leaving`]).
+pub async fn request_card_refund(app: &App, user: &User, scope: u16) -> Result<Card, TransitFail> {
+    let now = app.business_now_secs();
+    let user_id = user.id;
+    app.store
+        .transact(move |tx| {
+            let Some(card) = card_of_user_in_job(tx, user_id, scope)? else { return Ok(Err(TransitFail::NoCard)) };
+            if card.state != "ACTIVE" {
+                return Ok(Ok(card));
+            }
+            tx.execute("UPDATE transit_cards SET state = 'LEAVING', refund_requested_at = $1 WHERE id = $2", &[now.into(), card.id.into()])?;
+            Ok(Ok(Card { state: "LEAVING".into(), refund_requested_at: Some(now), ..card }))
+        })
+        .await?
+}
+
+/// The worker's part of card refunds: a leaving card whose hold has passed gets its deposit back and its
+/// agreement ended — unless the rider owes rides, who is then reminded (SMS outbox, once a day) and waits.
+pub async fn settle_leaving(app: &App) -> Result<usize, StoreError> {
+    let now = app.business_now_secs();
+    let due: Vec<u128> = crate::blocking(|| app.store.query("SELECT id FROM transit_cards WHERE state = 'LEAVING' AND refund_requested_at <= $1", &[(now - CARD_REFUND_HOLD_SECS).into()]))?
+        .iter()
+        .filter_map(|r| blob_id(&r[0]))
+        .collect();
+    let mut settled = 0;
+    for card_id in due {
+        let (refund, sms, notification) = (app.ids.next(), app.ids.next(), app.ids.next());
+        let done = app
+            .store
+            .transact(move |tx| {
+                let Some(card) = tx.query_one(&format!("SELECT {CARD_COLUMNS} FROM transit_cards WHERE id = $1"), &[card_id.into()])?.map(|r| card_from_row(&r)).transpose()? else {
+                    return Ok(Ok(false));
+                };
+                let last_expiry = tx.query_one("SELECT MAX(not_after) FROM transit_credentials WHERE account_id = $1", &[(card.account_id as i64).into()])?.and_then(|r| r[0].as_i64()).unwrap_or(0);
+                let requested = card.refund_requested_at.unwrap_or(now);
+                if card.state != "LEAVING" || now < requested.max(last_expiry) + CARD_REFUND_HOLD_SECS {
+                    return Ok(Ok(false));
+                }
+                let debt = debt_in_job(tx, card.account_id)?;
+                let user = users::in_job(tx, card.user_id)?.ok_or_else(|| StoreError::Corrupt("card's user".into()))?;
+                if debt > 0 {
+                    if card.reminded_at.is_none_or(|t| now >= t + REMINDER_EVERY_SECS) {
+                        let text = format!("Your transit card {} has {} CNY of unpaid rides; repay them to get your deposit back.", card.card_no, saoma_core::yuan::format(debt));
+                        users::message_in_job(tx, sms, &user.phone, "reminder", &text, now)?;
+                        tx.execute("UPDATE transit_cards SET reminded_at = $1 WHERE id = $2", &[now.into(), card.id.into()])?;
+                    }
+                    return Ok(Ok(false));
+                }
+                let op = operator_in_job(tx, card.scope)?.ok_or_else(|| StoreError::Corrupt("card's operator".into()))?;
+                let r = tx.create_transfers(&[NewTransfer::simple(refund, op.deposit_account, user.wallet, card.deposit, Currency::CNY, movement::DEPOSIT, card.id)])?;
+                if let Some(Err(e)) = r.into_iter().next() {
+                    return Err(StoreError::Corrupt(format!("deposit refund: {e}")));
+                }
+                let a = agreement_of(tx, &card)?;
+                if a.state != AgreementState::Terminated {
+                    if let Err(e) = agreements::terminate_in_job(tx, a, "USER", notification, now)? {
+                        return Err(StoreError::Corrupt(format!("ending the transit agreement: {e:?}")));
+                    }
+                }
+                tx.execute("UPDATE transit_cards SET state = 'CLOSED', closed_at = $1 WHERE id = $2", &[now.into(), card.id.into()])?;
+                Ok(Ok::<bool, ()>(true))
+            })
+            .await?;
+        if done == Ok(true) {
+            settled += 1;
+        }
+    }
+    Ok(settled)
+}
+
+/// What the rider sees: the card, deposit, debt, and the latest rides.
+pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_json::Value>, StoreError> {
+    let row = crate::blocking(|| {
+        app.store.query_one(&format!("SELECT {CARD_COLUMNS} FROM transit_cards WHERE user_id = $1 AND scope = $2 ORDER BY created_at DESC LIMIT 1"), &[user.id.into(), (scope as i64).into()])
+    })?;
+    let Some(card) = row.map(|r| card_from_row(&r)).transpose()? else { return Ok(None) };
+    let rides = crate::blocking(|| {
+        app.store.query(
+            "SELECT entry_time, entry_stop, exit_time, exit_stop, fare, state, charged_at FROM rides WHERE account_id = $1 ORDER BY COALESCE(entry_time, exit_time) DESC LIMIT 50",
+            &[(card.account_id as i64).into()],
+        )
+    })?;
+    let debt: i64 = rides.iter().filter(|r| r[5].as_str() == Some("DEBT")).map(|r| r[4].as_i64().unwrap_or(0)).sum();
+    Ok(Some(serde_json::json!({
+        "card_no": card.card_no, "scope": card.scope, "state": card.state, "deposit": card.deposit, "debt": debt,
+        "refund_requested_at": card.refund_requested_at,
+        "rides": rides.iter().map(|r| serde_json::json!({
+            "entry_time": r[0].as_i64(), "entry_stop": r[1].as_i64(), "exit_time": r[2].as_i64(), "exit_stop": r[3].as_i64(),
+            "fare": r[4].as_i64(), "state": r[5].as_str(), "charged_at": r[6].as_i64(),
+        })).collect::<Vec<_>>(),
+    })))
+}
