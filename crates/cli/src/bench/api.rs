@@ -1,8 +1,8 @@
 //! `saoma bench api`: payments through the real server, over HTTP, with real v3 signatures.
 //!
 //! Per backend, a `saoma serve` child process (this very binary, as deployed) on a fresh database. Setup,
-//! not timed: a merchant with its v3 keys, users with money (at most 10 payments each, the day's
-//! password-free count, so that no payment needs the deliberately slow PIN check), a wallet session per
+//! not timed: a merchant with its v3 keys, users with money (ten payments each, all under the
+//! password-free limit, so that no payment runs the deliberately slow PIN check), a wallet session per
 //! user, and a local notification endpoint that checks each callback's signature, opens its resource and
 //! answers 200.
 //!
@@ -39,7 +39,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The wallet allows this many password-free payments per user and day (`saoma_core::pin`).
+/// Payments per user: as many as the strictest per-day password-free count (`saoma_core::pin`, the
+/// payment code's), so that no payment could ever need the PIN; many payers is also the realistic shape.
 const PAYMENTS_PER_USER: usize = saoma_core::pin::MAX_PIN_FREE_PER_DAY as usize;
 /// RSA signatures the platform makes per payment: the create answer, the query answer, the
 /// notification. The wallet API is not v3 and signs nothing (the benchmark checks that its answers
