@@ -2,6 +2,7 @@
 
 mod admin_cmd;
 mod bench;
+mod fuzz;
 mod ledger_cmd;
 mod transit_cmd;
 
@@ -103,6 +104,11 @@ enum Cmd {
         #[command(subcommand)]
         command: bench::BenchCmd,
     },
+    /// Deterministic fuzzing of what reads untrusted bytes (stable toolchain; no panic, no hang).
+    Fuzz {
+        #[command(subcommand)]
+        command: fuzz::FuzzCmd,
+    },
 }
 
 fn init_logs(format: &str) {
@@ -159,6 +165,7 @@ fn main() -> ExitCode {
         }
         Cmd::Ledger { command } => ledger_cmd::run(command),
         Cmd::Bench { command } => bench::run(command),
+        Cmd::Fuzz { command } => fuzz::run(command),
         Cmd::Merchant { command } => admin_cmd::merchant(command),
         Cmd::User { command } => admin_cmd::user(command),
         Cmd::Pay(args) => admin_cmd::pay(args),

@@ -12,7 +12,7 @@
 //! 30 device public key (32+δ) | 62+δ issuer signature (64) over "RCv1/cred" ‖ bytes[0..62+δ]
 //! ```
 
-use crate::suite::{KeyPair, PublicKey, Suite, Verifier};
+use crate::suite::{DecodedKey, KeyPair, PublicKey, Suite, Verifier};
 use crate::wire::{be_u16, be_u32, be_u64};
 use crate::{tags, Error, FORMAT_V1, MAX_CREDENTIAL_SPAN};
 
@@ -269,10 +269,20 @@ impl Credential {
         if issuer.suite != self.suite {
             return Err(Error::SuiteMismatch);
         }
-        let verifier = Verifier::new(&issuer.public_key).ok_or(Error::InvalidKey)?;
+        self.verify_decoded(issuer.key_id, &DecodedKey::new(&issuer.public_key)?)
+    }
+
+    /// [`Credential::verify`] with the issuer key (published under `key_id`) decoded once.
+    pub fn verify_decoded(&self, key_id: u16, issuer: &DecodedKey) -> Result<(), Error> {
+        if key_id != self.issuer_key_id {
+            return Err(Error::UnknownSigner);
+        }
+        if issuer.public_key().suite() != self.suite {
+            return Err(Error::SuiteMismatch);
+        }
         let mut signed = Vec::with_capacity(credential_len(self.suite));
         self.write_signed_part(&mut signed);
-        if verifier.verify(tags::CREDENTIAL, &signed, &self.issuer_signature) {
+        if issuer.verifier().verify(tags::CREDENTIAL, &signed, &self.issuer_signature) {
             Ok(())
         } else {
             Err(Error::Signature)

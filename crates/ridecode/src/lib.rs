@@ -32,7 +32,7 @@ pub use lists::{
     Blacklist, BlacklistEntry, KeyList, KeyListEntry, PlatformKeyPair, PlatformPublicKey,
 };
 pub use record::{Direction, SignedTerminalRecord, TerminalKeyPair, TerminalRecord};
-pub use suite::{KeyPair, PublicKey, Suite};
+pub use suite::{DecodedKey, KeyPair, PublicKey, Suite, SM2_DISTINGUISHING_ID};
 pub use terminal::{
     verify, Accepted, CredentialCache, Reject, TapKind, TerminalConfig, TerminalState, Trust,
 };

@@ -13,7 +13,7 @@
 //! ```
 
 use crate::code::check_structure;
-use crate::suite::{KeyPair, PublicKey, Suite, Verifier};
+use crate::suite::{DecodedKey, KeyPair, PublicKey, Suite};
 use crate::wire::Reader;
 use crate::{tags, Error};
 use rand_core::CryptoRng;
@@ -157,11 +157,30 @@ impl SignedTerminalRecord {
         if terminal_key.suite() != Suite::Ed25519 {
             return Err(Error::SuiteMismatch);
         }
-        let verifier = Verifier::new(terminal_key).ok_or(Error::InvalidKey)?;
-        if verifier.verify(tags::RECORD, &self.signed, &self.signature) {
-            Ok(self.record)
+        self.verify_decoded(&DecodedKey::new(terminal_key)?)
+    }
+
+    /// [`SignedTerminalRecord::verify`] with the gate's key decoded once for a whole batch.
+    pub fn verify_decoded(self, terminal_key: &DecodedKey) -> Result<TerminalRecord, Error> {
+        self.check_signature(terminal_key)?;
+        Ok(self.record)
+    }
+
+    /// Checks the terminal signature (Ed25519, strict) without giving up the record.
+    pub fn check_signature(&self, terminal_key: &DecodedKey) -> Result<(), Error> {
+        if terminal_key.public_key().suite() != Suite::Ed25519 {
+            return Err(Error::SuiteMismatch);
+        }
+        if terminal_key.verifier().verify(tags::RECORD, &self.signed, &self.signature) {
+            Ok(())
         } else {
             Err(Error::Signature)
         }
+    }
+
+    /// The record's fields, authenticated or not: for a caller that checked the signature with
+    /// [`SignedTerminalRecord::check_signature`].
+    pub fn into_record(self) -> TerminalRecord {
+        self.record
     }
 }

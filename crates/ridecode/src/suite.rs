@@ -220,6 +220,31 @@ impl KeyPair {
     }
 }
 
+/// A public key decoded once for many verifications: point decompression (and for SM2 the SM3
+/// identity hash) is paid here, not per signature. For a verifier that meets the same keys again
+/// and again, such as a server checking a gate's records or an issuer's credentials in batches.
+#[derive(Clone, Debug)]
+pub struct DecodedKey {
+    public: PublicKey,
+    verifier: Verifier,
+}
+
+impl DecodedKey {
+    /// Decodes `key`; [`Error::InvalidKey`] if it is not a point of its suite.
+    pub fn new(key: &PublicKey) -> Result<DecodedKey, Error> {
+        Ok(DecodedKey { public: *key, verifier: Verifier::new(key).ok_or(Error::InvalidKey)? })
+    }
+
+    /// The key as encoded.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    pub(crate) fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+}
+
 /// A public key decoded into the form its algorithm verifies with. Decoding costs a point
 /// decompression (and for SM2 the SM3 identity hash `Z`), so gates keep these in the key list
 /// and the credential cache rather than decoding per code.

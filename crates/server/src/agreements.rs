@@ -313,6 +313,32 @@ pub fn charge_in_job(tx: &mut JobTx<'_>, a: &Agreement, n: NewOrder, prepared: o
 /// As [`charge_in_job`]; `within_limits: false` is for the user's own repayment of debts charged
 /// through the agreement (the user is present and pays what is owed: the daily limit does not apply).
 pub fn charge_with(tx: &mut JobTx<'_>, a: &Agreement, n: NewOrder, prepared: orders::Prepared, ids: ChargeIds, now: i64, within_limits: bool) -> Result<Result<(Order, Option<PayError>), AgreementFail>, StoreError> {
+    charge_remembering(tx, a, n, prepared, ids, now, within_limits, &mut ChargeMemo::default())
+}
+
+/// What one job that charges many times through agreements (a transit upload: a ride each) keeps from
+/// one charge to the next instead of reading it again: each agreement's charges of the day, this job's
+/// own charges added as they succeed, and each payer. Valid within one job only (one `now`, one
+/// transaction that nothing else writes).
+#[derive(Default)]
+pub struct ChargeMemo {
+    today: std::collections::HashMap<u128, i64>,
+    payers: std::collections::HashMap<u128, User>,
+    payments: payments::PayMemo,
+}
+
+/// [`charge_with`] with a [`ChargeMemo`] kept across the job's charges.
+#[allow(clippy::too_many_arguments)]
+pub fn charge_remembering(
+    tx: &mut JobTx<'_>,
+    a: &Agreement,
+    n: NewOrder,
+    prepared: orders::Prepared,
+    ids: ChargeIds,
+    now: i64,
+    within_limits: bool,
+    memo: &mut ChargeMemo,
+) -> Result<Result<(Order, Option<PayError>), AgreementFail>, StoreError> {
     let (order, created) = match orders::create_in_job(tx, n, prepared, &format!("/{}", a.contract_id))? {
         Ok(o) => o,
         Err(e) => return Ok(Err(AgreementFail::Order(e))),
@@ -320,19 +346,43 @@ pub fn charge_with(tx: &mut JobTx<'_>, a: &Agreement, n: NewOrder, prepared: ord
     if !created {
         return Ok(Ok((order, None)));
     }
-    let charged_today = if within_limits { charged_today(tx, a, now)? } else { 0 };
+    let charged_today = match (within_limits, memo.today.get(&a.id)) {
+        (false, _) => 0,
+        (true, Some(sum)) => *sum,
+        (true, None) => {
+            let sum = charged_today(tx, a, now)?;
+            memo.today.insert(a.id, sum);
+            sum
+        }
+    };
     let limits = if within_limits { a.limits } else { Limits { per_charge: i64::MAX, per_day: i64::MAX } };
     if let Err(e) = rules::charge(a.state, limits, charged_today, order.total) {
         return Ok(Err(AgreementFail::Rule(e)));
     }
-    tx.execute("UPDATE orders SET agreement_id = $1 WHERE id = $2", &[a.id.into(), order.id.into()])?;
-    let user = users::in_job(tx, a.user_id)?.ok_or_else(|| StoreError::Corrupt("agreement's user vanished".into()))?;
+    let user = match memo.payers.get(&a.user_id) {
+        Some(u) => u.clone(),
+        None => {
+            let u = users::in_job(tx, a.user_id)?.ok_or_else(|| StoreError::Corrupt("agreement's user vanished".into()))?;
+            memo.payers.insert(a.user_id, u.clone());
+            u
+        }
+    };
     let id = order.id;
     let failed = order.clone();
-    match payments::charge(tx, order, &user, false, ids)? {
-        Ok(paid) => Ok(Ok((paid, None))),
+    // The order is marked with the agreement by the payment's own update (one write of the row).
+    memo.payments.agreement = Some(a.id);
+    let charged = payments::charge_remembering(tx, order, &user, false, ids, &mut memo.payments);
+    memo.payments.agreement = None;
+    match charged? {
+        Ok(paid) => {
+            // Counted in the day's sum from now on, as the database would count it (same day: the job's time).
+            if let Some(sum) = memo.today.get_mut(&a.id) {
+                *sum += paid.total;
+            }
+            Ok(Ok((paid, None)))
+        }
         Err(reason) => {
-            tx.execute("UPDATE orders SET trade_state = 'PAYERROR', payer_user = $1 WHERE id = $2", &[user.id.into(), id.into()])?;
+            tx.execute("UPDATE orders SET trade_state = 'PAYERROR', payer_user = $1, agreement_id = $2 WHERE id = $3", &[user.id.into(), a.id.into(), id.into()])?;
             Ok(Ok((Order { trade_state: TradeState::PayError, payer_user: Some(user.id), ..failed }, Some(reason))))
         }
     }

@@ -213,72 +213,75 @@ pub fn prepare_notifying(app: &App, n: &NewOrder, notify: bool) -> Result<Prepar
 
 /// Inside a job: the order with this out_trade_no if it exists (`Ok((order, false))` when its
 /// parameters are the same, `OutTradeNoUsed` when not), else a new unpaid one (`Ok((order, true))`).
+///
+/// The insert comes first and does nothing where a unique key is taken; only then is the existing
+/// order looked for. Most orders are new, so most cost one statement instead of a lookup of the
+/// out_trade_no and one of the transaction id before the insert.
 pub fn create_in_job(tx: &mut JobTx<'_>, n: NewOrder, p: Prepared, digest_extra: &str) -> Result<Result<(Order, bool), OrderError>, StoreError> {
     let digest = format!("{}{digest_extra}", p.digest);
-    if let Some(row) = tx.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[n.mchid.as_str().into(), n.out_trade_no.as_str().into()])? {
-        let (order, existing_digest) = from_row(&row)?;
-        return Ok(if existing_digest == digest { Ok((order, false)) } else { Err(OrderError::OutTradeNoUsed) });
-    }
-    let mut transaction_id = None;
-    for c in p.candidates {
-        if tx.query_one("SELECT id FROM orders WHERE transaction_id = $1", &[c.as_str().into()])?.is_none() {
-            transaction_id = Some(c);
-            break;
+    for transaction_id in p.candidates {
+        let inserted = tx.execute(
+            "INSERT INTO orders (id, mchid, out_trade_no, transaction_id, appid, trade_type, description, attach, notify_url, goods_tag, \
+             total, currency, payer_openid, trade_state, expire_at, created_at, success_at, request_digest, code) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, $17, $18) ON CONFLICT DO NOTHING",
+            &[
+                p.id.into(),
+                n.mchid.as_str().into(),
+                n.out_trade_no.as_str().into(),
+                transaction_id.as_str().into(),
+                n.appid.as_str().into(),
+                n.trade_type.as_str().into(),
+                n.description.as_str().into(),
+                n.attach.clone().into(),
+                n.notify_url.as_str().into(),
+                n.goods_tag.clone().into(),
+                n.total.into(),
+                n.currency.as_str().into(),
+                n.payer_openid.clone().into(),
+                TradeState::NotPay.as_str().into(),
+                p.expire_at.into(),
+                p.now.into(),
+                digest.as_str().into(),
+                p.code.as_str().into(),
+            ],
+        )?;
+        if inserted == 0 {
+            if let Some(row) = tx.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[n.mchid.as_str().into(), n.out_trade_no.as_str().into()])? {
+                let (order, existing_digest) = from_row(&row)?;
+                return Ok(if existing_digest == digest { Ok((order, false)) } else { Err(OrderError::OutTradeNoUsed) });
+            }
+            // Not the out_trade_no: the transaction id drawn is taken. The next one.
+            continue;
         }
+        return Ok(Ok((
+            Order {
+                id: p.id,
+                mchid: n.mchid,
+                out_trade_no: n.out_trade_no,
+                transaction_id,
+                appid: n.appid,
+                trade_type: n.trade_type,
+                description: n.description,
+                attach: n.attach,
+                notify_url: n.notify_url,
+                total: n.total,
+                currency: n.currency,
+                payer_openid: n.payer_openid,
+                trade_state: TradeState::NotPay,
+                expire_at: p.expire_at,
+                success_at: None,
+                code: p.code,
+                payer_user: None,
+                fee: 0,
+                fee_rate_bp: 0,
+                refunded: 0,
+                fee_refunded: 0,
+                refund_count: 0,
+            },
+            true,
+        )));
     }
-    let transaction_id = transaction_id.ok_or_else(|| StoreError::Io("no free transaction_id after 4 tries".into()))?;
-    tx.execute(
-        "INSERT INTO orders (id, mchid, out_trade_no, transaction_id, appid, trade_type, description, attach, notify_url, goods_tag, \
-         total, currency, payer_openid, trade_state, expire_at, created_at, success_at, request_digest, code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, $17, $18)",
-        &[
-            p.id.into(),
-            n.mchid.as_str().into(),
-            n.out_trade_no.as_str().into(),
-            transaction_id.as_str().into(),
-            n.appid.as_str().into(),
-            n.trade_type.as_str().into(),
-            n.description.as_str().into(),
-            n.attach.clone().into(),
-            n.notify_url.as_str().into(),
-            n.goods_tag.clone().into(),
-            n.total.into(),
-            n.currency.as_str().into(),
-            n.payer_openid.clone().into(),
-            TradeState::NotPay.as_str().into(),
-            p.expire_at.into(),
-            p.now.into(),
-            digest.into(),
-            p.code.as_str().into(),
-        ],
-    )?;
-    Ok(Ok((
-        Order {
-            id: p.id,
-            mchid: n.mchid,
-            out_trade_no: n.out_trade_no,
-            transaction_id,
-            appid: n.appid,
-            trade_type: n.trade_type,
-            description: n.description,
-            attach: n.attach,
-            notify_url: n.notify_url,
-            total: n.total,
-            currency: n.currency,
-            payer_openid: n.payer_openid,
-            trade_state: TradeState::NotPay,
-            expire_at: p.expire_at,
-            success_at: None,
-            code: p.code,
-            payer_user: None,
-            fee: 0,
-            fee_rate_bp: 0,
-            refunded: 0,
-            fee_refunded: 0,
-            refund_count: 0,
-        },
-        true,
-    )))
+    Err(StoreError::Io("no free transaction_id after 4 tries".into()))
 }
 
 /// Creates an order, or returns the one already created with the same out_trade_no and parameters.

@@ -8,7 +8,7 @@ use crate::users::{self, blob_id, User};
 use crate::App;
 use saoma_core::{fees, order as rules, pin};
 use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags};
-use saoma_store::{JobTx, StoreError};
+use saoma_store::{JobTx, StoreError, Value};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PayError {
@@ -140,11 +140,33 @@ impl ChargeIds {
 /// state and the PIN; `pin_free` marks a payment-code payment made without it (counted per day).
 /// `Ok(Err(NotEnough))` leaves the ledger untouched.
 pub fn charge(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_free: bool, ids: ChargeIds) -> Result<Result<Order, PayError>, StoreError> {
+    charge_remembering(tx, order, payer, pin_free, ids, &mut PayMemo::default())
+}
+
+/// What a job that makes many payments keeps between them rather than reading it again: the
+/// merchants' accounts, fee rates and APIv3 keys, and the payers' openids. Valid within one job.
+#[derive(Default)]
+pub struct PayMemo {
+    merchants: std::collections::HashMap<String, Vec<Value>>,
+    openids: std::collections::HashMap<(u128, String), String>,
+    /// The agreement the next charge goes through (set by the agreements service for each charge).
+    pub(crate) agreement: Option<u128>,
+}
+
+/// [`charge`] with a [`PayMemo`] kept across the job's payments.
+pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_free: bool, ids: ChargeIds, memo: &mut PayMemo) -> Result<Result<Order, PayError>, StoreError> {
     // The job's own time: the ledger stamps the transfers with it, and bills cut days by it.
     let now = tx.now().div_euclid(saoma_store::NANOS_PER_SEC);
-    let m = tx
-        .query_one("SELECT unsettled_account, fee_rate_bp, apiv3_key FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
-        .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
+    let m = match memo.merchants.get(&order.mchid) {
+        Some(m) => m.clone(),
+        None => {
+            let m = tx
+                .query_one("SELECT unsettled_account, fee_rate_bp, apiv3_key FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
+                .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
+            memo.merchants.insert(order.mchid.clone(), m.clone());
+            m
+        }
+    };
     let unsettled = AccountId(blob_id(&m[0]).ok_or_else(|| StoreError::Corrupt("merchant account".into()))?);
     let rate = m[1].as_i64().unwrap_or(0).clamp(0, 10_000);
     let fee = fees::fee(order.total, rate as u32);
@@ -161,13 +183,29 @@ pub fn charge(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_free: bool, id
     if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
         return Err(StoreError::Corrupt(format!("payment transfer refused: {e}")));
     }
-    let openid = users::openid_for(tx, payer.id, &order.appid)?;
+    let openid = match memo.openids.get(&(payer.id, order.appid.clone())) {
+        Some(o) => o.clone(),
+        None => {
+            let o = users::openid_for(tx, payer.id, &order.appid)?;
+            memo.openids.insert((payer.id, order.appid.clone()), o.clone());
+            o
+        }
+    };
     let fee_transfer = (fee > 0).then_some(ids.fee);
-    tx.execute(
-        "UPDATE orders SET trade_state = 'SUCCESS', success_at = $1, payer_openid = $2, payer_user = $3, payment_transfer = $4, \
-         fee = $5, fee_rate_bp = $6, fee_transfer = $7, pin_free = $8 WHERE id = $9",
-        &[now.into(), openid.as_str().into(), payer.id.into(), ids.pay.into(), fee.into(), rate.into(), fee_transfer.into(), (pin_free as i64).into(), order.id.into()],
-    )?;
+    let mut params = vec![now.into(), openid.as_str().into(), payer.id.into(), ids.pay.into(), fee.into(), rate.into(), fee_transfer.into(), (pin_free as i64).into(), order.id.into()];
+    let sql = match memo.agreement {
+        // A charge through an agreement: the order is marked with it in the same write.
+        Some(a) => {
+            params.push(a.into());
+            "UPDATE orders SET trade_state = 'SUCCESS', success_at = $1, payer_openid = $2, payer_user = $3, payment_transfer = $4, \
+             fee = $5, fee_rate_bp = $6, fee_transfer = $7, pin_free = $8, agreement_id = $10 WHERE id = $9"
+        }
+        None => {
+            "UPDATE orders SET trade_state = 'SUCCESS', success_at = $1, payer_openid = $2, payer_user = $3, payment_transfer = $4, \
+             fee = $5, fee_rate_bp = $6, fee_transfer = $7, pin_free = $8 WHERE id = $9"
+        }
+    };
+    tx.execute(sql, &params)?;
     let paid = Order { trade_state: saoma_core::order::TradeState::Success, success_at: Some(now), payer_openid: Some(openid), ..order };
     // The notification commits with the payment, or neither does. Payment-code orders have no
     // notify_url: the cashier learns the result from the answer and the query.

@@ -246,17 +246,16 @@ impl rusqlite::ToSql for Value {
 }
 
 /// Jobs write `$1`, `$2`, … (PostgreSQL's form); SQLite numbers parameters `?1`, `?2`, …
+/// `$1` → `?1`: the jobs' portable placeholders in SQLite's spelling. Runs for every statement a job
+/// sends, so it works on bytes (a `$` before a digit is ASCII both ways, so the text stays UTF-8).
 fn sqlite_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-            out.push('?');
-        } else {
-            out.push(c);
+    let mut out = sql.as_bytes().to_vec();
+    for i in 0..out.len().saturating_sub(1) {
+        if out[i] == b'$' && out[i + 1].is_ascii_digit() {
+            out[i] = b'?';
         }
     }
-    out
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn bind_values(stmt: &mut rusqlite::Statement, params: &[Value]) -> Result<(), StoreError> {

@@ -4,6 +4,7 @@
 
 mod api;
 mod ledger;
+mod ridecode;
 mod wire;
 
 use clap::Subcommand;
@@ -18,12 +19,16 @@ pub enum BenchCmd {
     /// pay → query, notifications delivered), against the platform's RSA signing ceiling and a bare
     /// HTTP round trip measured in the same run.
     Api(api::Args),
+    /// Ride codes verified per second at a gate (issuer signature cached and not) against the raw
+    /// signature-verify rate, per suite; and the server's ingest of uploaded batches, charging included.
+    Ridecode(ridecode::Args),
 }
 
 pub fn run(cmd: BenchCmd) -> ExitCode {
     match cmd {
         BenchCmd::Ledger(args) => ledger::run(args),
         BenchCmd::Api(args) => api::run(args),
+        BenchCmd::Ridecode(args) => ridecode::run(args),
     }
 }
 

@@ -164,24 +164,13 @@ async fn lists(State(app): State<Arc<App>>, Path(s): Path<String>) -> Response {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct Upload {
-    records: Vec<String>,
-}
-
 async fn upload(State(app): State<Arc<App>>, Path(t): Path<String>, bytes: axum::body::Bytes) -> Response {
     let Ok(terminal) = t.parse::<u64>() else { return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "terminal id must be a number") };
-    let req: Upload = match body(&bytes) {
+    let records = match super::check::decode_upload(&bytes) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(super::check::BodyError::Json(e)) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", format!("body: {e}")),
+        Err(super::check::BodyError::NotHex(i)) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", format!("records[{i}] is not hex")),
     };
-    let mut records = Vec::with_capacity(req.records.len());
-    for (i, r) in req.records.iter().enumerate() {
-        match hex::decode(r) {
-            Some(b) => records.push(b),
-            None => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", format!("records[{i}] is not hex")),
-        }
-    }
     match ingest::upload(&app, terminal, records).await {
         Ok(results) => Json(json!({ "results": results })).into_response(),
         Err(ingest::UploadFail::UnknownTerminal) => error(StatusCode::NOT_FOUND, "TERMINAL_NOT_EXIST", "no such terminal"),

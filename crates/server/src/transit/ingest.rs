@@ -4,7 +4,9 @@
 //! account blocked), fares from entry/exit pairs, rides charged through the card's agreement with the
 //! ride's id as the idempotency key, a failed charge left as debt. One job per batch.
 
-use super::{agreement_of, card_by_account_in_job, keys, operator_in_job, Card, Operator};
+use super::{agreement_of, card_by_account_in_job, check, keys, operator_in_job, Card, Operator};
+use crate::agreements::Agreement;
+use std::collections::HashMap;
 use crate::orders::{self, NewOrder};
 use crate::payments::ChargeIds;
 use crate::refunds::{self, RefundIds};
@@ -12,7 +14,7 @@ use crate::users::blob_id;
 use crate::{agreements, hex, App};
 use saoma_core::fare::{FareTable, MAX_TRIP_SECS};
 use saoma_core::order::TradeType;
-use saoma_ridecode::{Direction, PublicKey, RideCode, Suite, TerminalRecord, DOUBLE_TAP_WINDOW, MAX_CODE_AGE, MAX_CODE_FUTURE, WINDOW_GRACE};
+use saoma_ridecode::{DecodedKey, Direction, PublicKey, RideCode, Suite, TerminalRecord, DOUBLE_TAP_WINDOW};
 use saoma_store::{JobTx, StoreError, Value};
 use std::sync::Arc;
 
@@ -81,33 +83,125 @@ impl From<StoreError> for UploadFail {
     }
 }
 
-struct Terminal {
-    id: u64,
-    scope: u16,
-    key: PublicKey,
+/// What one upload's job reads once and keeps while it goes through the records: the gate, the issuer
+/// keys, the gate's taps already stored under the batch's sequences, issuance rows, cards, operators,
+/// agreements and the charges' memo; and what it adds to the gate's counters at the end.
+struct Batch {
+    terminal: check::Terminal,
+    issuers: Vec<check::IssuerKey>,
+    /// Sequence → (digest, status, reason) of the taps stored (and stored by this job) for the gate.
+    taps: HashMap<i64, (String, String, Option<String>)>,
+    issued: HashMap<(u64, u32), Option<check::Issued>>,
+    cards: HashMap<u64, Card>,
+    operators: HashMap<u16, Operator>,
+    charges: Charges,
+    stored: i64,
+    highest: i64,
+}
+
+/// The charging side of a job that charges many rides: agreements by id and the agreements' memo.
+#[derive(Default)]
+pub struct Charges {
+    agreements: HashMap<u128, Agreement>,
+    memo: agreements::ChargeMemo,
+}
+
+impl Charges {
+    fn agreement(&mut self, tx: &mut JobTx<'_>, card: &Card) -> Result<Agreement, StoreError> {
+        if let Some(a) = self.agreements.get(&card.agreement_id) {
+            return Ok(a.clone());
+        }
+        let a = agreement_of(tx, card)?;
+        self.agreements.insert(card.agreement_id, a.clone());
+        Ok(a)
+    }
+}
+
+fn terminal_from_row(id: u64, row: &[Value]) -> Result<check::Terminal, StoreError> {
+    let key = row[1]
+        .as_str()
+        .and_then(hex::decode)
+        .and_then(|k| PublicKey::from_bytes(Suite::Ed25519, &k).ok())
+        .and_then(|k| DecodedKey::new(&k).ok())
+        .ok_or_else(|| StoreError::Corrupt("terminal key".into()))?;
+    Ok(check::Terminal { id, scope: row[0].as_i64().unwrap_or(0) as u16, key })
+}
+
+const TERMINAL: &str = "SELECT scope, public_key FROM terminals WHERE terminal_id = $1";
+
+/// Sequences looked up per statement when an upload's job reads the taps stored before.
+const TAP_LOOKUP: usize = 64;
+
+fn tap_lookup_sql() -> String {
+    let list: Vec<String> = (2..TAP_LOOKUP + 2).map(|i| format!("${i}")).collect();
+    format!("SELECT terminal_sequence, digest, status, reason FROM taps WHERE terminal_id = $1 AND terminal_sequence IN ({})", list.join(", "))
 }
 
 /// Ingests one batch: a result per record, in order.
+///
+/// The signatures are verified first, outside the job, against the keys as read then (several
+/// uploads at once use every core; the writer is one thread). The job then reads the gate and the
+/// keys again under the writer and runs every check in order, reusing a signature verdict only where
+/// the key is the same (see [`check::Signatures`]).
 pub async fn upload(app: &Arc<App>, terminal_id: u64, records: Vec<Vec<u8>>) -> Result<Vec<serde_json::Value>, UploadFail> {
     if records.len() > MAX_BATCH {
         return Err(UploadFail::TooMany);
     }
     let app2 = app.clone();
+    let (records, mut sigs) = tokio::task::spawn_blocking(move || {
+        let row = app2.store.query_one(TERMINAL, &[(terminal_id as i64).into()])?;
+        let Some(row) = row else { return Ok((records, Vec::new())) };
+        let terminal = terminal_from_row(terminal_id, &row)?;
+        let issuers = keys::all(&app2.store, "issuer")?.iter().map(keys::StoredKey::issuer_key).collect::<Result<Vec<_>, _>>()?;
+        let sigs = check::precheck(&terminal, &issuers, &records);
+        Ok::<_, StoreError>((records, sigs))
+    })
+    .await
+    .map_err(|e| StoreError::Io(format!("checking signatures: {e}")))??;
+    sigs.resize_with(records.len(), Default::default);
+    let app2 = app.clone();
     let now = app.business_now_secs();
     let r = app
         .store
         .transact(move |tx| {
-            let Some(row) = tx.query_one("SELECT scope, public_key FROM terminals WHERE terminal_id = $1", &[(terminal_id as i64).into()])? else {
+            let Some(row) = tx.query_one(TERMINAL, &[(terminal_id as i64).into()])? else {
                 return Ok(Err(()));
             };
-            let key = row[1].as_str().and_then(hex::decode).and_then(|k| PublicKey::from_bytes(Suite::Ed25519, &k).ok()).ok_or_else(|| StoreError::Corrupt("terminal key".into()))?;
-            let terminal = Terminal { id: terminal_id, scope: row[0].as_i64().unwrap_or(0) as u16, key };
-            let issuers = keys::all_in_job(tx, "issuer")?;
-            let mut out = Vec::with_capacity(records.len());
-            for (i, bytes) in records.iter().enumerate() {
-                out.push(ingest_one(tx, &app2, &terminal, &issuers, i, bytes, now)?);
+            let terminal = terminal_from_row(terminal_id, &row)?;
+            let issuers = keys::all_in_job(tx, "issuer")?.iter().map(keys::StoredKey::issuer_key).collect::<Result<Vec<_>, _>>()?;
+            let mut batch = Batch {
+                terminal,
+                issuers,
+                taps: HashMap::new(),
+                issued: HashMap::new(),
+                cards: HashMap::new(),
+                operators: HashMap::new(),
+                charges: Charges::default(),
+                stored: 0,
+                highest: 0,
+            };
+            // The gate's taps already stored under this batch's sequences: looked up by sequence, a
+            // fixed number at a time (one statement text, prepared once; short chunks repeat a value).
+            let mut seqs: Vec<i64> = records.iter().filter_map(|b| TerminalRecord::parse(b).ok()).filter(|s| s.record().terminal_id == terminal_id).map(|s| s.record().terminal_sequence as i64).collect();
+            seqs.sort_unstable();
+            seqs.dedup();
+            let sql = tap_lookup_sql();
+            for chunk in seqs.chunks(TAP_LOOKUP) {
+                let mut params: Vec<Value> = vec![(terminal_id as i64).into()];
+                params.extend((0..TAP_LOOKUP).map(|i| Value::from(chunk[i.min(chunk.len() - 1)])));
+                for r in tx.query(&sql, &params)? {
+                    let text = |i: usize| r[i].as_str().map(str::to_string);
+                    batch.taps.insert(r[0].as_i64().unwrap_or(0), (text(1).unwrap_or_default(), text(2).unwrap_or_default(), text(3)));
+                }
             }
-            tx.execute("UPDATE terminals SET last_upload_at = $1 WHERE terminal_id = $2", &[now.into(), (terminal_id as i64).into()])?;
+            let mut out = Vec::with_capacity(records.len());
+            for (i, (bytes, sigs)) in records.iter().zip(sigs.iter_mut()).enumerate() {
+                out.push(ingest_one(tx, &app2, &mut batch, i, bytes, sigs, now)?);
+            }
+            tx.execute(
+                "UPDATE terminals SET last_upload_at = $1, records = records + $2, highest_sequence = CASE WHEN highest_sequence < $3 THEN $3 ELSE highest_sequence END WHERE terminal_id = $4",
+                &[now.into(), batch.stored.into(), batch.highest.into(), (terminal_id as i64).into()],
+            )?;
             Ok(Ok(out))
         })
         .await?;
@@ -126,20 +220,37 @@ fn alarm(tx: &mut JobTx<'_>, app: &App, terminal: u64, kind: &str, detail: &str,
     Ok(())
 }
 
-fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, t: &Terminal, issuers: &[keys::StoredKey], index: usize, bytes: &[u8], now: i64) -> Result<serde_json::Value, StoreError> {
-    let Ok(signed) = TerminalRecord::parse(bytes) else { return Ok(result(index, None, "REJECTED", Some("malformed record"))) };
-    let seq = signed.record().terminal_sequence;
-    if signed.record().terminal_id != t.id {
-        return Ok(result(index, Some(seq), "REJECTED", Some("record of another terminal")));
+/// The issuance table's row for a credential, read once per batch.
+fn issued(tx: &mut JobTx<'_>, batch: &mut Batch, account: u64, sequence: u32) -> Result<Option<check::Issued>, StoreError> {
+    if let Some(i) = batch.issued.get(&(account, sequence)) {
+        return Ok(i.clone());
     }
-    let Ok(rec) = signed.verify(&t.key) else { return Ok(result(index, Some(seq), "REJECTED", Some("terminal signature"))) };
-    // The record's signature names its content: the same sequence with other content is a conflict.
-    let digest = hex::encode(&bytes[bytes.len().saturating_sub(64)..]);
-    if let Some(prev) = tx.query_one("SELECT digest, status, reason FROM taps WHERE terminal_id = $1 AND terminal_sequence = $2", &[(t.id as i64).into(), (seq as i64).into()])? {
-        if prev[0].as_str() == Some(digest.as_str()) {
-            return Ok(result(index, Some(seq), prev[1].as_str().unwrap_or("ACCEPTED"), prev[2].as_str()));
+    let row = tx.query_one("SELECT key_id, device_key, max_uses FROM transit_credentials WHERE account_id = $1 AND sequence = $2", &[(account as i64).into(), (sequence as i64).into()])?;
+    let i = match row {
+        None => None,
+        Some(r) => Some(check::Issued {
+            key_id: r[0].as_i64().unwrap_or(-1),
+            device_key: r[1].as_str().and_then(hex::decode).ok_or_else(|| StoreError::Corrupt("issued device key".into()))?,
+            max_uses: r[2].as_i64().unwrap_or(0),
+        }),
+    };
+    batch.issued.insert((account, sequence), i.clone());
+    Ok(i)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, batch: &mut Batch, index: usize, bytes: &[u8], sigs: &mut check::Signatures, now: i64) -> Result<serde_json::Value, StoreError> {
+    let auth = match check::authenticate(&batch.terminal, bytes, sigs) {
+        Ok(a) => a,
+        Err((seq, reason)) => return Ok(result(index, seq, "REJECTED", Some(reason))),
+    };
+    let (seq, rec, digest) = (auth.sequence, auth.record, auth.digest);
+    let terminal_id = batch.terminal.id;
+    if let Some((prev_digest, status, reason)) = batch.taps.get(&(seq as i64)) {
+        if *prev_digest == digest {
+            return Ok(result(index, Some(seq), status, reason.as_deref()));
         }
-        alarm(tx, app, t.id, "CONFLICT", &format!("sequence {seq} uploaded again with other content"), now)?;
+        alarm(tx, app, terminal_id, "CONFLICT", &format!("sequence {seq} uploaded again with other content"), now)?;
         return Ok(result(index, Some(seq), "REJECTED", Some("conflicts with the record already uploaded under this sequence")));
     }
     let code = RideCode::parse(&rec.code).ok();
@@ -148,12 +259,12 @@ fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, t: &Terminal, issuers: &[keys:
         Direction::In => saoma_core::fare::Direction::In,
         _ => saoma_core::fare::Direction::Out,
     };
-    let record_tap = |tx: &mut JobTx<'_>, status: &str, reason: Option<&str>| {
+    let record_tap = |tx: &mut JobTx<'_>, batch: &mut Batch, status: &str, reason: Option<&str>, ride: Option<u128>| {
         tx.execute(
             "INSERT INTO taps (terminal_id, terminal_sequence, digest, account_id, credential_sequence, counter, time, direction, stop_id, status, reason, ride_id, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             &[
-                (t.id as i64).into(),
+                (terminal_id as i64).into(),
                 (seq as i64).into(),
                 digest.as_str().into(),
                 (account as i64).into(),
@@ -164,21 +275,24 @@ fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, t: &Terminal, issuers: &[keys:
                 (rec.stop_id as i64).into(),
                 status.into(),
                 reason.into(),
+                ride.into(),
                 now.into(),
             ],
         )?;
-        tx.execute(
-            "UPDATE terminals SET records = records + 1, highest_sequence = CASE WHEN highest_sequence < $1 THEN $1 ELSE highest_sequence END WHERE terminal_id = $2",
-            &[(seq as i64).into(), (t.id as i64).into()],
-        )?;
+        batch.taps.insert(seq as i64, (digest.clone(), status.to_string(), reason.map(str::to_string)));
+        batch.stored += 1;
+        batch.highest = batch.highest.max(seq as i64);
         Ok::<(), StoreError>(())
     };
     let checked = match &code {
         None => Err("malformed code"),
-        Some(c) => check_code(tx, t, issuers, c, rec.time as i64)?,
+        Some(c) => {
+            let issued = issued(tx, batch, account, cred_seq)?;
+            check::check_code(&batch.terminal, &batch.issuers, c, rec.time as i64, issued.as_ref(), sigs)
+        }
     };
     if let Err(reason) = checked {
-        record_tap(tx, "REJECTED", Some(reason))?;
+        record_tap(tx, batch, "REJECTED", Some(reason), None)?;
         return Ok(result(index, Some(seq), "REJECTED", Some(reason)));
     }
     let code = code.expect("checked above");
@@ -188,73 +302,42 @@ fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, t: &Terminal, issuers: &[keys:
         "SELECT terminal_id, time FROM taps WHERE account_id = $1 AND credential_sequence = $2 AND counter = $3 AND status = 'ACCEPTED'",
         &[(account as i64).into(), (cred_seq as i64).into(), (counter as i64).into()],
     )? {
-        let same_gate = prev[0].as_i64() == Some(t.id as i64) && (prev[1].as_i64().unwrap_or(0) - rec.time as i64).abs() <= DOUBLE_TAP_WINDOW as i64;
+        let same_gate = prev[0].as_i64() == Some(terminal_id as i64) && (prev[1].as_i64().unwrap_or(0) - rec.time as i64).abs() <= DOUBLE_TAP_WINDOW as i64;
         if same_gate {
-            record_tap(tx, "DUPLICATE", Some("double tap"))?;
+            record_tap(tx, batch, "DUPLICATE", Some("double tap"), None)?;
             return Ok(result(index, Some(seq), "DUPLICATE", Some("double tap")));
         }
-        record_tap(tx, "CLONE", Some("code already used at another gate"))?;
-        alarm(tx, app, t.id, "CLONE", &format!("account {account} credential {cred_seq} counter {counter} also seen at terminal {}", prev[0].as_i64().unwrap_or(0)), now)?;
+        record_tap(tx, batch, "CLONE", Some("code already used at another gate"), None)?;
+        alarm(tx, app, terminal_id, "CLONE", &format!("account {account} credential {cred_seq} counter {counter} also seen at terminal {}", prev[0].as_i64().unwrap_or(0)), now)?;
         let until = code.credential().terms().not_after as i64;
         tx.execute("UPDATE transit_cards SET blocked_until = CASE WHEN blocked_until < $1 THEN $1 ELSE blocked_until END WHERE account_id = $2", &[until.into(), (account as i64).into()])?;
+        batch.cards.remove(&account);
         return Ok(result(index, Some(seq), "CLONE", Some("code already used at another gate")));
     }
-    record_tap(tx, "ACCEPTED", None)?;
-    let card = card_by_account_in_job(tx, account)?.ok_or_else(|| StoreError::Corrupt("issued credential without a card".into()))?;
-    let op = operator_in_job(tx, card.scope)?.ok_or_else(|| StoreError::Corrupt("card without an operator".into()))?;
-    let ride = on_tap(tx, app, &card, &op, rec.time as i64, rec.stop_id as u16, direction, now)?;
-    if let Some(ride) = ride {
-        tx.execute("UPDATE taps SET ride_id = $1 WHERE terminal_id = $2 AND terminal_sequence = $3", &[ride.into(), (t.id as i64).into(), (seq as i64).into()])?;
-    }
+    let card = match batch.cards.get(&account) {
+        Some(c) => c.clone(),
+        None => {
+            let c = card_by_account_in_job(tx, account)?.ok_or_else(|| StoreError::Corrupt("issued credential without a card".into()))?;
+            batch.cards.insert(account, c.clone());
+            c
+        }
+    };
+    let op = match batch.operators.get(&card.scope) {
+        Some(o) => o.clone(),
+        None => {
+            let o = operator_in_job(tx, card.scope)?.ok_or_else(|| StoreError::Corrupt("card without an operator".into()))?;
+            batch.operators.insert(card.scope, o.clone());
+            o
+        }
+    };
+    let ride = on_tap(tx, app, &mut batch.charges, &card, &op, rec.time as i64, rec.stop_id as u16, direction, now)?;
+    record_tap(tx, batch, "ACCEPTED", None, ride)?;
     Ok(result(index, Some(seq), "ACCEPTED", None))
-}
-
-/// The server's re-verification, with the keys' status at the code's generation time and the
-/// issuance table. `Ok(Err(reason))` refuses the tap.
-fn check_code(tx: &mut JobTx<'_>, t: &Terminal, issuers: &[keys::StoredKey], code: &RideCode, record_time: i64) -> Result<Result<(), &'static str>, StoreError> {
-    let cred = code.credential();
-    let terms = cred.terms();
-    if terms.scope != t.scope {
-        return Ok(Err("code of another operator"));
-    }
-    let gen = code.generated_at() as i64;
-    let Some(key) = issuers.iter().find(|k| k.key_id == cred.issuer_key_id()) else { return Ok(Err("unknown issuer key")) };
-    if key.suite != cred.suite() {
-        return Ok(Err("suite does not match the issuer key"));
-    }
-    if gen < key.not_before || gen > key.not_after {
-        return Ok(Err("issuer key not valid when the code was made"));
-    }
-    if key.revoked_at.is_some_and(|r| gen >= r) {
-        return Ok(Err("issuer key revoked"));
-    }
-    if cred.verify(&key.issuer_public()?).is_err() {
-        return Ok(Err("issuer signature"));
-    }
-    let issued = tx.query_one("SELECT key_id, device_key, max_uses FROM transit_credentials WHERE account_id = $1 AND sequence = $2", &[(terms.account_id as i64).into(), (terms.sequence as i64).into()])?;
-    let Some(issued) = issued else { return Ok(Err("credential not issued")) };
-    if issued[0].as_i64() != Some(key.key_id as i64) || issued[1].as_str() != Some(hex::encode(cred.device_key().as_bytes()).as_str()) {
-        return Ok(Err("credential differs from the one issued"));
-    }
-    if code.verify_device_signature().is_err() {
-        return Ok(Err("device signature"));
-    }
-    if code.counter() == 0 || code.counter() as i64 > issued[2].as_i64().unwrap_or(0) {
-        return Ok(Err("counter out of range"));
-    }
-    if gen + (WINDOW_GRACE as i64) < terms.not_before as i64 || gen > terms.not_after as i64 + WINDOW_GRACE as i64 {
-        return Ok(Err("generated outside the credential's window"));
-    }
-    let age = record_time - gen;
-    if age > MAX_CODE_AGE as i64 || age < -(MAX_CODE_FUTURE as i64) {
-        return Ok(Err("code age at the gate out of bounds"));
-    }
-    Ok(Ok(()))
 }
 
 /// What a tap does to the rider's rides; the ride it belongs to.
 #[allow(clippy::too_many_arguments)]
-fn on_tap(tx: &mut JobTx<'_>, app: &Arc<App>, card: &Card, op: &Operator, time: i64, stop: u16, dir: saoma_core::fare::Direction, now: i64) -> Result<Option<u128>, StoreError> {
+fn on_tap(tx: &mut JobTx<'_>, app: &Arc<App>, charges: &mut Charges, card: &Card, op: &Operator, time: i64, stop: u16, dir: saoma_core::fare::Direction, now: i64) -> Result<Option<u128>, StoreError> {
     use saoma_core::fare::Direction::{In, Out};
     let account = card.account_id as i64;
     let max = op.fares.max_fare();
@@ -262,8 +345,18 @@ fn on_tap(tx: &mut JobTx<'_>, app: &Arc<App>, card: &Card, op: &Operator, time: 
         if dir == Out {
             return Ok(None);
         }
-        let ride = new_ride(tx, app, card, Some((time, stop)), None, fare, now)?;
-        charge(tx, app, card, ride)?;
+        // A flat fare is known at the tap: charge first and write the ride once, as it ends up.
+        let ride = app.ids.next();
+        let (state, order, charged_at) = match charge_fare(tx, app, charges, card, ride, fare, (Some(stop as i64), None), true)? {
+            Charged::Paid(order, at) => ("CHARGED", Some(order), Some(at)),
+            Charged::Unpaid(order) => ("DEBT", order, None),
+            Charged::Refused => ("DEBT", None, None),
+        };
+        tx.execute(
+            "INSERT INTO rides (id, card_id, account_id, entry_time, entry_stop, exit_time, exit_stop, fare, state, order_id, created_at, charged_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $7, $8, $9, $10)",
+            &[ride.into(), card.id.into(), account.into(), time.into(), (stop as i64).into(), fare.into(), state.into(), order.into(), now.into(), charged_at.into()],
+        )?;
         return Ok(Some(ride));
     }
     match dir {
@@ -289,7 +382,7 @@ fn on_tap(tx: &mut JobTx<'_>, app: &Arc<App>, card: &Card, op: &Operator, time: 
                 let ride = blob_id(&r[0]).ok_or_else(|| StoreError::Corrupt("ride id".into()))?;
                 let fare = op.fares.between(r[1].as_i64().unwrap_or(0) as u16, stop);
                 tx.execute("UPDATE rides SET exit_time = $1, exit_stop = $2, fare = $3 WHERE id = $4", &[time.into(), (stop as i64).into(), fare.into(), ride.into()])?;
-                charge(tx, app, card, ride)?;
+                charge(tx, app, charges, card, ride)?;
                 return Ok(Some(ride));
             }
             // A late exit of an entry already charged the maximum: correct it.
@@ -304,7 +397,7 @@ fn on_tap(tx: &mut JobTx<'_>, app: &Arc<App>, card: &Card, op: &Operator, time: 
             }
             // An exit with no entry: the maximum.
             let ride = new_ride(tx, app, card, None, Some((time, stop)), max, now)?;
-            charge(tx, app, card, ride)?;
+            charge(tx, app, charges, card, ride)?;
             Ok(Some(ride))
         }
     }
@@ -358,24 +451,32 @@ fn correct(tx: &mut JobTx<'_>, app: &Arc<App>, op: &Operator, ride: u128, now: i
 }
 
 /// Charges a ride (a refused charge is debt, not an error).
-fn charge(tx: &mut JobTx<'_>, app: &Arc<App>, card: &Card, ride: u128) -> Result<(), StoreError> {
-    charge_ride(tx, app, card, ride, true).map(|_| ())
+fn charge(tx: &mut JobTx<'_>, app: &Arc<App>, charges: &mut Charges, card: &Card, ride: u128) -> Result<(), StoreError> {
+    charge_ride_with(tx, app, charges, card, ride, true).map(|_| ())
 }
 
-/// Charges a ride through the card's agreement; the ride's id is the charge's idempotency key
-/// (`out_trade_no`). A refused charge leaves the ride DEBT. `Ok(Err(()))` only for a repayment
-/// (`within_limits: false`) that could not be paid: the caller undoes the whole repayment.
-pub fn charge_ride(tx: &mut JobTx<'_>, app: &Arc<App>, card: &Card, ride: u128, within_limits: bool) -> Result<Result<i64, ()>, StoreError> {
-    let r = tx.query_one("SELECT fare, entry_stop, exit_stop FROM rides WHERE id = $1", &[ride.into()])?.ok_or_else(|| StoreError::Corrupt("ride".into()))?;
-    let fare = r[0].as_i64().unwrap_or(0);
-    let a = agreement_of(tx, card)?;
+/// How a ride's charge ended.
+enum Charged {
+    /// Paid: the order and the time.
+    Paid(u128, i64),
+    /// The wallet could not pay: the order (PAYERROR), if one was made.
+    Unpaid(Option<u128>),
+    /// Refused by the agreement's rules (limits, state).
+    Refused,
+}
+
+/// Charges `fare` for a ride through the card's agreement; the ride's id is the charge's idempotency
+/// key (`out_trade_no`). Leaves the ride's row to the caller.
+#[allow(clippy::too_many_arguments)]
+fn charge_fare(tx: &mut JobTx<'_>, app: &Arc<App>, charges: &mut Charges, card: &Card, ride: u128, fare: i64, stops: (Option<i64>, Option<i64>), within_limits: bool) -> Result<Charged, StoreError> {
+    let a = charges.agreement(tx, card)?;
     // `R…` for the ride's own charge, `P…` for its repayment: one order each, both keyed by the ride.
     let prefix = if within_limits { 'R' } else { 'P' };
     let n = NewOrder {
         mchid: a.mchid.clone(),
         appid: a.appid.clone(),
         trade_type: TradeType::Pap,
-        description: match (r[1].as_i64(), r[2].as_i64()) {
+        description: match stops {
             (Some(a), Some(b)) => format!("乘车 {a}→{b}"),
             _ => "乘车".to_string(),
         },
@@ -390,17 +491,34 @@ pub fn charge_ride(tx: &mut JobTx<'_>, app: &Arc<App>, card: &Card, ride: u128, 
     };
     let now = tx.now().div_euclid(saoma_store::NANOS_PER_SEC);
     let prepared = orders::prepare(app, &n).map_err(|e| StoreError::Corrupt(format!("ride order: {e:?}")))?;
-    match agreements::charge_with(tx, &a, n, prepared, ChargeIds::new(app), now, within_limits)? {
-        Ok((order, None)) => {
-            tx.execute("UPDATE rides SET state = 'CHARGED', order_id = $1, charged_at = $2 WHERE id = $3", &[order.id.into(), now.into(), ride.into()])?;
+    Ok(match agreements::charge_remembering(tx, &a, n, prepared, ChargeIds::new(app), now, within_limits, &mut charges.memo)? {
+        Ok((order, None)) => Charged::Paid(order.id, now),
+        Ok((order, Some(_))) => Charged::Unpaid(Some(order.id)),
+        Err(_) => Charged::Refused,
+    })
+}
+
+/// Charges a ride through the card's agreement; the ride's id is the charge's idempotency key
+/// (`out_trade_no`). A refused charge leaves the ride DEBT. `Ok(Err(()))` only for a repayment
+/// (`within_limits: false`) that could not be paid: the caller undoes the whole repayment.
+pub fn charge_ride(tx: &mut JobTx<'_>, app: &Arc<App>, card: &Card, ride: u128, within_limits: bool) -> Result<Result<i64, ()>, StoreError> {
+    charge_ride_with(tx, app, &mut Charges::default(), card, ride, within_limits)
+}
+
+fn charge_ride_with(tx: &mut JobTx<'_>, app: &Arc<App>, charges: &mut Charges, card: &Card, ride: u128, within_limits: bool) -> Result<Result<i64, ()>, StoreError> {
+    let r = tx.query_one("SELECT fare, entry_stop, exit_stop FROM rides WHERE id = $1", &[ride.into()])?.ok_or_else(|| StoreError::Corrupt("ride".into()))?;
+    let fare = r[0].as_i64().unwrap_or(0);
+    match charge_fare(tx, app, charges, card, ride, fare, (r[1].as_i64(), r[2].as_i64()), within_limits)? {
+        Charged::Paid(order, now) => {
+            tx.execute("UPDATE rides SET state = 'CHARGED', order_id = $1, charged_at = $2 WHERE id = $3", &[order.into(), now.into(), ride.into()])?;
             Ok(Ok(fare))
         }
         _ if !within_limits => Ok(Err(())),
-        Ok((order, Some(_))) => {
-            tx.execute("UPDATE rides SET state = 'DEBT', order_id = $1 WHERE id = $2", &[order.id.into(), ride.into()])?;
+        Charged::Unpaid(order) => {
+            tx.execute("UPDATE rides SET state = 'DEBT', order_id = $1 WHERE id = $2", &[order.into(), ride.into()])?;
             Ok(Ok(0))
         }
-        Err(_) => {
+        Charged::Refused => {
             tx.execute("UPDATE rides SET state = 'DEBT' WHERE id = $1", &[ride.into()])?;
             Ok(Ok(0))
         }
@@ -421,13 +539,14 @@ pub async fn settle_open_rides(app: &Arc<App>) -> Result<usize, StoreError> {
     let app2 = app.clone();
     app.store
         .transact(move |tx| {
+            let mut charges = Charges::default();
             for ride in due {
                 let Some(row) = tx.query_one("SELECT account_id, state FROM rides WHERE id = $1", &[ride.into()])? else { continue };
                 if row[1].as_str() != Some("OPEN") {
                     continue;
                 }
                 let card = card_by_account_in_job(tx, row[0].as_i64().unwrap_or(0) as u64)?.ok_or_else(|| StoreError::Corrupt("ride without a card".into()))?;
-                charge(tx, &app2, &card, ride)?;
+                charge(tx, &app2, &mut charges, &card, ride)?;
             }
             Ok(Ok::<(), ()>(()))
         })

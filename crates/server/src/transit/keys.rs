@@ -28,6 +28,21 @@ impl StoredKey {
         Ok(self.issuer()?.public())
     }
 
+    /// The issuer key as ingest checks codes against it: decoded from the stored public key, without
+    /// rebuilding the secret from its seed.
+    pub fn issuer_key(&self) -> Result<super::check::IssuerKey, StoreError> {
+        let bad = |e: saoma_ridecode::Error| StoreError::Corrupt(format!("issuer key: {e:?}"));
+        let key = PublicKey::from_bytes(self.suite, &self.public_key).map_err(bad)?;
+        Ok(super::check::IssuerKey {
+            key_id: self.key_id,
+            suite: self.suite,
+            key: saoma_ridecode::DecodedKey::new(&key).map_err(bad)?,
+            not_before: self.not_before,
+            not_after: self.not_after,
+            revoked_at: self.revoked_at,
+        })
+    }
+
     pub fn lists(&self) -> Result<PlatformKeyPair, StoreError> {
         PlatformKeyPair::from_seed(self.suite, &self.seed, self.key_id).map_err(|e| StoreError::Corrupt(format!("list key: {e:?}")))
     }

@@ -4,6 +4,7 @@
 //! and the card refund after a 72-hour hold. The code format and offline checks are `saoma_ridecode`;
 //! fares are `saoma_core::fare`.
 
+pub mod check;
 pub mod http;
 pub mod ingest;
 pub mod keys;
