@@ -23,6 +23,21 @@ pub const RETRY_AFTER: [i64; 15] = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800
 const LEASE_SECS: i64 = 15;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 const BATCH: i64 = 64;
+/// Ids per batch statement. Lists are padded with NULL (which matches no row) to this length, so that a
+/// statement has one text — one prepared statement — whatever the size of the batch.
+const IN_LIST: usize = BATCH as usize;
+
+/// `$first, …` for an id list of [`IN_LIST`] placeholders.
+fn in_list(first: usize) -> String {
+    (first..first + IN_LIST).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// At most [`IN_LIST`] ids, padded with NULL to that length.
+fn padded_ids(ids: impl Iterator<Item = Value>) -> Vec<Value> {
+    let mut v: Vec<Value> = ids.take(IN_LIST).collect();
+    v.resize(IN_LIST, Value::Null);
+    v
+}
 
 /// Writes a notification inside the job that made the change (`resource` is the plaintext JSON).
 #[allow(clippy::too_many_arguments)]
@@ -89,9 +104,14 @@ async fn deliver_due(app: &Arc<App>) -> Result<usize, StoreError> {
                 "SELECT id, mchid, url, body, attempts FROM notifications WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
                 &[now.into(), BATCH.into()],
             )?;
+            // One statement claims the whole batch (on PostgreSQL every statement is a round trip).
+            for chunk in rows.chunks(IN_LIST) {
+                let mut params = vec![(now + LEASE_SECS).into()];
+                params.extend(padded_ids(chunk.iter().map(|r| r[0].clone())));
+                tx.execute(&format!("UPDATE notifications SET next_attempt_at = $1 WHERE id IN ({})", in_list(2)), &params)?;
+            }
             let mut due = Vec::new();
             for r in rows {
-                tx.execute("UPDATE notifications SET next_attempt_at = $1 WHERE id = $2", &[(now + LEASE_SECS).into(), r[0].clone()])?;
                 due.push(Due {
                     id: r[0].clone(),
                     mchid: r[1].as_str().unwrap_or_default().to_string(),
@@ -162,9 +182,17 @@ async fn record(app: &App, outcomes: Vec<(Due, Result<u16, String>)>) -> Result<
     }
     app.store
         .transact(move |tx| {
+            // Deliveries (the usual outcome) are recorded a batch at a time: per (attempt, status), one
+            // statement marks them delivered and one logs the attempts.
+            let mut delivered: std::collections::BTreeMap<(i64, i64), Vec<Value>> = Default::default();
             for (d, outcome) in outcomes {
                 let attempt = d.attempts + 1;
-                let delivered = matches!(outcome, Ok(s) if (200..300).contains(&s));
+                if let Ok(s) = outcome {
+                    if (200..300).contains(&s) {
+                        delivered.entry((attempt, s as i64)).or_default().push(d.id);
+                        continue;
+                    }
+                }
                 let (status, error) = match &outcome {
                     Ok(s) => (Value::Int(*s as i64), Value::Null),
                     Err(e) => (Value::Null, Value::Text(e.chars().take(200).collect())),
@@ -173,13 +201,26 @@ async fn record(app: &App, outcomes: Vec<(Due, Result<u16, String>)>) -> Result<
                     "INSERT INTO notification_attempts (notification_id, attempt, at, status, error) VALUES ($1, $2, $3, $4, $5)",
                     &[d.id.clone(), attempt.into(), now.into(), status, error],
                 )?;
-                if delivered {
-                    tx.execute("UPDATE notifications SET state = 'delivered', attempts = $1, delivered_at = $2 WHERE id = $3", &[attempt.into(), now.into(), d.id])?;
-                } else {
-                    match RETRY_AFTER.get((attempt - 1) as usize) {
-                        Some(wait) => tx.execute("UPDATE notifications SET attempts = $1, next_attempt_at = $2 WHERE id = $3", &[attempt.into(), (now + wait).into(), d.id])?,
-                        None => tx.execute("UPDATE notifications SET state = 'failed', attempts = $1 WHERE id = $2", &[attempt.into(), d.id])?,
-                    };
+                match RETRY_AFTER.get((attempt - 1) as usize) {
+                    Some(wait) => tx.execute("UPDATE notifications SET attempts = $1, next_attempt_at = $2 WHERE id = $3", &[attempt.into(), (now + wait).into(), d.id])?,
+                    None => tx.execute("UPDATE notifications SET state = 'failed', attempts = $1 WHERE id = $2", &[attempt.into(), d.id])?,
+                };
+            }
+            for ((attempt, status), ids) in delivered {
+                for chunk in ids.chunks(IN_LIST) {
+                    let mut params: Vec<Value> = vec![attempt.into(), now.into()];
+                    params.extend(padded_ids(chunk.iter().cloned()));
+                    tx.execute(&format!("UPDATE notifications SET state = 'delivered', attempts = $1, delivered_at = $2 WHERE id IN ({})", in_list(3)), &params)?;
+                    let mut params: Vec<Value> = vec![attempt.into(), now.into(), status.into()];
+                    params.extend(padded_ids(chunk.iter().cloned()));
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO notification_attempts (notification_id, attempt, at, status, error) \
+                             SELECT id, CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), NULL FROM notifications WHERE id IN ({})",
+                            in_list(4)
+                        ),
+                        &params,
+                    )?;
                 }
             }
             Ok(Ok::<(), ()>(()))

@@ -45,6 +45,9 @@ impl From<StoreError> for UserError {
 }
 
 const COLUMNS: &str = "id, phone, pin_hash, pin_failures, pin_locked_until, password_free_limit, wallet_account";
+/// The user of a live session: [`COLUMNS`] of `users`, in the same order.
+const SESSION_USER: &str = "SELECT u.id, u.phone, u.pin_hash, u.pin_failures, u.pin_locked_until, u.password_free_limit, u.wallet_account \
+                            FROM wallet_sessions s JOIN users u ON u.id = s.user_id WHERE s.token = $1 AND s.expires_at > $2";
 
 pub fn blob_id(v: &Value) -> Option<u128> {
     v.as_blob().and_then(|b| <[u8; 16]>::try_from(b).ok()).map(u128::from_be_bytes)
@@ -204,12 +207,8 @@ pub async fn login(app: &App, phone: String, code: String) -> Result<(String, Us
 
 pub fn session_user(app: &App, token: &str) -> Result<Option<User>, StoreError> {
     let now = app.business_now_secs();
-    crate::blocking(|| {
-        let Some(r) = app.store.query_one("SELECT user_id FROM wallet_sessions WHERE token = $1 AND expires_at > $2", &[token.into(), now.into()])? else {
-            return Ok(None);
-        };
-        app.store.query_one(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"), &[r[0].clone()])?.map(|r| from_row(&r)).transpose()
-    })
+    // One statement (on PostgreSQL each is a round trip; every wallet request starts here).
+    crate::blocking(|| app.store.query_one(SESSION_USER, &[token.into(), now.into()]))?.map(|r| from_row(&r)).transpose()
 }
 
 /// Ends a session (the cashier page's "not you? log out").

@@ -199,8 +199,9 @@ pub(crate) trait Backend: Send {
     fn savepoint(&mut self) -> Result<(), StoreError> {
         self.batch("SAVEPOINT job")
     }
-    fn release_savepoint(&mut self) -> Result<(), StoreError> {
-        self.batch("RELEASE SAVEPOINT job")
+    /// Releases the previous job's savepoint and opens the next job's, in one round trip.
+    fn release_and_savepoint(&mut self) -> Result<(), StoreError> {
+        self.batch("RELEASE SAVEPOINT job; SAVEPOINT job")
     }
     fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
         self.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")

@@ -118,6 +118,7 @@ pub(crate) fn spawn(
                 journal_bytes: 0,
                 last_checkpoint: Instant::now(),
                 checkpoint_now: false,
+                job_savepoint_open: false,
             }
             .run(rx)
         })
@@ -148,6 +149,9 @@ pub(crate) struct Writer {
     last_checkpoint: Instant,
     /// Checkpoint at the next commit whatever the journal's size (shutdown).
     checkpoint_now: bool,
+    /// The last kept job's savepoint is still open. It is released together with the next job's
+    /// `SAVEPOINT` (one statement, where PostgreSQL would take two round trips), or by the commit.
+    job_savepoint_open: bool,
 }
 
 /// Accounts kept in the writer's cache at most; past this it starts afresh.
@@ -276,18 +280,24 @@ impl Writer {
 
     /// Runs a job inside a database savepoint and a ledger savepoint: a refusal undoes both.
     fn run_job(&mut self, job: JobFn, now: i64) -> Result<Outcome, StoreError> {
-        self.db.savepoint()?;
+        if self.job_savepoint_open {
+            self.db.release_and_savepoint()?;
+        } else {
+            self.db.savepoint()?;
+        }
+        self.job_savepoint_open = true;
         let sp = self.ledger.savepoint();
         let outcome = job(&mut JobTx { writer: self, now });
         match outcome {
             Ok(Ok(v)) => {
+                // What the job wrote stays; its savepoint is released lazily (see job_savepoint_open).
                 self.ledger.release(sp);
-                self.db.release_savepoint()?;
                 Ok(Ok(v))
             }
             Ok(Err(refusal)) => {
                 self.ledger.rollback(sp);
                 self.db.rollback_to_savepoint()?;
+                self.job_savepoint_open = false;
                 Ok(Err(refusal))
             }
             Err(e) => {
@@ -316,6 +326,7 @@ impl Writer {
     fn commit_group(&mut self, group: &mut [Request]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
         let now = self.clock.now();
         let (meta, max_id) = self.db.begin_write()?;
+        self.job_savepoint_open = false;
         if self.cached_at != Some(meta.commit_seq) {
             // Another writer committed (or ours failed): what we hold may be stale.
             self.ledger.clear();

@@ -124,3 +124,39 @@ fn a_failing_statement_fails_the_job_group_and_acknowledges_nothing() {
         assert!(store.check().unwrap().is_clean());
     }
 }
+
+#[test]
+fn in_one_group_a_refused_job_undoes_only_itself() {
+    for db in TestDb::all() {
+        let store = Arc::new(setup(&db));
+        // A slow job holds the writer while four more queue up behind it; they then run in one group:
+        // kept, refused after writing, kept, kept (savepoints of kept jobs are released lazily).
+        let slow = {
+            let store = store.clone();
+            std::thread::spawn(move || store.transact_blocking(|_| { std::thread::sleep(std::time::Duration::from_millis(400)); Ok(Ok::<(), ()>(())) }).unwrap())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let commits_before = store.metrics().commits.load(std::sync::atomic::Ordering::Relaxed);
+        let queued: Vec<_> = [("G1", 600, false), ("G2", 610, true), ("G3", 620, false), ("G4", 630, false)]
+            .into_iter()
+            .map(|(no, id, refuse)| {
+                let store = store.clone();
+                let t = std::thread::spawn(move || pay(&store, no, 50, id, refuse).unwrap());
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                t
+            })
+            .collect();
+        slow.join().unwrap().unwrap();
+        let results: Vec<_> = queued.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(results, vec![Ok("paid"), Err(Refusal::Changed("refused on purpose, after writing")), Ok("paid"), Ok("paid")], "{}", db.name());
+        // The slow job's group, then one for the four (the slow one's commit may or may not be counted yet).
+        let commits = store.metrics().commits.load(std::sync::atomic::Ordering::Relaxed) - commits_before;
+        assert!(commits <= 2, "{}: the queued jobs were meant to share a group ({commits} commits)", db.name());
+        for (id, kept) in [(600, true), (610, false), (620, true), (630, true)] {
+            assert_eq!(store.transfer(TransferId(id)).unwrap().is_some(), kept, "{}: transfer {id}", db.name());
+        }
+        assert_eq!(order_count(&store), 3);
+        assert_eq!(store.account(WALLET).unwrap().unwrap().credit_balance(), 1000 - 3 * 50);
+        assert!(store.check().unwrap().is_clean(), "{}", db.name());
+    }
+}

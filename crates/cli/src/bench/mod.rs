@@ -2,8 +2,10 @@
 //! figure beside a baseline measured in the same run (the machines are shared and noisy, so only
 //! same-run ratios mean much).
 
+mod api;
 mod ledger;
 mod ridecode;
+mod wire;
 
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -13,6 +15,10 @@ pub enum BenchCmd {
     /// Durable ledger transfers/s and commit latency on SQLite and (when reachable) PostgreSQL, against
     /// plain INSERTs of rows of the same size in batches of the same size.
     Ledger(ledger::Args),
+    /// Payments/s through the real server over HTTP with real v3 signatures (Native create → wallet
+    /// pay → query, notifications delivered), against the platform's RSA signing ceiling and a bare
+    /// HTTP round trip measured in the same run.
+    Api(api::Args),
     /// Ride codes verified per second at a gate (issuer signature cached and not) against the raw
     /// signature-verify rate, per suite; and the server's ingest of uploaded batches, charging included.
     Ridecode(ridecode::Args),
@@ -21,6 +27,7 @@ pub enum BenchCmd {
 pub fn run(cmd: BenchCmd) -> ExitCode {
     match cmd {
         BenchCmd::Ledger(args) => ledger::run(args),
+        BenchCmd::Api(args) => api::run(args),
         BenchCmd::Ridecode(args) => ridecode::run(args),
     }
 }
