@@ -135,17 +135,7 @@ pub fn run(args: Args) -> ExitCode {
         // Read by TestDb::postgres(); set before any thread exists.
         std::env::set_var("SAOMA_TEST_PG", pg);
     }
-    let mut dbs = Vec::new();
-    if args.backend == "sqlite" || args.backend == "all" {
-        dbs.push(TestDb::sqlite());
-    }
-    if args.backend == "postgres" || args.backend == "all" {
-        match TestDb::postgres() {
-            Some(db) => dbs.push(db),
-            None if args.backend == "postgres" => return ExitCode::FAILURE,
-            None => eprintln!("PostgreSQL not reachable: its figures are left out"),
-        }
-    }
+    let Some(dbs) = super::databases(&args.backend) else { return ExitCode::FAILURE };
     if dbs.is_empty() {
         eprintln!("--backend must be sqlite, postgres or all");
         return ExitCode::from(2);

@@ -79,17 +79,7 @@ fn progress(json: bool, msg: &str) {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let mut dbs = Vec::new();
-    if args.backend == "sqlite" || args.backend == "all" {
-        dbs.push(TestDb::sqlite());
-    }
-    if args.backend == "postgres" || args.backend == "all" {
-        match TestDb::postgres() {
-            Some(db) => dbs.push(db),
-            None if args.backend == "postgres" => return ExitCode::FAILURE,
-            None => eprintln!("PostgreSQL not reachable: its figures are left out"),
-        }
-    }
+    let Some(dbs) = super::databases(&args.backend) else { return ExitCode::FAILURE };
     let mut figures = Vec::new();
     for db in &dbs {
         eprintln!("[{}] {} accounts, {} transfers per batch scenario", db.name(), args.accounts, args.transfers);

@@ -32,6 +32,24 @@ pub fn run(cmd: BenchCmd) -> ExitCode {
     }
 }
 
+/// The databases `--backend` names: SQLite for `sqlite` or `all`, PostgreSQL for `postgres` or `all`
+/// (left out, and said so, where it is not reachable — unless it alone was asked for: then `None`).
+pub fn databases(backend: &str) -> Option<Vec<saoma_store::testing::TestDb>> {
+    use saoma_store::testing::TestDb;
+    let mut dbs = Vec::new();
+    if backend == "sqlite" || backend == "all" {
+        dbs.push(TestDb::sqlite());
+    }
+    if backend == "postgres" || backend == "all" {
+        match TestDb::postgres() {
+            Some(db) => dbs.push(db),
+            None if backend == "postgres" => return None,
+            None => eprintln!("PostgreSQL not reachable: its figures are left out"),
+        }
+    }
+    Some(dbs)
+}
+
 /// Latency percentiles over a sample, in milliseconds.
 pub struct Latency {
     pub p50: f64,

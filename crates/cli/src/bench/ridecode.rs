@@ -102,17 +102,7 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
     }
-    let mut dbs = Vec::new();
-    if args.backend == "sqlite" || args.backend == "all" {
-        dbs.push(TestDb::sqlite());
-    }
-    if args.backend == "postgres" || args.backend == "all" {
-        match TestDb::postgres() {
-            Some(db) => dbs.push(db),
-            None if args.backend == "postgres" => return ExitCode::FAILURE,
-            None => eprintln!("PostgreSQL not reachable: its ingest figure is left out"),
-        }
-    }
+    let Some(dbs) = super::databases(&args.backend) else { return ExitCode::FAILURE };
     for db in &dbs {
         match bench_ingest(db, &args) {
             Ok(f) => figures.push(f),
