@@ -52,35 +52,46 @@ pub fn order_code(scanned: &str) -> Option<&str> {
 /// Pays the order named by `scanned` as `user` (the user is in the wallet, paying what they scanned or
 /// were shown); `pin` is needed above the password-free limit. The ten-a-day count is the payment
 /// code's rule (`paycodes`): it is not applied here.
+///
+/// Without a PIN nothing is read before the job, and the job reads the order, the payer, the merchant
+/// and the payer's openid in one statement: on PostgreSQL every statement is a round trip, and this is
+/// the busiest path there is.
 pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String>) -> Result<Order, PayError> {
     let code = order_code(scanned).ok_or(PayError::NoSuchOrder)?.to_string();
-    let order = orders::by_code(app, &code)?.ok_or(PayError::NoSuchOrder)?;
     let now = app.business_now_secs();
-    rules::pay(order.state_at(now)).map_err(OrderError::from)?;
     let pin_verified = match pin_given {
-        Some(given) if order.total > user.password_free_limit => {
-            check_pin(app, user, &given, now).await?;
-            true
+        // The PIN's argon2 check is slow on purpose: outside the writer, and only where the order needs it.
+        Some(given) => {
+            let order = orders::by_code(app, &code)?.ok_or(PayError::NoSuchOrder)?;
+            rules::pay(order.state_at(now)).map_err(OrderError::from)?;
+            // A PIN given where none is needed is not checked: the payment is password-free.
+            if order.total > user.password_free_limit {
+                check_pin(app, user, &given, now).await?;
+                true
+            } else {
+                false
+            }
         }
-        // A PIN given where none is needed is not checked: the payment is password-free.
-        _ => false,
+        None => false,
     };
-    let (user_id, order_id) = (user.id, order.id);
+    let user_id = user.id;
     let ids = ChargeIds::new(app);
     app.store
         .transact(move |tx| {
-            // Everything again under the writer: the order, the lock and the day's count may have changed.
-            let Some(row) = tx.query_one(&format!("SELECT {} FROM orders WHERE id = $1", orders::COLUMNS), &[order_id.into()])? else {
+            // Everything under the writer: the order, the lock and the limit may have changed.
+            let Some(row) = tx.query_one(&PAY_READ, &[code.as_str().into(), user_id.into()])? else {
                 return Ok(Err(PayError::NoSuchOrder));
             };
-            let (order, _) = orders::from_row(&row)?;
+            let (order, _) = orders::from_row(&row[..ORDER_COLS])?;
             if let Err(e) = rules::pay(order.state_at(now)) {
                 return Ok(Err(OrderError::from(e).into()));
             }
-            let user = users::in_job(tx, user_id)?.ok_or_else(|| StoreError::Corrupt("payer vanished".into()))?;
+            let user = users::from_row(&row[ORDER_COLS..ORDER_COLS + USER_COLS])?;
+            let merchant = row[ORDER_COLS + USER_COLS..ORDER_COLS + USER_COLS + 3].to_vec();
+            let openid = row[ORDER_COLS + USER_COLS + 3].as_str().map(str::to_string);
             // A JSAPI order names its payer (payer.openid): nobody else may pay it.
             if let Some(expected) = &order.payer_openid {
-                if users::openid_for(tx, user_id, &order.appid)? != *expected {
+                if openid.as_ref() != Some(expected) {
                     return Ok(Err(PayError::Order("PAYER_MISMATCH".into())));
                 }
             }
@@ -94,10 +105,34 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
                 }
                 tx.execute("UPDATE users SET pin_failures = 0 WHERE id = $1", &[user_id.into()])?;
             }
-            charge(tx, order, &user, false, ids)
+            let mut memo = PayMemo::default();
+            memo.merchants.insert(order.mchid.clone(), merchant);
+            if let Some(o) = openid {
+                memo.openids.insert((user.id, order.appid.clone()), o);
+            }
+            charge_remembering(tx, order, &user, false, ids, &mut memo)
         })
         .await?
 }
+
+const ORDER_COLS: usize = 23;
+const USER_COLS: usize = 7;
+
+/// The pay job's one read: the order by its code, the payer, the merchant's accounts, fee rate and
+/// APIv3 key (as `PayMemo` keeps them), and the payer's openid for the order's app (if one was made).
+static PAY_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let prefixed = |p: &str, cols: &str| cols.split(',').map(|c| format!("{p}.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let (o, u) = (prefixed("o", orders::COLUMNS), prefixed("u", users::COLUMNS));
+    assert_eq!(o.matches(',').count() + 1, ORDER_COLS);
+    assert_eq!(u.matches(',').count() + 1, USER_COLS);
+    format!(
+        "SELECT {o}, {u}, {MERCHANT_PAY_COLUMNS}, i.openid FROM orders o JOIN users u ON u.id = $2 JOIN merchants m ON m.mchid = o.mchid \
+         LEFT JOIN openids i ON i.user_id = u.id AND i.appid = o.appid WHERE o.code = $1"
+    )
+});
+
+/// What a charge needs of the merchant, in this order (`PayMemo::merchants`).
+const MERCHANT_PAY_COLUMNS: &str = "m.unsettled_account, m.fee_rate_bp, m.apiv3_key";
 
 /// Checks a PIN the user typed (argon2 is slow on purpose: outside the writer); a wrong one is counted
 /// towards the lockout.
@@ -161,7 +196,7 @@ pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_fr
         Some(m) => m.clone(),
         None => {
             let m = tx
-                .query_one("SELECT unsettled_account, fee_rate_bp, apiv3_key FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
+                .query_one(&format!("SELECT {MERCHANT_PAY_COLUMNS} FROM merchants m WHERE m.mchid = $1"), &[order.mchid.as_str().into()])?
                 .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
             memo.merchants.insert(order.mchid.clone(), m.clone());
             m

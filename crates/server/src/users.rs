@@ -44,7 +44,7 @@ impl From<StoreError> for UserError {
     }
 }
 
-const COLUMNS: &str = "id, phone, pin_hash, pin_failures, pin_locked_until, password_free_limit, wallet_account";
+pub(crate) const COLUMNS: &str = "id, phone, pin_hash, pin_failures, pin_locked_until, password_free_limit, wallet_account";
 /// The user of a live session: [`COLUMNS`] of `users`, in the same order.
 const SESSION_USER: &str = "SELECT u.id, u.phone, u.pin_hash, u.pin_failures, u.pin_locked_until, u.password_free_limit, u.wallet_account \
                             FROM wallet_sessions s JOIN users u ON u.id = s.user_id WHERE s.token = $1 AND s.expires_at > $2";
@@ -53,7 +53,7 @@ pub fn blob_id(v: &Value) -> Option<u128> {
     v.as_blob().and_then(|b| <[u8; 16]>::try_from(b).ok()).map(u128::from_be_bytes)
 }
 
-fn from_row(r: &[Value]) -> Result<User, StoreError> {
+pub(crate) fn from_row(r: &[Value]) -> Result<User, StoreError> {
     let bad = || StoreError::Corrupt("user row".into());
     Ok(User {
         id: blob_id(&r[0]).ok_or_else(bad)?,

@@ -162,13 +162,16 @@ pub(crate) struct Meta {
 /// What a backend does for the writer and the readers. One implementation per database; the
 /// ledger logic is not here but in `saoma_ledger`, so both behave the same by construction.
 pub(crate) trait Backend: Send {
-    /// Starts the write transaction, taking the database's writer lock; returns what any writer last
-    /// committed, and the highest transfer id stored (ids above it cannot exist).
-    fn begin_write(&mut self) -> Result<(Meta, Option<u128>), StoreError>;
+    /// Starts the write transaction, taking the database's writer lock, and with `savepoint` opens
+    /// the first job's savepoint; returns what any writer last committed, and the highest transfer id
+    /// stored (ids above it cannot exist).
+    fn begin_write(&mut self, savepoint: bool) -> Result<(Meta, Option<u128>), StoreError>;
     fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError>;
     fn load_transfers(&mut self, ids: &[TransferId], out: &mut Vec<Transfer>) -> Result<(), StoreError>;
     /// Pending transfers whose timeout has passed at `now`, oldest first.
     fn load_due(&mut self, now: i64, limit: usize, out: &mut Vec<Transfer>) -> Result<(), StoreError>;
+    /// The earliest timeout of any pending transfer.
+    fn earliest_due(&mut self) -> Result<Option<i64>, StoreError>;
     /// Writes new transfers, pending-status changes and `meta`; accounts go through the journal
     /// (`append_journal`) or a checkpoint (`checkpoint`).
     fn write(&mut self, ledger: &Ledger, changes: &Changes, meta: Meta) -> Result<(), StoreError>;
@@ -203,8 +206,9 @@ pub(crate) trait Backend: Send {
     fn release_and_savepoint(&mut self) -> Result<(), StoreError> {
         self.batch("RELEASE SAVEPOINT job; SAVEPOINT job")
     }
+    /// Undoes what was written since the savepoint, which stays open (both databases keep it).
     fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
-        self.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
+        self.batch("ROLLBACK TO SAVEPOINT job")
     }
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError>;
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError>;

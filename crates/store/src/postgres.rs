@@ -10,7 +10,7 @@ use crate::{Backend, Meta, Row as JobRow, StoreError, Value};
 use postgres::types::private::BytesMut;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, NoTls, Row, Statement};
+use postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
 use saoma_ledger::{Account, AccountFlags, AccountId, Changes, Ledger, PendingStatus, Transfer, TransferFlags, TransferId};
 use std::collections::HashSet;
 
@@ -19,6 +19,8 @@ pub struct Postgres {
     stmts: Option<Stmts>,
     /// Jobs' statements, prepared once each.
     prepared: std::collections::HashMap<String, Statement>,
+    /// Statements that go to the database with the next COMMIT, in its round trip.
+    at_commit: String,
 }
 
 impl ToSql for Value {
@@ -57,8 +59,6 @@ fn value_at(r: &Row, i: usize) -> Result<Value, StoreError> {
 }
 
 struct Stmts {
-    lock: Statement,
-    last_ts: Statement,
     accounts: Statement,
     transfers: Statement,
     due: Statement,
@@ -66,8 +66,6 @@ struct Stmts {
     update_balances: Statement,
     insert_transfers: Statement,
     update_pending: Statement,
-    set_last_ts: Statement,
-    append_journal: Statement,
 }
 
 fn unnest_insert(table: &str) -> String {
@@ -166,7 +164,7 @@ impl TransferColumns {
 impl Postgres {
     pub fn connect(url: &str) -> Result<Postgres, StoreError> {
         let client = Client::connect(url, NoTls)?;
-        Ok(Postgres { client, stmts: None, prepared: Default::default() })
+        Ok(Postgres { client, stmts: None, prepared: Default::default(), at_commit: String::new() })
     }
 
     pub fn migrate(&mut self) -> Result<(), StoreError> {
@@ -191,8 +189,6 @@ impl Postgres {
         if self.stmts.is_none() {
             let c = &mut self.client;
             self.stmts = Some(Stmts {
-                lock: c.prepare("SELECT pg_advisory_xact_lock(hashtext('saoma-ledger:' || current_schema()))")?,
-                last_ts: c.prepare("SELECT last_ts, commit_seq, (SELECT id FROM transfers ORDER BY id DESC LIMIT 1) FROM ledger_meta WHERE id = 1")?,
                 accounts: c.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1)"))?,
                 transfers: c.prepare(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ANY($1)"))?,
                 due: c.prepare(&format!(
@@ -206,12 +202,10 @@ impl Postgres {
                     "UPDATE accounts a SET flags = u.flags, debits_pending = u.dp, debits_posted = u.dpo, credits_pending = u.cp, credits_posted = u.cpo \
                      FROM unnest($1::bytea[], $2::int4[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) AS u(id, flags, dp, dpo, cp, cpo) WHERE a.id = u.id",
                 )?,
-                append_journal: c.prepare("INSERT INTO account_journal (seq, data) VALUES ($1, $2)")?,
                 insert_transfers: c.prepare(&unnest_insert("transfers"))?,
                 update_pending: c.prepare(
                     "UPDATE transfers t SET pending_status = u.status FROM unnest($1::bytea[], $2::int4[]) AS u(id, status) WHERE t.id = u.id",
                 )?,
-                set_last_ts: c.prepare("UPDATE ledger_meta SET last_ts = $1, commit_seq = $2 WHERE id = 1")?,
             });
         }
         Ok(self.stmts.as_ref().expect("just prepared"))
@@ -254,16 +248,40 @@ impl Backend for Postgres {
         Ok(out)
     }
 
-    fn begin_write(&mut self) -> Result<(Meta, Option<u128>), StoreError> {
-        self.client.batch_execute("BEGIN")?;
-        let (lock, last_ts) = {
-            let s = self.stmts()?;
-            (s.lock.clone(), s.last_ts.clone())
+    fn begin_write(&mut self, savepoint: bool) -> Result<(Meta, Option<u128>), StoreError> {
+        // One round trip (a simple query of several statements) where three or four would be: the
+        // transaction, the writer lock, the first job's savepoint, and what the last writer left.
+        let sql = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('saoma-ledger:' || current_schema())); {}\
+             SELECT last_ts, commit_seq, (SELECT id FROM transfers ORDER BY id DESC LIMIT 1) FROM ledger_meta WHERE id = 1",
+            if savepoint { "SAVEPOINT job; " } else { "" }
+        );
+        let messages = self.client.simple_query(&sql)?;
+        let row = messages
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some(r),
+                _ => None,
+            })
+            .ok_or_else(|| StoreError::Corrupt("ledger_meta has no row".into()))?;
+        let int = |i: usize| -> Result<i64, StoreError> {
+            row.get(i).and_then(|t| t.parse().ok()).ok_or_else(|| StoreError::Corrupt("ledger_meta: not a number".into()))
         };
-        self.client.execute(&lock, &[])?;
-        let row = self.client.query_one(&last_ts, &[])?;
-        let max_id: Option<&[u8]> = row.try_get(2)?;
-        Ok((Meta { last_ts: row.try_get(0)?, commit_seq: row.try_get(1)? }, max_id.map(id_from).transpose()?))
+        let meta = Meta { last_ts: int(0)?, commit_seq: int(1)? };
+        // bytea in text form is `\x` and hex digits (bytea_output = hex, the default since 9.0).
+        let max_id = match row.get(2) {
+            None => None,
+            Some(text) => {
+                let bytes = text
+                    .strip_prefix("\\x")
+                    .filter(|h| h.len() == 32)
+                    .and_then(|h| u128::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("transfer id in text form: {text}")))?;
+                Some(bytes)
+            }
+        };
+        Ok((meta, max_id))
     }
 
     fn load_accounts(&mut self, ids: &[AccountId], out: &mut Vec<Account>) -> Result<(), StoreError> {
@@ -298,10 +316,15 @@ impl Backend for Postgres {
         Ok(())
     }
 
+    fn earliest_due(&mut self) -> Result<Option<i64>, StoreError> {
+        let row = self.client.query_one("SELECT MIN(expires_at) FROM transfers WHERE pending_status = 1 AND expires_at IS NOT NULL", &[])?;
+        Ok(row.try_get(0)?)
+    }
+
     fn write(&mut self, ledger: &Ledger, changes: &Changes, meta: Meta) -> Result<(), StoreError> {
-        let (ins_t, upd_p, set_ts) = {
+        let (ins_t, upd_p) = {
             let s = self.stmts()?;
-            (s.insert_transfers.clone(), s.update_pending.clone(), s.set_last_ts.clone())
+            (s.insert_transfers.clone(), s.update_pending.clone())
         };
         let mut cols = TransferColumns::default();
         for id in &changes.new_transfers {
@@ -319,13 +342,19 @@ impl Backend for Postgres {
         if !pid.is_empty() {
             self.client.execute(&upd_p, &[&pid, &pstatus])?;
         }
-        self.client.execute(&set_ts, &[&meta.last_ts, &meta.commit_seq])?;
+        // Sent with COMMIT (see `commit`).
+        self.at_commit.push_str(&format!("UPDATE ledger_meta SET last_ts = {}, commit_seq = {} WHERE id = 1; ", meta.last_ts, meta.commit_seq));
         Ok(())
     }
 
     fn append_journal(&mut self, seq: i64, data: &[u8]) -> Result<(), StoreError> {
-        let stmt = self.stmts()?.append_journal.clone();
-        self.client.execute(&stmt, &[&seq, &data])?;
+        // Sent with COMMIT (see `commit`); a bytea literal in hex, which no data can break out of.
+        let mut sql = format!("INSERT INTO account_journal (seq, data) VALUES ({seq}, '\\x");
+        for b in data {
+            sql.push_str(&format!("{b:02x}"));
+        }
+        sql.push_str("'::bytea); ");
+        self.at_commit.push_str(&sql);
         Ok(())
     }
 
@@ -370,11 +399,17 @@ impl Backend for Postgres {
         Ok(())
     }
 
+    /// The commit's own statements (the journal row, `ledger_meta`) go with it in one round trip: a
+    /// simple query of several statements inside the open transaction; if one fails, the rest, COMMIT
+    /// included, are not run and the writer rolls back.
     fn commit(&mut self) -> Result<(), StoreError> {
-        Ok(self.client.batch_execute("COMMIT")?)
+        let mut sql = std::mem::take(&mut self.at_commit);
+        sql.push_str("COMMIT");
+        Ok(self.client.batch_execute(&sql)?)
     }
 
     fn rollback(&mut self) {
+        self.at_commit.clear();
         let _ = self.client.batch_execute("ROLLBACK");
     }
 

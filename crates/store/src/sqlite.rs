@@ -322,8 +322,8 @@ impl Backend for Sqlite {
         Ok(self.conn.execute_batch("DROP TABLE IF EXISTS bench_raw")?)
     }
 
-    fn begin_write(&mut self) -> Result<(Meta, Option<u128>), StoreError> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+    fn begin_write(&mut self, savepoint: bool) -> Result<(Meta, Option<u128>), StoreError> {
+        self.conn.execute_batch(if savepoint { "BEGIN IMMEDIATE; SAVEPOINT job" } else { "BEGIN IMMEDIATE" })?;
         let meta = self
             .conn
             .prepare_cached("SELECT last_ts, commit_seq FROM ledger_meta WHERE id = 1")?
@@ -364,6 +364,13 @@ impl Backend for Sqlite {
             out.push(transfer_from_row(r)?);
         }
         Ok(())
+    }
+
+    fn earliest_due(&mut self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT MIN(expires_at) FROM transfers WHERE pending_status = 1 AND expires_at IS NOT NULL")?
+            .query_row([], |r| r.get(0))?)
     }
 
     fn write(&mut self, ledger: &Ledger, changes: &Changes, meta: Meta) -> Result<(), StoreError> {

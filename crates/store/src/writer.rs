@@ -118,7 +118,8 @@ pub(crate) fn spawn(
                 journal_bytes: 0,
                 last_checkpoint: Instant::now(),
                 checkpoint_now: false,
-                job_savepoint_open: false,
+                job_savepoint: JobSavepoint::None,
+                earliest_due: None,
             }
             .run(rx)
         })
@@ -149,9 +150,26 @@ pub(crate) struct Writer {
     last_checkpoint: Instant,
     /// Checkpoint at the next commit whatever the journal's size (shutdown).
     checkpoint_now: bool,
-    /// The last kept job's savepoint is still open. It is released together with the next job's
-    /// `SAVEPOINT` (one statement, where PostgreSQL would take two round trips), or by the commit.
-    job_savepoint_open: bool,
+    /// Where the group's job savepoint stands (on PostgreSQL every statement is a round trip, so
+    /// none is spent on a savepoint that is not needed).
+    job_savepoint: JobSavepoint,
+    /// The earliest timeout of a pending transfer, as far as this writer knows: `None` when it does
+    /// not know (start, after another process committed, after expiring some), `Some(None)` when no
+    /// pending transfer has one. While it is known and in the future, a group need not look for due
+    /// transfers: one statement less per commit.
+    earliest_due: Option<Option<i64>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JobSavepoint {
+    /// None is open: the next job opens one.
+    None,
+    /// One is open and nothing was written under it (opened with the transaction, or rolled back
+    /// to): the next job uses it as it is.
+    Fresh,
+    /// The last kept job's is open. It is released together with the next job's `SAVEPOINT` (one
+    /// statement), or by the commit.
+    Kept,
 }
 
 /// Accounts kept in the writer's cache at most; past this it starts afresh.
@@ -280,24 +298,25 @@ impl Writer {
 
     /// Runs a job inside a database savepoint and a ledger savepoint: a refusal undoes both.
     fn run_job(&mut self, job: JobFn, now: i64) -> Result<Outcome, StoreError> {
-        if self.job_savepoint_open {
-            self.db.release_and_savepoint()?;
-        } else {
-            self.db.savepoint()?;
+        match self.job_savepoint {
+            JobSavepoint::Kept => self.db.release_and_savepoint()?,
+            JobSavepoint::None => self.db.savepoint()?,
+            JobSavepoint::Fresh => {}
         }
-        self.job_savepoint_open = true;
+        self.job_savepoint = JobSavepoint::Kept;
         let sp = self.ledger.savepoint();
         let outcome = job(&mut JobTx { writer: self, now });
         match outcome {
             Ok(Ok(v)) => {
-                // What the job wrote stays; its savepoint is released lazily (see job_savepoint_open).
+                // What the job wrote stays; its savepoint is released lazily (see JobSavepoint::Kept).
                 self.ledger.release(sp);
                 Ok(Ok(v))
             }
             Ok(Err(refusal)) => {
                 self.ledger.rollback(sp);
+                // Rolled back to, the savepoint stays open, as it was when the job began.
                 self.db.rollback_to_savepoint()?;
-                self.job_savepoint_open = false;
+                self.job_savepoint = JobSavepoint::Fresh;
                 Ok(Err(refusal))
             }
             Err(e) => {
@@ -325,11 +344,14 @@ impl Writer {
     /// One database transaction: expiries, then every command in order. Returns one reply per request.
     fn commit_group(&mut self, group: &mut [Request]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
         let now = self.clock.now();
-        let (meta, max_id) = self.db.begin_write()?;
-        self.job_savepoint_open = false;
+        // A group with a job opens the first job's savepoint with the transaction.
+        let has_job = group.iter().any(|r| matches!(r.command, Command::Job(_)));
+        let (meta, max_id) = self.db.begin_write(has_job)?;
+        self.job_savepoint = if has_job { JobSavepoint::Fresh } else { JobSavepoint::None };
         if self.cached_at != Some(meta.commit_seq) {
             // Another writer committed (or ours failed): what we hold may be stale.
             self.ledger.clear();
+            self.earliest_due = None;
             self.reload_overlay()?;
         } else if self.ledger.account_count() > MAX_CACHED_ACCOUNTS {
             self.ledger.clear();
@@ -341,7 +363,15 @@ impl Writer {
         self.ledger.set_last_timestamp(meta.last_ts);
 
         self.buf_t.clear();
-        self.db.load_due(now, MAX_EXPIRIES, &mut self.buf_t)?;
+        let look = match self.earliest_due {
+            None => true,
+            Some(None) => false,
+            Some(Some(t)) => t <= now,
+        };
+        if look {
+            self.db.load_due(now, MAX_EXPIRIES, &mut self.buf_t)?;
+            self.earliest_due = if self.buf_t.is_empty() { Some(self.db.earliest_due()?) } else { None };
+        }
         if !self.buf_t.is_empty() {
             let mut accounts = Vec::with_capacity(self.buf_t.len() * 2);
             for t in self.buf_t.drain(..) {
@@ -386,6 +416,17 @@ impl Writer {
         }
 
         let changes = self.ledger.take_changes();
+        // Pending transfers made now may time out before what was known; the earliest stays a lower
+        // bound (a posted or voided one only makes the next look early).
+        if let Some(known) = self.earliest_due {
+            let mut earliest = known;
+            for t in changes.new_transfers.iter().filter_map(|id| self.ledger.transfer(*id)) {
+                if let Some(at) = t.expires_at() {
+                    earliest = Some(earliest.map_or(at, |e: i64| e.min(at)));
+                }
+            }
+            self.earliest_due = Some(earliest);
+        }
         let checkpoint_due = self.journal_rows > 0 && (self.checkpoint_now || self.last_checkpoint.elapsed() >= self.options.checkpoint.every);
         if changes.is_empty() && !checkpoint_due && !jobs_kept {
             // Replays and refusals only: nothing to make durable.
