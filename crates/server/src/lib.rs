@@ -61,6 +61,8 @@ pub struct App {
     pub platform: RwLock<Vec<platform::PlatformKey>>,
     pub merchants: merchants::Merchants,
     pub nonces: v3::auth::Nonces,
+    /// Kept-alive connections to merchants' notify_url hosts.
+    pub notify_connections: saoma_wechatpay::client::KeepAlive,
     pub admin_token: String,
     pub ids: IdGen,
     /// Where this server is reached (for URLs it hands out, such as `h5_url`).
@@ -181,6 +183,7 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
         platform: RwLock::new(keys),
         merchants: merchants::Merchants::default(),
         nonces: v3::auth::Nonces::default(),
+        notify_connections: Default::default(),
         admin_token,
         ids: IdGen::new(),
         base_url: format!("http://{addr}"),

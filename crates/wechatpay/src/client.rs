@@ -1,12 +1,15 @@
 //! A small blocking v3 client: signs requests as an SDK does and checks the platform's signature on
-//! every answer. For saoma's CLI, tests and benchmarks (HTTP/1.1 over a plain TCP connection to a
-//! server it trusts to answer with `Content-Length`), not for merchants, who have their SDKs.
+//! every answer. For saoma's CLI, tests and benchmarks (HTTP/1.1 over plain TCP or TLS), not for
+//! merchants, who have their SDKs; and the plain HTTP/1.1 client the notification worker posts with
+//! (`KeepAlive`).
 
 use crate::auth::{request_message, response_message, Authorization};
 use crate::keys::{PrivateKey, PublicKey};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::collections::HashMap;
 use std::net::TcpStream;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
@@ -34,6 +37,19 @@ pub fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body
 
 /// As [`http`], giving up after `timeout` (connect, and each read or write).
 pub fn http_with_timeout(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str, timeout: Duration) -> std::io::Result<HttpResponse> {
+    let (mut conn, host) = connect(base, timeout)?;
+    let (response, _) = exchange(&mut conn, &host, method, path, headers, body, false)?;
+    Ok(response)
+}
+
+/// A connection, plain or TLS, read through a buffer that stays with it between requests.
+type Conn = BufReader<Box<dyn Stream>>;
+
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
+/// Opens a connection to `base`; also returns the `Host` header's value.
+fn connect(base: &str, timeout: Duration) -> std::io::Result<(Conn, String)> {
     let base = base.trim().trim_end_matches('/');
     let (tls, host) = match base.strip_prefix("https://") {
         Some(h) => (true, h),
@@ -45,30 +61,99 @@ pub fn http_with_timeout(base: &str, method: &str, path: &str, headers: &[(&str,
     tcp.set_read_timeout(Some(timeout))?;
     tcp.set_write_timeout(Some(timeout))?;
     tcp.set_nodelay(true)?;
-    if tls {
+    let stream: Box<dyn Stream> = if tls {
         let connector = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls()).map_err(std::io::Error::other)?.build();
         let name = host.split(':').next().unwrap_or(host);
-        let s = connector.connect(name, tcp).map_err(|e| std::io::Error::other(e.to_string()))?;
-        exchange(s, host, method, path, headers, body)
+        Box::new(connector.connect(name, tcp).map_err(|e| std::io::Error::other(e.to_string()))?)
     } else {
-        exchange(tcp, host, method, path, headers, body)
+        Box::new(tcp)
+    };
+    Ok((BufReader::new(stream), host.to_string()))
+}
+
+/// Connections kept open between requests (HTTP/1.1 keep-alive), per base URL: for a sender that posts
+/// to the same few endpoints again and again, such as the notification worker, where a TCP (and TLS)
+/// handshake per request would cost both sides more than the request itself.
+#[derive(Default)]
+pub struct KeepAlive {
+    idle: Mutex<HashMap<String, Vec<(Conn, String, Instant)>>>,
+}
+
+/// A kept connection idle longer than this is closed rather than used (servers close theirs after
+/// 5 to 75 seconds; a request on a connection the server is closing would have to be sent again).
+const KEEP_IDLE: Duration = Duration::from_secs(4);
+/// Idle connections kept per base URL at most.
+const KEEP_PER_BASE: usize = 32;
+
+impl KeepAlive {
+    /// One request on a kept connection to `base` if there is one, else on a new one, which is kept
+    /// afterwards if the answer allows. A kept connection that fails other than by timing out (the
+    /// server closed it while it was idle) is dropped and the request sent once more on a new one: the
+    /// caller must be able to take a request delivered twice, as notifications are (at least once).
+    pub fn request(&self, base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str, timeout: Duration) -> std::io::Result<HttpResponse> {
+        if let Some((mut conn, host)) = self.take(base) {
+            match exchange(&mut conn, &host, method, path, headers, body, true) {
+                Ok((response, reusable)) => {
+                    if reusable {
+                        self.put(base, conn, host);
+                    }
+                    return Ok(response);
+                }
+                // A slow server is not a closed connection: sending again would only wait again.
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let (mut conn, host) = connect(base, timeout)?;
+        let (response, reusable) = exchange(&mut conn, &host, method, path, headers, body, true)?;
+        if reusable {
+            self.put(base, conn, host);
+        }
+        Ok(response)
+    }
+
+    fn take(&self, base: &str) -> Option<(Conn, String)> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.get_mut(base)?;
+        while let Some((conn, host, since)) = list.pop() {
+            if since.elapsed() < KEEP_IDLE {
+                return Some((conn, host));
+            }
+        }
+        None
+    }
+
+    fn put(&self, base: &str, conn: Conn, host: String) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.entry(base.to_string()).or_default();
+        list.retain(|(_, _, since)| since.elapsed() < KEEP_IDLE);
+        if list.len() < KEEP_PER_BASE {
+            list.push((conn, host, Instant::now()));
+        }
     }
 }
 
-fn exchange<S: Read + Write>(mut s: S, host: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<HttpResponse> {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+/// Sends one request and reads its answer; also says whether the connection can carry another (asked
+/// for with `keep_alive`, and the answer's length known and not followed by a close).
+fn exchange(r: &mut Conn, host: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str, keep_alive: bool) -> std::io::Result<(HttpResponse, bool)> {
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: {connection}\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
     req.push_str(body);
-    s.write_all(req.as_bytes())?;
-    let mut r = BufReader::new(s);
+    r.get_mut().write_all(req.as_bytes())?;
+    r.get_mut().flush()?;
     let mut line = String::new();
-    r.read_line(&mut line)?;
+    if r.read_line(&mut line)? == 0 {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before an answer"));
+    }
     let status = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
     let mut headers = Vec::new();
     let mut length = None;
+    let mut chunked = false;
+    let mut close = line.starts_with("HTTP/1.0");
     loop {
         line.clear();
         r.read_line(&mut line)?;
@@ -77,23 +162,58 @@ fn exchange<S: Read + Write>(mut s: S, host: &str, method: &str, path: &str, hea
             break;
         }
         if let Some((k, v)) = l.split_once(':') {
+            let (k, v) = (k.trim(), v.trim());
             if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse::<usize>().ok();
+                length = v.parse::<usize>().ok();
+            } else if k.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = v.eq_ignore_ascii_case("chunked");
+            } else if k.eq_ignore_ascii_case("connection") {
+                close |= v.eq_ignore_ascii_case("close");
             }
-            headers.push((k.trim().to_string(), v.trim().to_string()));
+            headers.push((k.to_string(), v.to_string()));
         }
     }
     let mut body = Vec::new();
-    match length {
-        Some(n) => {
-            body.resize(n, 0);
-            r.read_exact(&mut body)?;
+    let no_body = method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status);
+    let delimited = if no_body {
+        true
+    } else if chunked {
+        read_chunked(r, &mut body)?;
+        true
+    } else if let Some(n) = length {
+        body.resize(n, 0);
+        r.read_exact(&mut body)?;
+        true
+    } else {
+        r.read_to_end(&mut body)?;
+        false
+    };
+    let reusable = keep_alive && delimited && !close;
+    Ok((HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned(), bytes: body }, reusable))
+}
+
+/// A chunked body (RFC 9112 §7.1), trailers skipped.
+fn read_chunked(r: &mut Conn, body: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line)?;
+        let size = line.trim_end().split(';').next().unwrap_or("").trim();
+        let n = usize::from_str_radix(size, 16).map_err(|_| std::io::Error::other(format!("bad chunk size {line:?}")))?;
+        if n == 0 {
+            loop {
+                line.clear();
+                if r.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+                    return Ok(());
+                }
+            }
         }
-        None => {
-            r.read_to_end(&mut body)?;
-        }
+        let at = body.len();
+        body.resize(at + n, 0);
+        r.read_exact(&mut body[at..])?;
+        line.clear();
+        r.read_line(&mut line)?;
     }
-    Ok(HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned(), bytes: body })
 }
 
 /// Signs as merchant `mchid` with `key` (whose serial is `serial_no`) and verifies answers with the
@@ -131,5 +251,72 @@ impl V3Client {
         };
         let Ok(ts) = ts.parse::<i64>() else { return false };
         self.platform.verify(response_message(ts, nonce, &r.body).as_bytes(), sig)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Reads one request (head and Content-Length body) from `r`; false at EOF.
+    fn read_request(r: &mut BufReader<TcpStream>) -> bool {
+        let (mut line, mut length) = (String::new(), 0);
+        loop {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return false;
+            }
+            if line.trim_end().is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        r.read_exact(&mut body).unwrap();
+        true
+    }
+
+    #[test]
+    fn keep_alive_reuses_connections_reads_chunked_answers_and_resends_after_a_close() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let a = accepted.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let n = a.fetch_add(1, Ordering::SeqCst);
+                let mut r = BufReader::new(stream.unwrap());
+                if n == 0 {
+                    // The first connection: a sized answer, a chunked one, then the server closes it
+                    // while the client keeps it idle.
+                    assert!(read_request(&mut r));
+                    r.get_mut().write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").unwrap();
+                    assert!(read_request(&mut r));
+                    r.get_mut().write_all(b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap();
+                } else {
+                    while read_request(&mut r) {
+                        r.get_mut().write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+                    }
+                }
+            }
+        });
+        let pool = KeepAlive::default();
+        let t = Duration::from_secs(5);
+        let first = pool.request(&base, "POST", "/n", &[], "{}", t).unwrap();
+        assert_eq!((first.status, first.body.as_str()), (200, "ok"));
+        let second = pool.request(&base, "POST", "/n", &[], "{}", t).unwrap();
+        assert_eq!((second.status, second.body.as_str()), (201, "abcde"));
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "the second request went on the kept connection");
+        // The server closed the kept connection: the request is sent again on a new one.
+        let third = pool.request(&base, "POST", "/n", &[], "{}", t).unwrap();
+        assert_eq!(third.status, 204);
+        let fourth = pool.request(&base, "POST", "/n", &[], "{}", t).unwrap();
+        assert_eq!(fourth.status, 204);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 }

@@ -326,6 +326,7 @@ async fn open_app(db: &TestDb, clock: Arc<VirtualClock>) -> Result<Arc<App>, Str
         platform: RwLock::new(keys),
         merchants: Default::default(),
         nonces: Default::default(),
+        notify_connections: Default::default(),
         admin_token: String::new(),
         ids: IdGen::new(),
         base_url: "http://127.0.0.1:0".into(),
