@@ -32,7 +32,12 @@ struct Admin<'a> {
     offset: i64,
 }
 
-impl Admin<'_> {
+impl<'a> Admin<'a> {
+    /// The operator's client (the token from the data directory), at the clock's current offset 0.
+    fn new(s: &'a Server) -> Admin<'a> {
+        let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
+        Admin { s, token: format!("Bearer {}", token.trim()), offset: 0 }
+    }
     fn call(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let r = http(&self.s.base, method, path, &[("Authorization", &self.token), ("Content-Type", "application/json")], &body.to_string()).unwrap();
         (r.status, r.json())
@@ -45,6 +50,12 @@ impl Admin<'_> {
         let (st, v) = self.call("POST", "/admin/clock/advance", json!({ "seconds": seconds }));
         assert_eq!(st, 200, "{v}");
         self.offset = v["offset_seconds"].as_i64().unwrap();
+    }
+    /// Makes merchant `m` the operator of SCOPE: the operator's JSON (its deposit).
+    fn operator(&self, m: &Value, fares: Value, max_uses: u8) -> Value {
+        let (st, op) = self.call("POST", "/admin/transit/operators", json!({ "mchid": m["mchid"], "scope": SCOPE, "fares": fares, "max_uses": max_uses }));
+        assert_eq!(st, 200, "{} {op}", self.s.backend);
+        op
     }
 }
 
@@ -61,8 +72,20 @@ impl Phone {
         Phone { session: s.wallet_session(phone), device: DeviceKeyPair::from_seed(Suite::Ed25519, &[seed; 32]).unwrap(), credential: None, counter: 0 }
     }
     fn wallet(&self, s: &Server, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let r = http(&s.base, method, path, &[("Authorization", &self.session), ("Content-Type", "application/json")], &body.to_string()).unwrap();
-        (r.status, r.json())
+        support::wallet_call(s, &self.session, method, path, &body.to_string())
+    }
+    /// Opens the transit service with `pin` (the agreement signed, the deposit held): the answer.
+    fn open(&self, s: &Server, pin: &str) -> (u16, Value) {
+        self.wallet(s, "POST", &format!("/wallet/transit/{SCOPE}/open"), json!({ "pin": pin }))
+    }
+    /// `POST /wallet/transit/{scope}/repay`: the answer.
+    fn repay(&self, s: &Server) -> (u16, Value) {
+        self.wallet(s, "POST", &format!("/wallet/transit/{SCOPE}/repay"), Value::Null)
+    }
+    /// Tops the wallet up from a test bank card that succeeds; the bank's answer is awaited.
+    fn top_up(&self, s: &Server, amount: i64, request_id: &str) {
+        let (st, v) = self.wallet(s, "POST", "/wallet/topup", json!({"card_no": "6222020000000001", "amount": amount, "request_id": request_id}));
+        assert_eq!((st, v["state"].as_str()), (200, Some("succeeded")), "{v}");
     }
     /// Asks for today's credential: Ok or the refusal's code.
     fn refresh(&mut self, s: &Server) -> Result<(), String> {
@@ -116,11 +139,18 @@ impl Gate {
             .collect();
         Gate { id: v["terminal_id"].as_u64().unwrap(), stop, direction, key, list_keys, key_list: None, blacklist: None, cache: CredentialCache::new(64), state: TerminalState::new(10_000), seq: 0, queue: Vec::new() }
     }
+    /// The signed lists the platform publishes now, verified with the gate's list keys.
+    fn lists(&self, s: &Server) -> (KeyList, Blacklist) {
+        let v = http(&s.base, "GET", &format!("/transit/{SCOPE}/lists"), &[], "").unwrap().json();
+        (
+            KeyList::parse_verified(&unhex(v["key_list_hex"].as_str().unwrap()), &self.list_keys).unwrap(),
+            Blacklist::parse_verified(&unhex(v["blacklist_hex"].as_str().unwrap()), &self.list_keys).unwrap(),
+        )
+    }
     /// Pulls the signed lists (what a gate does whenever it has a network).
     fn pull(&mut self, s: &Server) {
-        let v = http(&s.base, "GET", &format!("/transit/{SCOPE}/lists"), &[], "").unwrap().json();
-        self.key_list = Some(KeyList::parse_verified(&unhex(v["key_list_hex"].as_str().unwrap()), &self.list_keys).unwrap());
-        self.blacklist = Some(Blacklist::parse_verified(&unhex(v["blacklist_hex"].as_str().unwrap()), &self.list_keys).unwrap());
+        let (key_list, blacklist) = self.lists(s);
+        (self.key_list, self.blacklist) = (Some(key_list), Some(blacklist));
     }
     /// A tap, verified offline; accepted taps are queued as signed records.
     fn tap(&mut self, code: &[u8], now: u32) -> Result<(), Reject> {
@@ -159,13 +189,11 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 fn a_day_of_rides_on_two_gates_with_three_riders() {
     for s in Server::all(true) {
         let b = s.backend;
-        let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
-        let mut admin = Admin { s: &s, token: format!("Bearer {}", token.trim()), offset: 0 };
+        let mut admin = Admin::new(&s);
         let m = s.merchant("地铁公司", "public_key");
         // Stops 1, 2, 3 at 0, 5 and 11 km; up to 6 km 2 CNY, up to 12 km 3 CNY, beyond 5 CNY.
         let fares = json!({ "stops": [[1, 0], [2, 5000], [3, 11000]], "bands": [[6000, 200], [12000, 300], [4000000000u64, 500]], "max_fare": 500 });
-        let (st, op) = admin.call("POST", "/admin/transit/operators", json!({ "mchid": m["mchid"], "scope": SCOPE, "fares": fares, "max_uses": 8 }));
-        assert_eq!(st, 200, "{b} {op}");
+        let op = admin.operator(&m, fares, 8);
         let deposit = op["deposit"].as_i64().unwrap();
         assert_eq!(deposit, 2 * 8 * 500);
 
@@ -177,13 +205,13 @@ fn a_day_of_rides_on_two_gates_with_three_riders() {
         let mut carol = Phone::new(&s, "13300000003", 3);
         // No card yet: no credential. Opening: the agreement signed with the PIN, the deposit held.
         assert_eq!(alice.refresh(&s), Err("CARD_NOT_EXIST".into()));
-        assert_eq!(alice.wallet(&s, "POST", &format!("/wallet/transit/{SCOPE}/open"), json!({"pin": "000000"})).0, 403);
+        assert_eq!(alice.open(&s, "000000").0, 403);
         for p in [&alice, &bob, &carol] {
-            let (st, card) = p.wallet(&s, "POST", &format!("/wallet/transit/{SCOPE}/open"), json!({"pin": "123456"}));
+            let (st, card) = p.open(&s, "123456");
             assert_eq!((st, card["state"].as_str()), (200, Some("ACTIVE")), "{card}");
             assert_eq!(card["card_no"].as_str().unwrap().len(), 16);
         }
-        assert_eq!(alice.wallet(&s, "POST", &format!("/wallet/transit/{SCOPE}/open"), json!({"pin": "123456"})).0, 409);
+        assert_eq!(alice.open(&s, "123456").0, 409);
         assert_eq!(alice.balance(&s), 30_000 - deposit);
         for p in [&mut alice, &mut bob, &mut carol] {
             p.refresh(&s).unwrap();
@@ -251,10 +279,9 @@ fn a_day_of_rides_on_two_gates_with_three_riders() {
         assert_eq!(gate_b.upload_records(&s, &[forged])[0]["status"], "REJECTED");
 
         // Carol tops up and repays: the debt is gone, she gets a credential and rides again.
-        let (st, _) = carol.wallet(&s, "POST", "/wallet/topup", json!({"card_no": "6222020000000001", "amount": 2_000, "request_id": "carol-1"}));
-        assert_eq!(st, 200);
-        wait_for("Carol's top-up", || carol.balance(&s) == 2_100);
-        let (st, r) = carol.wallet(&s, "POST", &format!("/wallet/transit/{SCOPE}/repay"), Value::Null);
+        carol.top_up(&s, 2_000, "carol-1");
+        assert_eq!(carol.balance(&s), 2_100);
+        let (st, r) = carol.repay(&s);
         assert_eq!((st, r["repaid"].as_i64()), (200, Some(300)), "{r}");
         assert_eq!(carol.balance(&s), 1_800);
         carol.refresh(&s).unwrap();
@@ -317,33 +344,93 @@ fn a_day_of_rides_on_two_gates_with_three_riders() {
     }
 }
 
+/// A value read from the server's database.
+#[derive(Clone, Debug, PartialEq)]
+enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Cell {
+    fn int(&self) -> i64 {
+        match self {
+            Cell::Int(v) => *v,
+            c => panic!("not an integer: {c:?}"),
+        }
+    }
+    fn text(&self) -> &str {
+        match self {
+            Cell::Text(v) => v,
+            c => panic!("not text: {c:?}"),
+        }
+    }
+}
+
+/// The rows of `q` (no parameters) run on the server's database directly, for what no API shows.
+fn db_rows(s: &Server, q: &str) -> Vec<Vec<Cell>> {
+    if let Some(path) = s.database_url.strip_prefix("sqlite:") {
+        use rusqlite::types::ValueRef;
+        let c = rusqlite::Connection::open(path).unwrap();
+        let mut st = c.prepare(q).unwrap();
+        let n = st.column_count();
+        let rows = st
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            ValueRef::Null => Cell::Null,
+                            ValueRef::Integer(v) => Cell::Int(v),
+                            ValueRef::Text(t) => Cell::Text(String::from_utf8(t.to_vec()).unwrap()),
+                            ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
+                            ValueRef::Real(v) => panic!("a float in {q}: {v}"),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    } else {
+        use postgres::types::Type;
+        let mut c = postgres::Client::connect(&s.database_url, postgres::NoTls).unwrap();
+        let cell = |r: &postgres::Row, i: usize| {
+            let t = r.columns()[i].type_();
+            let v = if *t == Type::INT8 {
+                r.get::<_, Option<i64>>(i).map(Cell::Int)
+            } else if *t == Type::INT4 {
+                r.get::<_, Option<i32>>(i).map(|v| Cell::Int(v as i64))
+            } else if *t == Type::TEXT || *t == Type::VARCHAR {
+                r.get::<_, Option<String>>(i).map(Cell::Text)
+            } else if *t == Type::BYTEA {
+                r.get::<_, Option<Vec<u8>>>(i).map(Cell::Blob)
+            } else {
+                panic!("column type {t} in {q}")
+            };
+            v.unwrap_or(Cell::Null)
+        };
+        c.query(q, &[]).unwrap().iter().map(|r| (0..r.len()).map(|i| cell(r, i)).collect()).collect()
+    }
+}
+
 /// The newest issuer key's seed, read from the database (an attacker who stole it).
 fn stolen_issuer_key(s: &Server) -> saoma_ridecode::IssuerKeyPair {
-    let q = "SELECT key_id, seed, not_before, not_after FROM ridecode_keys WHERE purpose = 'issuer' ORDER BY key_id DESC LIMIT 1";
-    let (id, seed, nb, na): (i64, String, i64, i64) = if let Some(path) = s.database_url.strip_prefix("sqlite:") {
-        let c = rusqlite::Connection::open(path).unwrap();
-        c.query_row(q, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap()
-    } else {
-        let mut c = postgres::Client::connect(&s.database_url, postgres::NoTls).unwrap();
-        let r = c.query_one(q, &[]).unwrap();
-        (r.get(0), r.get(1), r.get(2), r.get(3))
-    };
-    let seed: [u8; 32] = unhex(&seed).try_into().unwrap();
-    saoma_ridecode::IssuerKeyPair::from_seed(Suite::Ed25519, &seed, id as u16, nb as u32, na as u32).unwrap()
+    let rows = db_rows(s, "SELECT key_id, seed, not_before, not_after FROM ridecode_keys WHERE purpose = 'issuer' ORDER BY key_id DESC LIMIT 1");
+    let r = &rows[0];
+    let seed: [u8; 32] = unhex(r[1].text()).try_into().unwrap();
+    saoma_ridecode::IssuerKeyPair::from_seed(Suite::Ed25519, &seed, r[0].int() as u16, r[2].int() as u32, r[3].int() as u32).unwrap()
 }
 
 #[test]
 fn what_the_server_refuses_and_what_it_tolerates() {
     for s in Server::all(true) {
         let b = s.backend;
-        let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
-        let mut admin = Admin { s: &s, token: format!("Bearer {}", token.trim()), offset: 0 };
+        let mut admin = Admin::new(&s);
         let m = s.merchant("巴士", "public_key");
-        let (st, op) = admin.call("POST", "/admin/transit/operators", json!({ "mchid": m["mchid"], "scope": SCOPE, "fares": { "flat": 300 }, "max_uses": 20 }));
-        assert_eq!(st, 200, "{op}");
+        admin.operator(&m, json!({ "flat": 300 }), 20);
         user(&s, "13300000011", 50_000);
         let mut rider = Phone::new(&s, "13300000011", 7);
-        assert_eq!(rider.wallet(&s, "POST", &format!("/wallet/transit/{SCOPE}/open"), json!({"pin": "123456"})).0, 200);
+        assert_eq!(rider.open(&s, "123456").0, 200);
         rider.refresh(&s).unwrap();
         let mut gate = Gate::register(&admin, 1, Direction::In, 21);
         gate.pull(&s);
@@ -412,3 +499,4 @@ fn what_the_server_refuses_and_what_it_tolerates() {
         assert!(text.contains("clean"), "{b}: {text}");
     }
 }
+
