@@ -5,6 +5,8 @@
 //! blacklisted at the gate → repay → rides again), a screenshot replayed at another gate (one charge,
 //! an alarm, the card blocked), batches re-sent and conflicting, and a card refund (72 h hold, deposit
 //! back, agreement ended). At the end every ride is charged exactly once and the ledger is clean.
+//! Then what the server refuses and tolerates, and a rider's repayments racing a gate's uploads of her
+//! new rides, round after round, with every ride's orders and payments read from the database.
 
 mod support;
 
@@ -366,6 +368,14 @@ impl Cell {
             c => panic!("not text: {c:?}"),
         }
     }
+    /// A 16-byte id (big-endian, as the store keeps them), or none for NULL.
+    fn id(&self) -> Option<u128> {
+        match self {
+            Cell::Null => None,
+            Cell::Blob(b) => Some(u128::from_be_bytes(b.as_slice().try_into().unwrap())),
+            c => panic!("not an id: {c:?}"),
+        }
+    }
 }
 
 /// The rows of `q` (no parameters) run on the server's database directly, for what no API shows.
@@ -500,3 +510,219 @@ fn what_the_server_refuses_and_what_it_tolerates() {
     }
 }
 
+/// What the database says of one rider's rides and money, checked ride by ride on the way: each ride
+/// CHARGED by exactly one paid order keyed by the ride (its own charge `R…` or its repayment `P…`, as
+/// ingest names them) whose one payment left her wallet with the fare, or DEBT with no paid order; no
+/// other paid order, no other payment from her wallet, no payment for an order that is not paid.
+struct Books {
+    /// CHARGED ride → the paid order: `R` (its own charge) or `P` (its repayment), and the order's id.
+    paid: std::collections::HashMap<u128, (char, u128)>,
+    debt_rides: std::collections::HashSet<u128>,
+    /// The fares of the CHARGED rides; the unpaid ones; the repayment orders' totals.
+    charged: i64,
+    debt: i64,
+    repaid: i64,
+}
+
+fn books(s: &Server, phone: &str, account: u64, mchid: &str, fare: i64) -> Books {
+    use std::collections::{HashMap, HashSet};
+    let b = s.backend;
+    let rides = db_rows(s, &format!("SELECT id, fare, state, order_id FROM rides WHERE account_id = {account}"));
+    // out_trade_no → (order id, state, total).
+    let orders: HashMap<String, (u128, String, i64)> = db_rows(s, &format!("SELECT out_trade_no, id, trade_state, total FROM orders WHERE mchid = '{mchid}'"))
+        .into_iter()
+        .map(|r| (r[0].text().to_string(), (r[1].id().unwrap(), r[2].text().to_string(), r[3].int())))
+        .collect();
+    // Every payment out of her wallet: order id → the amounts.
+    let mut payments: HashMap<u128, Vec<i64>> = HashMap::new();
+    for r in db_rows(s, &format!("SELECT t.reference, t.amount FROM transfers t JOIN users u ON u.wallet_account = t.debit_account_id WHERE u.phone = '{phone}' AND t.code = 1")) {
+        payments.entry(r[0].id().unwrap()).or_default().push(r[1].int());
+    }
+    let mut books = Books { paid: HashMap::new(), debt_rides: HashSet::new(), charged: 0, debt: 0, repaid: 0 };
+    let mut ride_orders = HashSet::new();
+    for r in &rides {
+        let (ride, state, order) = (r[0].id().unwrap(), r[2].text(), r[3].id());
+        assert_eq!(r[1].int(), fare, "{b}: ride {ride:032x}'s fare");
+        let key = |prefix: char| format!("{prefix}{:031x}", ride & ((1u128 << 124) - 1));
+        let mut paid = Vec::new();
+        for prefix in ['R', 'P'] {
+            if let Some(o) = orders.get(&key(prefix)) {
+                ride_orders.insert(key(prefix));
+                if o.1 == "SUCCESS" {
+                    paid.push((prefix, o.0, o.2));
+                }
+            }
+        }
+        match state {
+            "CHARGED" => {
+                assert_eq!(paid.len(), 1, "{b}: ride {ride:032x} is CHARGED and has {} paid orders: {paid:?}", paid.len());
+                let (prefix, id, total) = paid[0];
+                assert_eq!((order, total), (Some(id), fare), "{b}: ride {ride:032x}'s order");
+                books.paid.insert(ride, (prefix, id));
+                books.charged += fare;
+                if prefix == 'P' {
+                    books.repaid += fare;
+                }
+            }
+            "DEBT" => {
+                assert_eq!(paid, [], "{b}: ride {ride:032x} is DEBT yet paid");
+                books.debt_rides.insert(ride);
+                books.debt += fare;
+            }
+            other => panic!("{b}: ride {ride:032x} is {other}"),
+        }
+    }
+    for (no, (id, state, total)) in &orders {
+        assert!(ride_orders.contains(no), "{b}: order {no} ({state}) belongs to no ride of hers");
+        let moved = payments.remove(id).unwrap_or_default();
+        let expected = if state == "SUCCESS" { vec![*total] } else { vec![] };
+        assert_eq!(moved, expected, "{b}: order {no} ({state}): the payments out of her wallet");
+    }
+    assert!(payments.is_empty(), "{b}: payments out of her wallet for no order of hers: {payments:?}");
+    books
+}
+
+/// Repayment racing the charging of new rides (ridecode.md, "Cases a test suite must include"), round
+/// after round on both backends. A rider in debt rides on at a gate that is offline (its lists pulled
+/// before she owed anything, so her credential keeps working there); each round the gate uploads her
+/// new rides — the batch sent twice, the gate retrying — at the same moment as she repays twice (a
+/// double submit, the second a request later), four threads released together. Before each round her
+/// wallet is topped up to her debt plus the fares of 2, 5, 1 or 4 rides (a batch is 4), so that in most
+/// rounds whichever job the writer takes first leaves the other short. The agreement's daily limit is
+/// reached after a few rounds (repayments count towards it): past it the gate's rides are refused and
+/// become debt while money remains, so a repayment that comes after the upload pays rides of the very
+/// batch it raced. When her credential runs out of codes she first repays everything alone (a new
+/// credential needs no debt). After each round: the books above, the balance what was put in less the
+/// rides charged, the repayments' answers adding up to exactly the repayment orders, paid rides staying
+/// paid by the same order, the debt in her view, a credential refused and the account on the gates'
+/// blacklist exactly while she owes; at the end a clean ledger check.
+#[test]
+fn repayment_racing_the_charging_of_new_rides() {
+    const FARE: i64 = 300;
+    // Codes per credential, and the agreement's daily limit in rides.
+    const MAX_USES: usize = 20;
+    const BATCH: usize = 4;
+    const ROUNDS: usize = 12;
+    // What a top-up leaves beyond her debt, in rides, round after round: enough for every new ride or not.
+    const SPARE: [i64; 4] = [2, 5, 1, 4];
+    const PHONE: &str = "13300000021";
+    for s in Server::all(true) {
+        let b = s.backend;
+        let started = std::time::Instant::now();
+        let admin = Admin::new(&s);
+        let m = s.merchant("公交", "public_key");
+        let mchid = m["mchid"].as_str().unwrap().to_string();
+        let op = admin.operator(&m, json!({ "flat": FARE }), MAX_USES as u8);
+        user(&s, PHONE, op["deposit"].as_i64().unwrap());
+        let mut rider = Phone::new(&s, PHONE, 9);
+        assert_eq!(rider.open(&s, "123456").0, 200);
+        assert_eq!(rider.balance(&s), 0);
+        rider.refresh(&s).unwrap();
+        let account = rider.credential.as_ref().unwrap().terms().account_id;
+        let mut gate = Gate::register(&admin, 1, Direction::In, 31);
+        gate.pull(&s);
+        let (mut funded, mut answered, mut taps, t0) = (0, 0, 0u32, admin.now());
+        // Her next rides at the gate, fifteen seconds apart: the signed records it queued.
+        let ride = |rider: &mut Phone, gate: &mut Gate, taps: &mut u32| {
+            for _ in 0..BATCH {
+                let t = t0 + 15 * *taps;
+                *taps += 1;
+                let code = rider.code(t);
+                gate.tap(&code, t).unwrap();
+            }
+            std::mem::take(&mut gate.queue)
+        };
+        // In debt from the start: her first rides taken with nothing in the wallet.
+        let first = ride(&mut rider, &mut gate, &mut taps);
+        assert_eq!(gate.upload_records(&s, &first).iter().filter(|r| r["status"] == "ACCEPTED").count(), BATCH, "{b}");
+        let mut last = books(&s, PHONE, account, &mchid, FARE);
+        assert_eq!((last.charged, last.debt), (0, BATCH as i64 * FARE), "{b}");
+        assert_eq!(rider.refresh(&s), Err("IN_DEBT".to_string()), "{b}");
+        let (mut repaid_first, mut refused, mut repaid_own) = (0, 0, 0);
+        for round in 0..ROUNDS {
+            let fund = |rider: &Phone, funded: &mut i64, target: i64, tag: &str| {
+                let top = target - rider.balance(&s);
+                if top > 0 {
+                    rider.top_up(&s, top, &format!("{tag}-{round}"));
+                    *funded += top;
+                }
+            };
+            // A credential needs no debt: with too few codes left she pays everything first, alone.
+            if rider.counter as usize + BATCH > MAX_USES {
+                fund(&rider, &mut funded, last.debt, "settle");
+                let (st, r) = rider.repay(&s);
+                assert_eq!((st, r["repaid"].as_i64()), (200, Some(last.debt)), "{b} round {round}: {r}");
+                answered += last.debt;
+                rider.refresh(&s).unwrap();
+            }
+            fund(&rider, &mut funded, last.debt + SPARE[round % SPARE.len()] * FARE, "race");
+            let batch = ride(&mut rider, &mut gate, &mut taps);
+            let go = std::sync::Barrier::new(4);
+            let (uploads, repays) = std::thread::scope(|sc| {
+                let uploads: Vec<_> = (0..2).map(|_| sc.spawn(|| { go.wait(); gate.upload_records(&s, &batch) })).collect();
+                let repays: Vec<_> = (0..2)
+                    .map(|i| {
+                        let (go, rider, s) = (&go, &rider, &s);
+                        sc.spawn(move || {
+                            go.wait();
+                            // The second looks at what she owes first, as the app would: one request later.
+                            if i == 1 {
+                                rider.view(s);
+                            }
+                            rider.repay(s)
+                        })
+                    })
+                    .collect();
+                (uploads.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>(), repays.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>())
+            });
+            for r in &uploads {
+                let statuses: Vec<&str> = r.iter().map(|x| x["status"].as_str().unwrap()).collect();
+                assert_eq!(statuses, ["ACCEPTED"; BATCH], "{b} round {round}: {r:?}");
+            }
+            let now = books(&s, PHONE, account, &mchid, FARE);
+            for (st, r) in &repays {
+                match (st, r["repaid"].as_i64(), r["code"].as_str()) {
+                    (200, Some(paid), _) => answered += paid,
+                    (403, _, Some("NOT_ENOUGH")) => {}
+                    _ => panic!("{b} round {round}: repayment answered {st} {r}"),
+                }
+            }
+            // Every record one ride, charged once or owed; the money and the answers agree with them.
+            assert_eq!(now.paid.len() + now.debt_rides.len(), taps as usize, "{b} round {round}: one ride per tap");
+            assert_eq!(rider.balance(&s), funded - now.charged, "{b} round {round}: the wallet is what was put in less the rides charged");
+            assert_eq!(answered, now.repaid, "{b} round {round}: the repayments' answers against the repayment orders");
+            assert_eq!(rider.view(&s)["debt"].as_i64(), Some(now.debt), "{b} round {round}: the debt she sees");
+            // A ride once paid stays paid, by the same order.
+            for (ride, order) in &last.paid {
+                assert_eq!(now.paid.get(ride), Some(order), "{b} round {round}: ride {ride:032x}");
+            }
+            // Credentials and the blacklist follow the debt.
+            let listed = gate.lists(&s).1.is_blocked(account, admin.now() as u64);
+            let issued = rider.refresh(&s);
+            if now.debt > 0 {
+                assert_eq!((issued, listed), (Err("IN_DEBT".to_string()), true), "{b} round {round}: owes {}", now.debt);
+            } else {
+                assert_eq!((issued, listed), (Ok(()), false), "{b} round {round}: owes nothing");
+            }
+            // How the race went (printed, not asserted: the writer's order is not the test's to choose).
+            let own = now.paid.iter().filter(|(r, (prefix, _))| *prefix == 'P' && !last.paid.contains_key(r) && !last.debt_rides.contains(r)).count();
+            repaid_own += own;
+            if own == 0 && repays.iter().any(|(st, r)| *st == 200 && r["repaid"].as_i64() > Some(0)) {
+                repaid_first += 1;
+            }
+            if repays.iter().all(|(st, _)| *st == 403) {
+                refused += 1;
+            }
+            last = now;
+        }
+        let text = ledger_check(&s);
+        assert!(text.contains("clean"), "{b}: {text}");
+        eprintln!(
+            "{b}: {ROUNDS} rounds, {taps} rides ({} charged, {} owed at the end); rounds where a repayment paid older rides only: {repaid_first}, \
+             where both were refused: {refused}; rides repaid in the round that uploaded them: {repaid_own}; {:.1} s",
+            last.paid.len(),
+            last.debt_rides.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
