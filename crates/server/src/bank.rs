@@ -256,10 +256,24 @@ async fn settle(app: &App, op_id: u128, answer: BankAnswer) -> Result<(), StoreE
     Ok(())
 }
 
+/// How old (business seconds) a pending operation must be before the reconciler asks the bank about it.
+///
+/// Why: [`start`] commits the hold, then asks the bank, then settles. An operation is pending in between,
+/// and the reconciler (every second) used to take every pending one: asking the bank about an operation
+/// whose request had not reached it yet, it heard "never received", voided the hold and marked the
+/// operation failed — and then the request arrived and the bank moved the money anyway (a top-up taken
+/// from the card and never credited; a withdrawal paid out while its hold was released). The transit
+/// race test met it: a top-up answered "failed: the bank never received the operation". So the
+/// reconciler leaves an operation to its first request for this long; a connector must answer (or give
+/// up with `Unknown`) well within it. Kept under the slow test card's ten seconds.
+pub const RECONCILE_AFTER_SECS: i64 = 5;
+
 /// Asks the bank about operations left pending (time-outs, or a crash mid-way) and settles them.
 pub async fn reconcile(app: &std::sync::Arc<App>) -> Result<usize, StoreError> {
     let now = app.business_now_secs();
-    let rows = crate::blocking(|| app.store.query("SELECT id FROM bank_operations WHERE state = 'pending' ORDER BY created_at LIMIT 64", &[]))?;
+    let rows = crate::blocking(|| {
+        app.store.query("SELECT id FROM bank_operations WHERE state = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT 64", &[(now - RECONCILE_AFTER_SECS).into()])
+    })?;
     let mut n = 0;
     for r in rows {
         let Some(op_id) = blob_id(&r[0]) else { continue };
