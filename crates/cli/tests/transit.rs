@@ -589,7 +589,7 @@ fn books(s: &Server, phone: &str, account: u64, mchid: &str, fare: i64) -> Books
 /// double submit, the second a request later), four threads released together. Before each round her
 /// wallet is topped up to her debt plus the fares of 2, 5, 1 or 4 rides (a batch is 4), so that in most
 /// rounds whichever job the writer takes first leaves the other short. The agreement's daily limit is
-/// reached after a few rounds (repayments count towards it): past it the gate's rides are refused and
+/// reached after a few rounds (by the rides charged; repayments do not count towards it): past it the gate's rides are refused and
 /// become debt while money remains, so a repayment that comes after the upload pays rides of the very
 /// batch it raced. When her credential runs out of codes she first repays everything alone (a new
 /// credential needs no debt). After each round: the books above, the balance what was put in less the
@@ -715,6 +715,19 @@ fn repayment_racing_the_charging_of_new_rides() {
             }
             last = now;
         }
+        // Only the operator's own deductions count towards the agreement's daily limit: the rides'
+        // charges carry the agreement, her repayments (she is present, paying what she owes) do not.
+        let marked = |prefix: &str| {
+            let q = format!("SELECT COUNT(*), COUNT(agreement_id) FROM orders WHERE mchid = '{mchid}' AND out_trade_no LIKE '{prefix}%' AND trade_state = 'SUCCESS'");
+            match &db_rows(&s, &q)[0][..] {
+                [Cell::Int(all), Cell::Int(with_agreement)] => (*all, *with_agreement),
+                other => panic!("{b}: {other:?}"),
+            }
+        };
+        let (rides, rides_marked) = marked("R");
+        let (repayments, repayments_marked) = marked("P");
+        assert!(rides > 0 && repayments > 0, "{b}: {rides} rides and {repayments} repayments paid");
+        assert_eq!((rides_marked, repayments_marked), (rides, 0), "{b}: orders counted towards the daily limit");
         let text = ledger_check(&s);
         assert!(text.contains("clean"), "{b}: {text}");
         eprintln!(

@@ -369,20 +369,23 @@ pub fn charge_remembering(
     };
     let id = order.id;
     let failed = order.clone();
-    // The order is marked with the agreement by the payment's own update (one write of the row).
-    memo.payments.agreement = Some(a.id);
+    // The order is marked with the agreement by the payment's own update (one write of the row): that
+    // mark is what the day's limit counts. A repayment is not marked: the user, present, pays what is
+    // owed, and that must not use up the day's allowance for the merchant's own deductions (a rider who
+    // repays would otherwise have her next rides refused as over the limit, and fall into debt again).
+    memo.payments.agreement = within_limits.then_some(a.id);
     let charged = payments::charge_remembering(tx, order, &user, false, ids, &mut memo.payments);
     memo.payments.agreement = None;
     match charged? {
         Ok(paid) => {
             // Counted in the day's sum from now on, as the database would count it (same day: the job's time).
-            if let Some(sum) = memo.today.get_mut(&a.id) {
+            if let Some(sum) = memo.today.get_mut(&a.id).filter(|_| within_limits) {
                 *sum += paid.total;
             }
             Ok(Ok((paid, None)))
         }
         Err(reason) => {
-            tx.execute("UPDATE orders SET trade_state = 'PAYERROR', payer_user = $1, agreement_id = $2 WHERE id = $3", &[user.id.into(), a.id.into(), id.into()])?;
+            tx.execute("UPDATE orders SET trade_state = 'PAYERROR', payer_user = $1, agreement_id = $2 WHERE id = $3", &[user.id.into(), within_limits.then_some(a.id).into(), id.into()])?;
             Ok(Ok((Order { trade_state: TradeState::PayError, payer_user: Some(user.id), ..failed }, Some(reason))))
         }
     }

@@ -213,8 +213,10 @@ pub fn agreement_of(tx: &mut JobTx<'_>, card: &Card) -> Result<Agreement, StoreE
 }
 
 /// What the rider owes: rides whose charge failed.
+const DEBT: &str = "SELECT CAST(COALESCE(SUM(fare), 0) AS BIGINT) FROM rides WHERE account_id = $1 AND state = 'DEBT'";
+
 pub fn debt_in_job(tx: &mut JobTx<'_>, account_id: u64) -> Result<i64, StoreError> {
-    let r = tx.query_one("SELECT CAST(COALESCE(SUM(fare), 0) AS BIGINT) FROM rides WHERE account_id = $1 AND state = 'DEBT'", &[(account_id as i64).into()])?;
+    let r = tx.query_one(DEBT, &[(account_id as i64).into()])?;
     Ok(r.and_then(|r| r[0].as_i64()).unwrap_or(0))
 }
 
@@ -497,7 +499,8 @@ pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_jso
             &[(card.account_id as i64).into()],
         )
     })?;
-    let debt: i64 = rides.iter().filter(|r| r[5].as_str() == Some("DEBT")).map(|r| r[4].as_i64().unwrap_or(0)).sum();
+    // All of the debt, not only what the latest rides show (the same sum that refuses credentials).
+    let debt = crate::blocking(|| app.store.query_one(DEBT, &[(card.account_id as i64).into()]))?.and_then(|r| r[0].as_i64()).unwrap_or(0);
     Ok(Some(serde_json::json!({
         "card_no": card.card_no, "scope": card.scope, "state": card.state, "deposit": card.deposit, "debt": debt,
         "refund_requested_at": card.refund_requested_at,
