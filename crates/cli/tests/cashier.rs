@@ -213,6 +213,50 @@ fn cashier_pages_over_http() {
     }
 }
 
+/// H5's `redirect_url` (WeChat Pay: appended to h5_url, URL-encoded): carried through login and payment
+/// to the receipt, which links back to the merchant and returns there by itself; anything that is not
+/// an http(s) address is refused, not followed.
+#[test]
+fn h5_redirect_url_returns_to_the_merchant() {
+    for s in Server::all(true) {
+        let b = s.backend;
+        let m = s.merchant("Noodles", "public_key");
+        let c = s.client(&m);
+        user(&s, "13500000011", 10_000);
+        let back = "https://shop.example/orders/H5BACK1?from=pay&x=~1";
+        let enc = saoma_server::cashier::url_encode(back);
+        let path = format!("{}&redirect_url={enc}", path_of(&h5_order(&c, &m, "H5BACK1", "noodles", 1_800), &s));
+        let prepay_id = path.split("prepay_id=").nth(1).unwrap().split('&').next().unwrap().to_string();
+
+        for bad in ["javascript:alert(1)", "/admin/merchants", "https://", "https://user@evil.example/", "https://shop.example/\"><script>", "ftp://shop.example/"] {
+            let r = page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={}", saoma_server::cashier::url_encode(bad)), None, &[]);
+            assert!(r.status == 400 && r.body.contains("redirect_url"), "{b}: {bad}: {} {}", r.status, r.body);
+        }
+        let long = format!("https://shop.example/{}", "a".repeat(1100));
+        assert_eq!(page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={long}"), None, &[]).status, 400);
+
+        // The login comes back to the page with the address; the form carries it to the payment.
+        let r = page(&s, "GET", &path, None, &[]);
+        assert!(r.status == 200 && r.body.contains(&format!("redirect_url={enc}")), "{b}: {}", r.body);
+        let cookie = log_in(&s, "13500000011", &path);
+        let r = page(&s, "GET", &path, Some(&cookie), &[]);
+        assert!(r.body.contains(&format!("name=\"redirect_url\" value=\"{}\"", back.replace('&', "&amp;"))), "{b}: {}", r.body);
+        let r = page(&s, "POST", "/cashier/pay", Some(&cookie), &[("prepay_id", &prepay_id), ("redirect_url", back)]);
+        let location = r.header("location").unwrap_or_default().to_string();
+        assert!(r.status == 303 && location.starts_with("/cashier/result?transaction_id=") && location.ends_with(&format!("&redirect_url={enc}")), "{b}: {} {location}", r.status);
+        assert_eq!(query(&c, "H5BACK1").json()["trade_state"], "SUCCESS", "{b}");
+        let receipt = page(&s, "GET", &location, Some(&cookie), &[]);
+        let escaped = back.replace('&', "&amp;");
+        assert!(receipt.status == 200 && receipt.body.contains(&format!("id=\"return\" href=\"{escaped}\"")), "{b}: {}", receipt.body);
+        assert!(receipt.body.contains(&format!("<meta http-equiv=\"refresh\" content=\"5;url={escaped}\">")), "{b}: {}", receipt.body);
+        // Coming back to the paid order's page keeps the way back.
+        assert_eq!(page(&s, "GET", &path, Some(&cookie), &[]).header("location"), Some(location.as_str()));
+        // Without one, the receipt has no way back and no refresh.
+        let plain = page(&s, "GET", location.split("&redirect_url").next().unwrap(), Some(&cookie), &[]);
+        assert!(plain.status == 200 && !plain.body.contains("id=\"return\"") && !plain.body.contains("refresh"), "{b}: {}", plain.body);
+    }
+}
+
 #[test]
 fn collection_code_over_http() {
     for s in Server::all(true) {
@@ -356,8 +400,11 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code() {
         }
         let h5 = h5_order(&c, &m, "BROWSER001", "珍珠奶茶 <large>", 2_345);
         let pin = h5_order(&c, &m, "BROWSER002", "Catering for 40", 150_000);
+        // The merchant's page to return to (this server's /healthz stands in for it).
+        let back = format!("{}/healthz?from=cashier", s.base);
+        let h5 = format!("{h5}&redirect_url={}", saoma_server::cashier::url_encode(&back));
         let spec = json!({"scenarios": [
-            {"kind": "h5", "name": "h5", "url": h5, "phone": "13300000001", "amount": "¥23.45", "description": "珍珠奶茶 <large>"},
+            {"kind": "h5", "name": "h5", "url": h5, "phone": "13300000001", "amount": "¥23.45", "description": "珍珠奶茶 <large>", "back": back},
             {"kind": "pin", "name": "pin", "url": pin, "phone": "13300000002", "wrong_pin": "000000", "pin": "123456"},
             {"kind": "collect", "name": "collect", "url": format!("{}/collect/{}", s.base, m["mchid"].as_str().unwrap()), "phone": "13300000003", "amount": "12.34", "merchant": "Bubble Tea 奶茶"},
         ]});

@@ -86,6 +86,10 @@ def h5(driver, s):
     assert not driver.find_elements(By.ID, "pin")
     driver.find_element(By.ID, "pay").click()
     result(driver, s["name"])
+    if "back" in s:
+        # The h5_url carried a redirect_url: the receipt leads back to the merchant's page.
+        driver.find_element(By.ID, "return").click()
+        WebDriverWait(driver, 15).until(lambda d: d.current_url == s["back"])
 
 
 def pin(driver, s):

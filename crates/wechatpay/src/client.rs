@@ -76,8 +76,11 @@ fn connect(base: &str, timeout: Duration) -> std::io::Result<(Conn, String)> {
 /// handshake per request would cost both sides more than the request itself.
 #[derive(Default)]
 pub struct KeepAlive {
-    idle: Mutex<HashMap<String, Vec<(Conn, String, Instant)>>>,
+    idle: Mutex<HashMap<String, Vec<Idle>>>,
 }
+
+/// A kept connection, its `Host`, and since when it is idle.
+type Idle = (Conn, String, Instant);
 
 /// A kept connection idle longer than this is closed rather than used (servers close theirs after
 /// 5 to 75 seconds; a request on a connection the server is closing would have to be sent again).

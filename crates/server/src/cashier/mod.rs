@@ -181,7 +181,7 @@ pub fn session_cookie(app: &App, token: &str) -> HeaderValue {
 /// (never another site: no open redirect).
 pub fn safe_next(next: &str) -> Option<&str> {
     let ok_start = ["/cashier/h5?", "/cashier/jsapi?", "/collect/"].iter().any(|p| next.starts_with(p));
-    let ok_chars = next.bytes().all(|b| b.is_ascii_alphanumeric() || b"/?=&_-.%".contains(&b));
+    let ok_chars = next.bytes().all(|b| b.is_ascii_alphanumeric() || b"/?=&_-.%~".contains(&b));
     (ok_start && ok_chars && !next.contains("//") && !next.contains("..")).then_some(next)
 }
 

@@ -1,6 +1,7 @@
 //! The cashier (收银台) for an order's prepay id (`h5_url` is `/cashier/h5?prepay_id=wx…`; JSAPI and APP
 //! prepay ids open `/cashier/jsapi?prepay_id=wx…`): the order, the wallet login, the confirmation (with
-//! the PIN when the payment needs it), and the result. Also the login pages the collection code shares.
+//! the PIN when the payment needs it), and the result, which leads back to the merchant's page when the
+//! h5_url carried a `redirect_url`. Also the login pages the collection code shares.
 
 use super::{esc, html, layout, masked_phone, message_page, safe_next, see_other, session, session_cookie, system_error, url_encode, yuan, SESSION_COOKIE};
 use crate::merchants::Merchant;
@@ -111,14 +112,42 @@ pub fn available(app: &App, user: &User) -> Result<i64, saoma_store::StoreError>
     Ok(crate::blocking(|| app.store.account(user.wallet))?.map(|a| a.available()).unwrap_or(0))
 }
 
-fn cashier_path(order: &Order) -> String {
+fn cashier_path(order: &Order, back: Option<&str>) -> String {
     let page = if order.trade_type == TradeType::H5 { "h5" } else { "jsapi" };
-    format!("/cashier/{page}?prepay_id={}", url_encode(&order.prepay_id()))
+    format!("/cashier/{page}?prepay_id={}{}", url_encode(&order.prepay_id()), back_param(back))
+}
+
+fn back_param(back: Option<&str>) -> String {
+    back.map(|b| format!("&redirect_url={}", url_encode(b))).unwrap_or_default()
+}
+
+/// The merchant page an H5 payment returns to (`h5_url` + `&redirect_url=…`, URL-encoded, as WeChat
+/// Pay's H5 flow has it), carried through login and payment to the result page, which links back and
+/// returns there after a few seconds, paid or not (the merchant page must query the order, not trust
+/// the return). An absolute http(s) URL of at most 1,024 characters; anything else is refused rather
+/// than followed (no `javascript:`, no relative path into this server).
+fn redirect_url(p: &Params) -> Result<Option<String>, Response> {
+    let url = param(p, "redirect_url");
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    let plain = url.len() <= 1024 && url.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"'`\\".contains(&b));
+    match host {
+        Some(h) if plain && !h.is_empty() && !h.contains('@') => Ok(Some(url.to_string())),
+        _ => Err(message_page(
+            StatusCode::BAD_REQUEST,
+            "Bad return address",
+            "This payment link's redirect_url is not an http(s) address of the merchant's site. Go back to the merchant and start the payment again.",
+        )),
+    }
 }
 
 /// The cashier page: the order, then the login or the confirmation.
-fn render(app: &App, order: &Order, merchant: &Merchant, user: Option<&User>, error: Option<&str>, ask_pin: bool, status: StatusCode) -> Response {
-    let next = cashier_path(order);
+#[allow(clippy::too_many_arguments)]
+fn render(app: &App, order: &Order, merchant: &Merchant, user: Option<&User>, error: Option<&str>, ask_pin: bool, status: StatusCode, back: Option<&str>) -> Response {
+    let next = cashier_path(order, back);
     let mut body = summary(&merchant.name, &order.description, order.total);
     match user {
         None => body.push_str(&login_card(&next, error)),
@@ -136,9 +165,10 @@ fn render(app: &App, order: &Order, merchant: &Merchant, user: Option<&User>, er
                 body.push_str("<p class=\"error\">This payment needs your payment PIN, and your wallet has none yet. Set a PIN in the wallet first.</p>");
             } else {
                 body.push_str(&format!(
-                    "<form method=\"post\" action=\"/cashier/pay\"><input type=\"hidden\" name=\"prepay_id\" value=\"{}\">{}\
+                    "<form method=\"post\" action=\"/cashier/pay\"><input type=\"hidden\" name=\"prepay_id\" value=\"{}\">{}{}\
                      <button id=\"pay\" type=\"submit\">Pay {} · 确认支付</button></form>",
                     esc(&order.prepay_id()),
+                    back.map(|b| format!("<input type=\"hidden\" name=\"redirect_url\" value=\"{}\">", esc(b))).unwrap_or_default(),
                     if needs_pin { pin_field() } else { "" },
                     esc(&yuan(order.total))
                 ));
@@ -161,6 +191,10 @@ pub async fn cashier(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): 
         Ok(x) => x,
         Err(page) => return page,
     };
+    let back = match redirect_url(&q) {
+        Ok(b) => b,
+        Err(page) => return page,
+    };
     let user = match session(&app, &headers) {
         Ok(u) => u,
         Err(e) => return system_error(e),
@@ -168,16 +202,16 @@ pub async fn cashier(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): 
     let state = order.state_at(app.business_now_secs());
     // The payer coming back (reload, back button) sees their receipt.
     if state == TradeState::Success && user.as_ref().is_some_and(|u| order.payer_user == Some(u.id)) {
-        return see_other(&result_path(&order));
+        return see_other(&result_path(&order, back.as_deref()));
     }
     if let Some(page) = not_payable(state) {
         return page;
     }
-    render(&app, &order, &merchant, user.as_ref(), None, false, StatusCode::OK)
+    render(&app, &order, &merchant, user.as_ref(), None, false, StatusCode::OK, back.as_deref())
 }
 
-fn result_path(order: &Order) -> String {
-    format!("/cashier/result?transaction_id={}", url_encode(&order.transaction_id))
+fn result_path(order: &Order, back: Option<&str>) -> String {
+    format!("/cashier/result?transaction_id={}{}", url_encode(&order.transaction_id), back_param(back))
 }
 
 /// A payment that did not happen, in plain words, with the way back.
@@ -221,23 +255,28 @@ pub async fn pay(State(app): State<Arc<App>>, headers: HeaderMap, form: Option<F
         Ok(x) => x,
         Err(page) => return page,
     };
+    let back = match redirect_url(&p) {
+        Ok(b) => b,
+        Err(page) => return page,
+    };
+    let back = back.as_deref();
     let user = match session(&app, &headers) {
         Ok(Some(u)) => u,
-        Ok(None) => return render(&app, &order, &merchant, None, Some("Your session has ended. Log in again to pay."), false, StatusCode::UNAUTHORIZED),
+        Ok(None) => return render(&app, &order, &merchant, None, Some("Your session has ended. Log in again to pay."), false, StatusCode::UNAUTHORIZED, back),
         Err(e) => return system_error(e),
     };
     let pin = Some(param(&p, "pin")).filter(|s| !s.is_empty()).map(str::to_string);
     match payments::pay(&app, &user, &order.prepay_id(), pin).await {
-        Ok(paid) => see_other(&result_path(&paid)),
+        Ok(paid) => see_other(&result_path(&paid, back)),
         // A second click after the first paid: the receipt, not an error.
-        Err(PayError::Order(c)) if c == "ORDERPAID" && orders::by_code(&app, &order.code).ok().flatten().is_some_and(|o| o.payer_user == Some(user.id)) => see_other(&result_path(&order)),
+        Err(PayError::Order(c)) if c == "ORDERPAID" && orders::by_code(&app, &order.code).ok().flatten().is_some_and(|o| o.payer_user == Some(user.id)) => see_other(&result_path(&order, back)),
         Err(e @ (PayError::PinRequired | PayError::WrongPin { .. })) => {
             let (status, message) = refusal(&app, &user, &e, order.total);
-            render(&app, &order, &merchant, Some(&user), Some(&message), true, status)
+            render(&app, &order, &merchant, Some(&user), Some(&message), true, status, back)
         }
         Err(e) => {
             let (status, message) = refusal(&app, &user, &e, order.total);
-            failure_page(status, &message, &cashier_path(&order))
+            failure_page(status, &message, &cashier_path(&order, back))
         }
     }
 }
@@ -249,6 +288,10 @@ pub async fn result(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Q
         Ok(Some(u)) => u,
         Ok(None) => return nothing(),
         Err(e) => return system_error(e),
+    };
+    let back = match redirect_url(&q) {
+        Ok(b) => b,
+        Err(page) => return page,
     };
     let transaction_id = param(&q, "transaction_id");
     let row = crate::blocking(|| app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()]));
@@ -262,11 +305,19 @@ pub async fn result(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Q
         Ok(None) => return system_error("paid order of an unknown merchant"),
         Err(e) => return system_error(e),
     };
+    // Back to the merchant's page, by a link and after five seconds by itself.
+    let (return_link, refresh) = match &back {
+        Some(url) => (
+            format!("<p><a id=\"return\" href=\"{}\">Back to {} · 返回商户</a></p>", esc(url), esc(&merchant.name)),
+            format!("<meta http-equiv=\"refresh\" content=\"5;url={}\">", esc(url)),
+        ),
+        None => (String::new(), String::new()),
+    };
     let refunded = if order.refunded > 0 { format!("<dt>Refunded</dt><dd id=\"refunded\">{}</dd>", esc(&yuan(order.refunded))) } else { String::new() };
     let body = format!(
         "<div class=\"card\" id=\"result\"><h1 class=\"ok\">Payment successful · 支付成功</h1><div class=\"amount\" id=\"amount\">{}</div><dl>\
          <dt>Merchant</dt><dd id=\"merchant\">{}</dd><dt>Item</dt><dd id=\"description\">{}</dd><dt>Paid at</dt><dd>{}</dd>\
-         <dt>Transaction</dt><dd id=\"transaction-id\">{}</dd>{refunded}<dt>Wallet</dt><dd>{}</dd></dl></div>",
+         <dt>Transaction</dt><dd id=\"transaction-id\">{}</dd>{refunded}<dt>Wallet</dt><dd>{}</dd></dl>{return_link}</div>{refresh}",
         esc(&yuan(order.total)),
         esc(&merchant.name),
         esc(&order.description),
