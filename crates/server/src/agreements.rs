@@ -122,12 +122,12 @@ pub fn in_job(tx: &mut JobTx<'_>, contract_id: &str) -> Result<Option<Agreement>
 
 /// The agreement by contract_id (read side).
 pub fn get(app: &App, contract_id: &str) -> Result<Option<Agreement>, StoreError> {
-    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} FROM agreements WHERE contract_id = $1"), &[contract_id.into()]))?;
+    let row = app.store.query_one(&format!("SELECT {COLUMNS} FROM agreements WHERE contract_id = $1"), &[contract_id.into()])?;
     row.map(|r| from_row(&r).map(|(a, _)| a)).transpose()
 }
 
 pub fn by_out_contract_code(app: &App, mchid: &str, code: &str) -> Result<Option<Agreement>, StoreError> {
-    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} FROM agreements WHERE mchid = $1 AND out_contract_code = $2"), &[mchid.into(), code.into()]))?;
+    let row = app.store.query_one(&format!("SELECT {COLUMNS} FROM agreements WHERE mchid = $1 AND out_contract_code = $2"), &[mchid.into(), code.into()])?;
     row.map(|r| from_row(&r).map(|(a, _)| a)).transpose()
 }
 

@@ -207,7 +207,7 @@ pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: 
 }
 
 fn load(app: &App, op_id: u128) -> Result<Operation, StoreError> {
-    crate::blocking(|| app.store.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE id = $1"), &[op_id.into()]))?
+    app.store.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE id = $1"), &[op_id.into()])?
         .map(|r| op_from_row(&r))
         .ok_or_else(|| StoreError::Corrupt("bank operation vanished".into()))
 }

@@ -167,7 +167,7 @@ fn paid_orders(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<Paid>, 
          FROM orders o LEFT JOIN transfers p ON p.id = o.payment_transfer LEFT JOIN transfers f ON f.id = o.fee_transfer \
          WHERE o.mchid = $1 AND o.success_at >= $2 AND o.success_at < $3"
     );
-    let rows = crate::blocking(|| app.store.query(&sql, &[mchid.into(), from.into(), to.into()]))?;
+    let rows = app.store.query(&sql, &[mchid.into(), from.into(), to.into()])?;
     rows.iter()
         .map(|r| {
             let int = |i: usize| r.get(i).and_then(Value::as_i64).ok_or_else(|| corrupt("order row".into()));
@@ -191,7 +191,7 @@ fn refunds(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<Refunded>, 
          LEFT JOIN transfers t ON t.id = r.refund_transfer LEFT JOIN transfers g ON g.id = r.fee_refund_transfer \
          WHERE r.mchid = $1 AND r.status = 'SUCCESS' AND r.success_at >= $2 AND r.success_at < $3"
     );
-    let rows = crate::blocking(|| app.store.query(&sql, &[mchid.into(), from.into(), to.into()]))?;
+    let rows = app.store.query(&sql, &[mchid.into(), from.into(), to.into()])?;
     rows.iter()
         .map(|r| {
             let int = |i: usize| r.get(i).and_then(Value::as_i64).ok_or_else(|| corrupt("refund row".into()));
@@ -280,7 +280,7 @@ pub fn fund_rows(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<FundR
 /// plus fees given back (the only movements of a merchant's account until settlement exists).
 pub fn opening_balance(app: &App, mchid: &str, before: i64) -> Result<i64, StoreError> {
     let sum = |sql: &str| -> Result<i64, StoreError> {
-        let r = crate::blocking(|| app.store.query_one(sql, &[mchid.into(), before.into()]))?;
+        let r = app.store.query_one(sql, &[mchid.into(), before.into()])?;
         Ok(r.and_then(|r| r.first().and_then(Value::as_i64)).unwrap_or(0))
     };
     let paid = sum("SELECT CAST(COALESCE(SUM(total - fee), 0) AS BIGINT) FROM orders WHERE mchid = $1 AND success_at < $2")?;
@@ -327,7 +327,7 @@ pub fn ledger_window(app: &App, account: u128, from_ns: i64, to_ns: i64) -> Resu
         ));
     }
     listed.sort_by_key(|(ts, _)| *ts);
-    let now = crate::blocking(|| app.store.account(saoma_ledger::AccountId(account)))?;
+    let now = app.store.account(saoma_ledger::AccountId(account))?;
     Ok(serde_json::json!({
         "account": format!("{account:032x}"),
         "from_ns": from_ns,
@@ -342,7 +342,7 @@ pub fn ledger_window(app: &App, account: u128, from_ns: i64, to_ns: i64) -> Resu
 
 /// The ledger account of a merchant's basic account (its unsettled account, until settlement exists).
 pub fn merchant_account(app: &App, mchid: &str) -> Result<Option<u128>, StoreError> {
-    let r = crate::blocking(|| app.store.query_one("SELECT unsettled_account FROM merchants WHERE mchid = $1", &[mchid.into()]))?;
+    let r = app.store.query_one("SELECT unsettled_account FROM merchants WHERE mchid = $1", &[mchid.into()])?;
     Ok(r.and_then(|r| r.first().and_then(blob_id)))
 }
 

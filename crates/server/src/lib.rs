@@ -46,8 +46,10 @@ impl Config {
     }
 }
 
-/// Store reads block (SQLite; the synchronous PostgreSQL client, which may not even start inside an
-/// async worker): run them where blocking is allowed. The server's runtime is multi-threaded.
+/// Work that holds the thread for long — the PIN's argon2 (slow on purpose), building a bill, a run of
+/// reads — runs where blocking is allowed, not on an async worker. The server's runtime is
+/// multi-threaded. A single store read needs no wrapper: the store runs it where its backend allows
+/// (`Store::query`).
 pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }

@@ -291,18 +291,18 @@ pub async fn create(app: &App, n: NewOrder) -> Result<Order, OrderError> {
 }
 
 pub fn by_out_trade_no(app: &App, mchid: &str, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
-    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[mchid.into(), out_trade_no.into()]))?;
+    let row = app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[mchid.into(), out_trade_no.into()])?;
     row.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
 }
 
 /// The order a `code_url` or `prepay_id` names.
 pub fn by_code(app: &App, code: &str) -> Result<Option<Order>, StoreError> {
-    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE code = $1"), &[code.into()]))?;
+    let row = app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE code = $1"), &[code.into()])?;
     row.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
 }
 
 pub fn by_transaction_id(app: &App, mchid: &str, transaction_id: &str) -> Result<Option<Order>, StoreError> {
-    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND transaction_id = $2"), &[mchid.into(), transaction_id.into()]))?;
+    let row = app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND transaction_id = $2"), &[mchid.into(), transaction_id.into()])?;
     row.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
 }
 

@@ -150,7 +150,7 @@ pub fn waiting(app: &App, user: &User) -> Result<Vec<(Order, String)>, StoreErro
 /// The user confirms a waiting payment-code order with the PIN.
 pub async fn confirm(app: &App, user: &User, transaction_id: &str, pin_given: &str) -> Result<Order, PayError> {
     let now = app.business_now_secs();
-    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()]))?;
+    let row = app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()])?;
     let order = row.map(|r| orders::from_row(&r).map(|(o, _)| o)).transpose()?;
     // Another user's order is not this user's business: it does not exist for them.
     let Some(order) = order.filter(|o| o.payer_user == Some(user.id)) else {

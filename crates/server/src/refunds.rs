@@ -131,7 +131,7 @@ const SELECT: &str = "FROM refunds r JOIN orders o ON o.id = r.order_id";
 
 /// A refund of this merchant by its out_refund_no.
 pub fn by_out_refund_no(app: &App, mchid: &str, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
-    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} {SELECT} WHERE r.mchid = $1 AND r.out_refund_no = $2"), &[mchid.into(), out_refund_no.into()]))?;
+    let row = app.store.query_one(&format!("SELECT {COLUMNS} {SELECT} WHERE r.mchid = $1 AND r.out_refund_no = $2"), &[mchid.into(), out_refund_no.into()])?;
     row.map(|r| from_row(&r).map(|(r, _)| r)).transpose()
 }
 

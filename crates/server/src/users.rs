@@ -86,7 +86,7 @@ pub fn pin_matches(hash: &str, pin: &str) -> bool {
 }
 
 pub fn by_phone(app: &App, phone: &str) -> Result<Option<User>, StoreError> {
-    crate::blocking(|| app.store.query_one(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"), &[phone.into()]))?.map(|r| from_row(&r)).transpose()
+    app.store.query_one(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"), &[phone.into()])?.map(|r| from_row(&r)).transpose()
 }
 
 pub fn in_job(tx: &mut JobTx<'_>, id: u128) -> Result<Option<User>, StoreError> {
@@ -208,7 +208,7 @@ pub async fn login(app: &App, phone: String, code: String) -> Result<(String, Us
 pub fn session_user(app: &App, token: &str) -> Result<Option<User>, StoreError> {
     let now = app.business_now_secs();
     // One statement (on PostgreSQL each is a round trip; every wallet request starts here).
-    crate::blocking(|| app.store.query_one(SESSION_USER, &[token.into(), now.into()]))?.map(|r| from_row(&r)).transpose()
+    app.store.query_one(SESSION_USER, &[token.into(), now.into()])?.map(|r| from_row(&r)).transpose()
 }
 
 /// Ends a session (the cashier page's "not you? log out").

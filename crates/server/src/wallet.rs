@@ -101,7 +101,7 @@ async fn balance(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Ok(u) => u,
         Err(e) => return e,
     };
-    match crate::blocking(|| app.store.account(user.wallet)) {
+    match app.store.account(user.wallet) {
         Ok(Some(a)) => Json(json!({ "currency": "CNY", "balance": a.credit_balance(), "available": a.available() })).into_response(),
         Ok(None) => error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "wallet missing"),
         Err(e) => user_error(UserError::Store(e)),

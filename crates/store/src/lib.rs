@@ -392,7 +392,22 @@ impl Store {
     /// A read on the reader connection (committed data; does not wait for the writer). Portable SQL
     /// with `$n` placeholders, as in jobs.
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        self.reader.lock().unwrap_or_else(|p| p.into_inner()).query(sql, params)
+        self.read(|r| r.query(sql, params))
+    }
+
+    /// Runs `f` on the reader connection, from any thread. An SQLite read is in-process and short: it
+    /// runs where it is called, an async worker included (handing the worker's place to another thread,
+    /// as `block_in_place` does, costs more than such a read). A PostgreSQL read waits on the network, and
+    /// its synchronous client may not be driven from inside an async worker: on a multi-threaded runtime's
+    /// worker it runs in `block_in_place`.
+    fn read<T>(&self, f: impl FnOnce(&mut dyn Backend) -> T) -> T {
+        let run = || f(&mut **self.reader.lock().unwrap_or_else(|p| p.into_inner()));
+        let on_worker = || tokio::runtime::Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if matches!(self.database, Database::Postgres(_)) && on_worker() {
+            tokio::task::block_in_place(run)
+        } else {
+            run()
+        }
     }
 
     pub fn query_one(&self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
@@ -403,7 +418,7 @@ impl Store {
         // The overlay first, then the row: a checkpoint in between writes the row before it clears the
         // overlay, so whichever we see is at least as new as every commit acknowledged before this call.
         let newer = self.overlay.read().get(&id).copied();
-        let mut a = self.reader.lock().unwrap_or_else(|p| p.into_inner()).account(id)?;
+        let mut a = self.read(|r| r.account(id))?;
         if let (Some(a), Some(b)) = (a.as_mut(), newer) {
             b.apply_to(a);
         }
@@ -411,7 +426,7 @@ impl Store {
     }
 
     pub fn transfer(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
-        self.reader.lock().unwrap_or_else(|p| p.into_inner()).transfer(id)
+        self.read(|r| r.transfer(id))
     }
 
     /// Checks every invariant of the stored ledger from one snapshot (see `saoma_ledger::check`).

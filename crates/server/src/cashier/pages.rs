@@ -109,7 +109,7 @@ pub fn pin_needed(user: &User, total: i64) -> bool {
 
 /// The wallet's available balance.
 pub fn available(app: &App, user: &User) -> Result<i64, saoma_store::StoreError> {
-    Ok(crate::blocking(|| app.store.account(user.wallet))?.map(|a| a.available()).unwrap_or(0))
+    Ok(app.store.account(user.wallet)?.map(|a| a.available()).unwrap_or(0))
 }
 
 fn cashier_path(order: &Order, back: Option<&str>) -> String {
@@ -294,7 +294,7 @@ pub async fn result(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Q
         Err(page) => return page,
     };
     let transaction_id = param(&q, "transaction_id");
-    let row = crate::blocking(|| app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()]));
+    let row = app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()]);
     let order = match row.and_then(|r| r.map(|r| orders::from_row(&r).map(|(o, _)| o)).transpose()) {
         Ok(Some(o)) if o.payer_user == Some(user.id) && o.success_at.is_some() => o,
         Ok(_) => return nothing(),

@@ -528,7 +528,7 @@ fn charge_ride_with(tx: &mut JobTx<'_>, app: &Arc<App>, charges: &mut Charges, c
 /// The worker's part: entries whose exit did not come within the longest trip are charged the maximum.
 pub async fn settle_open_rides(app: &Arc<App>) -> Result<usize, StoreError> {
     let now = app.business_now_secs();
-    let due: Vec<u128> = crate::blocking(|| app.store.query("SELECT id FROM rides WHERE state = 'OPEN' AND entry_time < $1 LIMIT 500", &[(now - MAX_TRIP_SECS).into()]))?
+    let due: Vec<u128> = app.store.query("SELECT id FROM rides WHERE state = 'OPEN' AND entry_time < $1 LIMIT 500", &[(now - MAX_TRIP_SECS).into()])?
         .iter()
         .filter_map(|r| blob_id(&r[0]))
         .collect();

@@ -90,7 +90,7 @@ pub fn operator_in_job(tx: &mut JobTx<'_>, scope: u16) -> Result<Option<Operator
 }
 
 pub fn operator(app: &App, scope: u16) -> Result<Option<Operator>, StoreError> {
-    crate::blocking(|| app.store.query_one(&format!("SELECT {OPERATOR_COLUMNS} FROM transit_operators WHERE scope = $1"), &[(scope as i64).into()]))?
+    app.store.query_one(&format!("SELECT {OPERATOR_COLUMNS} FROM transit_operators WHERE scope = $1"), &[(scope as i64).into()])?
         .map(|r| operator_from_row(&r))
         .transpose()
 }
@@ -437,7 +437,7 @@ pub async fn request_card_refund(app: &App, user: &User, scope: u16) -> Result<C
 /// agreement ended — unless the rider owes rides, who is then reminded (SMS outbox, once a day) and waits.
 pub async fn settle_leaving(app: &App) -> Result<usize, StoreError> {
     let now = app.business_now_secs();
-    let due: Vec<u128> = crate::blocking(|| app.store.query("SELECT id FROM transit_cards WHERE state = 'LEAVING' AND refund_requested_at <= $1", &[(now - CARD_REFUND_HOLD_SECS).into()]))?
+    let due: Vec<u128> = app.store.query("SELECT id FROM transit_cards WHERE state = 'LEAVING' AND refund_requested_at <= $1", &[(now - CARD_REFUND_HOLD_SECS).into()])?
         .iter()
         .filter_map(|r| blob_id(&r[0]))
         .collect();
@@ -500,7 +500,7 @@ pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_jso
         )
     })?;
     // All of the debt, not only what the latest rides show (the same sum that refuses credentials).
-    let debt = crate::blocking(|| app.store.query_one(DEBT, &[(card.account_id as i64).into()]))?.and_then(|r| r[0].as_i64()).unwrap_or(0);
+    let debt = app.store.query_one(DEBT, &[(card.account_id as i64).into()])?.and_then(|r| r[0].as_i64()).unwrap_or(0);
     Ok(Some(serde_json::json!({
         "card_no": card.card_no, "scope": card.scope, "state": card.state, "deposit": card.deposit, "debt": debt,
         "refund_requested_at": card.refund_requested_at,
