@@ -75,6 +75,28 @@ pub struct App {
 }
 
 impl App {
+    /// The application over an opened store: the platform's keys, accounts and ride-code keys made
+    /// where missing. What `serve` runs on, and what in-process tools (the ride-code benchmark) use.
+    pub async fn open(store: Store, config: Config, base_url: String, admin_token: String, virtual_clock: Option<Arc<VirtualClock>>) -> Result<Arc<App>, StoreError> {
+        let keys = platform::load_or_create(&store, v3::auth::real_now()).await?;
+        accounts::ensure(&store).await?;
+        transit::keys::ensure(&store, v3::auth::real_now().max(0)).await?;
+        Ok(Arc::new(App {
+            store,
+            config,
+            metrics: ops::HttpMetrics::default(),
+            platform: RwLock::new(keys),
+            merchants: merchants::Merchants::default(),
+            nonces: v3::auth::Nonces::default(),
+            notify_connections: Default::default(),
+            admin_token,
+            ids: IdGen::new(),
+            base_url,
+            virtual_clock,
+            bank: Arc::new(bank::SimulatedBank),
+        }))
+    }
+
     /// The newest valid platform key (certificate-mode merchants, and anyone unidentified).
     pub fn platform_key(&self) -> platform::PlatformKey {
         self.signing_key(None)
@@ -174,24 +196,8 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     };
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let keys = platform::load_or_create(&store, v3::auth::real_now()).await?;
-    accounts::ensure(&store).await?;
-    transit::keys::ensure(&store, v3::auth::real_now().max(0)).await?;
     let admin_token = admin::load_or_create_token(&config.data_dir)?;
-    let app = Arc::new(App {
-        store,
-        config,
-        metrics: ops::HttpMetrics::default(),
-        platform: RwLock::new(keys),
-        merchants: merchants::Merchants::default(),
-        nonces: v3::auth::Nonces::default(),
-        notify_connections: Default::default(),
-        admin_token,
-        ids: IdGen::new(),
-        base_url: format!("http://{addr}"),
-        virtual_clock,
-        bank: Arc::new(bank::SimulatedBank),
-    });
+    let app = App::open(store, config, format!("http://{addr}"), admin_token, virtual_clock).await?;
     let router = ops::router(app.clone());
     // Written last: whoever reads it (the CLI, tests) finds a server ready to answer.
     let addr_file = app.config.data_dir.join("server.addr");

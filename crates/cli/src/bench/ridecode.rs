@@ -29,9 +29,9 @@ use saoma_ridecode::{
 use saoma_server::transit::{self, ingest};
 use saoma_server::{hex, users, App};
 use saoma_store::testing::TestDb;
-use saoma_store::{IdGen, Store, StoreOptions, Value, VirtualClock};
+use saoma_store::{Store, StoreOptions, Value, VirtualClock};
 use std::process::ExitCode;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -309,30 +309,14 @@ async fn open_app(db: &TestDb, clock: Arc<VirtualClock>) -> Result<Arc<App>, Str
     let database = db.database.clone();
     let c: Arc<dyn saoma_store::Clock> = clock.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(database, c, StoreOptions::default())).await.map_err(|e| e.to_string())?.map_err(e)?;
-    let real_now = saoma_server::v3::auth::real_now();
-    let keys = saoma_server::platform::load_or_create(&store, real_now).await.map_err(e)?;
-    saoma_server::accounts::ensure(&store).await.map_err(e)?;
-    transit::keys::ensure(&store, real_now.max(0)).await.map_err(e)?;
-    Ok(Arc::new(App {
-        store,
-        config: saoma_server::Config {
-            data_dir: std::env::temp_dir(),
-            database: Some(db.database.clone()),
-            listen: "127.0.0.1:0".parse().map_err(|_| "address")?,
-            sandbox: true,
-            store: StoreOptions::default(),
-        },
-        metrics: Default::default(),
-        platform: RwLock::new(keys),
-        merchants: Default::default(),
-        nonces: Default::default(),
-        notify_connections: Default::default(),
-        admin_token: String::new(),
-        ids: IdGen::new(),
-        base_url: "http://127.0.0.1:0".into(),
-        virtual_clock: Some(clock),
-        bank: Arc::new(saoma_server::bank::SimulatedBank),
-    }))
+    let config = saoma_server::Config {
+        data_dir: std::env::temp_dir(),
+        database: Some(db.database.clone()),
+        listen: "127.0.0.1:0".parse().map_err(|_| "address")?,
+        sandbox: true,
+        store: StoreOptions::default(),
+    };
+    App::open(store, config, "http://127.0.0.1:0".into(), String::new(), Some(clock)).await.map_err(|e| e.to_string())
 }
 
 fn bench_ingest(db: &TestDb, args: &Args) -> Result<Figure, String> {
