@@ -215,6 +215,7 @@ pub fn agreement_of(tx: &mut JobTx<'_>, card: &Card) -> Result<Agreement, StoreE
 /// What the rider owes: rides whose charge failed.
 const DEBT: &str = "SELECT CAST(COALESCE(SUM(fare), 0) AS BIGINT) FROM rides WHERE account_id = $1 AND state = 'DEBT'";
 
+/// [`DEBT`] inside a job (under the writer: current).
 pub fn debt_in_job(tx: &mut JobTx<'_>, account_id: u64) -> Result<i64, StoreError> {
     let r = tx.query_one(DEBT, &[(account_id as i64).into()])?;
     Ok(r.and_then(|r| r[0].as_i64()).unwrap_or(0))
