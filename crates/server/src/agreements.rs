@@ -133,12 +133,10 @@ pub fn by_out_contract_code(app: &App, mchid: &str, code: &str) -> Result<Option
 
 /// The user's agreements (the wallet's list), newest first.
 pub fn of_user(app: &App, user: u128) -> Result<Vec<(Agreement, String)>, StoreError> {
-    let rows = crate::blocking(|| {
-        app.store.query(
-            &format!("SELECT {COLUMNS}, (SELECT name FROM merchants m WHERE m.mchid = agreements.mchid) FROM agreements WHERE user_id = $1 ORDER BY proposed_at DESC"),
-            &[user.into()],
-        )
-    })?;
+    let rows = app.store.query(
+        &format!("SELECT {COLUMNS}, (SELECT name FROM merchants m WHERE m.mchid = agreements.mchid) FROM agreements WHERE user_id = $1 ORDER BY proposed_at DESC"),
+        &[user.into()],
+    )?;
     rows.iter().map(|r| from_row(r).map(|(a, _)| (a, r.last().and_then(Value::as_str).unwrap_or_default().to_string()))).collect()
 }
 

@@ -271,9 +271,7 @@ pub const RECONCILE_AFTER_SECS: i64 = 5;
 /// Asks the bank about operations left pending (time-outs, or a crash mid-way) and settles them.
 pub async fn reconcile(app: &std::sync::Arc<App>) -> Result<usize, StoreError> {
     let now = app.business_now_secs();
-    let rows = crate::blocking(|| {
-        app.store.query("SELECT id FROM bank_operations WHERE state = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT 64", &[(now - RECONCILE_AFTER_SECS).into()])
-    })?;
+    let rows = app.store.query("SELECT id FROM bank_operations WHERE state = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT 64", &[(now - RECONCILE_AFTER_SECS).into()])?;
     let mut n = 0;
     for r in rows {
         let Some(op_id) = blob_id(&r[0]) else { continue };

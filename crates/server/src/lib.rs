@@ -46,6 +46,12 @@ impl Config {
     }
 }
 
+/// `a.x, a.y, …` of a comma-separated column list, for a join that reads a table's columns in its
+/// `from_row` order.
+pub(crate) fn qualified_columns(alias: &str, columns: &str) -> String {
+    columns.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
 /// Work that holds the thread for long — the PIN's argon2 (slow on purpose), building a bill, a run of
 /// reads — runs where blocking is allowed, not on an async worker. The server's runtime is
 /// multi-threaded. A single store read needs no wrapper: the store runs it where its backend allows

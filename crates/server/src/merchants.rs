@@ -68,7 +68,7 @@ impl Merchants {
         if let Some(m) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(mchid) {
             return Ok(Some(m.clone()));
         }
-        crate::blocking(|| self.load(store, mchid))
+        self.load(store, mchid)
     }
 
     fn load(&self, store: &Store, mchid: &str) -> Result<Option<Arc<Merchant>>, StoreError> {

@@ -136,12 +136,10 @@ fn outcome(c: Charged) -> Result<Order, CodepayError> {
 /// The user's payment-code orders waiting for the PIN.
 pub fn waiting(app: &App, user: &User) -> Result<Vec<(Order, String)>, StoreError> {
     let now = app.business_now_secs();
-    let rows = crate::blocking(|| {
-        app.store.query(
-            &format!("SELECT {}, (SELECT name FROM merchants m WHERE m.mchid = orders.mchid) FROM orders WHERE payer_user = $1 AND trade_state = 'USERPAYING' AND expire_at > $2", orders::COLUMNS),
-            &[user.id.into(), now.into()],
-        )
-    })?;
+    let rows = app.store.query(
+        &format!("SELECT {}, (SELECT name FROM merchants m WHERE m.mchid = orders.mchid) FROM orders WHERE payer_user = $1 AND trade_state = 'USERPAYING' AND expire_at > $2", orders::COLUMNS),
+        &[user.id.into(), now.into()],
+    )?;
     rows.iter()
         .map(|r| orders::from_row(r).map(|(o, _)| (o, r.last().and_then(|v| v.as_str()).unwrap_or_default().to_string())))
         .collect()

@@ -121,8 +121,7 @@ const USER_COLS: usize = 7;
 /// The pay job's one read: the order by its code, the payer, the merchant's accounts, fee rate and
 /// APIv3 key (as `PayMemo` keeps them), and the payer's openid for the order's app (if one was made).
 static PAY_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let prefixed = |p: &str, cols: &str| cols.split(',').map(|c| format!("{p}.{}", c.trim())).collect::<Vec<_>>().join(", ");
-    let (o, u) = (prefixed("o", orders::COLUMNS), prefixed("u", users::COLUMNS));
+    let (o, u) = (crate::qualified_columns("o", orders::COLUMNS), crate::qualified_columns("u", users::COLUMNS));
     assert_eq!(o.matches(',').count() + 1, ORDER_COLS);
     assert_eq!(u.matches(',').count() + 1, USER_COLS);
     format!(

@@ -89,13 +89,11 @@ fn insert(tx: &mut saoma_store::JobTx<'_>, k: NewKey, now: i64) -> Result<(), St
 
 /// The keys valid at `now`, newest first.
 pub fn load(store: &Store, now: i64) -> Result<Vec<PlatformKey>, StoreError> {
-    let rows = crate::blocking(|| {
-        store.query(
-            // Newest first: the current key is the one not retiring.
-            &format!("SELECT {READ_COLUMNS} FROM platform_keys WHERE not_before <= $1 AND not_after > $1 AND (retires_at IS NULL OR retires_at > $1) ORDER BY (retires_at IS NULL) DESC, created_at DESC"),
-            &[now.into()],
-        )
-    })?;
+    let rows = store.query(
+        // Newest first: the current key is the one not retiring.
+        &format!("SELECT {READ_COLUMNS} FROM platform_keys WHERE not_before <= $1 AND not_after > $1 AND (retires_at IS NULL OR retires_at > $1) ORDER BY (retires_at IS NULL) DESC, created_at DESC"),
+        &[now.into()],
+    )?;
     let keys: Vec<PlatformKey> = rows.iter().map(|r| from_row(r)).collect::<Result<_, _>>()?;
     if keys.is_empty() {
         return Err(StoreError::Corrupt("no platform key is valid now; rotate the keys".into()));
@@ -106,7 +104,7 @@ pub fn load(store: &Store, now: i64) -> Result<Vec<PlatformKey>, StoreError> {
 /// The valid keys, newest first; creates the first one if there is none. `now` is real time (key
 /// validity is transport security, not business time).
 pub async fn load_or_create(store: &Store, now: i64) -> Result<Vec<PlatformKey>, StoreError> {
-    let existing = crate::blocking(|| store.query("SELECT key_id FROM platform_keys", &[]))?;
+    let existing = store.query("SELECT key_id FROM platform_keys", &[])?;
     if existing.is_empty() {
         let k = generate(now)?;
         store

@@ -45,9 +45,10 @@ impl From<StoreError> for UserError {
 }
 
 pub(crate) const COLUMNS: &str = "id, phone, pin_hash, pin_failures, pin_locked_until, password_free_limit, wallet_account";
-/// The user of a live session: [`COLUMNS`] of `users`, in the same order.
-const SESSION_USER: &str = "SELECT u.id, u.phone, u.pin_hash, u.pin_failures, u.pin_locked_until, u.password_free_limit, u.wallet_account \
-                            FROM wallet_sessions s JOIN users u ON u.id = s.user_id WHERE s.token = $1 AND s.expires_at > $2";
+/// The user of a live session: [`COLUMNS`] of `users`.
+static SESSION_USER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {} FROM wallet_sessions s JOIN users u ON u.id = s.user_id WHERE s.token = $1 AND s.expires_at > $2", crate::qualified_columns("u", COLUMNS))
+});
 
 pub fn blob_id(v: &Value) -> Option<u128> {
     v.as_blob().and_then(|b| <[u8; 16]>::try_from(b).ok()).map(u128::from_be_bytes)
@@ -208,7 +209,7 @@ pub async fn login(app: &App, phone: String, code: String) -> Result<(String, Us
 pub fn session_user(app: &App, token: &str) -> Result<Option<User>, StoreError> {
     let now = app.business_now_secs();
     // One statement (on PostgreSQL each is a round trip; every wallet request starts here).
-    app.store.query_one(SESSION_USER, &[token.into(), now.into()])?.map(|r| from_row(&r)).transpose()
+    app.store.query_one(&SESSION_USER, &[token.into(), now.into()])?.map(|r| from_row(&r)).transpose()
 }
 
 /// Ends a session (the cashier page's "not you? log out").

@@ -270,17 +270,15 @@ impl Backend for Postgres {
         };
         let meta = Meta { last_ts: int(0)?, commit_seq: int(1)? };
         // bytea in text form is `\x` and hex digits (bytea_output = hex, the default since 9.0).
-        let max_id = match row.get(2) {
-            None => None,
-            Some(text) => {
-                let bytes = text
-                    .strip_prefix("\\x")
+        let max_id = row
+            .get(2)
+            .map(|text| {
+                text.strip_prefix("\\x")
                     .filter(|h| h.len() == 32)
                     .and_then(|h| u128::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| StoreError::Corrupt(format!("transfer id in text form: {text}")))?;
-                Some(bytes)
-            }
-        };
+                    .ok_or_else(|| StoreError::Corrupt(format!("transfer id in text form: {text}")))
+            })
+            .transpose()?;
         Ok((meta, max_id))
     }
 
@@ -349,12 +347,13 @@ impl Backend for Postgres {
 
     fn append_journal(&mut self, seq: i64, data: &[u8]) -> Result<(), StoreError> {
         // Sent with COMMIT (see `commit`); a bytea literal in hex, which no data can break out of.
-        let mut sql = format!("INSERT INTO account_journal (seq, data) VALUES ({seq}, '\\x");
+        use std::fmt::Write;
+        let sql = &mut self.at_commit;
+        let _ = write!(sql, "INSERT INTO account_journal (seq, data) VALUES ({seq}, '\\x");
         for b in data {
-            sql.push_str(&format!("{b:02x}"));
+            let _ = write!(sql, "{b:02x}");
         }
         sql.push_str("'::bytea); ");
-        self.at_commit.push_str(&sql);
         Ok(())
     }
 

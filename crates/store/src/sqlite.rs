@@ -245,7 +245,6 @@ impl rusqlite::ToSql for Value {
     }
 }
 
-/// Jobs write `$1`, `$2`, … (PostgreSQL's form); SQLite numbers parameters `?1`, `?2`, …
 /// `$1` → `?1`: the jobs' portable placeholders in SQLite's spelling. Runs for every statement a job
 /// sends, so it works on bytes (a `$` before a digit is ASCII both ways, so the text stays UTF-8).
 fn sqlite_placeholders(sql: &str) -> String {

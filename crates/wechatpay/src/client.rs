@@ -92,7 +92,8 @@ impl KeepAlive {
     /// One request on a kept connection to `base` if there is one, else on a new one, which is kept
     /// afterwards if the answer allows. A kept connection that fails other than by timing out (the
     /// server closed it while it was idle) is dropped and the request sent once more on a new one: the
-    /// caller must be able to take a request delivered twice, as notifications are (at least once).
+    /// caller must be able to take a request delivered twice, as notifications are (at least once). A
+    /// kept connection keeps the timeout it was opened with.
     pub fn request(&self, base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str, timeout: Duration) -> std::io::Result<HttpResponse> {
         if let Some((mut conn, host)) = self.take(base) {
             match exchange(&mut conn, &host, method, path, headers, body, true) {

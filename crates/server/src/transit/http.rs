@@ -251,7 +251,7 @@ async fn alarms(State(app): State<Arc<App>>, Path(s): Path<String>) -> Response 
 
 /// The issuer keys terminals trust: `[{key_id, suite, public_key_hex, not_before, not_after}]`.
 async fn ridecode_keys(State(app): State<Arc<App>>) -> Response {
-    match crate::blocking(|| super::keys::all(&app.store, "issuer")) {
+    match super::keys::all(&app.store, "issuer") {
         Ok(keys) => Json(keys.iter().map(|k| k.json()).collect::<Vec<_>>()).into_response(),
         Err(e) => user_error(UserError::Store(e)),
     }

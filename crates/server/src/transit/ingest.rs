@@ -44,13 +44,11 @@ pub async fn register(app: &App, scope: u16, stop_id: u32, public_key: Vec<u8>, 
 
 /// Per-terminal upload status, for operators.
 pub fn terminals(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
-    let rows = crate::blocking(|| {
-        app.store.query(
-            "SELECT t.terminal_id, t.stop_id, t.name, t.highest_sequence, t.records, t.last_upload_at, \
-             (SELECT COUNT(*) FROM transit_alarms a WHERE a.terminal_id = t.terminal_id) FROM terminals t WHERE t.scope = $1 ORDER BY t.terminal_id",
-            &[(scope as i64).into()],
-        )
-    })?;
+    let rows = app.store.query(
+        "SELECT t.terminal_id, t.stop_id, t.name, t.highest_sequence, t.records, t.last_upload_at, \
+         (SELECT COUNT(*) FROM transit_alarms a WHERE a.terminal_id = t.terminal_id) FROM terminals t WHERE t.scope = $1 ORDER BY t.terminal_id",
+        &[(scope as i64).into()],
+    )?;
     Ok(serde_json::json!({ "terminals": rows.iter().map(|r| {
         let (highest, records) = (r[3].as_i64().unwrap_or(0), r[4].as_i64().unwrap_or(0));
         serde_json::json!({
@@ -61,12 +59,10 @@ pub fn terminals(app: &App, scope: u16) -> Result<serde_json::Value, StoreError>
 }
 
 pub fn alarms(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
-    let rows = crate::blocking(|| {
-        app.store.query(
-            "SELECT a.terminal_id, a.kind, a.detail, a.created_at FROM transit_alarms a JOIN terminals t ON t.terminal_id = a.terminal_id WHERE t.scope = $1 ORDER BY a.created_at",
-            &[(scope as i64).into()],
-        )
-    })?;
+    let rows = app.store.query(
+        "SELECT a.terminal_id, a.kind, a.detail, a.created_at FROM transit_alarms a JOIN terminals t ON t.terminal_id = a.terminal_id WHERE t.scope = $1 ORDER BY a.created_at",
+        &[(scope as i64).into()],
+    )?;
     Ok(serde_json::json!({ "alarms": rows.iter().map(|r| serde_json::json!({ "terminal_id": r[0].as_i64(), "kind": r[1].as_str(), "detail": r[2].as_str(), "time": r[3].as_i64() })).collect::<Vec<_>>() }))
 }
 

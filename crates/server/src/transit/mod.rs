@@ -361,21 +361,19 @@ pub async fn credential(app: &App, user: &User, scope: u16, suite: Suite, device
 /// expires), and the list keys that verify both.
 pub fn lists(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
     let now = app.business_now_secs();
-    let issuers = crate::blocking(|| keys::all(&app.store, "issuer"))?;
-    let list_keys = crate::blocking(|| keys::all(&app.store, "lists"))?;
+    let issuers = keys::all(&app.store, "issuer")?;
+    let list_keys = keys::all(&app.store, "lists")?;
     let signer = keys::current(&list_keys, now).ok_or_else(|| StoreError::Corrupt("no valid list key".into()))?.lists()?;
     let entries = issuers
         .iter()
         .map(|k| Ok(KeyListEntry { key: k.issuer_public()?, revoked_at: k.revoked_at.map(|t| t as u32) }))
         .collect::<Result<Vec<_>, StoreError>>()?;
     let key_list = KeyList::new(now as u64, now as u32, entries).map_err(|e| StoreError::Corrupt(format!("key list: {e:?}")))?;
-    let rows = crate::blocking(|| {
-        app.store.query(
-            "SELECT c.account_id, (SELECT MAX(not_after) FROM transit_credentials t WHERE t.account_id = c.account_id), c.state, c.blocked_until, \
-             (SELECT COUNT(*) FROM rides r WHERE r.account_id = c.account_id AND r.state = 'DEBT') FROM transit_cards c WHERE c.scope = $1",
-            &[(scope as i64).into()],
-        )
-    })?;
+    let rows = app.store.query(
+        "SELECT c.account_id, (SELECT MAX(not_after) FROM transit_credentials t WHERE t.account_id = c.account_id), c.state, c.blocked_until, \
+         (SELECT COUNT(*) FROM rides r WHERE r.account_id = c.account_id AND r.state = 'DEBT') FROM transit_cards c WHERE c.scope = $1",
+        &[(scope as i64).into()],
+    )?;
     let mut blocked = Vec::new();
     for r in rows {
         let until = r[1].as_i64().unwrap_or(0);
@@ -490,16 +488,12 @@ pub async fn settle_leaving(app: &App) -> Result<usize, StoreError> {
 
 /// What the rider sees: the card, deposit, debt, and the latest rides.
 pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_json::Value>, StoreError> {
-    let row = crate::blocking(|| {
-        app.store.query_one(&format!("SELECT {CARD_COLUMNS} FROM transit_cards WHERE user_id = $1 AND scope = $2 ORDER BY created_at DESC LIMIT 1"), &[user.id.into(), (scope as i64).into()])
-    })?;
+    let row = app.store.query_one(&format!("SELECT {CARD_COLUMNS} FROM transit_cards WHERE user_id = $1 AND scope = $2 ORDER BY created_at DESC LIMIT 1"), &[user.id.into(), (scope as i64).into()])?;
     let Some(card) = row.map(|r| card_from_row(&r)).transpose()? else { return Ok(None) };
-    let rides = crate::blocking(|| {
-        app.store.query(
-            "SELECT entry_time, entry_stop, exit_time, exit_stop, fare, state, charged_at FROM rides WHERE account_id = $1 ORDER BY COALESCE(entry_time, exit_time) DESC LIMIT 50",
-            &[(card.account_id as i64).into()],
-        )
-    })?;
+    let rides = app.store.query(
+        "SELECT entry_time, entry_stop, exit_time, exit_stop, fare, state, charged_at FROM rides WHERE account_id = $1 ORDER BY COALESCE(entry_time, exit_time) DESC LIMIT 50",
+        &[(card.account_id as i64).into()],
+    )?;
     // All of the debt, not only what the latest rides show (the same sum that refuses credentials).
     let debt = app.store.query_one(DEBT, &[(card.account_id as i64).into()])?.and_then(|r| r[0].as_i64()).unwrap_or(0);
     Ok(Some(serde_json::json!({

@@ -42,7 +42,8 @@ fn spec(app: &App, caller: &Caller, q: &HashMap<String, String>, kind: BillKind)
 
 /// Makes the bill, publishes its SHA-1 and a download URL for it.
 async fn apply(app: Arc<App>, spec: BillSpec, gzip: bool) -> Result<Response, V3Error> {
-    let csv = bills::make(&app, &spec)?.ok_or_else(no_statement)?;
+    // A day's orders and refunds read and written out: long work, off the async workers.
+    let csv = crate::blocking(|| bills::make(&app, &spec))?.ok_or_else(no_statement)?;
     let sha1 = saoma_wechatpay::digest::sha1_hex(csv.as_bytes());
     let token = Token { spec, gzip, expires_at: real_now() + bills::URL_VALID_SECS, sha1: sha1.clone() }.seal(&app)?;
     Ok(json(
@@ -84,14 +85,14 @@ pub async fn download(State(app): State<Arc<App>>, Extension(caller): Extension<
     if t.spec.mchid != caller.merchant.mchid {
         return Err(V3Error::new(ErrorCode::NoAuth, "this download_url was given to another merchant"));
     }
-    let csv = bills::make(&app, &t.spec)?.unwrap_or_default();
+    let csv = crate::blocking(|| bills::make(&app, &t.spec))?.unwrap_or_default();
     if saoma_wechatpay::digest::sha1_hex(csv.as_bytes()) != t.sha1 {
         // A past day cannot change (crate::bills): this is a fault, and the merchant must not get a file
         // other than the one whose hash it holds.
         tracing::error!(mchid = %t.spec.mchid, date = %t.spec.date, "a bill made again differs from the one published");
         return Err(V3Error::new(ErrorCode::SystemError, "the bill could not be made as published; apply for it again"));
     }
-    let (body, content_type) = if t.gzip { (bills::gzip(csv.as_bytes())?, "application/gzip") } else { (csv.into_bytes(), "text/plain; charset=utf-8") };
+    let (body, content_type) = if t.gzip { (crate::blocking(|| bills::gzip(csv.as_bytes()))?, "application/gzip") } else { (csv.into_bytes(), "text/plain; charset=utf-8") };
     let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response();
     r.extensions_mut().insert(Unsigned);
     Ok(r)
