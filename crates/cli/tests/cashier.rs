@@ -164,8 +164,13 @@ fn cashier_pages_over_http() {
         assert_eq!(page(&s, "POST", "/cashier/sms", None, &[("phone", "12"), ("next", &path)]).status, 400);
         assert_eq!(page(&s, "POST", "/cashier/sms", None, &[("phone", "13500000001"), ("next", &path)]).status, 200);
         let r = page(&s, "POST", "/cashier/login", None, &[("phone", "13500000001"), ("code", "000000x"), ("next", &path)]);
-        assert!(r.status == 401 && r.body.contains("wrong, used or expired"), "{}", r.body);
-        let cookie = log_in(&s, "13500000001", &path);
+        assert!(r.status == 401 && r.body.contains("wrong, used or expired") && r.body.contains("4 tries left"), "{}", r.body);
+        // Asking again within the minute: no new code, the code step stays open for the one sent.
+        let r = page(&s, "POST", "/cashier/sms", None, &[("phone", "13500000001"), ("next", &path)]);
+        assert!(r.status == 429 && r.header("retry-after").is_some() && r.body.contains("id=\"code\""), "{}", r.body);
+        let r = page(&s, "POST", "/cashier/login", None, &[("phone", "13500000001"), ("code", &sms_code(&s, "13500000001")), ("next", &path)]);
+        assert_eq!((r.status, r.header("location")), (303, Some(path.as_str())), "{}", r.body);
+        let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap().strip_prefix("saoma_wallet=").unwrap().to_string();
         // The cookie holds a wallet session: the wallet API takes it as a bearer token.
         assert_eq!(balance(&s, &cookie), 10_000);
         let r = page(&s, "GET", &path, Some(&cookie), &[]);

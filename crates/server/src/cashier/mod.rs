@@ -5,7 +5,7 @@
 //! Content-Security-Policy forbids scripts altogether, so text a merchant wrote (descriptions, names)
 //! cannot run even if an escape were missed. Every value written into a page goes through [`esc`].
 //!
-//! The session is the wallet's own (`users::login`, the `wallet_sessions` table), carried in an HttpOnly
+//! The session is the wallet's own (`login::login`, the `wallet_sessions` table), carried in an HttpOnly
 //! cookie with `SameSite=Lax`: pages read it without script, and no other site can post a payment with
 //! it (its cookie is not sent on cross-site POSTs, and POSTs whose `Origin` is another site are refused).
 
@@ -17,7 +17,7 @@ mod collect;
 mod pages;
 pub mod qr;
 
-use crate::users::{self, User};
+use crate::users::User;
 use crate::App;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -166,7 +166,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The logged-in wallet user, if the session cookie names a live session.
 pub fn session(app: &App, headers: &HeaderMap) -> Result<Option<User>, saoma_store::StoreError> {
     match cookie(headers, SESSION_COOKIE) {
-        Some(token) if !token.is_empty() => users::session_user(app, token),
+        Some(token) if !token.is_empty() => crate::login::session_user(app, token),
         _ => Ok(None),
     }
 }

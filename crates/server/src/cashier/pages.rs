@@ -7,14 +7,16 @@ use super::{esc, html, layout, masked_phone, message_page, safe_next, see_other,
 use crate::merchants::Merchant;
 use crate::orders::{self, Order};
 use crate::payments::{self, PayError};
-use crate::users::{self, User, UserError};
+use crate::login;
+use crate::users::{User, UserError};
 use crate::App;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use saoma_core::order::{TradeState, TradeType};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 type Params = HashMap<String, String>;
@@ -351,14 +353,29 @@ fn bad_next() -> Response {
     message_page(StatusCode::BAD_REQUEST, "Bad link", "This login form does not come from a payment page. Open the payment page again.")
 }
 
+/// A refusal page with `Retry-After` (seconds).
+fn retry_after(mut r: Response, seconds: i64) -> Response {
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    r
+}
+
+fn clock(t: i64) -> String {
+    saoma_core::time::format_rfc3339_cst(t).replace('T', " ")
+}
+
 /// `POST /cashier/sms` {phone, next}: sends the login code, then asks for it.
-pub async fn send_code(State(app): State<Arc<App>>, form: Option<Form<Params>>) -> Response {
+pub async fn send_code(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, form: Option<Form<Params>>) -> Response {
     let p = form.map(|f| f.0).unwrap_or_default();
     let Some(next) = safe_next(param(&p, "next")) else { return bad_next() };
     let phone = param(&p, "phone").replace([' ', '-'], "");
-    match users::send_code(&app, phone.clone()).await {
+    match login::send_code(&app, phone.clone(), login::client_addr(peer, &headers)).await {
         Ok(()) => login_page(StatusCode::OK, next, Some(&phone), None),
-        Err(UserError::BadPhone) => login_page(StatusCode::BAD_REQUEST, next, None, Some("Enter your phone number: 5 to 20 digits.")),
+        Err(UserError::BadPhone) => login_page(StatusCode::BAD_REQUEST, next, None, Some("Enter your mobile number: 11 digits (13x–19x), or + and the country code.")),
+        // A code sent a moment ago is still the one to type: the code step stays open.
+        Err(UserError::FrequencyLimited { retry_after: wait }) => retry_after(
+            login_page(StatusCode::TOO_MANY_REQUESTS, next, Some(&phone), Some(&format!("A code was sent recently (too many codes asked for). Use the last code, or ask for a new one in {wait} s."))),
+            wait,
+        ),
         Err(e) => system_error(format!("{e:?}")),
     }
 }
@@ -368,13 +385,26 @@ pub async fn login(State(app): State<Arc<App>>, form: Option<Form<Params>>) -> R
     let p = form.map(|f| f.0).unwrap_or_default();
     let Some(next) = safe_next(param(&p, "next")) else { return bad_next() };
     let phone = param(&p, "phone").to_string();
-    match users::login(&app, phone.clone(), param(&p, "code").to_string()).await {
+    match login::login(&app, phone.clone(), param(&p, "code").to_string()).await {
         Ok((token, _)) => {
             let mut r = see_other(next);
             r.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, &token));
             r
         }
-        Err(UserError::BadCode) => login_page(StatusCode::UNAUTHORIZED, next, Some(&phone), Some("The code is wrong, used or expired. Check the SMS, or go back and send a new code.")),
+        Err(UserError::BadCode { locked_until, .. }) if locked_until > 0 => {
+            login_page(StatusCode::UNAUTHORIZED, next, None, Some(&format!("The code is wrong. Too many wrong codes: logging in with this phone is locked until {}.", clock(locked_until))))
+        }
+        Err(UserError::BadCode { tries_left, .. }) => login_page(
+            StatusCode::UNAUTHORIZED,
+            next,
+            Some(&phone),
+            Some(&format!("The code is wrong, used or expired ({tries_left} tries left). Check the SMS, or go back and send a new code.")),
+        ),
+        Err(UserError::LoginLocked { until, retry_after: wait }) => retry_after(
+            login_page(StatusCode::TOO_MANY_REQUESTS, next, None, Some(&format!("Too many wrong codes: logging in with this phone is locked until {}.", clock(until)))),
+            wait,
+        ),
+        Err(UserError::BadPhone) => login_page(StatusCode::BAD_REQUEST, next, None, Some("Enter your mobile number: 11 digits (13x–19x), or + and the country code.")),
         Err(UserError::NoSuchUser) => login_page(StatusCode::NOT_FOUND, next, None, Some("No wallet is registered with this phone number.")),
         Err(e) => system_error(format!("{e:?}")),
     }
@@ -385,7 +415,7 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, form: Optio
     let p = form.map(|f| f.0).unwrap_or_default();
     let Some(next) = safe_next(param(&p, "next")) else { return bad_next() };
     if let Some(token) = super::cookie(&headers, SESSION_COOKIE) {
-        if let Err(e) = users::logout(&app, token.to_string()).await {
+        if let Err(e) = login::logout(&app, token.to_string()).await {
             return system_error(e);
         }
     }
