@@ -1,6 +1,6 @@
 //! A user's wallet session as the CLI keeps it, the way a phone keeps its login: commands that act as a
 //! user (`pay`, `paycode`, `ridecode show`) reuse the session token kept in `DATA_DIR/sessions/PHONE`
-//! (mode 0600: it is a live credential) while the server accepts it, and log in again (a code sent by
+//! (mode 0600: it is a live credential, with the server it came from) while the server accepts it, and log in again (a code sent by
 //! SMS, read from the outbox through the admin API) only when the server rejects it. The server allows
 //! a phone one code a minute and five an hour, so logging in on every call would not work.
 
@@ -25,7 +25,7 @@ pub(crate) fn call_as(server: &ServerArgs, phone: &str, method: &str, path: &str
     let mut kept = String::new();
     file.read_to_string(&mut kept).map_err(err)?;
     let kept: Value = serde_json::from_str(&kept).unwrap_or(Value::Null);
-    if let (Some(token), Some(true)) = (kept["token"].as_str(), kept["server"].as_str().map(|s| s == base)) {
+    if let (Some(token), Some(true)) = (kept["token"].as_str(), kept["server"].as_str().map(|s| host(s) == host(&base))) {
         let r = server.call_raw(method, path, Some(&format!("Bearer {token}")), body)?;
         if r.status != 401 || r.json()["code"] != "UNAUTHORIZED" {
             return answer(r);
@@ -34,6 +34,17 @@ pub(crate) fn call_as(server: &ServerArgs, phone: &str, method: &str, path: &str
     let token = login(server, phone)?;
     file.set_len(0).and_then(|_| file.rewind()).and_then(|_| file.write_all(json!({ "server": base, "token": token }).to_string().as_bytes())).map_err(err)?;
     answer(server.call_raw(method, path, Some(&format!("Bearer {token}")), body)?)
+}
+
+/// The scheme and host of a server URL, without the port: a token is sent only to the host it came from,
+/// but a server restarted on another port (`--listen 127.0.0.1:0`) keeps its sessions.
+fn host(url: &str) -> &str {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[authority_start..].find('/').map_or(url.len(), |i| authority_start + i);
+    match url[authority_start..end].rfind(':') {
+        Some(colon) if !url[authority_start + colon..end].contains(']') => &url[..authority_start + colon],
+        _ => &url[..end],
+    }
 }
 
 /// Logs in as the user with a code from the SMS outbox, as a sandbox tester would: the session token.

@@ -447,6 +447,9 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code() {
             }
         }
         assert!(child.wait().unwrap().success(), "{}", std::fs::read_to_string(&stderr).unwrap_or_default());
+        // The test looks at the wallets as another device: the browser logged these phones in a moment
+        // ago, and the server sends a phone one code a minute.
+        support::advance(&s, "61s");
         let wallet = |phone: &str| balance(&s, s.wallet_session(phone).strip_prefix("Bearer ").unwrap());
 
         // The H5 order: SUCCESS under the transaction_id the page showed; the wallet paid it once.
