@@ -63,6 +63,7 @@ impl<'a> Admin<'a> {
 
 /// A rider's phone: a wallet session, a device key, today's credential and its counter.
 struct Phone {
+    phone: String,
     session: String,
     device: DeviceKeyPair,
     credential: Option<Credential>,
@@ -71,7 +72,7 @@ struct Phone {
 
 impl Phone {
     fn new(s: &Server, phone: &str, seed: u8) -> Phone {
-        Phone { session: s.wallet_session(phone), device: DeviceKeyPair::from_seed(Suite::Ed25519, &[seed; 32]).unwrap(), credential: None, counter: 0 }
+        Phone { phone: phone.to_string(), session: s.wallet_session(phone), device: DeviceKeyPair::from_seed(Suite::Ed25519, &[seed; 32]).unwrap(), credential: None, counter: 0 }
     }
     fn wallet(&self, s: &Server, method: &str, path: &str, body: Value) -> (u16, Value) {
         support::wallet_call(s, &self.session, method, path, &body.to_string())
@@ -84,9 +85,15 @@ impl Phone {
     fn repay(&self, s: &Server) -> (u16, Value) {
         self.wallet(s, "POST", &format!("/wallet/transit/{SCOPE}/repay"), Value::Null)
     }
-    /// Tops the wallet up from a test bank card that succeeds; the bank's answer is awaited.
+    /// Tops the wallet up from a test bank card that succeeds (bound first: money moves only with bound
+    /// cards); the bank's answer is awaited.
     fn top_up(&self, s: &Server, amount: i64, request_id: &str) {
-        let (st, v) = self.wallet(s, "POST", "/wallet/topup", json!({"card_no": "6222020000000001", "amount": amount, "request_id": request_id}));
+        // One card per rider (a card is bound to one wallet): its last digits are the phone's.
+        let card = format!("6222020000000001{}", &self.phone[self.phone.len() - 2..]);
+        if self.wallet(s, "GET", "/wallet/cards", Value::Null).1["cards"].as_array().unwrap().is_empty() {
+            support::bind_card(s, &self.session, &self.phone, &card);
+        }
+        let (st, v) = self.wallet(s, "POST", "/wallet/topup", json!({"card_no": card, "amount": amount, "request_id": request_id}));
         assert_eq!((st, v["state"].as_str()), (200, Some("succeeded")), "{v}");
     }
     /// Asks for today's credential: Ok or the refusal's code.

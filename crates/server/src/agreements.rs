@@ -225,10 +225,13 @@ pub async fn sign(app: &App, user: &User, contract_id: &str, pin_given: &str) ->
     let now = app.business_now_secs();
     let a = get(app, contract_id)?.filter(|a| a.user_id == user.id).ok_or(AgreementFail::NotFound)?;
     rules::sign(a.state, a.proposed_at, now).map_err(AgreementFail::Rule)?;
-    payments::check_pin(app, user, pin_given, now).await.map_err(AgreementFail::Pin)?;
+    let proof = crate::pins::verify(app, user, pin_given).await.map_err(|e| AgreementFail::Pin(e.into()))?;
     let (contract_id, notification) = (a.contract_id, app.ids.next());
     app.store
         .transact(move |tx| {
+            if let Err(e) = proof.check_in_job(tx, now)? {
+                return Ok(Err(AgreementFail::Pin(e.into())));
+            }
             let a = in_job(tx, &contract_id)?.ok_or_else(|| StoreError::Corrupt("agreement vanished".into()))?;
             sign_in_job(tx, a, notification, now)
         })

@@ -247,3 +247,22 @@ pub fn wallet_call(s: &Server, session: &str, method: &str, path: &str, body: &s
     let r = saoma_wechatpay::client::http(&s.base, method, path, &[("Authorization", session), ("Content-Type", "application/json")], body).unwrap();
     (r.status, r.json())
 }
+
+/// The newest bank binding code the simulated bank texted `phone` (the SMS outbox, purpose card_bind).
+pub fn bank_code(s: &Server, phone: &str) -> String {
+    let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
+    let admin = format!("Bearer {}", token.trim());
+    let outbox = saoma_wechatpay::client::http(&s.base, "GET", &format!("/admin/sms?phone={phone}"), &[("Authorization", &admin)], "").unwrap().json();
+    outbox["messages"].as_array().unwrap().iter().find(|m| m["purpose"] == "card_bind").expect("no card_bind code")["code"].as_str().unwrap().to_string()
+}
+
+/// Binds `card_no` to the wallet of `phone` behind `session`: the PIN (123456, as [`user`] sets it),
+/// then the bank's code from the SMS outbox. The bound card's JSON.
+pub fn bind_card(s: &Server, session: &str, phone: &str, card_no: &str) -> serde_json::Value {
+    let (st, b) = wallet_call(s, session, "POST", "/wallet/cards", &serde_json::json!({ "card_no": card_no, "pin": "123456" }).to_string());
+    assert_eq!((st, b["state"].as_str()), (200, Some("code_sent")), "{} {b}", s.backend);
+    let code = bank_code(s, phone);
+    let (st, c) = wallet_call(s, session, "POST", &format!("/wallet/cards/{}/confirm", b["id"].as_str().unwrap()), &serde_json::json!({ "code": code }).to_string());
+    assert_eq!(st, 200, "{} {c}", s.backend);
+    c
+}

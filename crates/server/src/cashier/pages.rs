@@ -238,6 +238,7 @@ pub fn refusal(app: &App, user: &User, e: &PayError, total: i64) -> (StatusCode,
             format!("Too many wrong PINs: payments that need the PIN are locked until {}.", saoma_core::time::format_rfc3339_cst(*until).replace('T', " ")),
         ),
         PayError::PinRequired => (StatusCode::FORBIDDEN, "This payment needs your 6-digit payment PIN.".into()),
+        PayError::PinBusy => (StatusCode::TOO_MANY_REQUESTS, "Your PIN is being checked for other requests right now. Wait a moment and try again.".into()),
         PayError::WrongPin { tries_left } => (StatusCode::FORBIDDEN, format!("Wrong PIN. {tries_left} {} left before PIN payments are locked.", if *tries_left == 1 { "try" } else { "tries" })),
         PayError::NoSuchOrder => (StatusCode::NOT_FOUND, "There is no such order.".into()),
         PayError::Order(code) if code == "ORDERPAID" => (StatusCode::CONFLICT, "This order has already been paid.".into()),
@@ -272,7 +273,7 @@ pub async fn pay(State(app): State<Arc<App>>, headers: HeaderMap, form: Option<F
         Ok(paid) => see_other(&result_path(&paid, back)),
         // A second click after the first paid: the receipt, not an error.
         Err(PayError::Order(c)) if c == "ORDERPAID" && orders::by_code(&app, &order.code).ok().flatten().is_some_and(|o| o.payer_user == Some(user.id)) => see_other(&result_path(&order, back)),
-        Err(e @ (PayError::PinRequired | PayError::WrongPin { .. })) => {
+        Err(e @ (PayError::PinRequired | PayError::WrongPin { .. } | PayError::PinBusy)) => {
             let (status, message) = refusal(&app, &user, &e, order.total);
             render(&app, &order, &merchant, Some(&user), Some(&message), true, status, back)
         }

@@ -231,7 +231,7 @@ fn random_u63() -> Result<u64, StoreError> {
 /// operator's held-deposit account, and issues a virtual card. All in one job.
 pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result<Card, TransitFail> {
     let now = app.business_now_secs();
-    payments::check_pin(app, user, pin_given, now).await.map_err(TransitFail::Pin)?;
+    let proof = crate::pins::verify(app, user, pin_given).await.map_err(|e| TransitFail::Pin(e.into()))?;
     let (card_id, agreement_id, deposit_transfer, notification) = (app.ids.next(), app.ids.next(), app.ids.next(), app.ids.next());
     let account_id = random_u63()?;
     let card_no = format!("8{}", saoma_wechatpay::aead::random_digits(15).map_err(|e| StoreError::Io(e.to_string()))?);
@@ -239,6 +239,9 @@ pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result
     let (user_id, wallet) = (user.id, user.wallet);
     app.store
         .transact(move |tx| {
+            if let Err(e) = proof.check_in_job(tx, now)? {
+                return Ok(Err(TransitFail::Pin(e.into())));
+            }
             let Some(op) = operator_in_job(tx, scope)? else { return Ok(Err(TransitFail::NoOperator)) };
             if card_of_user_in_job(tx, user_id, scope)?.is_some() {
                 return Ok(Err(TransitFail::CardOpen));
