@@ -57,6 +57,11 @@ enum Cmd {
         /// SQLite only: `normal` gives up power-loss durability (not crash durability) for speed.
         #[arg(long, env = "SAOMA_SYNC", default_value = "full")]
         sync: String,
+        /// Address blocks (CIDR, comma-separated) notifications may reach although they are not public,
+        /// e.g. 10.0.0.0/8 for receivers on the operator's own network. Loopback, private, link-local and
+        /// other non-public addresses are refused otherwise (outside --sandbox).
+        #[arg(long, env = "SAOMA_NOTIFY_ALLOW", value_delimiter = ',')]
+        notify_allow: Vec<String>,
     },
     /// Ledger operations.
     Ledger {
@@ -124,7 +129,7 @@ fn init_logs(format: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Serve { data, listen, sandbox, sync } => {
+        Cmd::Serve { data, listen, sandbox, sync, notify_allow } => {
             init_logs(&cli.log_format);
             let durability = match sync.as_str() {
                 "full" => Durability::Full,
@@ -141,12 +146,20 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let notify_allow = match saoma_server::outbound::parse_allowlist(&notify_allow.join(",")) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("--notify-allow: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let config = saoma_server::Config {
                 data_dir: data.data_dir,
                 database: Some(database),
                 listen,
                 sandbox,
                 store: StoreOptions { durability, ..StoreOptions::default() },
+                notify_allow,
             };
             let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,

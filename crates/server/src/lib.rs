@@ -12,6 +12,7 @@ pub mod merchants;
 mod ops;
 pub mod notify;
 pub mod orders;
+pub mod outbound;
 pub mod paycodes;
 pub mod payments;
 pub mod platform;
@@ -38,6 +39,8 @@ pub struct Config {
     /// Virtual clock (and, later, the admin API open on loopback).
     pub sandbox: bool,
     pub store: StoreOptions,
+    /// Address blocks notifications may reach although they are not public (`--notify-allow`).
+    pub notify_allow: Vec<outbound::Cidr>,
 }
 
 impl Config {
@@ -78,6 +81,10 @@ pub struct App {
     /// The clock an operator can move, in sandbox mode.
     pub virtual_clock: Option<Arc<VirtualClock>>,
     pub bank: Arc<dyn bank::BankConnector>,
+    /// Where notifications may go (`outbound`): the sandbox, the allowlist, this server's own address.
+    pub notify_policy: outbound::Policy,
+    /// Names of notify_urls recently resolved when given, with their verdict.
+    pub notify_verdicts: notify::Verdicts,
 }
 
 impl App {
@@ -87,6 +94,11 @@ impl App {
         let keys = platform::load_or_create(&store, v3::auth::real_now()).await?;
         accounts::ensure(&store).await?;
         transit::keys::ensure(&store, v3::auth::real_now().max(0)).await?;
+        let notify_policy = outbound::Policy {
+            sandbox: config.sandbox,
+            allow: config.notify_allow.clone(),
+            own: base_url.strip_prefix("http://").and_then(|a| a.parse().ok()),
+        };
         Ok(Arc::new(App {
             store,
             config,
@@ -100,6 +112,8 @@ impl App {
             base_url,
             virtual_clock,
             bank: Arc::new(bank::SimulatedBank),
+            notify_policy,
+            notify_verdicts: Default::default(),
         }))
     }
 

@@ -218,7 +218,8 @@ impl ServerProcess {
             _ => db.url(),
         };
         let child = Command::new(exe)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--data-dir"])
+            // The merchant's notification endpoint is on loopback, which a production server refuses.
+            .args(["serve", "--listen", "127.0.0.1:0", "--notify-allow", "127.0.0.0/8", "--database-url", &url, "--data-dir"])
             .arg(&data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -22,17 +22,20 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub backend: &'static str,
     sandbox: bool,
+    /// More `saoma serve` flags (kept across restarts; `set_args` changes them).
+    args: Vec<String>,
     child: Child,
     _db: TestDb,
 }
 
-fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool) -> (Child, String) {
+fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool, args: &[String]) -> (Child, String) {
         let _ = std::fs::remove_file(data_dir.join("server.addr"));
         let mut cmd = saoma();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--data-dir"]).arg(data_dir).stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("server.log")).unwrap());
         if sandbox {
             cmd.arg("--sandbox");
         }
+        cmd.args(args);
         let mut child = cmd.spawn().unwrap();
         let addr = data_dir.join("server.addr");
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -47,10 +50,22 @@ fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool) -> (Child, Str
 
 impl Server {
     pub fn start(db: TestDb, sandbox: bool) -> Server {
+        Server::start_with(db, sandbox, &[])
+    }
+
+    /// A server with more `saoma serve` flags, e.g. `["--notify-allow", "127.0.0.0/8"]` so that a
+    /// server outside sandbox mode delivers to receivers on loopback.
+    pub fn start_with(db: TestDb, sandbox: bool, args: &[&str]) -> Server {
         let data_dir = std::env::temp_dir().join(format!("saoma_srv_{}_{}", std::process::id(), saoma_wechatpay::aead::random_string(8).unwrap()));
         std::fs::create_dir_all(&data_dir).unwrap();
-        let (child, base) = spawn(&db.url(), &data_dir, sandbox);
-        Server { base, database_url: db.url(), data_dir, backend: db.name(), sandbox, child, _db: db }
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (child, base) = spawn(&db.url(), &data_dir, sandbox, &args);
+        Server { base, database_url: db.url(), data_dir, backend: db.name(), sandbox, args, child, _db: db }
+    }
+
+    /// The flags the next (re)start uses.
+    pub fn set_args(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|a| a.to_string()).collect();
     }
 
     /// Stops the server (SIGTERM, gracefully) and starts it again on the same data.
@@ -66,7 +81,7 @@ impl Server {
     fn stop_and_start(&mut self, signal: &str) {
         let _ = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
         let _ = self.child.wait();
-        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox);
+        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox, &self.args);
         self.child = child;
         self.base = base;
     }
@@ -76,11 +91,22 @@ impl Server {
         TestDb::all().into_iter().map(|db| Server::start(db, sandbox)).collect()
     }
 
+    /// Both backends, with more `saoma serve` flags ([`Server::start_with`]).
+    pub fn all_with(sandbox: bool, args: &[&str]) -> Vec<Server> {
+        TestDb::all().into_iter().map(|db| Server::start_with(db, sandbox, args)).collect()
+    }
+
     /// `saoma merchant create --json` against this server.
     pub fn merchant(&self, name: &str, mode: &str) -> serde_json::Value {
+        self.merchant_with(name, mode, &[])
+    }
+
+    /// `saoma merchant create --json` with more flags (e.g. `--h5-domain shop.example`).
+    pub fn merchant_with(&self, name: &str, mode: &str, args: &[&str]) -> serde_json::Value {
         let out = saoma()
             .args(["merchant", "create", "--json", "--name", name, "--notify-url", "https://example.com/notify", "--platform-key-mode", mode, "--data-dir"])
             .arg(&self.data_dir)
+            .args(args)
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
