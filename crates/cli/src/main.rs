@@ -61,6 +61,11 @@ enum Cmd {
         /// Login SMS codes one client address (an IPv4 address, an IPv6 /64) may ask for in an hour.
         #[arg(long, env = "SAOMA_SMS_PER_ADDRESS", default_value_t = saoma_server::login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR, value_parser = clap::value_parser!(u32).range(1..))]
         sms_per_address: u32,
+        /// Address blocks (CIDR, comma-separated) notifications may reach although they are not public,
+        /// e.g. 10.0.0.0/8 for receivers on the operator's own network. Loopback, private, link-local and
+        /// other non-public addresses are refused otherwise (outside --sandbox).
+        #[arg(long, env = "SAOMA_NOTIFY_ALLOW", value_delimiter = ',')]
+        notify_allow: Vec<String>,
     },
     /// Ledger operations.
     Ledger {
@@ -129,7 +134,7 @@ fn init_logs(format: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Serve { data, listen, sandbox, sync, sms_per_address } => {
+        Cmd::Serve { data, listen, sandbox, sync, sms_per_address, notify_allow } => {
             init_logs(&cli.log_format);
             let durability = match sync.as_str() {
                 "full" => Durability::Full,
@@ -146,6 +151,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let notify_allow = match saoma_server::outbound::parse_allowlist(&notify_allow.join(",")) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("--notify-allow: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let config = saoma_server::Config {
                 data_dir: data.data_dir,
                 database: Some(database),
@@ -153,6 +165,7 @@ fn main() -> ExitCode {
                 sandbox,
                 store: StoreOptions { durability, ..StoreOptions::default() },
                 sms_per_address_per_hour: sms_per_address,
+                notify_allow,
             };
             let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,

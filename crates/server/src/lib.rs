@@ -13,6 +13,7 @@ pub mod merchants;
 mod ops;
 pub mod notify;
 pub mod orders;
+pub mod outbound;
 pub mod paycodes;
 pub mod payments;
 pub mod pins;
@@ -43,6 +44,8 @@ pub struct Config {
     pub store: StoreOptions,
     /// Login codes one client address may ask for in an hour (`login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR`).
     pub sms_per_address_per_hour: u32,
+    /// Address blocks notifications may reach although they are not public (`--notify-allow`).
+    pub notify_allow: Vec<outbound::Cidr>,
 }
 
 impl Config {
@@ -83,6 +86,10 @@ pub struct App {
     /// The clock an operator can move, in sandbox mode.
     pub virtual_clock: Option<Arc<VirtualClock>>,
     pub bank: Arc<dyn bank::BankConnector>,
+    /// Where notifications may go (`outbound`): the sandbox, the allowlist, this server's own address.
+    pub notify_policy: outbound::Policy,
+    /// Names of notify_urls recently resolved when given, with their verdict.
+    pub notify_verdicts: notify::Verdicts,
 }
 
 impl App {
@@ -92,6 +99,11 @@ impl App {
         let keys = platform::load_or_create(&store, v3::auth::real_now()).await?;
         accounts::ensure(&store).await?;
         transit::keys::ensure(&store, v3::auth::real_now().max(0)).await?;
+        let notify_policy = outbound::Policy {
+            sandbox: config.sandbox,
+            allow: config.notify_allow.clone(),
+            own: base_url.strip_prefix("http://").and_then(|a| a.parse().ok()),
+        };
         Ok(Arc::new(App {
             store,
             config,
@@ -105,6 +117,8 @@ impl App {
             base_url,
             virtual_clock,
             bank: Arc::new(bank::SimulatedBank),
+            notify_policy,
+            notify_verdicts: Default::default(),
         }))
     }
 

@@ -518,6 +518,13 @@ CREATE TABLE simulated_bank_bindings (
 );
 ",
     postgres_only: "",
+}, Migration {
+    version: 12,
+    name: "merchant_h5_domains",
+    // The H5 domains a merchant registered (comma-separated host names): where an H5 payment's
+    // redirect_url may return the payer.
+    sql: "ALTER TABLE merchants ADD COLUMN h5_domains TEXT NOT NULL DEFAULT '';",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

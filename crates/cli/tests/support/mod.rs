@@ -22,8 +22,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub backend: &'static str,
     sandbox: bool,
-    /// `saoma serve` flags beyond the usual ones (kept for restarts).
-    extra: Vec<String>,
+    /// More `saoma serve` flags (kept across restarts; `set_args` changes them).
+    args: Vec<String>,
     child: Child,
     _db: TestDb,
 }
@@ -32,17 +32,17 @@ pub struct Server {
 /// except where a test sets it (the test of that limit).
 const TEST_SMS_PER_ADDRESS: &str = "1000000";
 
-fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool, extra: &[String]) -> (Child, String) {
+fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool, args: &[String]) -> (Child, String) {
         let _ = std::fs::remove_file(data_dir.join("server.addr"));
         let mut cmd = saoma();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--data-dir"]).arg(data_dir).stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("server.log")).unwrap());
         if sandbox {
             cmd.arg("--sandbox");
         }
-        if !extra.iter().any(|a| a == "--sms-per-address") {
+        if !args.iter().any(|a| a == "--sms-per-address") {
             cmd.args(["--sms-per-address", TEST_SMS_PER_ADDRESS]);
         }
-        cmd.args(extra);
+        cmd.args(args);
         let mut child = cmd.spawn().unwrap();
         let addr = data_dir.join("server.addr");
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -60,13 +60,19 @@ impl Server {
         Server::start_with(db, sandbox, &[])
     }
 
-    /// A server started with more `saoma serve` flags (e.g. `--sms-per-address 3`).
-    pub fn start_with(db: TestDb, sandbox: bool, extra: &[&str]) -> Server {
+    /// A server with more `saoma serve` flags, e.g. `["--notify-allow", "127.0.0.0/8"]` so that a
+    /// server outside sandbox mode delivers to receivers on loopback, or `["--sms-per-address", "3"]`.
+    pub fn start_with(db: TestDb, sandbox: bool, args: &[&str]) -> Server {
         let data_dir = std::env::temp_dir().join(format!("saoma_srv_{}_{}", std::process::id(), saoma_wechatpay::aead::random_string(8).unwrap()));
         std::fs::create_dir_all(&data_dir).unwrap();
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, base) = spawn(&db.url(), &data_dir, sandbox, &extra);
-        Server { base, database_url: db.url(), data_dir, backend: db.name(), sandbox, extra, child, _db: db }
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (child, base) = spawn(&db.url(), &data_dir, sandbox, &args);
+        Server { base, database_url: db.url(), data_dir, backend: db.name(), sandbox, args, child, _db: db }
+    }
+
+    /// The flags the next (re)start uses.
+    pub fn set_args(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|a| a.to_string()).collect();
     }
 
     /// Stops the server (SIGTERM, gracefully) and starts it again on the same data.
@@ -82,7 +88,7 @@ impl Server {
     fn stop_and_start(&mut self, signal: &str) {
         let _ = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
         let _ = self.child.wait();
-        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox, &self.extra);
+        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox, &self.args);
         self.child = child;
         self.base = base;
     }
@@ -92,11 +98,22 @@ impl Server {
         TestDb::all().into_iter().map(|db| Server::start(db, sandbox)).collect()
     }
 
+    /// Both backends, with more `saoma serve` flags ([`Server::start_with`]).
+    pub fn all_with(sandbox: bool, args: &[&str]) -> Vec<Server> {
+        TestDb::all().into_iter().map(|db| Server::start_with(db, sandbox, args)).collect()
+    }
+
     /// `saoma merchant create --json` against this server.
     pub fn merchant(&self, name: &str, mode: &str) -> serde_json::Value {
+        self.merchant_with(name, mode, &[])
+    }
+
+    /// `saoma merchant create --json` with more flags (e.g. `--h5-domain shop.example`).
+    pub fn merchant_with(&self, name: &str, mode: &str, args: &[&str]) -> serde_json::Value {
         let out = saoma()
             .args(["merchant", "create", "--json", "--name", name, "--notify-url", "https://example.com/notify", "--platform-key-mode", mode, "--data-dir"])
             .arg(&self.data_dir)
+            .args(args)
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

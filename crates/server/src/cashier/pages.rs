@@ -126,22 +126,27 @@ fn back_param(back: Option<&str>) -> String {
 /// The merchant page an H5 payment returns to (`h5_url` + `&redirect_url=…`, URL-encoded, as WeChat
 /// Pay's H5 flow has it), carried through login and payment to the result page, which links back and
 /// returns there after a few seconds, paid or not (the merchant page must query the order, not trust
-/// the return). An absolute http(s) URL of at most 1,024 characters; anything else is refused rather
-/// than followed (no `javascript:`, no relative path into this server).
-fn redirect_url(p: &Params) -> Result<Option<String>, Response> {
+/// the return). An absolute http(s) URL of at most 1,024 characters whose host is one of the merchant's
+/// registered H5 domains or a subdomain (as WeChat Pay's H5 domain configuration), read strictly
+/// (`outbound::parse_url`: no userinfo, backslashes, odd characters); anything else is refused rather
+/// than followed (no `javascript:`, no relative path into this server, no other site).
+fn redirect_url(p: &Params, merchant: &Merchant) -> Result<Option<String>, Response> {
     let url = param(p, "redirect_url");
     if url.is_empty() {
         return Ok(None);
     }
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
     let plain = url.len() <= 1024 && url.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"'`\\".contains(&b));
+    let host = crate::outbound::parse_url(url).ok().and_then(|t| match t.host {
+        crate::outbound::Host::Name(n) => Some(n),
+        crate::outbound::Host::Ip(_) => None,
+    });
     match host {
-        Some(h) if plain && !h.is_empty() && !h.contains('@') => Ok(Some(url.to_string())),
+        Some(h) if plain && merchant.h5_domains.iter().any(|d| crate::outbound::host_within(&h, d)) => Ok(Some(url.to_string())),
         _ => Err(message_page(
             StatusCode::BAD_REQUEST,
-            "Bad return address",
-            "This payment link's redirect_url is not an http(s) address of the merchant's site. Go back to the merchant and start the payment again.",
+            "返回地址无效 · Bad return address",
+            "此支付链接的 redirect_url 不是商户登记的 H5 域名下的地址。请返回商户页面重新发起支付。\
+             This payment link's redirect_url is not an address on the merchant's registered H5 domains. Go back to the merchant and start the payment again.",
         )),
     }
 }
@@ -193,7 +198,7 @@ pub async fn cashier(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): 
         Ok(x) => x,
         Err(page) => return page,
     };
-    let back = match redirect_url(&q) {
+    let back = match redirect_url(&q, &merchant) {
         Ok(b) => b,
         Err(page) => return page,
     };
@@ -258,7 +263,7 @@ pub async fn pay(State(app): State<Arc<App>>, headers: HeaderMap, form: Option<F
         Ok(x) => x,
         Err(page) => return page,
     };
-    let back = match redirect_url(&p) {
+    let back = match redirect_url(&p, &merchant) {
         Ok(b) => b,
         Err(page) => return page,
     };
@@ -292,10 +297,6 @@ pub async fn result(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Q
         Ok(None) => return nothing(),
         Err(e) => return system_error(e),
     };
-    let back = match redirect_url(&q) {
-        Ok(b) => b,
-        Err(page) => return page,
-    };
     let transaction_id = param(&q, "transaction_id");
     let row = app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()]);
     let order = match row.and_then(|r| r.map(|r| orders::from_row(&r).map(|(o, _)| o)).transpose()) {
@@ -307,6 +308,10 @@ pub async fn result(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Q
         Ok(Some(m)) => m,
         Ok(None) => return system_error("paid order of an unknown merchant"),
         Err(e) => return system_error(e),
+    };
+    let back = match redirect_url(&q, &merchant) {
+        Ok(b) => b,
+        Err(page) => return page,
     };
     // Back to the merchant's page, by a link and after five seconds by itself.
     let (return_link, refresh) = match &back {
