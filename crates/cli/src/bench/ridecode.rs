@@ -315,7 +315,13 @@ async fn open_app(db: &TestDb, clock: Arc<VirtualClock>) -> Result<Arc<App>, Str
         listen: "127.0.0.1:0".parse().map_err(|_| "address")?,
         sandbox: true,
         store: StoreOptions::default(),
+        master_key_file: None,
+        public_url: None,
+        trusted_proxies: Vec::new(),
+        connections: Default::default(),
     };
+    // A key of this run's own: the database is fresh and dropped after.
+    saoma_server::secrets::install_ephemeral().map_err(|e| e.to_string())?;
     App::open(store, config, "http://127.0.0.1:0".into(), String::new(), Some(clock)).await.map_err(|e| e.to_string())
 }
 
