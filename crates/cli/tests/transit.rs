@@ -430,11 +430,13 @@ fn db_rows(s: &Server, q: &str) -> Vec<Vec<Cell>> {
     }
 }
 
-/// The newest issuer key's seed, read from the database (an attacker who stole it).
+/// The newest issuer key's seed, read from the database and opened with the master key (an attacker
+/// who stole both: the seed is sealed at rest).
 fn stolen_issuer_key(s: &Server) -> saoma_ridecode::IssuerKeyPair {
     let rows = db_rows(s, "SELECT key_id, seed, not_before, not_after FROM ridecode_keys WHERE purpose = 'issuer' ORDER BY key_id DESC LIMIT 1");
     let r = &rows[0];
-    let seed: [u8; 32] = unhex(r[1].text()).try_into().unwrap();
+    let seed_hex = support::unseal(s, "ridecode_keys", "seed", &r[0].int().to_string(), r[1].text());
+    let seed: [u8; 32] = unhex(&seed_hex).try_into().unwrap();
     saoma_ridecode::IssuerKeyPair::from_seed(Suite::Ed25519, &seed, r[0].int() as u16, r[2].int() as u32, r[3].int() as u32).unwrap()
 }
 

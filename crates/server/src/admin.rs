@@ -78,12 +78,13 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 async fn require_token(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request, next: Next) -> Response {
     let given = req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+    // Loopback as the caller is, not as a proxy on this machine is.
+    let open = app.config.sandbox && crate::proxy::client_addr(&app, peer, req.headers()).is_loopback();
     // Compare in constant time: the token is a secret.
     let ok = given.is_some_and(|g| g.len() == app.admin_token.len() && g.bytes().zip(app.admin_token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0);
     if let Err(why) = same_site(&app, &req, !ok) {
         return error(StatusCode::FORBIDDEN, "CROSS_SITE", why);
     }
-    let open = app.config.sandbox && peer.ip().is_loopback();
     if !(ok || open) {
         return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "admin token required (DATA_DIR/admin.token)");
     }
@@ -250,7 +251,7 @@ async fn advance_clock(State(app): State<Arc<App>>, body: axum::body::Bytes) -> 
         return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "seconds must be positive and at most ten years");
     }
     clock.advance(req.seconds * saoma_store::NANOS_PER_SEC);
-    if let Err(e) = std::fs::write(app.config.data_dir.join("clock.offset"), clock.offset().to_string()) {
+    if let Err(e) = crate::secrets::write_private(&app.config.data_dir.join("clock.offset"), clock.offset().to_string().as_bytes(), false) {
         tracing::warn!(error = %e, "could not record the clock offset");
     }
     Json(serde_json::json!({ "now": saoma_core::time::format_rfc3339_cst(app.business_now_secs()), "offset_seconds": clock.offset() / saoma_store::NANOS_PER_SEC })).into_response()

@@ -149,6 +149,7 @@ fn notify(tx: &mut JobTx<'_>, id: u128, a: &Agreement, event: &str, summary: &st
     let Some(url) = a.notify_url.as_deref().filter(|u| !u.is_empty()) else { return Ok(()) };
     let key = tx.query_one("SELECT apiv3_key FROM merchants WHERE mchid = $1", &[a.mchid.as_str().into()])?.and_then(|r| r[0].as_str().map(str::to_string));
     let key = key.ok_or_else(|| StoreError::Corrupt("agreement of an unknown merchant".into()))?;
+    let key = crate::secrets::open("merchants", "apiv3_key", &a.mchid, &key)?;
     let openid = openid_in_job(tx, a)?;
     crate::notify::enqueue(tx, id, &a.mchid, &key, url, event, summary, "agreement", &a.contract_id, &agreement_json(a, Some(&openid)), now)
 }

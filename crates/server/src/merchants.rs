@@ -93,6 +93,7 @@ impl Merchants {
             return Ok(None);
         };
         let text = |i: usize| r[i].as_str().map(str::to_string).ok_or_else(|| corrupt("text"));
+        let apiv3 = crate::secrets::open("merchants", "apiv3_key", mchid, &text(4)?)?;
         let appids = store
             .query("SELECT appid FROM merchant_appids WHERE mchid = $1 ORDER BY appid", &[mchid.into()])?
             .into_iter()
@@ -103,7 +104,7 @@ impl Merchants {
             name: text(1)?,
             serial_no: text(2)?,
             public_key: PublicKey::from_pem(&text(3)?).map_err(|_| corrupt("public key"))?,
-            apiv3_key: ApiV3Key::new(&text(4)?).map_err(|_| corrupt("apiv3 key"))?,
+            apiv3_key: ApiV3Key::new(&apiv3).map_err(|_| corrupt("apiv3 key"))?,
             notify_url: r[5].as_str().map(str::to_string),
             key_mode: KeyMode::parse(&text(6)?).ok_or_else(|| corrupt("key mode"))?,
             h5_domains: text(7)?.split(',').filter(|d| !d.is_empty()).map(str::to_string).collect(),
@@ -137,6 +138,7 @@ impl Merchants {
                     if tx.query_one("SELECT mchid FROM merchants WHERE mchid = $1", &[mchid.as_str().into()])?.is_some() {
                         continue;
                     }
+                    let sealed_apiv3 = crate::secrets::seal("merchants", "apiv3_key", &mchid, &apiv3_s)?;
                     let account = NewAccount { id: unsettled, currency: Currency::CNY, code: kind::MERCHANT_UNSETTLED, owner: 0, flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS };
                     if let Some(Err(e)) = tx.create_accounts(&[account])?.pop() {
                         return Err(StoreError::Corrupt(format!("merchant account: {e}")));
@@ -150,7 +152,7 @@ impl Merchants {
                             notify2.into(),
                             serial2.into(),
                             pem2.into(),
-                            apiv3_s.into(),
+                            sealed_apiv3.into(),
                             key_mode.as_str().into(),
                             unsettled.0.into(),
                             DEFAULT_FEE_BP.into(),

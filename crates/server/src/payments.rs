@@ -245,11 +245,12 @@ pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_fr
     // notify_url: the cashier learns the result from the answer and the query.
     if !paid.notify_url.is_empty() {
         let apiv3 = m[2].as_str().ok_or_else(|| StoreError::Corrupt("merchant apiv3 key".into()))?;
+        let apiv3 = crate::secrets::open("merchants", "apiv3_key", &paid.mchid, apiv3)?;
         crate::notify::enqueue(
             tx,
             ids.notification,
             &paid.mchid,
-            apiv3,
+            &apiv3,
             &paid.notify_url,
             "TRANSACTION.SUCCESS",
             "支付成功",

@@ -525,6 +525,22 @@ CREATE TABLE simulated_bank_bindings (
     // redirect_url may return the payer.
     sql: "ALTER TABLE merchants ADD COLUMN h5_domains TEXT NOT NULL DEFAULT '';",
     postgres_only: "",
+}, Migration {
+    version: 13,
+    name: "request_nonces",
+    sql: "
+-- v3 request nonces seen within the signature window, shared by every process on the database: a
+-- signed request replayed to another process behind the same address is refused. Written after the
+-- signature verifies (a forger cannot fill it); rows older than the window are pruned.
+CREATE TABLE request_nonces (
+    mchid TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    seen_at BIGINT NOT NULL,
+    PRIMARY KEY (mchid, nonce)
+){WITHOUT_ROWID};
+CREATE INDEX request_nonces_seen ON request_nonces (seen_at);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

@@ -317,7 +317,13 @@ async fn open_app(db: &TestDb, clock: Arc<VirtualClock>) -> Result<Arc<App>, Str
         store: StoreOptions::default(),
         sms_per_address_per_hour: saoma_server::login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR,
         notify_allow: Vec::new(),
+        master_key_file: None,
+        public_url: None,
+        trusted_proxies: Vec::new(),
+        connections: Default::default(),
     };
+    // A key of this run's own: the database is fresh and dropped after.
+    saoma_server::secrets::install_ephemeral().map_err(|e| e.to_string())?;
     App::open(store, config, "http://127.0.0.1:0".into(), String::new(), Some(clock)).await.map_err(|e| e.to_string())
 }
 

@@ -22,10 +22,11 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub backend: &'static str,
     sandbox: bool,
+    child: Child,
     /// More `saoma serve` flags (kept across restarts; `set_args` changes them).
     args: Vec<String>,
-    child: Child,
-    _db: TestDb,
+    /// `None` for a second server on another's database.
+    _db: Option<TestDb>,
 }
 
 /// Tests log many users in from 127.0.0.1: the per-address limit on login codes is lifted for them,
@@ -35,7 +36,7 @@ const TEST_SMS_PER_ADDRESS: &str = "1000000";
 fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool, args: &[String]) -> (Child, String) {
         let _ = std::fs::remove_file(data_dir.join("server.addr"));
         let mut cmd = saoma();
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--data-dir"]).arg(data_dir).stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("server.log")).unwrap());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--data-dir"]).arg(data_dir).args(args).stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("server.log")).unwrap());
         if sandbox {
             cmd.arg("--sandbox");
         }
@@ -60,14 +61,34 @@ impl Server {
         Server::start_with(db, sandbox, &[])
     }
 
-    /// A server with more `saoma serve` flags, e.g. `["--notify-allow", "127.0.0.0/8"]` so that a
-    /// server outside sandbox mode delivers to receivers on loopback, or `["--sms-per-address", "3"]`.
+    /// With extra `saoma serve` flags.
     pub fn start_with(db: TestDb, sandbox: bool, args: &[&str]) -> Server {
+        let (url, name) = (db.url(), db.name());
+        let mut s = Server::start_on(&url, name, sandbox, args);
+        s._db = Some(db);
+        s
+    }
+
+    /// A server on a database another server owns (several processes on one PostgreSQL).
+    pub fn start_on(database_url: &str, backend: &'static str, sandbox: bool, args: &[&str]) -> Server {
         let data_dir = std::env::temp_dir().join(format!("saoma_srv_{}_{}", std::process::id(), saoma_wechatpay::aead::random_string(8).unwrap()));
         std::fs::create_dir_all(&data_dir).unwrap();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let (child, base) = spawn(&db.url(), &data_dir, sandbox, &args);
-        Server { base, database_url: db.url(), data_dir, backend: db.name(), sandbox, args, child, _db: db }
+        let (child, base) = spawn(database_url, &data_dir, sandbox, &args);
+        Server { base, database_url: database_url.to_string(), data_dir, backend, sandbox, child, args, _db: None }
+    }
+
+    /// Stops the server gracefully (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a stopped server again on the same data.
+    pub fn start_again(&mut self) {
+        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox, &self.args);
+        self.child = child;
+        self.base = base;
     }
 
     /// The flags the next (re)start uses.
@@ -282,4 +303,14 @@ pub fn bind_card(s: &Server, session: &str, phone: &str, card_no: &str) -> serde
     let (st, c) = wallet_call(s, session, "POST", &format!("/wallet/cards/{}/confirm", b["id"].as_str().unwrap()), &serde_json::json!({ "code": code }).to_string());
     assert_eq!(st, 200, "{} {c}", s.backend);
     c
+}
+
+/// Opens a secret sealed in the database with the server's master key (as someone holding both the
+/// database and the key file could).
+pub fn unseal(s: &Server, table: &str, column: &str, row: &str, sealed: &str) -> String {
+    let key_hex = std::fs::read_to_string(s.data_dir.join("master.key")).unwrap();
+    let unhex = |h: &str| (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
+    let key: [u8; 32] = unhex(key_hex.trim()).try_into().unwrap();
+    let bytes = unhex(sealed.strip_prefix("sealed:v1:").expect("sealed"));
+    String::from_utf8(saoma_wechatpay::aead::open_raw(&key, format!("{table}.{column}:{row}").as_bytes(), &bytes).expect("opens under the master key")).unwrap()
 }
