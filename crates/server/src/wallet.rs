@@ -126,7 +126,8 @@ async fn balance(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     }
 }
 
-/// The user's payments, refunds, top-ups and withdrawals, newest first (at most 50).
+/// The user's payments, refunds, top-ups and withdrawals, and transit deposits held and returned, newest
+/// first (at most 50).
 async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let user = match session(&app, &headers) {
         Ok(u) => u,
@@ -164,6 +165,21 @@ async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
             let amount = r[2].as_i64().unwrap_or(0);
             let signed = if r[1].as_str() == Some("withdrawal") { -amount } else { amount };
             out.push((at, json!({ "kind": r[1].as_str(), "time": saoma_core::time::format_rfc3339_cst(at), "amount": signed, "state": r[3].as_str(), "request_id": r[4].as_str() })));
+        }
+        // Transit cards: the deposit held when the card was opened, and returned when it was closed.
+        for r in app.store.query(
+            "SELECT c.created_at, c.closed_at, c.state, c.deposit, c.card_no, c.scope, m.name FROM transit_cards c JOIN transit_operators o ON o.scope = c.scope \
+             JOIN merchants m ON m.mchid = o.mchid WHERE c.user_id = $1 ORDER BY c.created_at DESC LIMIT 50",
+            &[user.id.into()],
+        )? {
+            let (opened, deposit) = (r[0].as_i64().unwrap_or(0), r[3].as_i64().unwrap_or(0));
+            let card = |kind: &str, at: i64, amount: i64| {
+                (at, json!({ "kind": kind, "time": saoma_core::time::format_rfc3339_cst(at), "amount": amount, "merchant": r[6].as_str(), "card_no": r[4].as_str(), "scope": r[5].as_i64() }))
+            };
+            out.push(card("transit_deposit_hold", opened, -deposit));
+            if let (Some("CLOSED"), Some(closed)) = (r[2].as_str(), r[1].as_i64()) {
+                out.push(card("transit_deposit_return", closed, deposit));
+            }
         }
         out.sort_by(|a, b| b.0.cmp(&a.0));
         out.truncate(50);
