@@ -36,7 +36,7 @@ const TEST_SMS_PER_ADDRESS: &str = "1000000";
 fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool, args: &[String]) -> (Child, String) {
         let _ = std::fs::remove_file(data_dir.join("server.addr"));
         let mut cmd = saoma();
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--data-dir"]).arg(data_dir).args(args).stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("server.log")).unwrap());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--data-dir"]).arg(data_dir).stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("server.log")).unwrap());
         if sandbox {
             cmd.arg("--sandbox");
         }
