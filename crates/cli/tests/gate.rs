@@ -118,6 +118,11 @@ fn a_gate_remembers_across_restarts_and_every_suite_rides() {
             assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("PARAM_ERROR")), "{b} {what}: {}", r.body);
         }
 
+        // A terminal key of small order is refused at registration.
+        let body = json!({ "scope": 6, "stop_id": 1, "public_key": "01".to_string() + &"00".repeat(31), "name": "weak" });
+        let r = http(&s.base, "POST", "/admin/transit/terminals", &[("Authorization", &admin)], &body.to_string()).unwrap();
+        assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("PARAM_ERROR")), "{b}: {}", r.body);
+
         // Gate 1 takes its fare from the operator's table (300), gate 2 from its configuration (301:
         // above what any credential allows).
         let g1 = s.data_dir.join("gate1");
