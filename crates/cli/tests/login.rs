@@ -438,3 +438,48 @@ fn two_processes_on_one_database_share_the_limits() {
         }
     }
 }
+
+/// `saoma paycode --phone`: the auth code, or the error line.
+fn cli_paycode(s: &Server, phone: &str) -> Result<String, String> {
+    let out = support::saoma().args(["paycode", "--phone", phone, "--data-dir"]).arg(&s.data_dir).output().unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn the_cli_keeps_a_users_session_as_a_phone_does() {
+    use std::os::unix::fs::PermissionsExt;
+    for s in Server::all(true) {
+        let b = s.backend;
+        const PHONE: &str = "13900000009";
+        user(&s, PHONE, 10_000);
+        for _ in 0..3 {
+            assert_eq!(cli_paycode(&s, PHONE).unwrap().len(), 18, "{b}");
+        }
+        assert_eq!(login_codes(&s, PHONE).len(), 1, "{b}: one login for three commands");
+        let file = s.data_dir.join("sessions").join(PHONE);
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "{b}");
+        let kept: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let hash = saoma_wechatpay::digest::sha256_hex(kept["token"].as_str().unwrap().as_bytes());
+        assert_eq!(count(&s, &format!("SELECT COUNT(*) FROM wallet_sessions WHERE token_hash = '{hash}'")), 1, "{b}");
+        // A day on the session has expired: the next command logs in again.
+        advance(&s, "25h");
+        assert!(cli_paycode(&s, PHONE).is_ok(), "{b}");
+        assert_eq!(login_codes(&s, PHONE).len(), 2, "{b}");
+
+        // A code was sent to the phone a moment ago (and is still live): the command uses it rather than
+        // ask for another, which the server would refuse for a minute.
+        const OTHER: &str = "13900000010";
+        user(&s, OTHER, 10_000);
+        assert_eq!(send(&s, OTHER).status, 204, "{b}");
+        assert!(cli_paycode(&s, OTHER).is_ok(), "{b}");
+        let r = http(&s.base, "GET", &format!("/admin/sms?phone={OTHER}"), &[("Authorization", &admin(&s))], "").unwrap().json();
+        let logins: Vec<&Value> = r["messages"].as_array().unwrap().iter().filter(|m| m["purpose"] == "login").collect();
+        assert_eq!((logins.len(), &logins[0]["used"]), (1, &Value::Bool(true)), "{b}: {r}");
+        // A bad phone never becomes a file name.
+        assert!(cli_paycode(&s, "../admin.token").unwrap_err().contains("mainland mobile number"), "{b}");
+    }
+}
