@@ -303,6 +303,9 @@ fn binding_a_card_needs_the_pin_and_the_banks_code() {
         // Nobody else can bind it.
         user(&s, "13700000022", 0);
         let other = s.wallet_session("13700000022");
+        // Without this wallet's PIN it does not learn that another wallet holds the card.
+        let (st, v) = wallet_call(&s, &other, "POST", "/wallet/cards", &json!({"card_no": card, "pin": "000000"}).to_string());
+        assert_eq!((st, v["code"].as_str()), (403, Some("PIN_WRONG")), "{b} {v}");
         let (st, v) = wallet_call(&s, &other, "POST", "/wallet/cards", &json!({"card_no": card, "pin": RIGHT}).to_string());
         assert_eq!((st, v["code"].as_str()), (409, Some("CARD_BOUND_ELSEWHERE")), "{b} {v}");
         // The bound card works.
