@@ -1,11 +1,12 @@
 //! Bank cards as a sandbox tester's phone uses them: bind a card (the PIN, then the simulated bank's
 //! code read from the SMS outbox), list the bound cards, top up from one and withdraw to one (the PIN).
 
-use crate::admin_cmd::{login, report, ServerArgs};
+use crate::admin_cmd::{report, ServerArgs};
+use crate::session::call_as;
 use clap::Subcommand;
 use std::process::ExitCode;
 
-/// Who acts: the user, by phone (logged in with an SMS code read from the outbox).
+/// Who acts: the user, by phone (its kept session, or a login with an SMS code read from the outbox).
 #[derive(clap::Args)]
 pub struct UserArgs {
     #[command(flatten)]
@@ -42,18 +43,17 @@ pub fn card(cmd: CardCmd) -> ExitCode {
     match cmd {
         CardCmd::Bind { user, pin, card_no } => {
             let r = (|| {
-                let session = login(&user.server, &user.phone)?;
-                let b = user.server.call("POST", "/wallet/cards", Some(&session), &serde_json::json!({ "card_no": card_no, "pin": pin }).to_string())?;
+                let b = call_as(&user.server, &user.phone, "POST", "/wallet/cards", &serde_json::json!({ "card_no": card_no, "pin": pin }).to_string())?;
                 let id = b["id"].as_str().ok_or("no binding id")?;
                 // The bank's code, as the phone would receive it: the newest card_bind message.
                 let outbox = user.server.get(&format!("/admin/sms?phone={}", user.phone))?;
                 let code = outbox["messages"].as_array().into_iter().flatten().find(|m| m["purpose"] == "card_bind").and_then(|m| m["code"].as_str()).ok_or("no bank code in the outbox")?.to_string();
-                user.server.call("POST", &format!("/wallet/cards/{id}/confirm"), Some(&session), &serde_json::json!({ "code": code }).to_string())
+                call_as(&user.server, &user.phone, "POST", &format!("/wallet/cards/{id}/confirm"), &serde_json::json!({ "code": code }).to_string())
             })();
             report(r, user.json, |v| println!("card …{} bound ({})", v["tail"].as_str().unwrap_or("?"), v["id"].as_str().unwrap_or("?")))
         }
         CardCmd::List { user } => {
-            let r = login(&user.server, &user.phone).and_then(|session| user.server.call("GET", "/wallet/cards", Some(&session), ""));
+            let r = call_as(&user.server, &user.phone, "GET", "/wallet/cards", "");
             report(r, user.json, |v| {
                 for c in v["cards"].as_array().into_iter().flatten() {
                     println!("…{} {}", c["tail"].as_str().unwrap_or("?"), c["id"].as_str().unwrap_or("?"));
@@ -85,13 +85,12 @@ pub struct BankArgs {
 /// `POST /wallet/topup` or `/wallet/withdraw` as the user.
 pub fn bank(a: BankArgs, path: &str) -> ExitCode {
     let r = (|| {
-        let session = login(&a.user.server, &a.user.phone)?;
         let rid = match a.request_id {
             Some(r) => r,
             None => saoma_wechatpay::aead::random_string(24).map_err(|e| e.to_string())?,
         };
         let body = serde_json::json!({ "card_no": a.card_no, "amount": a.amount, "request_id": rid, "pin": a.pin });
-        a.user.server.call("POST", path, Some(&session), &body.to_string())
+        call_as(&a.user.server, &a.user.phone, "POST", path, &body.to_string())
     })();
     report(r, a.user.json, |v| println!("{} of {} fen: {}{}", v["kind"].as_str().unwrap_or("?"), v["amount"], v["state"].as_str().unwrap_or("?"), v["error"].as_str().map(|e| format!(" ({e})")).unwrap_or_default()))
 }
