@@ -15,7 +15,7 @@
 //! limited here. On shutdown the loop stops accepting, each connection finishes the request it is in
 //! and closes, and `serve_connections` returns when the last one has.
 
-use crate::proxy::Cidr;
+use crate::App;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response, StatusCode};
@@ -212,6 +212,15 @@ impl AsyncWrite for WatchedIo {
     }
 }
 
+/// Counts a connection out of `saoma_connections_open` when it ends.
+struct OpenGauge(Arc<App>);
+
+impl Drop for OpenGauge {
+    fn drop(&mut self) {
+        self.0.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Marks the request handled when dropped (answered, or the connection gone).
 struct InRequest(Arc<Activity>);
 
@@ -249,13 +258,8 @@ async fn handle(router: Router, peer: SocketAddr, activity: Arc<Activity>, body_
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets the open connections finish.
-pub async fn serve_connections(
-    listener: TcpListener,
-    router: Router,
-    limits: ConnectionLimits,
-    trusted_proxies: Vec<Cidr>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+pub async fn serve_connections(listener: TcpListener, router: Router, app: Arc<App>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let (limits, trusted_proxies) = (app.config.connections.clone(), app.config.trusted_proxies.clone());
     let fd_limit = raise_fd_limit();
     let max = limits.effective_max(fd_limit).max(1);
     tracing::info!(max_connections = max, max_per_address = limits.max_per_address, fd_limit, "connection limits");
@@ -283,6 +287,7 @@ pub async fn serve_connections(
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
+            app.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%peer, "connection refused: the server's connection cap is reached");
             continue;
         };
@@ -293,6 +298,7 @@ pub async fn serve_connections(
             match per_address.enter(ip, limits.max_per_address) {
                 Some(s) => Some(s),
                 None => {
+                    app.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%peer, "connection refused: this address's connection cap is reached");
                     continue;
                 }
@@ -302,8 +308,11 @@ pub async fn serve_connections(
         let router = router.clone();
         let limits = limits.clone();
         let mut stop = stop_rx.clone();
+        let app = app.clone();
         tokio::spawn(async move {
             let _slots = (slot, address_slot);
+            app.metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+            let _open = OpenGauge(app.clone());
             let activity = Arc::new(Activity {
                 opened: Instant::now(),
                 in_request: AtomicBool::new(false),
