@@ -96,6 +96,21 @@ impl ConnectionLimits {
     }
 }
 
+/// What the per-address cap counts by: an IPv4 address, or an IPv6 /64 (one subscriber's block:
+/// whoever holds one has 2^64 addresses to spread over).
+fn client_block(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
 /// Open connections per client address.
 #[derive(Default)]
 struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
@@ -295,7 +310,7 @@ pub async fn serve_connections(listener: TcpListener, router: Router, app: Arc<A
         let address_slot = if trusted_proxies.iter().any(|c| c.contains(ip)) {
             None
         } else {
-            match per_address.enter(ip, limits.max_per_address) {
+            match per_address.enter(client_block(ip), limits.max_per_address) {
                 Some(s) => Some(s),
                 None => {
                     app.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);

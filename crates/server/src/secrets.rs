@@ -53,7 +53,12 @@ impl MasterKey {
         let path: PathBuf = explicit.map(Path::to_path_buf).unwrap_or_else(|| data_dir.join(KEY_FILE));
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                restrict_file(&path).map_err(|e| format!("master key file {}: {e}", path.display()))?;
+                if explicit.is_none() {
+                    restrict_file(&path).map_err(|e| format!("master key file {}: {e}", path.display()))?;
+                } else if others_can_read(&path) {
+                    // A given file may be a read-only mount (a container secret): not ours to chmod.
+                    tracing::warn!(path = %path.display(), "the master key file is readable by other users: make it 0600 or 0400");
+                }
                 let bytes = crate::hex::decode(text.trim()).filter(|b| b.len() == 32).ok_or_else(|| format!("master key file {} must hold 64 hex digits (32 bytes)", path.display()))?;
                 Ok(MasterKey(bytes.try_into().expect("32 bytes")))
             }
@@ -145,6 +150,16 @@ pub async fn seal_existing(store: &Store) -> Result<u64, StoreError> {
         })
         .await?
         .map_err(|_| StoreError::Corrupt("sealing secrets".into()))
+}
+
+fn others_can_read(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        return std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0);
+    }
+    #[allow(unreachable_code)]
+    false
 }
 
 /// Makes `dir` (created if missing) readable by its owner only: 0700.
