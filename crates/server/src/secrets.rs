@@ -201,3 +201,29 @@ pub fn write_private(path: &Path, contents: &[u8], create_new: bool) -> std::io:
     f.write_all(contents)?;
     f.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_in_their_own_row() {
+        install_ephemeral().unwrap();
+        let a = seal("merchants", "apiv3_key", "1600000001", "k".repeat(32).as_str()).unwrap();
+        let b = seal("merchants", "apiv3_key", "1600000001", "k".repeat(32).as_str()).unwrap();
+        assert!(a.starts_with(PREFIX) && a != b, "a fresh nonce per value");
+        assert_eq!(open("merchants", "apiv3_key", "1600000001", &a).unwrap(), "k".repeat(32));
+        // Copied to another row or column: refused, and the message names the master key.
+        for (t, c, r) in [("merchants", "apiv3_key", "1600000002"), ("platform_keys", "private_key", "1600000001")] {
+            assert!(matches!(open(t, c, r, &a), Err(StoreError::Corrupt(m)) if m.contains("master key")));
+        }
+        // Tampered, or not sealed at all.
+        let mut t = a.clone().into_bytes();
+        let last = t.len() - 1;
+        t[last] = if t[last] == b'0' { b'1' } else { b'0' };
+        assert!(open("merchants", "apiv3_key", "1600000001", std::str::from_utf8(&t).unwrap()).is_err());
+        assert!(open("merchants", "apiv3_key", "1600000001", &"k".repeat(32)).is_err());
+        // Another key is refused for this process.
+        assert!(install(MasterKey::generate().unwrap()).is_err());
+    }
+}
