@@ -296,6 +296,12 @@ fn forwarded_for_is_believed_from_trusted_proxies_only() {
     assert_eq!(admin(&[("X-Forwarded-For", "203.0.113.5")]), 401, "a remote client behind the trusted proxy");
     assert_eq!(admin(&[("X-Forwarded-For", "203.0.113.5, 10.1.2.3")]), 401, "through two trusted proxies");
     assert_eq!(admin(&[("X-Forwarded-For", "127.0.0.1")]), 200);
+
+    // Settings that cannot work are refused before anything starts.
+    for (flag, value) in [("--public-url", "https://pay.example.com/?a=1"), ("--public-url", "pay.example.com"), ("--trusted-proxy", "10.0.0.0/40"), ("--trusted-proxy", "proxy")] {
+        let (ok, err) = serve_once(&s, &[flag, value]);
+        assert!(!ok && err.contains(flag), "{flag} {value}: {err}");
+    }
 }
 
 fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
