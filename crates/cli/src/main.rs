@@ -74,7 +74,8 @@ struct DeployArgs {
     /// open-file limit is raised to the hard one at start).
     #[arg(long, env = "SAOMA_MAX_CONNECTIONS", default_value_t = 0)]
     max_connections: usize,
-    /// Open connections from one client address at most (trusted proxies exempt).
+    /// Open connections from one client address at most (an IPv6 /64 counts as one address; trusted
+    /// proxies exempt).
     #[arg(long, env = "SAOMA_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections_per_address: u64,
 }
