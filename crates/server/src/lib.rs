@@ -120,7 +120,8 @@ impl App {
         let notify_policy = outbound::Policy {
             sandbox: config.sandbox,
             allow: config.notify_allow.clone(),
-            own: base_url.strip_prefix("http://").and_then(|a| a.parse().ok()),
+            own: (config.listen.port() != 0).then_some(config.listen),
+            own_url: outbound::parse_url(&base_url).ok().map(|t| (t.host, t.port)),
         };
         Ok(Arc::new(App {
             store,
@@ -260,6 +261,9 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     let addr = listener.local_addr()?;
     let admin_token = admin::load_or_create_token(&config.data_dir)?;
     let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    // The address actually bound (port 0 picks one): what the notification policy knows as this server.
+    let mut config = config;
+    config.listen = addr;
     let app = App::open(store, config, base_url, admin_token, virtual_clock).await.map_err(|e| match e {
         // A secret that does not open: the master key is not this database's.
         StoreError::Corrupt(m) if m.contains("master key") => ServeError::Config(m),

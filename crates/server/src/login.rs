@@ -12,11 +12,10 @@
 
 use crate::users::{self, User, UserError, COLUMNS};
 use crate::App;
-use axum::http::HeaderMap;
 use saoma_store::{JobTx, StoreError, NANOS_PER_SEC};
 use saoma_wechatpay::aead::{random_digits, random_string};
 use saoma_wechatpay::digest::sha256_hex;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 /// How long a login code is valid.
 const SMS_VALID_SECS: i64 = 300;
@@ -35,12 +34,6 @@ const HOUR: i64 = 3600;
 static SESSION_USER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!("SELECT {} FROM wallet_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2", crate::qualified_columns("u", COLUMNS))
 });
-
-/// The address a request comes from, as the login limits count it: today the TCP peer. (The one place
-/// to change when a trusted proxy's `X-Forwarded-For` is to be believed.)
-pub fn client_addr(peer: SocketAddr, _headers: &HeaderMap) -> IpAddr {
-    peer.ip()
-}
 
 /// What the per-address limit counts: an IPv4 address, or the /64 network of an IPv6 one (a single
 /// host usually holds a whole /64, and would otherwise get a fresh limit per address it picks).

@@ -243,7 +243,7 @@ impl Cidr {
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
-fn unmap(ip: IpAddr) -> IpAddr {
+pub(crate) fn unmap(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -264,6 +264,9 @@ pub struct Policy {
     pub allow: Vec<Cidr>,
     /// The server's own listening address: never a notification's target, sandbox or not.
     pub own: Option<SocketAddr>,
+    /// The host and port of the server's public URL (`--public-url`): never a target either, whatever
+    /// it resolves to (behind a proxy the listening address is not what the world calls it).
+    pub own_url: Option<(Host, u16)>,
 }
 
 impl Policy {
@@ -286,11 +289,20 @@ impl Policy {
         }
     }
 
+    /// Refuses a target named as the server's public URL names it.
+    pub fn check_authority(&self, target: &Target) -> Result<(), String> {
+        match &self.own_url {
+            Some((host, port)) if *host == target.host && *port == target.port => Err(format!("{} is this server's own public address", target.authority)),
+            _ => Ok(()),
+        }
+    }
+
     /// The one address to connect to for `target`: its own if it is one, else the resolver's answers,
     /// every one of which must pass (a name that answers with one bad address is refused, whichever a
     /// connection would have picked). The caller connects to the address returned — it resolves no
     /// more.
     pub fn resolve(&self, target: &Target, resolver: impl FnOnce(&str, u16) -> std::io::Result<Vec<SocketAddr>>) -> Result<SocketAddr, String> {
+        self.check_authority(target)?;
         let addrs = match &target.host {
             Host::Ip(ip) => vec![SocketAddr::new(*ip, target.port)],
             Host::Name(n) => resolver(n, target.port).map_err(|e| format!("{n}: cannot resolve: {e}"))?,
@@ -397,7 +409,7 @@ mod tests {
     #[test]
     fn policy_sandbox_allowlist_and_own_address() {
         let own: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        let strict = Policy { sandbox: false, allow: vec![], own: Some(own) };
+        let strict = Policy { sandbox: false, allow: vec![], own: Some(own), own_url: None };
         assert!(strict.check("127.0.0.1:9000".parse().unwrap()).is_err());
         assert!(strict.check("93.184.216.34:443".parse().unwrap()).is_ok());
         let allow = Policy { allow: parse_allowlist("127.0.0.0/8, 10.1.0.0/16").unwrap(), ..strict.clone() };
@@ -409,9 +421,13 @@ mod tests {
         let sandbox = Policy { sandbox: true, ..strict.clone() };
         assert!(sandbox.check("127.0.0.1:9000".parse().unwrap()).is_ok());
         assert!(sandbox.check(own).is_err());
-        let any = Policy { sandbox: true, allow: vec![], own: Some("0.0.0.0:8080".parse().unwrap()) };
+        let any = Policy { sandbox: true, allow: vec![], own: Some("0.0.0.0:8080".parse().unwrap()), own_url: parse_url("https://pay.example.com/").ok().map(|t| (t.host, t.port)) };
         assert!(any.check("127.0.0.1:8080".parse().unwrap()).is_err());
         assert!(any.check("127.0.0.1:8081".parse().unwrap()).is_ok());
+        // The public URL's host and port, whatever they resolve to; another port of that host is not it.
+        let public = |_: &str, p: u16| Ok(vec![SocketAddr::new("93.184.216.34".parse().unwrap(), p)]);
+        assert!(any.resolve(&parse_url("https://PAY.example.com./notify").unwrap(), public).unwrap_err().contains("own public address"));
+        assert!(any.resolve(&parse_url("https://pay.example.com:8443/notify").unwrap(), public).is_ok());
         assert!(Cidr::parse("10.0.0.0/33").is_err() && Cidr::parse("nope").is_err());
         assert!(Cidr::parse("::/0").unwrap().contains("2001:db8::1".parse().unwrap()));
     }
@@ -420,7 +436,7 @@ mod tests {
     /// loopback address among public ones) and is refused on that answer, which is the one resolution.
     #[test]
     fn resolution_is_checked_on_every_answer() {
-        let strict = Policy { sandbox: false, allow: vec![], own: None };
+        let strict = Policy { sandbox: false, allow: vec![], own: None, own_url: None };
         let t = parse_url("https://rebind.example/notify").unwrap();
         let public = |_: &str, p: u16| Ok(vec![SocketAddr::new("93.184.216.34".parse().unwrap(), p)]);
         assert_eq!(strict.resolve(&t, public), Ok("93.184.216.34:443".parse().unwrap()));

@@ -11,63 +11,15 @@
 use crate::App;
 use axum::http::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 
-/// An address block, `10.0.0.0/8` or `2001:db8::/32`; a bare address is a block of one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    net: IpAddr,
-    prefix: u8,
-}
+/// Address blocks are the notifications' own (`outbound::Cidr`): one parser, one matcher.
+pub use crate::outbound::Cidr;
 
-impl FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Cidr, String> {
-        let s = s.trim();
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let net: IpAddr = addr.parse().map_err(|_| format!("{s:?} is not an address or address/prefix"))?;
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("{s:?}: the prefix must be 0 to {max}"))?,
-            None => max,
-        };
-        Ok(Cidr { net, prefix })
-    }
-}
-
-impl Cidr {
-    /// Whether `ip` is in the block (an IPv4-mapped IPv6 address counts as its IPv4 address).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        match (self.net, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => mask_eq(&n.octets(), &a.octets(), self.prefix),
-            (IpAddr::V6(n), IpAddr::V6(a)) => mask_eq(&n.octets(), &a.octets(), self.prefix),
-            _ => false,
-        }
-    }
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
-}
-
-fn mask_eq(a: &[u8], b: &[u8], prefix: u8) -> bool {
-    let (whole, rest) = ((prefix / 8) as usize, prefix % 8);
-    if a[..whole] != b[..whole] {
-        return false;
-    }
-    rest == 0 || (a[whole] ^ b[whole]) & (0xffu8 << (8 - rest)) == 0
-}
+use crate::outbound::unmap as canonical;
 
 /// Parses `--trusted-proxy`: blocks separated by commas.
 pub fn parse_cidrs(s: &str) -> Result<Vec<Cidr>, String> {
-    s.split(',').filter(|p| !p.trim().is_empty()).map(str::parse).collect()
+    crate::outbound::parse_allowlist(s)
 }
 
 /// Checks `--public-url`: absolute `http` or `https`, a host, no query, fragment or credentials.
@@ -136,15 +88,15 @@ mod tests {
 
     #[test]
     fn blocks() {
-        let c: Cidr = "10.0.0.0/8".parse().unwrap();
+        let c = Cidr::parse("10.0.0.0/8").unwrap();
         assert!(c.contains("10.1.2.3".parse().unwrap()));
         assert!(c.contains("::ffff:10.1.2.3".parse().unwrap()));
         assert!(!c.contains("11.0.0.1".parse().unwrap()));
-        let one: Cidr = "127.0.0.1".parse().unwrap();
+        let one = Cidr::parse("127.0.0.1").unwrap();
         assert!(one.contains("127.0.0.1".parse().unwrap()) && !one.contains("127.0.0.2".parse().unwrap()));
-        let v6: Cidr = "2001:db8::/33".parse().unwrap();
+        let v6 = Cidr::parse("2001:db8::/33").unwrap();
         assert!(v6.contains("2001:db8:7fff::1".parse().unwrap()) && !v6.contains("2001:db8:8000::1".parse().unwrap()));
-        assert!("10.0.0.0/33".parse::<Cidr>().is_err() && "x".parse::<Cidr>().is_err());
+        assert!(Cidr::parse("10.0.0.0/33").is_err() && Cidr::parse("x").is_err());
     }
 
     #[test]

@@ -91,7 +91,7 @@ async fn send_code(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<S
         Ok(r) => r,
         Err(e) => return e,
     };
-    match login::send_code(&app, req.phone, login::client_addr(peer, &headers)).await {
+    match login::send_code(&app, req.phone, crate::proxy::client_addr(&app, peer, &headers)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => user_error(e),
     }

@@ -374,7 +374,7 @@ pub async fn send_code(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectIn
     let p = form.map(|f| f.0).unwrap_or_default();
     let Some(next) = safe_next(param(&p, "next")) else { return bad_next() };
     let phone = param(&p, "phone").replace([' ', '-'], "");
-    match login::send_code(&app, phone.clone(), login::client_addr(peer, &headers)).await {
+    match login::send_code(&app, phone.clone(), crate::proxy::client_addr(&app, peer, &headers)).await {
         Ok(()) => login_page(StatusCode::OK, next, Some(&phone), None),
         Err(UserError::BadPhone) => login_page(StatusCode::BAD_REQUEST, next, None, Some("Enter your mobile number: 11 digits (13x–19x), or + and the country code.")),
         // A code sent a moment ago is still the one to type: the code step stays open.

@@ -301,6 +301,7 @@ impl Default for Verdicts {
 pub async fn check_url(app: &App, url: &str) -> Result<(), String> {
     let target = crate::outbound::parse_url(url).map_err(|e| format!("notify_url {e}"))?;
     let policy = &app.notify_policy;
+    policy.check_authority(&target).map_err(|e| format!("notify_url refused: {e}"))?;
     let name = match &target.host {
         crate::outbound::Host::Ip(ip) => return policy.check(std::net::SocketAddr::new(*ip, target.port)).map_err(|e| format!("notify_url refused: {e}")),
         crate::outbound::Host::Name(n) => n.clone(),
