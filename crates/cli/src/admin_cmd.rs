@@ -120,15 +120,17 @@ pub fn user(cmd: UserCmd) -> ExitCode {
     }
 }
 
-/// A command about one user, named by phone.
+/// A command about one user, named by phone (one acting as the user keeps its session, as a phone does).
 #[derive(clap::Args)]
 pub struct PhoneArgs {
     #[command(flatten)]
-    server: ServerArgs,
+    pub(crate) server: ServerArgs,
+    /// The user's phone (mainland mobile, or E.164 with +).
     #[arg(long)]
-    phone: String,
+    pub(crate) phone: String,
+    /// Print the answer as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 pub fn sms(a: PhoneArgs) -> ExitCode {

@@ -1,23 +1,10 @@
 //! Bank cards as a sandbox tester's phone uses them: bind a card (the PIN, then the simulated bank's
 //! code read from the SMS outbox), list the bound cards, top up from one and withdraw to one (the PIN).
 
-use crate::admin_cmd::{report, ServerArgs};
+use crate::admin_cmd::{report, PhoneArgs as UserArgs};
 use crate::session::call_as;
 use clap::Subcommand;
 use std::process::ExitCode;
-
-/// Who acts: the user, by phone (its kept session, or a login with an SMS code read from the outbox).
-#[derive(clap::Args)]
-pub struct UserArgs {
-    #[command(flatten)]
-    server: ServerArgs,
-    /// The user's phone.
-    #[arg(long)]
-    phone: String,
-    /// Print the answer as JSON.
-    #[arg(long)]
-    json: bool,
-}
 
 #[derive(Subcommand)]
 pub enum CardCmd {
@@ -92,5 +79,8 @@ pub fn bank(a: BankArgs, path: &str) -> ExitCode {
         let body = serde_json::json!({ "card_no": a.card_no, "amount": a.amount, "request_id": rid, "pin": a.pin });
         call_as(&a.user.server, &a.user.phone, "POST", path, &body.to_string())
     })();
-    report(r, a.user.json, |v| println!("{} of {} fen: {}{}", v["kind"].as_str().unwrap_or("?"), v["amount"], v["state"].as_str().unwrap_or("?"), v["error"].as_str().map(|e| format!(" ({e})")).unwrap_or_default()))
+    report(r, a.user.json, |v| {
+        let amount = v["amount"].as_i64().map(|f| format!("¥{}", saoma_core::yuan::format(f))).unwrap_or_else(|| "?".into());
+        println!("{} of {amount}: {}{}", v["kind"].as_str().unwrap_or("?"), v["state"].as_str().unwrap_or("?"), v["error"].as_str().map(|e| format!(" ({e})")).unwrap_or_default())
+    })
 }

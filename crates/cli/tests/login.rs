@@ -382,6 +382,9 @@ impl Twin {
         let child = support::saoma()
             .args(["serve", "--listen", "127.0.0.1:0", "--sms-per-address", "1000000", "--database-url", &s.database_url, "--data-dir"])
             .arg(&dir)
+            // Processes on one database share its master key.
+            .arg("--master-key-file")
+            .arg(s.data_dir.join("master.key"))
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
             .spawn()

@@ -121,7 +121,7 @@ impl App {
             sandbox: config.sandbox,
             allow: config.notify_allow.clone(),
             own: (config.listen.port() != 0).then_some(config.listen),
-            own_url: outbound::parse_url(&base_url).ok().map(|t| (t.host, t.port)),
+            own_url: config.public_url.as_deref().and_then(|u| outbound::parse_url(u).ok()).map(|t| (t.host, t.port)),
         };
         Ok(Arc::new(App {
             store,
