@@ -88,7 +88,7 @@ def h5(driver, s):
     result(driver, s["name"])
     if "back" in s:
         # The h5_url carried a redirect_url: the receipt leads back to the merchant's page.
-        driver.find_element(By.ID, "return").click()
+        driver.find_element(By.ID, "done").click()
         WebDriverWait(driver, 15).until(lambda d: d.current_url == s["back"])
 
 
