@@ -6,10 +6,14 @@
 //! code's amount rules, idempotent form, PIN, the merchant's notification (or none without a
 //! notify_url), its QR codes (the same bytes from the page, the endpoint and `saoma merchant qr`).
 //!
+//! In every page's two languages (zh-CN by default, English by `Accept-Language`): each page and each
+//! refusal with its own words; a phone without a wallet opening one at the cashier (only with its code).
+//!
 //! In headless Chromium (Python Selenium driving /usr/bin/chromium through /usr/bin/chromedriver, script
-//! `cashier_browser.py`): an H5 order paid from its h5_url, one above the password-free limit with a wrong
-//! then the right PIN, and a collection-code payment; each checked afterwards through the v3 query and the
-//! wallet balance. Where Chromium, chromedriver or Selenium is missing the browser test says loudly that
+//! `cashier_browser.py`, a phone-sized window preferring zh-CN): an H5 order paid from its h5_url, one above
+//! the password-free limit with a wrong then the right PIN, a collection-code payment (with the language
+//! switch), and a new phone opening a wallet from the cashier; each checked afterwards through the v3
+//! query and the wallet balance. `SAOMA_SCREENS=DIR` saves the pages as screenshots (docs/screens). Where Chromium, chromedriver or Selenium is missing the browser test says loudly that
 //! it skipped, unless `SAOMA_REQUIRE_BROWSER=1` (CI), where that is a failure.
 
 mod support;
@@ -351,7 +355,7 @@ fn every_page_speaks_chinese_and_english() {
         // Not enough money: said on the page (no button to fail), and by a payment that tries.
         let big = path_of(&h5_order(&c, &m, "WORDSBIG", "banquet", 90_000), &s);
         let big_prepay = big.split("prepay_id=").nth(1).unwrap();
-        both(&s, "GET", &big, Some(&cb), &[], 200, &["余额不足", "本单需 ¥900.00，可用余额 ¥100.00", "充值"], &["Not enough money", "is not enough for ¥900.00 (you have ¥100.00)", "Top up your wallet"]);
+        both(&s, "GET", &big, Some(&cb), &[], 200, &["余额不足", "本单需 ¥900.00，可用余额 ¥100.00", "充值"], &["balance is not enough for ¥900.00 (you have ¥100.00)", "Top up your wallet"]);
         assert!(!page(&s, "GET", &big, Some(&cb), &[]).body.contains("id=\"pay\""));
         both(&s, "POST", "/cashier/pay", Some(&cb), &[("prepay_id", big_prepay)], 403, &["支付失败", "本单需 ¥900.00", "本次未扣款"], &["Payment failed", "Top up your wallet", "Nothing was charged"]);
 
@@ -468,7 +472,7 @@ fn a_new_phone_opens_a_wallet_at_the_cashier() {
         let r = page_in(&s, Some(EN), "POST", "/cashier/register", None, &[("phone", en), ("code", &code), ("next", &path)]);
         let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap().strip_prefix("saoma_wallet=").unwrap().to_string();
         let r = page_in(&s, Some(EN), "GET", &path, Some(&cookie), &[]);
-        assert!(r.body.contains("Not enough money") && r.body.contains("Top up your wallet"), "{b}: {}", r.body);
+        assert!(r.body.contains("balance is not enough") && r.body.contains("Top up your wallet"), "{b}: {}", r.body);
         user(&s, "13700000004", 500);
         assert_eq!(page(&s, "POST", "/cashier/sms", None, &[("phone", "13700000004"), ("next", &path)]).status, 200);
         let r = page(&s, "POST", "/cashier/register", None, &[("phone", "13700000004"), ("code", &sms_code(&s, "13700000004")), ("next", &path)]);
@@ -602,7 +606,7 @@ fn browser_missing() -> Vec<&'static str> {
 }
 
 #[test]
-fn browser_pays_h5_with_and_without_pin_and_a_collection_code() {
+fn browser_pays_h5_with_and_without_pin_and_a_collection_code_and_opens_a_wallet() {
     let missing = browser_missing();
     if !missing.is_empty() {
         if std::env::var("SAOMA_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
@@ -624,10 +628,15 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code() {
         // The merchant's page to return to (this server's /healthz stands in for it).
         let back = format!("{}/healthz?from=cashier", s.base);
         let h5 = format!("{h5}&redirect_url={}", saoma_server::cashier::url_encode(&back));
-        let spec = json!({"scenarios": [
+        let for_new = h5_order(&c, &m, "BROWSER003", "芝士蛋糕", 1_250);
+        let collect_url = format!("{}/collect/{}", s.base, m["mchid"].as_str().unwrap());
+        // SAOMA_SCREENS=DIR saves the pages as cashier-*.png (docs/screens), from the first backend.
+        let screens = std::env::var("SAOMA_SCREENS").ok().filter(|_| s.backend == "sqlite");
+        let spec = json!({"screens": screens, "scenarios": [
             {"kind": "h5", "name": "h5", "url": h5, "phone": "13300000001", "amount": "¥23.45", "description": "珍珠奶茶 <large>", "back": back},
             {"kind": "pin", "name": "pin", "url": pin, "phone": "13300000002", "wrong_pin": "000000", "pin": "123456"},
-            {"kind": "collect", "name": "collect", "url": format!("{}/collect/{}", s.base, m["mchid"].as_str().unwrap()), "phone": "13300000003", "amount": "12.34", "merchant": "Bubble Tea 奶茶"},
+            {"kind": "collect", "name": "collect", "url": collect_url, "phone": "13300000003", "amount": "12.34", "merchant": "Bubble Tea 奶茶"},
+            {"kind": "register", "name": "register", "url": for_new, "phone": "13300000009", "amount": "¥12.50", "collect": collect_url},
         ]});
         let stderr = s.data_dir.join("browser.log");
         let mut child = Command::new("python3").arg(script).arg(spec.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(std::fs::File::create(&stderr).unwrap()).spawn().unwrap();
@@ -658,6 +667,9 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code() {
                 ["RESULT", name, tid, amount] => {
                     results.insert(name.to_string(), (tid.to_string(), amount.to_string()));
                 }
+                ["REGISTERED", phone] => {
+                    results.insert("registered".to_string(), (phone.to_string(), String::new()));
+                }
                 ["DONE"] => break,
                 _ => eprintln!("browser script: {line}"),
             }
@@ -682,6 +694,11 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code() {
         assert_eq!((q["trade_state"].as_str(), q["trade_type"].as_str(), q["amount"]["total"].as_i64()), (Some("SUCCESS"), Some("NATIVE"), Some(1_234)));
         assert_eq!(amount, "¥12.34");
         assert_eq!(wallet("13300000003"), 200_000 - 1_234);
-        eprintln!("{}: three browser scenarios in {:.1} s", s.backend, started.elapsed().as_secs_f64());
+        // The wallet opened at the cashier: there, empty; the order it could not pay still open.
+        assert_eq!(results["registered"].0, "13300000009");
+        assert_eq!(wallet("13300000009"), 0);
+        assert_eq!(query(&c, "BROWSER003").json()["trade_state"], "NOTPAY");
+        support::ledger_check(&s);
+        eprintln!("{}: four browser scenarios in {:.1} s", s.backend, started.elapsed().as_secs_f64());
     }
 }

@@ -165,7 +165,6 @@ catalogue! {
     PayButton => "确认支付 {amount}", "Pay {amount}";
     ScanOnPhone => "也可以用手机扫码，在手机上付款", "Or scan to pay on your phone";
     QrAlt => "本页面的二维码", "QR code of this page";
-    NotEnoughTitle => "余额不足", "Not enough money";
     NotEnough => "钱包余额不足：本单需 {total}，可用余额 {balance}。请先在钱包中用银行卡充值，再回到此页面付款。", "Your wallet balance is not enough for {total} (you have {balance}). Top up your wallet from a bank card in the wallet, then come back to this page and pay.";
     ToppedUp => "已充值？刷新此页面", "Topped up? Reload this page";
     PinRequired => "这笔付款超过免密额度，需要输入 6 位支付密码。", "This payment needs your 6-digit payment PIN.";

@@ -182,6 +182,7 @@ a.button{display:block;box-sizing:border-box;text-align:center;text-decoration:n
 a.button.secondary{background:#fff;color:#07c160;border:1px solid #07c160}\
 .success{text-align:center}.success dl{text-align:left}\
 .mark{display:flex;width:4.5rem;height:4.5rem;border-radius:50%;background:#07c160;color:#fff;font-size:2.6rem;line-height:1;align-items:center;justify-content:center;margin:.5rem auto .75rem}\
+.mark.fail{background:#fa5151}.success .error{text-align:left}\
 .success h1{color:#111;font-size:1.3rem;font-weight:600;margin:0}";
 
 /// A whole page in `ctx`'s language: `title` and `body` (already HTML; callers escape what they put in it).

@@ -235,9 +235,8 @@ fn render(ctx: &Ctx, app: &App, order: &Order, merchant: &Merchant, user: Option
             if balance < order.total && error.is_none() {
                 // A new wallet, or a small one: say so now, and how to top up, instead of a button that fails.
                 body.push_str(&format!(
-                    "<div class=\"error\" id=\"error\" role=\"alert\"><strong>{}</strong> {}</div><a class=\"plain\" id=\"reload\" href=\"{}\">{}</a>",
-                    esc(ctx.t(Msg::NotEnoughTitle)),
-                    esc(&not_enough(ctx, order.total, balance)),
+                    "{}<a class=\"plain\" id=\"reload\" href=\"{}\">{}</a>",
+                    error_box(Some(&not_enough(ctx, order.total, balance))),
                     esc(&next),
                     esc(ctx.t(Msg::ToppedUp))
                 ));
@@ -306,7 +305,8 @@ fn result_path(order: &Order, back: Option<&str>) -> String {
 /// A payment that did not happen, in plain words, with the way back.
 pub fn failure_page(ctx: &Ctx, status: StatusCode, reason: &str, back: &str) -> Response {
     let body = format!(
-        "<div class=\"card\" id=\"result\"><h1>{}</h1>{}<p>{}</p><a class=\"button secondary\" id=\"back\" href=\"{}\">{}</a></div>",
+        "<div class=\"card success\" id=\"result\"><div class=\"mark fail\" id=\"failure-mark\" aria-hidden=\"true\">!</div><h1>{}</h1>{}<p>{}</p>\
+         <a class=\"button secondary\" id=\"back\" href=\"{}\">{}</a></div>",
         esc(ctx.t(Msg::PayFailedTitle)),
         error_box(Some(reason)),
         esc(ctx.t(Msg::NothingCharged)),
