@@ -2,6 +2,7 @@
 //! `--server URL`; by default it is the server of `--data-dir` (its `server.addr`), with the admin token
 //! from the same directory.
 
+use crate::session;
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,18 +48,27 @@ impl ServerArgs {
 
     /// One request; `authorization` is the whole header value (an admin token or a wallet session).
     pub(crate) fn call(&self, method: &str, path: &str, authorization: Option<&str>, body: &str) -> Result<serde_json::Value, String> {
+        answer(self.call_raw(method, path, authorization, body)?)
+    }
+
+    /// One request: the HTTP status and the answer, whatever the status.
+    pub(crate) fn call_raw(&self, method: &str, path: &str, authorization: Option<&str>, body: &str) -> Result<saoma_wechatpay::client::HttpResponse, String> {
         let base = self.base()?;
         let mut headers = vec![("Content-Type", "application/json")];
         if let Some(a) = authorization {
             headers.push(("Authorization", a));
         }
-        let r = saoma_wechatpay::client::http(&base, method, path, &headers, body).map_err(|e| format!("{base}: {e}"))?;
-        let v = r.json();
-        if r.status / 100 != 2 {
-            return Err(format!("{} {}: {}", r.status, v["code"].as_str().unwrap_or(""), v["message"].as_str().unwrap_or(&r.body)));
-        }
-        Ok(v)
+        saoma_wechatpay::client::http(&base, method, path, &headers, body).map_err(|e| format!("{base}: {e}"))
     }
+}
+
+/// A 2xx answer's JSON, or the error the server gave (`429 FREQUENCY_LIMITED: …`).
+pub(crate) fn answer(r: saoma_wechatpay::client::HttpResponse) -> Result<serde_json::Value, String> {
+    let v = r.json();
+    if r.status / 100 != 2 {
+        return Err(format!("{} {}: {}", r.status, v["code"].as_str().unwrap_or(""), v["message"].as_str().unwrap_or(&r.body)));
+    }
+    Ok(v)
 }
 
 pub(crate) fn report(r: Result<serde_json::Value, String>, json: bool, human: impl Fn(&serde_json::Value)) -> ExitCode {
@@ -122,7 +132,7 @@ pub struct PhoneArgs {
 }
 
 pub fn sms(a: PhoneArgs) -> ExitCode {
-    report(a.server.get(&format!("/admin/sms?phone={}", a.phone)), a.json, |v| {
+    report(a.server.get(&format!("/admin/sms?phone={}", saoma_server::cashier::url_encode(&a.phone))), a.json, |v| {
         for m in v["messages"].as_array().into_iter().flatten() {
             match m["message"].as_str() {
                 Some(text) => println!("{} {text}", m["purpose"].as_str().unwrap_or("")),
@@ -147,34 +157,24 @@ pub struct PayArgs {
     json: bool,
 }
 
-/// Logs in as the user with an SMS code read from the outbox, as a sandbox tester would: the session.
-pub(crate) fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
-    server.call("POST", "/wallet/sms", None, &serde_json::json!({ "phone": phone }).to_string())?;
-    let outbox = server.get(&format!("/admin/sms?phone={phone}"))?;
-    let code = outbox["messages"].as_array().into_iter().flatten().find(|m| m["purpose"] == "login").and_then(|m| m["code"].as_str()).ok_or("no SMS code in the outbox")?.to_string();
-    let login = server.call("POST", "/wallet/login", None, &serde_json::json!({ "phone": phone, "code": code }).to_string())?;
-    Ok(format!("Bearer {}", login["token"].as_str().ok_or("no session token")?))
-}
-
-/// Logs in as the user and pays.
+/// Logs in as the user (or reuses the session kept for them) and pays.
 pub fn pay(a: PayArgs) -> ExitCode {
     let r = (|| {
-        let session = login(&a.server, &a.phone)?;
         // A 28-digit transaction_id is a payment-code order waiting for this user's PIN: confirm it.
         if a.code.len() == 28 && a.code.bytes().all(|b| b.is_ascii_digit()) {
             let pin = a.pin.as_deref().ok_or("confirming a payment-code order needs --pin")?;
-            return a.server.call("POST", "/wallet/confirm", Some(&session), &serde_json::json!({ "transaction_id": a.code, "pin": pin }).to_string());
+            return session::call_as(&a.server, &a.phone, "POST", "/wallet/confirm", &serde_json::json!({ "transaction_id": a.code, "pin": pin }).to_string());
         }
-        a.server.call("POST", "/wallet/pay", Some(&session), &serde_json::json!({ "code": a.code, "pin": a.pin }).to_string())
+        session::call_as(&a.server, &a.phone, "POST", "/wallet/pay", &serde_json::json!({ "code": a.code, "pin": a.pin }).to_string())
     })();
     report(r, a.json, |v| {
         println!("paid {} fen to {} (order {}, transaction {})", v["total"], v["mchid"].as_str().unwrap_or("?"), v["out_trade_no"].as_str().unwrap_or("?"), v["transaction_id"].as_str().unwrap_or("?"));
     })
 }
 
-/// Logs in as the user and prints a fresh payment code (付款码) for a cashier to scan.
+/// Prints a fresh payment code (付款码) of the user for a cashier to scan.
 pub fn paycode(a: PhoneArgs) -> ExitCode {
-    let r = login(&a.server, &a.phone).and_then(|session| a.server.call("POST", "/wallet/paycode", Some(&session), ""));
+    let r = session::call_as(&a.server, &a.phone, "POST", "/wallet/paycode", "");
     report(r, a.json, |v| println!("{}", v["auth_code"].as_str().unwrap_or("?")))
 }
 

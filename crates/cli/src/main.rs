@@ -4,6 +4,7 @@ mod admin_cmd;
 mod bench;
 mod fuzz;
 mod ledger_cmd;
+mod session;
 mod transit_cmd;
 
 use clap::{Parser, Subcommand};
@@ -57,6 +58,9 @@ enum Cmd {
         /// SQLite only: `normal` gives up power-loss durability (not crash durability) for speed.
         #[arg(long, env = "SAOMA_SYNC", default_value = "full")]
         sync: String,
+        /// Login SMS codes one client address (an IPv4 address, an IPv6 /64) may ask for in an hour.
+        #[arg(long, env = "SAOMA_SMS_PER_ADDRESS", default_value_t = saoma_server::login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR, value_parser = clap::value_parser!(u32).range(1..))]
+        sms_per_address: u32,
     },
     /// Ledger operations.
     Ledger {
@@ -75,7 +79,8 @@ enum Cmd {
     },
     /// The SMS outbox of a phone (there is no SMS gateway: codes land here).
     Sms(admin_cmd::PhoneArgs),
-    /// Pay a code_url or prepay_id as a user (logs in with an SMS code read from the outbox).
+    /// Pay a code_url or prepay_id as a user (with the session kept in DATA_DIR/sessions, or a login by
+    /// an SMS code read from the outbox when it is rejected).
     Pay(admin_cmd::PayArgs),
     /// The ride code as a rider's phone sees it, and the issuer keys gates trust.
     Ridecode {
@@ -124,7 +129,7 @@ fn init_logs(format: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Serve { data, listen, sandbox, sync } => {
+        Cmd::Serve { data, listen, sandbox, sync, sms_per_address } => {
             init_logs(&cli.log_format);
             let durability = match sync.as_str() {
                 "full" => Durability::Full,
@@ -147,6 +152,7 @@ fn main() -> ExitCode {
                 listen,
                 sandbox,
                 store: StoreOptions { durability, ..StoreOptions::default() },
+                sms_per_address_per_hour: sms_per_address,
             };
             let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,

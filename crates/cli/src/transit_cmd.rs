@@ -3,7 +3,7 @@
 //! lists the issuer keys gates trust; `saoma gate` runs a gate (a registered key, the signed lists it
 //! pulled, offline verification, a durable queue of signed records, uploads).
 
-use crate::admin_cmd::{login, report, ServerArgs};
+use crate::admin_cmd::{report, ServerArgs};
 use clap::Subcommand;
 use saoma_ridecode::{
     verify, Blacklist, Credential, CredentialCache, DeviceKeyPair, Direction, KeyList, PlatformPublicKey, PublicKey, RideCode, Suite, TerminalConfig, TerminalKeyPair,
@@ -50,6 +50,9 @@ fn business_time(server: &ServerArgs) -> Result<u32, String> {
 
 /// The phone's state: its device key seed, today's credential, the last counter used.
 fn phone_code(server: &ServerArgs, phone: &str, scope: u16) -> Result<Vec<u8>, String> {
+    if !saoma_server::users::valid_phone(phone) {
+        return Err(format!("--phone: {}", saoma_server::users::PHONE_RULE));
+    }
     let dir = server.data_dir().join("phones");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let file = dir.join(format!("{phone}-{scope}.json"));
@@ -68,9 +71,8 @@ fn phone_code(server: &ServerArgs, phone: &str, scope: u16) -> Result<Vec<u8>, S
     let mut counter = state["counter"].as_u64().unwrap_or(0) as u16;
     let usable = |c: &Credential, counter: u16| now < c.terms().not_after && counter < c.terms().max_uses as u16 && c.device_key() == &device.public_key();
     if !credential.as_ref().is_some_and(|c| usable(c, counter)) {
-        let session = login(server, phone)?;
         let body = json!({ "suite": "ed25519", "device_public_key": hex::encode(device.public_key().as_bytes()) });
-        let v = server.call("POST", &format!("/wallet/transit/{scope}/credentials"), Some(&session), &body.to_string())?;
+        let v = crate::session::call_as(server, phone, "POST", &format!("/wallet/transit/{scope}/credentials"), &body.to_string())?;
         let bytes = v["credential_hex"].as_str().and_then(hex::decode).ok_or("no credential in the answer")?;
         credential = Some(Credential::parse(&bytes).map_err(|e| format!("credential: {e:?}"))?);
         state["credential_hex"] = v["credential_hex"].clone();

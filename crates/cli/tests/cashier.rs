@@ -194,8 +194,13 @@ fn cashier_pages_over_http() {
         assert_eq!(page(&s, "POST", "/cashier/sms", None, &[("phone", "12"), ("next", &path)]).status, 400);
         assert_eq!(page(&s, "POST", "/cashier/sms", None, &[("phone", "13500000001"), ("next", &path)]).status, 200);
         let r = page(&s, "POST", "/cashier/login", None, &[("phone", "13500000001"), ("code", "000000x"), ("next", &path)]);
-        assert!(r.status == 401 && r.body.contains("验证码错误、已使用或已过期"), "{}", r.body);
-        let cookie = log_in(&s, "13500000001", &path);
+        assert!(r.status == 401 && r.body.contains("验证码错误、已使用或已过期") && r.body.contains("还可以再试 4 次"), "{}", r.body);
+        // Asking again within the minute: no new code, the code step stays open for the one sent.
+        let r = page(&s, "POST", "/cashier/sms", None, &[("phone", "13500000001"), ("next", &path)]);
+        assert!(r.status == 429 && r.header("retry-after").is_some() && r.body.contains("id=\"code\""), "{}", r.body);
+        let r = page(&s, "POST", "/cashier/login", None, &[("phone", "13500000001"), ("code", &sms_code(&s, "13500000001")), ("next", &path)]);
+        assert_eq!((r.status, r.header("location")), (303, Some(path.as_str())), "{}", r.body);
+        let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap().strip_prefix("saoma_wallet=").unwrap().to_string();
         // The cookie holds a wallet session: the wallet API takes it as a bearer token.
         assert_eq!(balance(&s, &cookie), 10_000);
         let r = page(&s, "GET", &path, Some(&cookie), &[]);
@@ -332,7 +337,23 @@ fn every_page_speaks_chinese_and_english() {
         assert!(r.status == 200 && r.body.contains("验证码已发送至 136****0001") && r.body.contains("<html lang=\"zh-CN\">"), "{b}: {}", r.body);
         let r = page_in(&s, Some(EN), "POST", "/cashier/sms", None, &[("phone", pb), ("next", &path)]);
         assert!(r.status == 200 && r.body.contains("We sent a 6-digit code to 136****0002") && r.body.contains("<html lang=\"en\">"), "{b}: {}", r.body);
-        both(&s, "POST", "/cashier/login", None, &[("phone", pa), ("code", "00000x"), ("next", &path)], 401, &["验证码错误、已使用或已过期"], &["The code is wrong, used or expired"]);
+        both(&s, "POST", "/cashier/login", None, &[("phone", pa), ("code", "00000x"), ("next", &path)], 401, &["验证码错误、已使用或已过期（还可以再试 4 次）"], &["The code is wrong, used or expired (3 tries left)"]);
+        // Asking again within the minute (the send limits): how long to wait; the code step stays open.
+        for (lang, phone, says) in [(None, pa, "验证码刚刚发送过"), (Some(EN), pb, "A code was sent recently")] {
+            let r = page_in(&s, lang, "POST", "/cashier/sms", None, &[("phone", phone), ("next", &path)]);
+            let wait: i64 = r.header("retry-after").unwrap_or("0").parse().unwrap();
+            assert!(r.status == 429 && (1..=60).contains(&wait) && r.body.contains(says) && r.body.contains("id=\"code\""), "{b}: {}", r.body);
+            assert!(r.body.contains(&format!("{wait} 秒后")) || r.body.contains(&format!("in {wait} seconds")), "{b}: {}", r.body);
+        }
+        // Five wrong codes lock the phone's login: until when, then 429 with Retry-After.
+        let pc = "13600000003";
+        for _ in 0..4 {
+            assert_eq!(page(&s, "POST", "/cashier/login", None, &[("phone", pc), ("code", "00000x"), ("next", &path)]).status, 401);
+        }
+        let r = page(&s, "POST", "/cashier/login", None, &[("phone", pc), ("code", "00000x"), ("next", &path)]);
+        assert!(r.status == 401 && r.body.contains("这个手机号的登录已锁定至") && r.body.contains("（北京时间）") && r.body.contains("id=\"phone\""), "{b}: {}", r.body);
+        let r = page_in(&s, Some(EN), "POST", "/cashier/login", None, &[("phone", pc), ("code", "00000x"), ("next", &path)]);
+        assert!(r.status == 429 && r.header("retry-after").is_some() && r.body.contains("logging in with this phone is locked until"), "{b}: {}", r.body);
         let session_of = |phone: &str| {
             let r = page(&s, "POST", "/cashier/login", None, &[("phone", phone), ("code", &sms_code(&s, phone)), ("next", &path)]);
             assert_eq!(r.status, 303, "{b}: {}", r.body);
@@ -675,6 +696,9 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code_and_opens_a_wallet
             }
         }
         assert!(child.wait().unwrap().success(), "{}", std::fs::read_to_string(&stderr).unwrap_or_default());
+        // The test looks at the wallets as another device: the browser logged these phones in a moment
+        // ago, and the server sends a phone one code a minute.
+        support::advance(&s, "61s");
         let wallet = |phone: &str| balance(&s, s.wallet_session(phone).strip_prefix("Bearer ").unwrap());
 
         // The H5 order: SUCCESS under the transaction_id the page showed; the wallet paid it once.

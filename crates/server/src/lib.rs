@@ -17,6 +17,7 @@ pub mod payments;
 pub mod platform;
 pub mod refunds;
 pub mod transit;
+pub mod login;
 pub mod users;
 pub mod v3;
 pub mod wallet;
@@ -38,6 +39,8 @@ pub struct Config {
     /// Virtual clock (and, later, the admin API open on loopback).
     pub sandbox: bool,
     pub store: StoreOptions,
+    /// Login codes one client address may ask for in an hour (`login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR`).
+    pub sms_per_address_per_hour: u32,
 }
 
 impl Config {

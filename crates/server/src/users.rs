@@ -1,5 +1,5 @@
-//! Users and their wallets: registration by phone, SMS codes (to an outbox: there is no gateway),
-//! sessions, the payment PIN (argon2; five wrong tries lock PIN payments for three hours), openids per
+//! Users and their wallets: registration by phone (login by SMS code and sessions are `login.rs`), the
+//! SMS outbox (there is no gateway), the payment PIN (argon2; five wrong tries lock PIN payments for three hours), openids per
 //! app, and the CNY wallet — a no-overdraft ledger account.
 
 use crate::accounts::{kind, movement, BANK_CLEARING_CNY};
@@ -9,12 +9,10 @@ use argon2::Argon2;
 use saoma_core::pin;
 use saoma_ledger::{AccountFlags, AccountId, Currency, NewAccount, NewTransfer};
 use saoma_store::{JobTx, StoreError, Value};
-use saoma_wechatpay::aead::{random_digits, random_string};
+use saoma_wechatpay::aead::random_string;
 
 /// Above this a payment needs the PIN (1,000 CNY, WeChat Pay's default), in fen.
 pub const DEFAULT_PASSWORD_FREE_LIMIT: i64 = 100_000;
-const SMS_VALID_SECS: i64 = 300;
-const SESSION_SECS: i64 = 24 * 3600;
 
 #[derive(Clone, Debug)]
 pub struct User {
@@ -34,7 +32,13 @@ pub enum UserError {
     BadBalance,
     PhoneTaken,
     NoSuchUser,
-    BadCode,
+    /// A wrong, used, retired or expired code; counted against the phone. `locked_until` (business
+    /// seconds) is set when this was the wrong code that locked the phone's login.
+    BadCode { tries_left: i64, locked_until: i64 },
+    /// Too many codes asked for (this phone, or this client address): try again in `retry_after` seconds.
+    FrequencyLimited { retry_after: i64 },
+    /// Too many wrong codes: the phone's login is locked until then (business seconds).
+    LoginLocked { until: i64, retry_after: i64 },
     Store(StoreError),
 }
 
@@ -45,10 +49,6 @@ impl From<StoreError> for UserError {
 }
 
 pub(crate) const COLUMNS: &str = "id, phone, pin_hash, pin_failures, pin_locked_until, password_free_limit, wallet_account";
-/// The user of a live session: [`COLUMNS`] of `users`.
-static SESSION_USER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!("SELECT {} FROM wallet_sessions s JOIN users u ON u.id = s.user_id WHERE s.token = $1 AND s.expires_at > $2", crate::qualified_columns("u", COLUMNS))
-});
 
 pub fn blob_id(v: &Value) -> Option<u128> {
     v.as_blob().and_then(|b| <[u8; 16]>::try_from(b).ok()).map(u128::from_be_bytes)
@@ -67,10 +67,19 @@ pub(crate) fn from_row(r: &[Value]) -> Result<User, StoreError> {
     })
 }
 
-/// Phones as digits, optionally with a leading `+` (11 digits starting with 1 in mainland China).
+/// What [`valid_phone`] accepts, for error messages.
+pub const PHONE_RULE: &str = "phone must be a mainland mobile number (11 digits, 13x–19x) or E.164 (+ then 8–15 digits, not starting with 0)";
+
+/// A mainland China mobile number (`1[3-9]` and 9 more digits) or an E.164 number (`+`, then 8–15
+/// digits, the first not 0). Nothing else reaches the SMS outbox or the login counters.
 pub fn valid_phone(p: &str) -> bool {
-    let digits = p.strip_prefix('+').unwrap_or(p);
-    (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    let b = p.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    match b {
+        [b'+', first, rest @ ..] => (b'1'..=b'9').contains(first) && (7..=14).contains(&rest.len()) && digits(rest),
+        [b'1', second, rest @ ..] => (b'3'..=b'9').contains(second) && rest.len() == 9 && digits(rest),
+        _ => false,
+    }
 }
 
 pub fn hash_pin(pin: &str) -> Result<String, UserError> {
@@ -123,7 +132,7 @@ impl NewUserIds {
 }
 
 /// [`create`] inside a job (the phone and balance already checked).
-fn create_in_job(tx: &mut JobTx<'_>, ids: NewUserIds, phone: String, pin_hash: Option<String>, balance: i64, now: i64) -> Result<Result<User, UserError>, StoreError> {
+pub(crate) fn create_in_job(tx: &mut JobTx<'_>, ids: NewUserIds, phone: String, pin_hash: Option<String>, balance: i64, now: i64) -> Result<Result<User, UserError>, StoreError> {
     let NewUserIds { id, wallet, topup } = ids;
     if tx.query_one("SELECT id FROM users WHERE phone = $1", &[phone.as_str().into()])?.is_some() {
         return Ok(Err(UserError::PhoneTaken));
@@ -170,24 +179,6 @@ pub async fn all_openids(app: &App, user: u128) -> Result<Vec<(String, String)>,
         .map_err(|_| StoreError::Corrupt("openids".into()))
 }
 
-/// Puts a 6-digit login code for `phone` in the SMS outbox.
-pub async fn send_code(app: &App, phone: String) -> Result<(), UserError> {
-    if !valid_phone(&phone) {
-        return Err(UserError::BadPhone);
-    }
-    let code = random_digits(6).map_err(|e| StoreError::Io(e.to_string()))?;
-    let (id, now) = (app.ids.next(), app.business_now_secs());
-    app.store
-        .transact(move |tx| {
-            tx.execute(
-                "INSERT INTO sms_outbox (id, phone, code, purpose, created_at, expires_at, used_at) VALUES ($1, $2, $3, 'login', $4, $5, NULL)",
-                &[id.into(), phone.into(), code.into(), now.into(), (now + SMS_VALID_SECS).into()],
-            )?;
-            Ok(Ok::<(), UserError>(()))
-        })
-        .await?
-}
-
 /// Puts a message for the user in the SMS outbox (a pre-debit notice, a reminder): not a login code.
 pub fn message_in_job(tx: &mut JobTx<'_>, id: u128, phone: &str, purpose: &str, message: &str, now: i64) -> Result<(), StoreError> {
     debug_assert_ne!(purpose, "login");
@@ -196,57 +187,4 @@ pub fn message_in_job(tx: &mut JobTx<'_>, id: u128, phone: &str, purpose: &str, 
         &[id.into(), phone.into(), purpose.into(), now.into(), message.into()],
     )?;
     Ok(())
-}
-
-/// Exchanges a valid, unused code for a session token.
-pub async fn login(app: &App, phone: String, code: String) -> Result<(String, User), UserError> {
-    login_or_register(app, phone, code, false).await
-}
-
-/// [`login`]; and when `register`, a phone without a wallet gets one (empty, no PIN) in the same job,
-/// only once its code has been checked — so nobody opens a wallet on a phone whose SMS they cannot read,
-/// and a wrong code counts as any wrong login code.
-pub async fn login_or_register(app: &App, phone: String, code: String, register: bool) -> Result<(String, User), UserError> {
-    let new_user = register.then(|| NewUserIds::new(app));
-    let token = random_string(40).map_err(|e| StoreError::Io(e.to_string()))?;
-    let now = app.business_now_secs();
-    app.store
-        .transact(move |tx| {
-            let Some(row) = tx.query_one(
-                "SELECT id FROM sms_outbox WHERE phone = $1 AND code = $2 AND purpose = 'login' AND used_at IS NULL AND expires_at > $3 ORDER BY created_at DESC LIMIT 1",
-                &[phone.as_str().into(), code.into(), now.into()],
-            )?
-            else {
-                return Ok(Err(UserError::BadCode));
-            };
-            let user = match (tx.query_one(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"), &[phone.as_str().into()])?, new_user) {
-                (Some(u), _) => from_row(&u)?,
-                (None, None) => return Ok(Err(UserError::NoSuchUser)),
-                (None, Some(ids)) => match create_in_job(tx, ids, phone.clone(), None, 0, now)? {
-                    Ok(u) => u,
-                    Err(e) => return Ok(Err(e)),
-                },
-            };
-            tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE id = $2", &[now.into(), row[0].clone()])?;
-            tx.execute("INSERT INTO wallet_sessions (token, user_id, expires_at) VALUES ($1, $2, $3)", &[token.as_str().into(), user.id.into(), (now + SESSION_SECS).into()])?;
-            Ok(Ok((token, user)))
-        })
-        .await?
-}
-
-pub fn session_user(app: &App, token: &str) -> Result<Option<User>, StoreError> {
-    let now = app.business_now_secs();
-    // One statement (on PostgreSQL each is a round trip; every wallet request starts here).
-    app.store.query_one(&SESSION_USER, &[token.into(), now.into()])?.map(|r| from_row(&r)).transpose()
-}
-
-/// Ends a session (the cashier page's "not you? log out").
-pub async fn logout(app: &App, token: String) -> Result<(), StoreError> {
-    app.store
-        .transact(move |tx| {
-            tx.execute("DELETE FROM wallet_sessions WHERE token = $1", &[token.into()])?;
-            Ok(Ok::<(), ()>(()))
-        })
-        .await?
-        .map_err(|_| StoreError::Corrupt("logout".into()))
 }

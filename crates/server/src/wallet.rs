@@ -2,15 +2,17 @@
 //! phone + SMS code, see the balance, pay a `code_url` or `prepay_id` (with the PIN above the
 //! password-free limit).
 
+use crate::login;
 use crate::payments::{self, PayError};
-use crate::users::{self, User, UserError};
+use crate::users::{User, UserError};
 use crate::App;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub fn router() -> Router<Arc<App>> {
@@ -34,14 +36,27 @@ pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
     (status, Json(json!({ "code": code, "message": message.into() }))).into_response()
 }
 
+/// 429 with `Retry-After` (seconds).
+fn too_many(code: &str, message: String, retry_after: i64) -> Response {
+    let mut r = error(StatusCode::TOO_MANY_REQUESTS, code, message);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+    r
+}
+
 pub fn user_error(e: UserError) -> Response {
+    let time = saoma_core::time::format_rfc3339_cst;
     match e {
-        UserError::BadPhone => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "phone must be 5–20 digits"),
+        UserError::BadPhone => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", crate::users::PHONE_RULE),
         UserError::BadPin => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "the PIN must be 6 digits"),
         UserError::BadBalance => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "balance must be 0 to 100,000,000,000 fen"),
         UserError::PhoneTaken => error(StatusCode::CONFLICT, "PHONE_TAKEN", "this phone is registered already"),
         UserError::NoSuchUser => error(StatusCode::NOT_FOUND, "USER_NOT_EXIST", "no user with this phone"),
-        UserError::BadCode => error(StatusCode::UNAUTHORIZED, "CODE_INVALID", "the SMS code is wrong, used or expired"),
+        UserError::BadCode { locked_until, .. } if locked_until > 0 => {
+            error(StatusCode::UNAUTHORIZED, "CODE_INVALID", format!("the SMS code is wrong, used or expired; too many wrong codes: login locked until {}", time(locked_until)))
+        }
+        UserError::BadCode { tries_left, .. } => error(StatusCode::UNAUTHORIZED, "CODE_INVALID", format!("the SMS code is wrong, used or expired; {tries_left} tries left")),
+        UserError::FrequencyLimited { retry_after } => too_many("FREQUENCY_LIMITED", format!("too many SMS codes asked for; try again in {retry_after} s"), retry_after),
+        UserError::LoginLocked { until, retry_after } => too_many("LOGIN_LOCKED", format!("too many wrong codes: login locked until {}", time(until)), retry_after),
         UserError::Store(e) => {
             tracing::error!(error = %e, "wallet request failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error")
@@ -56,7 +71,7 @@ pub(crate) fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Re
 pub(crate) fn session(app: &App, headers: &HeaderMap) -> Result<User, Response> {
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
     let Some(token) = token else { return Err(error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "log in first")) };
-    match users::session_user(app, token) {
+    match login::session_user(app, token) {
         Ok(Some(u)) => Ok(u),
         Ok(None) => Err(error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "session expired or unknown")),
         Err(e) => Err(user_error(UserError::Store(e))),
@@ -68,12 +83,12 @@ struct Phone {
     phone: String,
 }
 
-async fn send_code(State(app): State<Arc<App>>, bytes: axum::body::Bytes) -> Response {
+async fn send_code(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
     let req: Phone = match body(&bytes) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    match users::send_code(&app, req.phone).await {
+    match login::send_code(&app, req.phone, login::client_addr(peer, &headers)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => user_error(e),
     }
@@ -90,7 +105,7 @@ async fn login(State(app): State<Arc<App>>, bytes: axum::body::Bytes) -> Respons
         Ok(r) => r,
         Err(e) => return e,
     };
-    match users::login(&app, req.phone, req.code).await {
+    match login::login(&app, req.phone, req.code).await {
         Ok((token, user)) => Json(json!({ "token": token, "user_id": format!("{:032x}", user.id) })).into_response(),
         Err(e) => user_error(e),
     }

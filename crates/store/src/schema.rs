@@ -459,6 +459,30 @@ CREATE TABLE transit_alarms (
 );
 ",
     postgres_only: "",
+}, Migration {
+    version: 10,
+    name: "login_limits",
+    sql: "
+-- Who asked for each login code (the client address): the per-address send limit counts these rows.
+ALTER TABLE sms_outbox ADD COLUMN client_addr TEXT;
+CREATE INDEX sms_outbox_client ON sms_outbox (client_addr, created_at);
+-- Wrong login codes per phone since its last login or lock, and until when its login is locked.
+CREATE TABLE login_guards (
+    phone TEXT PRIMARY KEY,
+    failures BIGINT NOT NULL,
+    locked_until BIGINT NOT NULL
+);
+-- Sessions are kept as the SHA-256 of their token (hex), so that a copy of the database holds no live
+-- session. The tokens stored in clear until now cannot be hashed in SQL on both backends: those
+-- sessions end (their users log in again).
+DROP TABLE wallet_sessions;
+CREATE TABLE wallet_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id {BLOB} NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

@@ -218,7 +218,8 @@ impl ServerProcess {
             _ => db.url(),
         };
         let child = Command::new(exe)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--data-dir"])
+            // Every simulated user logs in from this one address.
+            .args(["serve", "--listen", "127.0.0.1:0", "--sms-per-address", "1000000", "--database-url", &url, "--data-dir"])
             .arg(&data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

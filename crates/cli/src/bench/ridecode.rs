@@ -315,6 +315,7 @@ async fn open_app(db: &TestDb, clock: Arc<VirtualClock>) -> Result<Arc<App>, Str
         listen: "127.0.0.1:0".parse().map_err(|_| "address")?,
         sandbox: true,
         store: StoreOptions::default(),
+        sms_per_address_per_hour: saoma_server::login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR,
     };
     App::open(store, config, "http://127.0.0.1:0".into(), String::new(), Some(clock)).await.map_err(|e| e.to_string())
 }

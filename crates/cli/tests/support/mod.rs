@@ -22,17 +22,27 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub backend: &'static str,
     sandbox: bool,
+    /// `saoma serve` flags beyond the usual ones (kept for restarts).
+    extra: Vec<String>,
     child: Child,
     _db: TestDb,
 }
 
-fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool) -> (Child, String) {
+/// Tests log many users in from 127.0.0.1: the per-address limit on login codes is lifted for them,
+/// except where a test sets it (the test of that limit).
+const TEST_SMS_PER_ADDRESS: &str = "1000000";
+
+fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool, extra: &[String]) -> (Child, String) {
         let _ = std::fs::remove_file(data_dir.join("server.addr"));
         let mut cmd = saoma();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--data-dir"]).arg(data_dir).stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("server.log")).unwrap());
         if sandbox {
             cmd.arg("--sandbox");
         }
+        if !extra.iter().any(|a| a == "--sms-per-address") {
+            cmd.args(["--sms-per-address", TEST_SMS_PER_ADDRESS]);
+        }
+        cmd.args(extra);
         let mut child = cmd.spawn().unwrap();
         let addr = data_dir.join("server.addr");
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -47,10 +57,16 @@ fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool) -> (Child, Str
 
 impl Server {
     pub fn start(db: TestDb, sandbox: bool) -> Server {
+        Server::start_with(db, sandbox, &[])
+    }
+
+    /// A server started with more `saoma serve` flags (e.g. `--sms-per-address 3`).
+    pub fn start_with(db: TestDb, sandbox: bool, extra: &[&str]) -> Server {
         let data_dir = std::env::temp_dir().join(format!("saoma_srv_{}_{}", std::process::id(), saoma_wechatpay::aead::random_string(8).unwrap()));
         std::fs::create_dir_all(&data_dir).unwrap();
-        let (child, base) = spawn(&db.url(), &data_dir, sandbox);
-        Server { base, database_url: db.url(), data_dir, backend: db.name(), sandbox, child, _db: db }
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, base) = spawn(&db.url(), &data_dir, sandbox, &extra);
+        Server { base, database_url: db.url(), data_dir, backend: db.name(), sandbox, extra, child, _db: db }
     }
 
     /// Stops the server (SIGTERM, gracefully) and starts it again on the same data.
@@ -66,7 +82,7 @@ impl Server {
     fn stop_and_start(&mut self, signal: &str) {
         let _ = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
         let _ = self.child.wait();
-        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox);
+        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox, &self.extra);
         self.child = child;
         self.base = base;
     }
@@ -87,16 +103,41 @@ impl Server {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    /// A wallet session for `phone` (SMS code read from the outbox through the admin API).
+    /// A wallet session for `phone`, kept where `saoma pay`, `paycode` and `ridecode show` keep theirs
+    /// (`DATA_DIR/sessions/PHONE`): the test and the CLI act as the same phone, which stays logged in
+    /// while the server accepts its session (the server sends a phone one code a minute). A new login,
+    /// with an SMS code read from the outbox through the admin API, only when the session is rejected.
     pub fn wallet_session(&self, phone: &str) -> String {
+        use saoma_wechatpay::client::http;
+        let dir = self.data_dir.join("sessions");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(phone);
+        let kept: serde_json::Value = std::fs::read_to_string(&file).ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+        // (Its server's port may have changed: restarts listen on port 0.)
+        if let Some(token) = kept["token"].as_str() {
+            let session = format!("Bearer {token}");
+            if http(&self.base, "GET", "/wallet/balance", &[("Authorization", &session)], "").unwrap().status != 401 {
+                return session;
+            }
+        }
+        let session = self.wallet_login(phone);
+        let token = session.strip_prefix("Bearer ").unwrap();
+        std::fs::write(&file, serde_json::json!({ "server": self.base, "token": token }).to_string()).unwrap();
+        session
+    }
+
+    /// A new wallet session for `phone` (SMS code read from the outbox through the admin API).
+    pub fn wallet_login(&self, phone: &str) -> String {
         use saoma_wechatpay::client::http;
         let token = std::fs::read_to_string(self.data_dir.join("admin.token")).unwrap();
         let admin = format!("Bearer {}", token.trim());
-        assert_eq!(http(&self.base, "POST", "/wallet/sms", &[], &format!(r#"{{"phone":"{phone}"}}"#)).unwrap().status, 204);
-        let outbox = http(&self.base, "GET", &format!("/admin/sms?phone={phone}"), &[("Authorization", &admin)], "").unwrap().json();
+        let sent = http(&self.base, "POST", "/wallet/sms", &[], &format!(r#"{{"phone":"{phone}"}}"#)).unwrap();
+        assert_eq!(sent.status, 204, "{phone}: {}", sent.body);
+        let outbox = http(&self.base, "GET", &format!("/admin/sms?phone={}", saoma_server::cashier::url_encode(phone)), &[("Authorization", &admin)], "").unwrap().json();
         let code = outbox["messages"].as_array().unwrap().iter().find(|m| m["purpose"] == "login").unwrap()["code"].as_str().unwrap().to_string();
-        let login = http(&self.base, "POST", "/wallet/login", &[], &format!(r#"{{"phone":"{phone}","code":"{code}"}}"#)).unwrap().json();
-        format!("Bearer {}", login["token"].as_str().unwrap())
+        let login = http(&self.base, "POST", "/wallet/login", &[], &format!(r#"{{"phone":"{phone}","code":"{code}"}}"#)).unwrap();
+        assert_eq!(login.status, 200, "{phone}: {}", login.body);
+        format!("Bearer {}", login.json()["token"].as_str().unwrap())
     }
 
     pub fn client(&self, m: &serde_json::Value) -> V3Client {

@@ -1,21 +1,25 @@
 //! Logging in to the wallet from a payment page (the cashier and the collection code share it): the
 //! phone, the SMS code, and — for a phone without a wallet — opening one on the spot.
 //!
-//! Opening a wallet is offered only after the code proved the phone (`users::login` answered
-//! `NoSuchUser`, which it does only for a right code), and done by `users::login_or_register`, which
-//! checks the code again in the same job that creates the wallet: a form posted by anybody without the
-//! SMS opens nothing, and a wrong code there counts as any wrong login code. The new wallet is empty, so
-//! the order page that follows says 余额不足 and how to top up.
+//! Opening a wallet is offered only after the code proved the phone (`login::login` answered
+//! `NoSuchUser`, which it does only for a right code, leaving the code unused), and done by
+//! `login::login_or_register`, which checks the code again in the same job that creates the wallet: a
+//! form posted by anybody without the SMS opens nothing, and a wrong code there counts against the
+//! phone as any wrong login code. The new wallet is empty, so the order page that follows says 余额不足
+//! and how to top up. The send limits and the lock after wrong codes (`crate::login`) answer 429 with
+//! `Retry-After`, in words that say how long to wait.
 
 use super::i18n::Msg;
 use super::pages::{error_box, param, Params};
 use super::{esc, html, layout, masked_phone, notice, safe_next, see_other, session_cookie, system_error, Ctx, SESSION_COOKIE};
+use crate::login as wallet_login;
 use crate::users::{self, UserError};
 use crate::App;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Form;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The first login step (phone) for a page that sends the browser back to `next` when done.
@@ -81,14 +85,25 @@ fn bad_next(ctx: &Ctx) -> Response {
     notice(ctx, StatusCode::BAD_REQUEST, Msg::BadLinkTitle, Msg::BadLink)
 }
 
+/// A refusal page with `Retry-After` (seconds).
+fn retry_after(mut r: Response, seconds: i64) -> Response {
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    r
+}
+
 /// `POST /cashier/sms` {phone, next}: sends the login code, then asks for it.
-pub async fn send_code(State(app): State<Arc<App>>, ctx: Ctx, form: Option<Form<Params>>) -> Response {
+pub async fn send_code(State(app): State<Arc<App>>, ctx: Ctx, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, form: Option<Form<Params>>) -> Response {
     let p = form.map(|f| f.0).unwrap_or_default();
     let Some(next) = safe_next(param(&p, "next")) else { return bad_next(&ctx) };
     let phone = param(&p, "phone").replace([' ', '-'], "");
-    match users::send_code(&app, phone.clone()).await {
+    match wallet_login::send_code(&app, phone.clone(), wallet_login::client_addr(peer, &headers)).await {
         Ok(()) => login_page(&ctx, StatusCode::OK, next, Some(&phone), None),
         Err(UserError::BadPhone) => login_page(&ctx, StatusCode::BAD_REQUEST, next, None, Some(ctx.t(Msg::BadPhone))),
+        // A code sent a moment ago is still the one to type: the code step stays open.
+        Err(UserError::FrequencyLimited { retry_after: wait }) => {
+            let says = ctx.fill(Msg::TooManyCodes, &[("secs", &wait.max(1).to_string())]);
+            retry_after(login_page(&ctx, StatusCode::TOO_MANY_REQUESTS, next, Some(&phone), Some(&says)), wait)
+        }
         Err(e) => system_error(&ctx, format!("{e:?}")),
     }
 }
@@ -102,7 +117,15 @@ fn logged_in(ctx: &Ctx, app: &App, next: &str, phone: &str, code: &str, outcome:
             r.headers_mut().insert(header::SET_COOKIE, session_cookie(app, &token));
             r
         }
-        Err(UserError::BadCode) => login_page(ctx, StatusCode::UNAUTHORIZED, next, Some(phone), Some(ctx.t(Msg::BadCode))),
+        // The wrong code that locked the phone: back to the phone step, with until when.
+        Err(UserError::BadCode { locked_until, .. }) if locked_until > 0 => {
+            login_page(ctx, StatusCode::UNAUTHORIZED, next, None, Some(&ctx.fill(Msg::LoginLocked, &[("until", &ctx.lang.time(locked_until))])))
+        }
+        Err(UserError::BadCode { tries_left, .. }) => login_page(ctx, StatusCode::UNAUTHORIZED, next, Some(phone), Some(&ctx.fill(Msg::BadCode, &[("n", &tries_left.to_string())]))),
+        Err(UserError::LoginLocked { until, retry_after: wait }) => {
+            let says = ctx.fill(Msg::LoginLocked, &[("until", &ctx.lang.time(until))]);
+            retry_after(login_page(ctx, StatusCode::TOO_MANY_REQUESTS, next, None, Some(&says)), wait)
+        }
         // Only ever after a right code (the code is checked first).
         Err(UserError::NoSuchUser) => no_wallet_page(ctx, next, phone, code),
         Err(UserError::BadPhone) => login_page(ctx, StatusCode::BAD_REQUEST, next, None, Some(ctx.t(Msg::BadPhone))),
@@ -116,7 +139,7 @@ pub async fn login(State(app): State<Arc<App>>, ctx: Ctx, form: Option<Form<Para
     let p = form.map(|f| f.0).unwrap_or_default();
     let Some(next) = safe_next(param(&p, "next")) else { return bad_next(&ctx) };
     let (phone, code) = (param(&p, "phone"), param(&p, "code"));
-    let outcome = users::login(&app, phone.to_string(), code.to_string()).await;
+    let outcome = wallet_login::login(&app, phone.to_string(), code.to_string()).await;
     logged_in(&ctx, &app, next, phone, code, outcome)
 }
 
@@ -126,7 +149,7 @@ pub async fn register(State(app): State<Arc<App>>, ctx: Ctx, form: Option<Form<P
     let p = form.map(|f| f.0).unwrap_or_default();
     let Some(next) = safe_next(param(&p, "next")) else { return bad_next(&ctx) };
     let (phone, code) = (param(&p, "phone"), param(&p, "code"));
-    let outcome = users::login_or_register(&app, phone.to_string(), code.to_string(), true).await;
+    let outcome = wallet_login::login_or_register(&app, phone.to_string(), code.to_string(), true).await;
     logged_in(&ctx, &app, next, phone, code, outcome)
 }
 
@@ -135,7 +158,7 @@ pub async fn logout(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, f
     let p = form.map(|f| f.0).unwrap_or_default();
     let Some(next) = safe_next(param(&p, "next")) else { return bad_next(&ctx) };
     if let Some(token) = super::cookie(&headers, SESSION_COOKIE) {
-        if let Err(e) = users::logout(&app, token.to_string()).await {
+        if let Err(e) = wallet_login::logout(&app, token.to_string()).await {
             return system_error(&ctx, e);
         }
     }

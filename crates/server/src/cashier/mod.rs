@@ -8,7 +8,7 @@
 //! Pages speak Chinese (zh-CN) unless the browser prefers English or the user switched (`i18n.rs`: the
 //! one catalogue of texts, and how a request's language is chosen); each handler takes a [`Ctx`].
 //!
-//! The session is the wallet's own (`users::login`, the `wallet_sessions` table), carried in an HttpOnly
+//! The session is the wallet's own (`crate::login`, the `wallet_sessions` table), carried in an HttpOnly
 //! cookie with `SameSite=Lax`: pages read it without script, and no other site can post a payment with
 //! it (its cookie is not sent on cross-site POSTs, and POSTs whose `Origin` is another site are refused).
 
@@ -22,7 +22,7 @@ mod login;
 mod pages;
 pub mod qr;
 
-use crate::users::{self, User};
+use crate::users::User;
 use crate::App;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
@@ -259,7 +259,7 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 /// The logged-in wallet user, if the session cookie names a live session.
 pub fn session(app: &App, headers: &HeaderMap) -> Result<Option<User>, saoma_store::StoreError> {
     match cookie(headers, SESSION_COOKIE) {
-        Some(token) if !token.is_empty() => users::session_user(app, token),
+        Some(token) if !token.is_empty() => crate::login::session_user(app, token),
         _ => Ok(None),
     }
 }
