@@ -108,7 +108,7 @@ async fn remember_lang(req: Request, next: Next) -> Response {
     let chosen = (req.method() == Method::GET).then(|| req.uri().query().and_then(lang_param).and_then(Lang::from_code)).flatten();
     let mut r = next.run(req).await;
     if let Some(lang) = chosen {
-        let cookie = format!("{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code());
+        let cookie = format!("{LANG_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000", lang.code());
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             r.headers_mut().append(header::SET_COOKIE, v);
         }
