@@ -261,6 +261,10 @@ pub enum MerchantCmd {
         /// How the platform names its key to this merchant: public_key (PUB_KEY_ID_…) or certificate.
         #[arg(long, default_value = "public_key")]
         platform_key_mode: String,
+        /// An H5 domain (host name, e.g. shop.example.com) an H5 payment's redirect_url may return to,
+        /// with its subdomains; repeat the option or separate with commas.
+        #[arg(long = "h5-domain", value_delimiter = ',')]
+        h5_domains: Vec<String>,
         /// One JSON object on stdout.
         #[arg(long)]
         json: bool,
@@ -314,8 +318,8 @@ pub fn merchant(cmd: MerchantCmd) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        MerchantCmd::Create { server, name, notify_url, platform_key_mode, json } => {
-            let body = serde_json::json!({ "name": name, "notify_url": notify_url, "platform_key_mode": platform_key_mode });
+        MerchantCmd::Create { server, name, notify_url, platform_key_mode, h5_domains, json } => {
+            let body = serde_json::json!({ "name": name, "notify_url": notify_url, "platform_key_mode": platform_key_mode, "h5_domains": h5_domains });
             match server.post("/admin/merchants", &body) {
                 Ok(v) => {
                     if json {

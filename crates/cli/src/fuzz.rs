@@ -367,14 +367,16 @@ fn gate(w: &mut World, rng: &mut Rng, code: &[u8], tally: &mut Tally) {
 fn server_record(w: &World, bytes: &[u8], sigs: &mut check::Signatures, tally: &mut Tally) {
     let auth = match check::authenticate(&w.server_terminal, bytes, sigs) {
         Ok(a) => a,
-        Err((_, reason)) => return tally.outcome("server", reason),
+        Err((_, reason)) => return tally.outcome("server", reason.code()),
     };
-    let Ok(code) = RideCode::parse(&auth.record.code) else { return tally.outcome("server", "malformed code") };
+    let Ok(code) = RideCode::parse(&auth.record.code) else {
+        return tally.outcome("server", saoma_ridecode::Reject::structural(&auth.record.code).unwrap_or(saoma_ridecode::Reject::Length).code());
+    };
     let terms = code.credential().terms();
     let issued = w.issued.get(&(terms.account_id, terms.sequence));
     match check::check_code(&w.server_terminal, &w.server_issuers, &code, auth.record.time as i64, issued, sigs) {
         Ok(()) => tally.outcome("server", "passes every check"),
-        Err(reason) => tally.outcome("server", reason),
+        Err(reason) => tally.outcome("server", reason.code()),
     }
 }
 

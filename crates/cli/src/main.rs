@@ -43,6 +43,41 @@ impl DataArgs {
     }
 }
 
+/// How `saoma serve` meets the world: its secrets, its public address, its proxies, its connections.
+#[derive(clap::Args, Clone)]
+struct DeployArgs {
+    /// Master key file (64 hex digits) that seals private keys and APIv3 keys in the database. Default:
+    /// DATA_DIR/master.key, made at first start. Processes sharing one PostgreSQL must share this file.
+    #[arg(long, env = "SAOMA_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// The URL the world reaches this server at (https://pay.example.com): every link, QR code and
+    /// download_url handed out uses it; https also marks the session cookie Secure. Default:
+    /// http:// + the bound address.
+    #[arg(long, env = "SAOMA_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Proxies (address or CIDR, comma-separated) whose X-Forwarded-For is believed for the client's
+    /// address; from anyone else it is ignored.
+    #[arg(long, env = "SAOMA_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<String>,
+    /// Seconds a connection may take to send a complete request head (from opening, or from the
+    /// first byte of a later request).
+    #[arg(long, env = "SAOMA_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Seconds a kept-alive connection may sit idle between requests.
+    #[arg(long, env = "SAOMA_KEEP_ALIVE_TIMEOUT", default_value_t = 75)]
+    keep_alive_timeout: u64,
+    /// Seconds a request body may take to arrive in full.
+    #[arg(long, env = "SAOMA_BODY_TIMEOUT", default_value_t = 30)]
+    body_timeout: u64,
+    /// Open connections at most (0: three quarters of the open-file limit, at most 16,384; the soft
+    /// open-file limit is raised to the hard one at start).
+    #[arg(long, env = "SAOMA_MAX_CONNECTIONS", default_value_t = 0)]
+    max_connections: usize,
+    /// Open connections from one client address at most (trusted proxies exempt).
+    #[arg(long, env = "SAOMA_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections_per_address: u64,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the platform's HTTP server.
@@ -61,6 +96,13 @@ enum Cmd {
         /// Login SMS codes one client address (an IPv4 address, an IPv6 /64) may ask for in an hour.
         #[arg(long, env = "SAOMA_SMS_PER_ADDRESS", default_value_t = saoma_server::login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR, value_parser = clap::value_parser!(u32).range(1..))]
         sms_per_address: u32,
+        /// Address blocks (CIDR, comma-separated) notifications may reach although they are not public,
+        /// e.g. 10.0.0.0/8 for receivers on the operator's own network. Loopback, private, link-local and
+        /// other non-public addresses are refused otherwise (outside --sandbox).
+        #[arg(long, env = "SAOMA_NOTIFY_ALLOW", value_delimiter = ',')]
+        notify_allow: Vec<String>,
+        #[command(flatten)]
+        deploy: DeployArgs,
     },
     /// Ledger operations.
     Ledger {
@@ -129,7 +171,7 @@ fn init_logs(format: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Serve { data, listen, sandbox, sync, sms_per_address } => {
+        Cmd::Serve { data, listen, sandbox, sync, sms_per_address, notify_allow, deploy } => {
             init_logs(&cli.log_format);
             let durability = match sync.as_str() {
                 "full" => Durability::Full,
@@ -146,6 +188,28 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let notify_allow = match saoma_server::outbound::parse_allowlist(&notify_allow.join(",")) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("--notify-allow: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let public_url = match deploy.public_url.as_deref().map(saoma_server::proxy::parse_public_url).transpose() {
+                Ok(u) => u,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let trusted_proxies = match saoma_server::proxy::parse_cidrs(&deploy.trusted_proxy.join(",")) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("--trusted-proxy: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let secs = std::time::Duration::from_secs;
             let config = saoma_server::Config {
                 data_dir: data.data_dir,
                 database: Some(database),
@@ -153,6 +217,17 @@ fn main() -> ExitCode {
                 sandbox,
                 store: StoreOptions { durability, ..StoreOptions::default() },
                 sms_per_address_per_hour: sms_per_address,
+                notify_allow,
+                master_key_file: deploy.master_key_file,
+                public_url,
+                trusted_proxies,
+                connections: saoma_server::conn::ConnectionLimits {
+                    header_read_timeout: secs(deploy.header_read_timeout.max(1)),
+                    keep_alive_timeout: secs(deploy.keep_alive_timeout.max(1)),
+                    body_timeout: secs(deploy.body_timeout.max(1)),
+                    max_connections: deploy.max_connections,
+                    max_per_address: deploy.max_connections_per_address as usize,
+                },
             };
             let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
@@ -165,6 +240,8 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "server failed");
+                    // Also plainly, for whoever started it by hand (the log may be JSON).
+                    eprintln!("saoma serve: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -1,16 +1,18 @@
 //! Bank cards through the simulated bank, on both backends: top-ups and withdrawals held by pending
 //! ledger transfers until the bank answers; declines release the hold; a slow bank is reconciled later;
-//! idempotent on request_id.
+//! idempotent on request_id. Money moves only with bound cards, and withdrawals need the PIN (binding
+//! and its refusals: tests/pin.rs).
 
 mod support;
 
 use saoma_wechatpay::client::http;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{saoma, Server};
+use support::{bind_card, saoma, Server};
 
+/// A top-up or (with the PIN) a withdrawal.
 fn op(s: &Server, session: &str, path: &str, card: &str, amount: i64, rid: &str) -> (u16, serde_json::Value) {
-    let r = http(&s.base, "POST", path, &[("Authorization", session)], &json!({"card_no": card, "amount": amount, "request_id": rid}).to_string()).unwrap();
+    let r = http(&s.base, "POST", path, &[("Authorization", session)], &json!({"card_no": card, "amount": amount, "request_id": rid, "pin": "123456"}).to_string()).unwrap();
     (r.status, r.json())
 }
 
@@ -22,9 +24,14 @@ fn balance(s: &Server, session: &str) -> (i64, i64) {
 #[test]
 fn top_ups_and_withdrawals_settle_as_the_bank_answers() {
     for s in Server::all(true) {
-        assert!(saoma().args(["user", "create", "--phone", "13400000004", "--data-dir"]).arg(&s.data_dir).output().unwrap().status.success());
+        assert!(saoma().args(["user", "create", "--phone", "13400000004", "--pin", "123456", "--data-dir"]).arg(&s.data_dir).output().unwrap().status.success());
         let session = s.wallet_session("13400000004");
         let ok_card = "6222000000000001";
+        // A card not bound yet moves no money either way (and leaves no operation).
+        assert_eq!(op(&s, &session, "/wallet/topup", ok_card, 5_000, "t0").1["code"], "CARD_NOT_BOUND");
+        for card in [ok_card, "6222000000000002", "6222000000000003"] {
+            bind_card(&s, &session, "13400000004", card);
+        }
         let (st, v) = op(&s, &session, "/wallet/topup", ok_card, 5_000, "t1");
         assert_eq!((st, v["state"].as_str()), (200, Some("succeeded")), "{}: {v}", s.backend);
         assert_eq!(balance(&s, &session), (5_000, 5_000));

@@ -244,7 +244,9 @@ fn cashier_pages_over_http() {
 fn h5_redirect_url_returns_to_the_merchant() {
     for s in Server::all(true) {
         let b = s.backend;
-        let m = s.merchant("Noodles", "public_key");
+        // The merchant registered its H5 domain; redirect_url must be on it (or a subdomain).
+        let m = s.merchant_with("Noodles", "public_key", &["--h5-domain", "shop.example,pay.other.example", "--h5-domain", "third.example"]);
+        assert_eq!(m["h5_domains"], json!(["shop.example", "pay.other.example", "third.example"]), "{b}");
         let c = s.client(&m);
         user(&s, "13500000011", 10_000);
         let back = "https://shop.example/orders/H5BACK1?from=pay&x=~1";
@@ -252,11 +254,38 @@ fn h5_redirect_url_returns_to_the_merchant() {
         let path = format!("{}&redirect_url={enc}", path_of(&h5_order(&c, &m, "H5BACK1", "noodles", 1_800), &s));
         let prepay_id = path.split("prepay_id=").nth(1).unwrap().split('&').next().unwrap().to_string();
 
-        for bad in ["javascript:alert(1)", "/admin/merchants", "https://", "https://user@evil.example/", "https://shop.example/\"><script>", "ftp://shop.example/"] {
+        for bad in [
+            "javascript:alert(1)",
+            "/admin/merchants",
+            "https://",
+            "https://user@evil.example/",
+            "https://shop.example/\"><script>",
+            "ftp://shop.example/",
+            // Hosts that only look like the registered domain, read as a browser would.
+            "https://shop.example.evil.com/",
+            "https://evilshop.example/",
+            "https://evil.com/@shop.example",
+            "https://evil.com\\@shop.example/",
+            "https://shop.example\\@evil.com/",
+            "https://shop.example@evil.com/",
+            "https://evil.com#@shop.example",
+            "https://evil.com?@shop.example",
+            "https://127.0.0.1/",
+            "https://example/",
+            "https://other.example/",
+        ] {
             let r = page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={}", saoma_server::cashier::url_encode(bad)), None, &[]);
             assert!(r.status == 400 && r.body.contains("redirect_url"), "{b}: {bad}: {} {}", r.status, r.body);
         }
-        let long = format!("https://shop.example/{}", "a".repeat(1100));
+        // zh-CN first, English after.
+        let r = page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={}", saoma_server::cashier::url_encode("https://evil.example/")), None, &[]);
+        assert!(r.status == 400 && r.body.contains("返回地址无效") && r.body.contains("H5 域名"), "{b}: {}", r.body);
+        // A subdomain of a registered domain, and the other registered domains, are accepted.
+        for good in ["https://m.shop.example/back", "http://pay.other.example:8080/x?y=1", "https://THIRD.example/"] {
+            let r = page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={}", saoma_server::cashier::url_encode(good)), None, &[]);
+            assert_eq!(r.status, 200, "{b}: {good}: {}", r.body);
+        }
+                let long = format!("https://shop.example/{}", "a".repeat(1100));
         assert_eq!(page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={long}"), None, &[]).status, 400);
 
         // The login comes back to the page with the address; the form carries it to the payment.
@@ -417,7 +446,8 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code_and_opens_a_wallet
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cashier_browser.py");
     for s in Server::all(true) {
         let started = Instant::now();
-        let m = s.merchant("Bubble Tea 奶茶", "public_key");
+        // Its H5 domain: localhost (this server stands in for the merchant's site below).
+        let m = s.merchant_with("Bubble Tea 奶茶", "public_key", &["--h5-domain", "localhost"]);
         let c = s.client(&m);
         for phone in ["13300000001", "13300000002", "13300000003"] {
             user(&s, phone, 200_000);
@@ -425,7 +455,7 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code_and_opens_a_wallet
         let h5 = h5_order(&c, &m, "BROWSER001", "珍珠奶茶 <large>", 2_345);
         let pin = h5_order(&c, &m, "BROWSER002", "Catering for 40", 150_000);
         // The merchant's page to return to (this server's /healthz stands in for it).
-        let back = format!("{}/healthz?from=cashier", s.base);
+        let back = format!("{}/healthz?from=cashier", s.base.replace("127.0.0.1", "localhost"));
         let h5 = format!("{h5}&redirect_url={}", saoma_server::cashier::url_encode(&back));
         let for_new = h5_order(&c, &m, "BROWSER003", "芝士蛋糕", 1_250);
         let collect_url = format!("{}/collect/{}", s.base, m["mchid"].as_str().unwrap());

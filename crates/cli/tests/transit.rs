@@ -63,6 +63,7 @@ impl<'a> Admin<'a> {
 
 /// A rider's phone: a wallet session, a device key, today's credential and its counter.
 struct Phone {
+    phone: String,
     session: String,
     device: DeviceKeyPair,
     credential: Option<Credential>,
@@ -71,7 +72,7 @@ struct Phone {
 
 impl Phone {
     fn new(s: &Server, phone: &str, seed: u8) -> Phone {
-        Phone { session: s.wallet_session(phone), device: DeviceKeyPair::from_seed(Suite::Ed25519, &[seed; 32]).unwrap(), credential: None, counter: 0 }
+        Phone { phone: phone.to_string(), session: s.wallet_session(phone), device: DeviceKeyPair::from_seed(Suite::Ed25519, &[seed; 32]).unwrap(), credential: None, counter: 0 }
     }
     fn wallet(&self, s: &Server, method: &str, path: &str, body: Value) -> (u16, Value) {
         support::wallet_call(s, &self.session, method, path, &body.to_string())
@@ -84,9 +85,15 @@ impl Phone {
     fn repay(&self, s: &Server) -> (u16, Value) {
         self.wallet(s, "POST", &format!("/wallet/transit/{SCOPE}/repay"), Value::Null)
     }
-    /// Tops the wallet up from a test bank card that succeeds; the bank's answer is awaited.
+    /// Tops the wallet up from a test bank card that succeeds (bound first: money moves only with bound
+    /// cards); the bank's answer is awaited.
     fn top_up(&self, s: &Server, amount: i64, request_id: &str) {
-        let (st, v) = self.wallet(s, "POST", "/wallet/topup", json!({"card_no": "6222020000000001", "amount": amount, "request_id": request_id}));
+        // One card per rider (a card is bound to one wallet): its last digits are the phone's.
+        let card = format!("6222020000000001{}", &self.phone[self.phone.len() - 2..]);
+        if self.wallet(s, "GET", "/wallet/cards", Value::Null).1["cards"].as_array().unwrap().is_empty() {
+            support::bind_card(s, &self.session, &self.phone, &card);
+        }
+        let (st, v) = self.wallet(s, "POST", "/wallet/topup", json!({"card_no": card, "amount": amount, "request_id": request_id}));
         assert_eq!((st, v["state"].as_str()), (200, Some("succeeded")), "{v}");
     }
     /// Asks for today's credential: Ok or the refusal's code.
@@ -310,7 +317,14 @@ fn a_day_of_rides_on_two_gates_with_three_riders() {
         let (_, alarms) = admin.call("GET", &format!("/admin/transit/{SCOPE}/alarms"), Value::Null);
         let kinds: Vec<&str> = alarms["alarms"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["CONFLICT", "CLONE"], "{alarms}");
+        let reasons: Vec<&str> = alarms["alarms"].as_array().unwrap().iter().map(|a| a["reason"].as_str().unwrap()).collect();
+        assert_eq!(reasons, ["sequence_conflict", "clone"], "{alarms}");
         assert_eq!(alice.refresh(&s), Err("CARD_BLOCKED".into()));
+        // The rider sees why: the card BLOCKED for a clone, until the copied credential expires.
+        let v = alice.view(&s);
+        let until = alice.credential.as_ref().unwrap().terms().not_after as i64;
+        assert_eq!((v["state"].as_str(), v["blocked"]["reason"].as_str(), v["blocked"]["until_unix"].as_i64()), (Some("BLOCKED"), Some("clone"), Some(until)), "{b} {v}");
+        assert_eq!(v["blocked"]["until"].as_str(), Some(saoma_core::time::format_rfc3339_cst(until).as_str()), "{v}");
         let (_, terms) = admin.call("GET", &format!("/admin/transit/{SCOPE}/terminals"), Value::Null);
         assert_eq!(terms["terminals"].as_array().unwrap().len(), 3, "{terms}");
 
@@ -332,6 +346,16 @@ fn a_day_of_rides_on_two_gates_with_three_riders() {
         assert_eq!(bob.balance(&s), before + deposit);
         let (_, agreements) = bob.wallet(&s, "GET", "/wallet/agreements", Value::Null);
         assert_eq!(agreements["agreements"][0]["state"], "TERMINATED", "{agreements}");
+        // His wallet history shows the deposit held when the card opened and returned when it closed.
+        let (_, history) = bob.wallet(&s, "GET", "/wallet/transactions", Value::Null);
+        let deposits: Vec<(&str, i64)> = history["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["kind"].as_str().is_some_and(|k| k.starts_with("transit_deposit")))
+            .map(|t| (t["kind"].as_str().unwrap(), t["amount"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(deposits, [("transit_deposit_return", deposit), ("transit_deposit_hold", -deposit)], "{b} {history}");
 
         // Every ride charged exactly once: Alice's cloned code once (its exit never came: the maximum),
         // Carol's debt once and her later ride once.
@@ -423,11 +447,13 @@ fn db_rows(s: &Server, q: &str) -> Vec<Vec<Cell>> {
     }
 }
 
-/// The newest issuer key's seed, read from the database (an attacker who stole it).
+/// The newest Ed25519 issuer key's seed, read from the database and opened with the master key (an
+/// attacker who stole both: the seed is sealed at rest).
 fn stolen_issuer_key(s: &Server) -> saoma_ridecode::IssuerKeyPair {
-    let rows = db_rows(s, "SELECT key_id, seed, not_before, not_after FROM ridecode_keys WHERE purpose = 'issuer' ORDER BY key_id DESC LIMIT 1");
+    let rows = db_rows(s, "SELECT key_id, seed, not_before, not_after FROM ridecode_keys WHERE purpose = 'issuer' AND suite = 1 ORDER BY key_id DESC LIMIT 1");
     let r = &rows[0];
-    let seed: [u8; 32] = unhex(r[1].text()).try_into().unwrap();
+    let seed_hex = support::unseal(s, "ridecode_keys", "seed", &r[0].int().to_string(), r[1].text());
+    let seed: [u8; 32] = unhex(&seed_hex).try_into().unwrap();
     saoma_ridecode::IssuerKeyPair::from_seed(Suite::Ed25519, &seed, r[0].int() as u16, r[2].int() as u32, r[3].int() as u32).unwrap()
 }
 
@@ -457,14 +483,15 @@ fn what_the_server_refuses_and_what_it_tolerates() {
         gate.tap(&code, t).unwrap();
         let queued = std::mem::take(&mut gate.queue);
         let r = gate.upload_records(&s, &queued);
-        assert_eq!((r[0]["status"].as_str(), r[0]["reason"].as_str()), (Some("REJECTED"), Some("credential not issued")), "{b} {r:?}");
+        assert_eq!((r[0]["status"].as_str(), r[0]["reason"].as_str()), (Some("REJECTED"), Some("credential_not_issued")), "{b} {r:?}");
         rider.credential = Some(real);
 
         // A gate whose clock was reset to 2000: its records are refused (the code's age makes no sense).
         let code = rider.code(t);
         let rec = TerminalRecord { terminal_id: gate.id, terminal_sequence: 2, time: 946_684_800, direction: Direction::In, stop_id: 1, code }.sign(&gate.key).unwrap();
         let r = gate.upload_records(&s, &[rec]);
-        assert_eq!(r[0]["reason"], "code age at the gate out of bounds", "{r:?}");
+        // Made "now" by the phone, so 26 years in the gate's future: the gate's own reason code.
+        assert_eq!(r[0]["reason"], "code_from_future", "{r:?}");
         gate.seq = 2;
 
         // A gate offline for five days: its taps still count, charged when they arrive. A gap in its

@@ -12,7 +12,7 @@
 //! 30 device public key (32+δ) | 62+δ issuer signature (64) over "RCv1/cred" ‖ bytes[0..62+δ]
 //! ```
 
-use crate::suite::{DecodedKey, KeyPair, PublicKey, Suite, Verifier};
+use crate::suite::{DecodedKey, KeyPair, PublicKey, Suite};
 use crate::wire::{be_u16, be_u32, be_u64};
 use crate::{tags, Error, FORMAT_V1, MAX_CREDENTIAL_SPAN};
 
@@ -127,10 +127,7 @@ impl IssuerKeyPair {
         if device_key.suite() != self.suite() {
             return Err(Error::SuiteMismatch);
         }
-        match Verifier::new(device_key) {
-            Some(v) if !v.is_weak() => {}
-            _ => return Err(Error::InvalidKey),
-        }
+        PublicKey::certifiable(device_key.suite(), device_key.as_bytes())?;
         if !terms.window_is_valid() {
             return Err(Error::InvalidTerms("window must be ordered and at most 26 h"));
         }

@@ -19,6 +19,7 @@ mod code;
 mod credential;
 mod error;
 mod lists;
+mod reason;
 mod record;
 mod suite;
 mod terminal;
@@ -31,6 +32,7 @@ pub use error::Error;
 pub use lists::{
     Blacklist, BlacklistEntry, KeyList, KeyListEntry, PlatformKeyPair, PlatformPublicKey,
 };
+pub use reason::RecordReason;
 pub use record::{Direction, SignedTerminalRecord, TerminalKeyPair, TerminalRecord};
 pub use suite::{DecodedKey, KeyPair, PublicKey, Suite, SM2_DISTINGUISHING_ID};
 pub use terminal::{

@@ -6,7 +6,8 @@
 //!
 //! Malleability is closed on every suite, because the terminal's replay memory and the server's
 //! dedupe key on the signed content, and a second valid encoding of the same signature must not
-//! exist: Ed25519 uses strict verification (canonical `s`, no small-order `R` or key), P-256
+//! exist: Ed25519 uses strict verification (`s` < L, `R` and the key canonically encoded and
+//! not of small order, the cofactorless equation, as ed25519-dalek's `verify_strict`), P-256
 //! signs low-S and refuses high-S, SM2 needs nothing extra (its verification equation fixes `s`).
 //!
 //! SM2 uses the default distinguishing identifier of GM/T 0009-2012, `1234567812345678`, since
@@ -93,6 +94,17 @@ impl PublicKey {
         let key = PublicKey::raw(suite, bytes)?;
         Verifier::new(&key).ok_or(Error::InvalidKey)?;
         Ok(key)
+    }
+
+    /// Parses a device key that an issuer may certify: everything [`PublicKey::from_bytes`]
+    /// checks, and for Ed25519 not of small order (anyone can forge signatures that lax verifiers
+    /// accept under such a key, and strict verifiers accept none). [`Error::InvalidKey`] otherwise.
+    pub fn certifiable(suite: Suite, bytes: &[u8]) -> Result<PublicKey, Error> {
+        let key = PublicKey::raw(suite, bytes)?;
+        match Verifier::new(&key) {
+            Some(v) if !v.is_weak() => Ok(key),
+            _ => Err(Error::InvalidKey),
+        }
     }
 
     /// Wraps bytes of the right length without checking the point; the signature check fails
@@ -267,7 +279,10 @@ impl Verifier {
         match key.suite {
             Suite::Ed25519 => {
                 let arr: &[u8; 32] = bytes.try_into().ok()?;
-                ed25519_dalek::VerifyingKey::from_bytes(arr).ok().map(Verifier::Ed25519)
+                let key = ed25519_dalek::VerifyingKey::from_bytes(arr).ok()?;
+                // Canonical encodings only (y < p, and no "negative zero" x): a second encoding
+                // of the same point would be a second identity for the same key.
+                (key.to_edwards().compress().as_bytes() == arr).then_some(Verifier::Ed25519(key))
             }
             Suite::P256 => {
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes).ok().map(Verifier::P256)

@@ -17,7 +17,7 @@ use crate::lists::{Blacklist, KeyList};
 use crate::suite::{PublicKey, Suite, Verifier};
 use crate::wire::{be_u16, be_u32, be_u64};
 use crate::{
-    tags, DOUBLE_TAP_WINDOW, MAX_CODE_AGE, MAX_CODE_FUTURE, MAX_CREDENTIAL_SPAN, STALE_AFTER,
+    tags, Error, DOUBLE_TAP_WINDOW, MAX_CODE_AGE, MAX_CODE_FUTURE, MAX_CREDENTIAL_SPAN, STALE_AFTER,
     WINDOW_GRACE,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -58,7 +58,8 @@ pub enum Reject {
     Replay,
     /// The fare exceeds the credential's max fare.
     FareAboveMax,
-    /// The key list or blacklist is stale and the fare exceeds the gate's stale-fare limit.
+    /// The key list or blacklist is stale and the fare exceeds the gate's stale-fare limit (or
+    /// the limit is 0).
     StaleLists,
 }
 
@@ -105,6 +106,21 @@ impl Reject {
             Reject::FareAboveMax => "fare_above_max",
             Reject::StaleLists => "stale_lists",
         }
+    }
+
+    /// The variant for a stable code, the inverse of [`Reject::code`].
+    pub fn from_code(code: &str) -> Option<Reject> {
+        Reject::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The first structural check (1–3) that `code` fails, if any: what a gate answers before it
+    /// reads a single field, and what the platform answers for a record whose code cannot be read.
+    pub fn structural(code: &[u8]) -> Option<Reject> {
+        check_structure(code).err().map(|e| match e {
+            Structure::Length => Reject::Length,
+            Structure::UnknownFormat => Reject::UnknownFormat,
+            Structure::UnknownSuite => Reject::UnknownSuite,
+        })
     }
 }
 
@@ -261,6 +277,8 @@ impl CredentialCache {
 
 type Use = (u64, u32, u16);
 
+const STATE_MAGIC: &[u8; 4] = b"RCTS";
+
 /// What one gate remembers between codes: every (account, credential sequence, counter) it
 /// accepted, until no code carrying it could pass the window and age checks any more, and each
 /// account's last new tap, for double-tap detection. Bounded: when full, the entry closest to
@@ -319,6 +337,65 @@ impl TerminalState {
         }
     }
 
+    /// The memory as bytes, for a gate to write to durable storage (atomically) before it opens
+    /// for the tap that changed it: the specification requires replay and double-tap memory to
+    /// survive a restart. Layout: `RCTS ‖ 0x01 ‖ evicted u64 ‖ uses u32 ‖ (account u64 ‖
+    /// credential sequence u32 ‖ counter u16 ‖ forget after u64)* ‖ taps u32 ‖ (time u64 ‖
+    /// account u64)*`, big-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(21 + self.seen.len() * 22 + self.taps.len() * 16);
+        out.extend_from_slice(STATE_MAGIC);
+        out.push(1);
+        out.extend_from_slice(&self.evicted.to_be_bytes());
+        out.extend_from_slice(&(self.seen.len() as u32).to_be_bytes());
+        for (&(account, sequence, counter), &expires) in &self.seen {
+            out.extend_from_slice(&account.to_be_bytes());
+            out.extend_from_slice(&sequence.to_be_bytes());
+            out.extend_from_slice(&counter.to_be_bytes());
+            out.extend_from_slice(&expires.to_be_bytes());
+        }
+        out.extend_from_slice(&(self.taps.len() as u32).to_be_bytes());
+        for &(time, account) in &self.taps {
+            out.extend_from_slice(&time.to_be_bytes());
+            out.extend_from_slice(&account.to_be_bytes());
+        }
+        out
+    }
+
+    /// Restores a memory written by [`TerminalState::to_bytes`], bounded by `capacity` as
+    /// [`TerminalState::new`] is (uses beyond it are dropped closest to expiry first, as when
+    /// full). Anything but an exact encoding is refused: a gate that cannot read its memory must
+    /// not start with an empty one silently.
+    pub fn from_bytes(bytes: &[u8], capacity: usize) -> Result<TerminalState, Error> {
+        let mut r = crate::wire::Reader::new(bytes);
+        if r.take(4).ok_or(Error::Length)? != STATE_MAGIC {
+            return Err(Error::UnknownFormat);
+        }
+        if r.u8().ok_or(Error::Length)? != 1 {
+            return Err(Error::UnknownFormat);
+        }
+        let mut state = TerminalState::new(capacity);
+        state.evicted = r.u64().ok_or(Error::Length)?;
+        let uses = r.u32().ok_or(Error::Length)?;
+        for _ in 0..uses {
+            let key = (r.u64().ok_or(Error::Length)?, r.u32().ok_or(Error::Length)?, r.u16().ok_or(Error::Length)?);
+            let expires = r.u64().ok_or(Error::Length)?;
+            state.remember_use(key, expires);
+        }
+        let taps = r.u32().ok_or(Error::Length)?;
+        for _ in 0..taps {
+            let (time, account) = (r.u64().ok_or(Error::Length)?, r.u64().ok_or(Error::Length)?);
+            if state.taps.back().is_some_and(|&(t, _)| t > time) {
+                return Err(Error::Malformed("tap times out of order"));
+            }
+            state.remember_tap(account, time);
+        }
+        if r.remaining() != 0 {
+            return Err(Error::Length);
+        }
+        Ok(state)
+    }
+
     fn has_seen(&self, key: &Use) -> bool {
         self.seen.contains_key(key)
     }
@@ -361,11 +438,10 @@ pub fn verify(
     state: &mut TerminalState,
 ) -> Result<Accepted, Reject> {
     // 1-3. Length for the suite, format, suite.
-    let suite = check_structure(code).map_err(|e| match e {
-        Structure::Length => Reject::Length,
-        Structure::UnknownFormat => Reject::UnknownFormat,
-        Structure::UnknownSuite => Reject::UnknownSuite,
-    })?;
+    if let Some(r) = Reject::structural(code) {
+        return Err(r);
+    }
+    let suite = check_structure(code).map_err(|_| Reject::Length)?;
     let cred_len = credential_len(suite);
     let scope = be_u16(code, 28);
     let issuer_key_id = be_u16(code, 2);
@@ -475,7 +551,9 @@ pub fn verify(
     let stale_after = u64::from(STALE_AFTER);
     let stale = now > u64::from(trust.key_list.issued_at()) + stale_after
         || now > u64::from(trust.blacklist.issued_at()) + stale_after;
-    if stale && fare > config.stale_fare_limit {
+    // A limit of 0 refuses everything while stale, a 0 fare included: a gate configured without a
+    // fare must not become an open door once it has been offline for a day.
+    if stale && (config.stale_fare_limit == 0 || fare > config.stale_fare_limit) {
         return Err(Reject::StaleLists);
     }
     accepted.stale = stale;

@@ -114,3 +114,42 @@ fn ed25519_small_order_device_key_is_refused() {
     assert!(ed25519_dalek::Verifier::verify(&lax, &msg, &sig).is_ok(), "lax verification accepts");
     assert_eq!(w.verify_fresh(&code, NOW), Err(Reject::DeviceSignature));
 }
+
+/// 2^255 - 19, little-endian: the field prime.
+const ED25519_P: [u8; 32] = {
+    let mut p = [0xff; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    p
+};
+
+#[test]
+fn ed25519_non_canonical_key_encodings_are_refused() {
+    // y = p + k encodes the same point as y = k; for some small k the point is on the curve and of
+    // large order, so only the encoding is wrong.
+    let mut found = 0;
+    for k in 2u8..19 {
+        let mut canonical = [0u8; 32];
+        canonical[0] = k;
+        let Ok(point) = ed25519_dalek::VerifyingKey::from_bytes(&canonical) else { continue };
+        if point.is_weak() {
+            continue;
+        }
+        let mut twin = ED25519_P;
+        twin[0] = ED25519_P[0].wrapping_add(k);
+        // The twin decodes (lax) to the same point…
+        let lax = ed25519_dalek::VerifyingKey::from_bytes(&twin).expect("decodes");
+        assert_eq!(lax.to_edwards(), point.to_edwards());
+        // …but is not a key in the ride code: not as a device key, not as a list or issuer key.
+        assert!(PublicKey::from_bytes(Suite::Ed25519, &canonical).is_ok());
+        assert_eq!(PublicKey::from_bytes(Suite::Ed25519, &twin), Err(Error::InvalidKey));
+        assert_eq!(PublicKey::certifiable(Suite::Ed25519, &twin), Err(Error::InvalidKey));
+        found += 1;
+    }
+    assert!(found > 0, "some y < 19 is a large-order point");
+    // A small-order key parses (it is a point) but is never certifiable.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    assert!(PublicKey::from_bytes(Suite::Ed25519, &identity).is_ok());
+    assert_eq!(PublicKey::certifiable(Suite::Ed25519, &identity), Err(Error::InvalidKey));
+}

@@ -280,6 +280,42 @@ fn stale_key_list_or_blacklist() {
         w.config.stale_fare_limit = 0;
         w.state = TerminalState::new(16);
         assert_eq!(w.verify_at(&code, NOW, 1), Err(Reject::StaleLists));
+        // A limit of 0 refuses everything while stale, even a ride that costs nothing.
+        assert_eq!(w.verify_at(&code, NOW, 0), Err(Reject::StaleLists));
+        w.blacklist = Blacklist::new(1, NOW, vec![]);
+        assert!(w.verify_at(&code, NOW, 0).is_ok(), "fresh lists: a 0 fare passes");
+    }
+}
+
+#[test]
+fn the_memory_survives_a_restart() {
+    for mut w in World::all() {
+        assert!(w.verify(&w.code(NOW, 1)).is_ok());
+        let saved = w.state.to_bytes();
+        // The gate restarts: a new process with the memory read back.
+        w.state = TerminalState::from_bytes(&saved, 1024).unwrap();
+        assert_eq!(w.state.remembered(), 1);
+        assert_eq!(w.state.to_bytes(), saved, "round trip is exact");
+        assert_eq!(w.verify_at(&w.code(NOW, 1), NOW + 1, 300), Err(Reject::Replay));
+        // The last tap too: another use of the account within 10 s is a double tap.
+        w.state = TerminalState::from_bytes(&saved, 1024).unwrap();
+        assert_eq!(w.verify_at(&w.code(NOW + 3, 2), NOW + 3, 300).unwrap().tap, TapKind::DoubleTap);
+        // Without the memory the same code would pass again: what persistence prevents.
+        w.state = TerminalState::new(1024);
+        assert!(w.verify_at(&w.code(NOW, 1), NOW + 1, 300).is_ok());
+        // Anything but an exact encoding is refused.
+        for bad in [&saved[..saved.len() - 1], &[saved.as_slice(), &[0]].concat(), &saved[..3], b"RCTS\x02"] {
+            assert!(TerminalState::from_bytes(bad, 1024).is_err());
+        }
+        // A smaller capacity keeps the uses that expire last.
+        let mut big = TerminalState::from_bytes(&saved, 1024).unwrap();
+        for counter in 2..=4 {
+            let mut w2 = World::new(w.suite);
+            w2.state = big;
+            assert!(w2.verify_at(&w2.code(NOW + 20 * u32::from(counter), counter), NOW + 20 * u32::from(counter), 300).is_ok());
+            big = w2.state;
+        }
+        assert_eq!(TerminalState::from_bytes(&big.to_bytes(), 2).unwrap().remembered(), 2);
     }
 }
 
@@ -337,7 +373,18 @@ fn reject_codes_are_stable_unique_snake_case() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), codes.len());
-    for c in codes {
+    for c in &codes {
         assert!(c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{c}");
+        assert_eq!(Reject::from_code(c).map(Reject::code), Some(*c));
+    }
+    // The platform's reasons share the vocabulary and clash with none of the gate's.
+    for r in RecordReason::PLATFORM {
+        assert!(!codes.contains(&r.code()), "{r}");
+        assert!(r.code().chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{r}");
+        assert_eq!(RecordReason::from_code(r.code()), Some(r));
+    }
+    for r in Reject::ALL {
+        assert_eq!(RecordReason::from_code(r.code()), Some(RecordReason::Code(r)));
+        assert_eq!(RecordReason::from(r).code(), r.code());
     }
 }

@@ -4,10 +4,10 @@
 use crate::merchants::KeyMode;
 use crate::App;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -23,7 +23,35 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/admin/platform/rotate", post(rotate_platform_key))
         .route("/admin/ledger/transfers", get(ledger_transfers))
         .merge(crate::transit::http::admin_routes())
+        // Unknown admin paths answer as the admin API does (JSON), not with the server's bare 404.
+        .route("/admin/*rest", any(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such admin API") }))
         .route_layer(middleware::from_fn_with_state(app, require_token))
+        .layer(middleware::map_response(json_errors))
+}
+
+/// Every admin error as `{"code","message"}`: axum's own answers (a query string or JSON body its
+/// extractors refuse, a method the route does not take) are plain text; they are rewritten here.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = match axum::body::to_bytes(response.into_body(), 64 * 1024).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let code = match status {
+        StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
+        StatusCode::FORBIDDEN => "FORBIDDEN",
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+        s if s.is_server_error() => "SYSTEM_ERROR",
+        _ => "PARAM_ERROR",
+    };
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    error(status, code, &message)
 }
 
 /// Reads the token, creating it (mode 0600) on first start.
@@ -50,13 +78,55 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 async fn require_token(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request, next: Next) -> Response {
     let given = req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-    let open = app.config.sandbox && peer.ip().is_loopback();
+    // Loopback as the caller is, not as a proxy on this machine is.
+    let open = app.config.sandbox && crate::proxy::client_addr(&app, peer, req.headers()).is_loopback();
     // Compare in constant time: the token is a secret.
     let ok = given.is_some_and(|g| g.len() == app.admin_token.len() && g.bytes().zip(app.admin_token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0);
+    if let Err(why) = same_site(&app, &req, !ok) {
+        return error(StatusCode::FORBIDDEN, "CROSS_SITE", why);
+    }
     if !(ok || open) {
         return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "admin token required (DATA_DIR/admin.token)");
     }
     next.run(req).await
+}
+
+/// Refuses what a web page could make a browser send: the sandbox admin API is open on loopback, and
+/// any page the operator visits can reach loopback. A cross-site request carries a foreign `Origin` or
+/// `Sec-Fetch-Site: cross-site`/`same-site`; one a page can send without either (a "simple" form POST)
+/// cannot have `Content-Type: application/json`; and a page on a name rebound to 127.0.0.1 (DNS
+/// rebinding) sends its own name as `Host`. The token's holders (the CLI) send none of these, and a page
+/// cannot attach the token, so the body and `Host` rules apply to requests without it (`open`).
+fn same_site(app: &App, req: &Request, open: bool) -> Result<(), &'static str> {
+    let h = req.headers();
+    let text = |name: header::HeaderName| h.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
+    let host = text(header::HOST).unwrap_or("");
+    let loopback_host = {
+        let name = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(n, _)| n);
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    };
+    if let Some(site) = h.get("sec-fetch-site") {
+        if !matches!(site.to_str(), Ok("same-origin" | "none")) {
+            return Err("cross-site requests are refused (Sec-Fetch-Site)");
+        }
+    }
+    if let Some(origin) = text(header::ORIGIN) {
+        let own = origin == app.base_url || (loopback_host && (origin == format!("http://{host}") || origin == format!("https://{host}")));
+        if !own {
+            return Err("requests from another origin are refused (Origin)");
+        }
+    }
+    if open {
+        if !loopback_host {
+            return Err("without a token, the admin API answers only requests addressed to a loopback host (Host)");
+        }
+        let json = text(header::CONTENT_TYPE).is_some_and(|c| c.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+        if req.method() == axum::http::Method::POST && !json {
+            return Err("admin POST bodies must be Content-Type: application/json");
+        }
+    }
+    Ok(())
 }
 
 #[derive(serde::Deserialize)]
@@ -181,7 +251,7 @@ async fn advance_clock(State(app): State<Arc<App>>, body: axum::body::Bytes) -> 
         return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "seconds must be positive and at most ten years");
     }
     clock.advance(req.seconds * saoma_store::NANOS_PER_SEC);
-    if let Err(e) = std::fs::write(app.config.data_dir.join("clock.offset"), clock.offset().to_string()) {
+    if let Err(e) = crate::secrets::write_private(&app.config.data_dir.join("clock.offset"), clock.offset().to_string().as_bytes(), false) {
         tracing::warn!(error = %e, "could not record the clock offset");
     }
     Json(serde_json::json!({ "now": saoma_core::time::format_rfc3339_cst(app.business_now_secs()), "offset_seconds": clock.offset() / saoma_store::NANOS_PER_SEC })).into_response()
@@ -193,6 +263,9 @@ struct NewMerchant {
     notify_url: Option<String>,
     /// `public_key` (default) or `certificate`.
     platform_key_mode: Option<String>,
+    /// H5 domains (host names) an H5 payment may return to (`redirect_url`), with their subdomains.
+    #[serde(default)]
+    h5_domains: Vec<String>,
 }
 
 async fn create_merchant(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
@@ -207,13 +280,27 @@ async fn create_merchant(State(app): State<Arc<App>>, body: axum::body::Bytes) -
         if let Err(e) = saoma_core::order::check_notify_url(u) {
             return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &e.to_string());
         }
+        if let Err(e) = crate::notify::check_url(&app, u).await {
+            return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &e);
+        }
     }
     let mode = match req.platform_key_mode.as_deref().map(KeyMode::parse) {
         None => KeyMode::PublicKey,
         Some(Some(m)) => m,
         Some(None) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "platform_key_mode must be public_key or certificate"),
     };
-    let created = match app.merchants.create(&app.store, &app.ids, req.name, req.notify_url, mode, app.business_now_secs()).await {
+    let mut domains = Vec::new();
+    for d in &req.h5_domains {
+        match crate::merchants::h5_domain(d) {
+            Ok(d) if !domains.contains(&d) => domains.push(d),
+            Ok(_) => {}
+            Err(e) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &e),
+        }
+    }
+    if domains.len() > 5 || domains.iter().map(|d| d.len() + 1).sum::<usize>() > 1024 {
+        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "at most 5 H5 domains");
+    }
+    let created = match app.merchants.create(&app.store, &app.ids, req.name, req.notify_url, mode, domains, app.business_now_secs()).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "creating a merchant failed");
@@ -231,6 +318,7 @@ async fn create_merchant(State(app): State<Arc<App>>, body: axum::body::Bytes) -
         "private_key": created.private_key_pem,
         "apiv3_key": m.apiv3_key.expose(),
         "platform_key_mode": m.key_mode.as_str(),
+        "h5_domains": m.h5_domains,
         "platform_public_key": key.public_key_pem,
         "platform_public_key_id": key.key_id,
         "platform_certificate": key.certificate_pem,
@@ -245,15 +333,16 @@ struct LedgerWindow {
     mchid: Option<String>,
     /// …any ledger account, as 32 hex digits.
     account: Option<String>,
-    /// Unix seconds, from (inclusive) to (exclusive).
-    from: i64,
-    to: i64,
+    /// Unix seconds, from (inclusive; default the beginning) to (exclusive; default now, business time).
+    from: Option<i64>,
+    to: Option<i64>,
 }
 
 /// The ledger's transfers touching one account in a time window, with its balance before and after:
 /// what an operator (and the bills test) reconciles a bill against. A scan of the transfers table.
 async fn ledger_transfers(State(app): State<Arc<App>>, axum::extract::Query(q): axum::extract::Query<LedgerWindow>) -> Response {
-    let (Some(from), Some(to)) = (q.from.checked_mul(saoma_store::NANOS_PER_SEC), q.to.checked_mul(saoma_store::NANOS_PER_SEC)) else {
+    let (from, to) = (q.from.unwrap_or(0), q.to.unwrap_or_else(|| app.business_now_secs() + 1));
+    let (Some(from), Some(to)) = (from.checked_mul(saoma_store::NANOS_PER_SEC), to.checked_mul(saoma_store::NANOS_PER_SEC)) else {
         return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "from and to are Unix seconds");
     };
     if from > to {

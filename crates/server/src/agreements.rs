@@ -149,6 +149,7 @@ fn notify(tx: &mut JobTx<'_>, id: u128, a: &Agreement, event: &str, summary: &st
     let Some(url) = a.notify_url.as_deref().filter(|u| !u.is_empty()) else { return Ok(()) };
     let key = tx.query_one("SELECT apiv3_key FROM merchants WHERE mchid = $1", &[a.mchid.as_str().into()])?.and_then(|r| r[0].as_str().map(str::to_string));
     let key = key.ok_or_else(|| StoreError::Corrupt("agreement of an unknown merchant".into()))?;
+    let key = crate::secrets::open("merchants", "apiv3_key", &a.mchid, &key)?;
     let openid = openid_in_job(tx, a)?;
     crate::notify::enqueue(tx, id, &a.mchid, &key, url, event, summary, "agreement", &a.contract_id, &agreement_json(a, Some(&openid)), now)
 }
@@ -225,10 +226,13 @@ pub async fn sign(app: &App, user: &User, contract_id: &str, pin_given: &str) ->
     let now = app.business_now_secs();
     let a = get(app, contract_id)?.filter(|a| a.user_id == user.id).ok_or(AgreementFail::NotFound)?;
     rules::sign(a.state, a.proposed_at, now).map_err(AgreementFail::Rule)?;
-    payments::check_pin(app, user, pin_given, now).await.map_err(AgreementFail::Pin)?;
+    let proof = crate::pins::verify(app, user, pin_given).await.map_err(|e| AgreementFail::Pin(e.into()))?;
     let (contract_id, notification) = (a.contract_id, app.ids.next());
     app.store
         .transact(move |tx| {
+            if let Err(e) = proof.check_in_job(tx, now)? {
+                return Ok(Err(AgreementFail::Pin(e.into())));
+            }
             let a = in_job(tx, &contract_id)?.ok_or_else(|| StoreError::Corrupt("agreement vanished".into()))?;
             sign_in_job(tx, a, notification, now)
         })

@@ -6,10 +6,16 @@
 //! pending; a reconciler asks the bank again later, so no outcome is ever guessed. Each operation is
 //! idempotent on the user's `request_id`.
 //!
+//! Money moves only to and from a card the user has bound (`cards`: the PIN, then the bank's one-time
+//! code), and a withdrawal needs the PIN besides (a [`PinProof`]).
+//!
 //! The built-in connector is a simulated bank with test cards: numbers ending in `0002` are declined,
-//! `0003` answer too slowly (and succeed ten seconds later), every other 16–19-digit number succeeds.
+//! `0003` answer too slowly (and succeed ten seconds later), `0004` cannot be bound (the bank refuses to
+//! send a code), every other 16–19-digit number succeeds. Its binding code goes to the SMS outbox
+//! (purpose `card_bind`; never a login code), valid five minutes, three tries.
 
 use crate::accounts::{movement, BANK_CLEARING_CNY};
+use crate::pins::{PinError, PinProof};
 use crate::users::{blob_id, User};
 use crate::App;
 use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags, TransferId};
@@ -53,6 +59,88 @@ pub enum BankAnswer {
 pub trait BankConnector: Send + Sync {
     fn execute(&self, store: &Store, operation: &str, kind: Kind, card_no: &str, amount: i64, now: i64) -> Result<BankAnswer, StoreError>;
     fn status(&self, store: &Store, operation: &str, now: i64) -> Result<BankAnswer, StoreError>;
+    /// Asks the bank to confirm that the holder of `phone` binds `card_no`: it sends them a one-time
+    /// code (`CodeSent`) or refuses.
+    fn request_binding(&self, store: &Store, binding: &str, card_no: &str, phone: &str, now: i64) -> Result<BindingAnswer, StoreError>;
+    /// The code the user typed for `binding`. The bank counts the tries.
+    fn confirm_binding(&self, store: &Store, binding: &str, code: &str, now: i64) -> Result<BindingAnswer, StoreError>;
+}
+
+/// What a bank answers about binding a card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BindingAnswer {
+    CodeSent,
+    Bound,
+    WrongCode { tries_left: i64 },
+    Refused(String),
+}
+
+/// Ids of the simulated bank's own rows (it is not the platform: it draws its own).
+static BANK_IDS: std::sync::LazyLock<saoma_store::IdGen> = std::sync::LazyLock::new(saoma_store::IdGen::new);
+
+/// The simulated bank's binding code: how long it is valid, and how many tries it allows.
+pub const BINDING_CODE_SECS: i64 = 300;
+pub const BINDING_CODE_TRIES: i64 = 3;
+
+fn simulate_request_binding(store: &Store, binding: String, card_no: String, phone: String, now: i64) -> Result<BindingAnswer, StoreError> {
+    if card_no.ends_with("0004") {
+        return Ok(BindingAnswer::Refused("the issuing bank refuses to bind this card (test card)".into()));
+    }
+    let code = saoma_wechatpay::aead::random_digits(6).map_err(|e| StoreError::Io(e.to_string()))?;
+    let sms = BANK_IDS.next();
+    let tail = card_no[card_no.len() - 4..].to_string();
+    tokio::runtime::Handle::current().block_on(store.transact(move |tx| {
+        if tx.query_one("SELECT outcome FROM simulated_bank_bindings WHERE binding = $1", &[binding.as_str().into()])?.is_some() {
+            return Ok(Ok::<(), ()>(()));
+        }
+        tx.execute(
+            "INSERT INTO simulated_bank_bindings (binding, card_no, phone, code, tries, expires_at, outcome) VALUES ($1, $2, $3, $4, 0, $5, 'waiting')",
+            &[binding.as_str().into(), card_no.into(), phone.as_str().into(), code.as_str().into(), (now + BINDING_CODE_SECS).into()],
+        )?;
+        // The bank's text message; its purpose keeps it from ever serving as a login code.
+        let message = format!("【模拟银行】验证码 {code}，用于绑定尾号 {tail} 的银行卡，5 分钟内有效。");
+        tx.execute(
+            "INSERT INTO sms_outbox (id, phone, code, purpose, created_at, expires_at, used_at, message) VALUES ($1, $2, $3, 'card_bind', $4, $5, NULL, $6)",
+            &[sms.into(), phone.into(), code.into(), now.into(), (now + BINDING_CODE_SECS).into(), message.into()],
+        )?;
+        Ok(Ok(()))
+    }))?
+    .ok();
+    Ok(BindingAnswer::CodeSent)
+}
+
+fn simulate_confirm_binding(store: &Store, binding: String, code: String, now: i64) -> Result<BindingAnswer, StoreError> {
+    // The check and its count in one job: codes tried at once are each counted.
+    let answer = tokio::runtime::Handle::current().block_on(store.transact(move |tx| {
+        let Some(r) = tx.query_one("SELECT code, tries, expires_at, outcome, phone FROM simulated_bank_bindings WHERE binding = $1", &[binding.as_str().into()])? else {
+            return Ok(Ok::<_, ()>(BindingAnswer::Refused("the bank has no such binding request".into())));
+        };
+        let (tries, expires_at) = (r[1].as_i64().unwrap_or(BINDING_CODE_TRIES), r[2].as_i64().unwrap_or(0));
+        match r[3].as_str() {
+            Some("bound") => return Ok(Ok(BindingAnswer::Bound)),
+            Some("waiting") => {}
+            _ => return Ok(Ok(BindingAnswer::Refused("the binding failed; start again".into()))),
+        }
+        let fail = |tx: &mut saoma_store::JobTx<'_>, why: &str| -> Result<BindingAnswer, StoreError> {
+            tx.execute("UPDATE simulated_bank_bindings SET outcome = 'failed' WHERE binding = $1", &[binding.as_str().into()])?;
+            Ok(BindingAnswer::Refused(why.into()))
+        };
+        if now >= expires_at {
+            return Ok(Ok(fail(tx, "the code expired; start again")?));
+        }
+        if r[0].as_str() == Some(code.as_str()) {
+            tx.execute("UPDATE simulated_bank_bindings SET outcome = 'bound', tries = $1 WHERE binding = $2", &[(tries + 1).into(), binding.as_str().into()])?;
+            tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE phone = $2 AND code = $3 AND purpose = 'card_bind' AND used_at IS NULL", &[now.into(), r[4].clone(), code.into()])?;
+            return Ok(Ok(BindingAnswer::Bound));
+        }
+        let tries = tries + 1;
+        if tries >= BINDING_CODE_TRIES {
+            return Ok(Ok(fail(tx, "too many wrong codes; start again")?));
+        }
+        tx.execute("UPDATE simulated_bank_bindings SET tries = $1 WHERE binding = $2", &[tries.into(), binding.as_str().into()])?;
+        Ok(Ok(BindingAnswer::WrongCode { tries_left: BINDING_CODE_TRIES - tries }))
+    }))?;
+    Ok(answer.unwrap_or_else(|()| BindingAnswer::Refused("bank error".into())))
 }
 
 /// The simulated bank, keeping its book in the platform's database.
@@ -96,6 +184,14 @@ impl BankConnector for SimulatedBank {
         simulate(store, operation.to_string(), kind, card_no.to_string(), amount, now)
     }
 
+    fn request_binding(&self, store: &Store, binding: &str, card_no: &str, phone: &str, now: i64) -> Result<BindingAnswer, StoreError> {
+        simulate_request_binding(store, binding.to_string(), card_no.to_string(), phone.to_string(), now)
+    }
+
+    fn confirm_binding(&self, store: &Store, binding: &str, code: &str, now: i64) -> Result<BindingAnswer, StoreError> {
+        simulate_confirm_binding(store, binding.to_string(), code.to_string(), now)
+    }
+
     fn status(&self, store: &Store, operation: &str, now: i64) -> Result<BankAnswer, StoreError> {
         let row = store.query_one("SELECT outcome, completes_at FROM simulated_bank WHERE operation = $1", &[operation.into()])?;
         Ok(match row {
@@ -114,6 +210,9 @@ pub enum BankError {
     BadRequestId,
     NotEnough,
     RequestIdReused,
+    /// Not a card this user has bound.
+    CardNotBound,
+    Pin(PinError),
     Store(String),
 }
 
@@ -134,7 +233,7 @@ pub struct Operation {
     pub error: Option<String>,
 }
 
-fn valid_card(card: &str) -> bool {
+pub fn valid_card(card: &str) -> bool {
     (16..=19).contains(&card.len()) && card.bytes().all(|b| b.is_ascii_digit())
 }
 
@@ -151,9 +250,9 @@ fn op_from_row(r: &[Value]) -> Operation {
 
 const OP_COLUMNS: &str = "id, request_id, kind, amount, state, error, hold_transfer, card_no";
 
-/// Starts a top-up or a withdrawal, asks the bank, and settles what the bank answered.
-pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: String, amount: i64, request_id: String) -> Result<Operation, BankError> {
-    if !valid_card(&card_no) {
+/// Checks a top-up's or withdrawal's fields before anything is asked of the user (the PIN) or the bank.
+pub fn check_request(card_no: &str, amount: i64, request_id: &str) -> Result<(), BankError> {
+    if !valid_card(card_no) {
         return Err(BankError::BadCard);
     }
     if amount <= 0 || amount > saoma_core::order::MAX_TOTAL {
@@ -162,8 +261,34 @@ pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: 
     if request_id.is_empty() || request_id.len() > 64 {
         return Err(BankError::BadRequestId);
     }
+    Ok(())
+}
+
+/// Whether `user` has bound `card_no` (a read: the operation's job checks again under the writer).
+pub fn card_bound(app: &App, user: u128, card_no: &str) -> Result<bool, StoreError> {
+    Ok(app.store.query_one(CARD_BOUND, &[user.into(), card_no.into()])?.is_some())
+}
+
+const CARD_BOUND: &str = "SELECT id FROM bank_cards WHERE user_id = $1 AND card_no = $2 AND bound_at IS NOT NULL";
+
+/// Tops the wallet up from a card the user has bound.
+pub async fn top_up(app: &std::sync::Arc<App>, user: &User, card_no: String, amount: i64, request_id: String) -> Result<Operation, BankError> {
+    start(app, user, Kind::TopUp, card_no, amount, request_id, None).await
+}
+
+/// Withdraws to a card the user has bound; money leaving the wallet needs the PIN (`proof`).
+pub async fn withdraw(app: &std::sync::Arc<App>, user: &User, card_no: String, amount: i64, request_id: String, proof: PinProof) -> Result<Operation, BankError> {
+    start(app, user, Kind::Withdrawal, card_no, amount, request_id, Some(proof)).await
+}
+
+/// Starts a top-up or a withdrawal, asks the bank, and settles what the bank answered.
+async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: String, amount: i64, request_id: String, proof: Option<PinProof>) -> Result<Operation, BankError> {
+    check_request(&card_no, amount, &request_id)?;
+    if kind == Kind::Withdrawal && proof.as_ref().map(PinProof::user) != Some(user.id) {
+        return Err(BankError::Pin(PinError::Wrong { tries_left: 0 }));
+    }
     let now = app.business_now_secs();
-    let (op_id, hold_id, card_id, user_id, wallet) = (app.ids.next(), app.ids.next(), app.ids.next(), user.id, user.wallet);
+    let (op_id, hold_id, user_id, wallet) = (app.ids.next(), app.ids.next(), user.id, user.wallet);
     let (card2, rid2) = (card_no.clone(), request_id.clone());
     let started = app
         .store
@@ -171,6 +296,15 @@ pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: 
             if let Some(r) = tx.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE user_id = $1 AND request_id = $2"), &[user_id.into(), rid2.as_str().into()])? {
                 let same = r[2].as_str() == Some(kind.as_str()) && r[3].as_i64() == Some(amount) && r[7].as_str() == Some(card2.as_str());
                 return Ok(if same { Ok((op_from_row(&r), false)) } else { Err(BankError::RequestIdReused) });
+            }
+            // Under the writer: the card is bound to this user, and no PIN lock came after the check.
+            if tx.query_one(CARD_BOUND, &[user_id.into(), card2.as_str().into()])?.is_none() {
+                return Ok(Err(BankError::CardNotBound));
+            }
+            if let Some(p) = &proof {
+                if let Err(e) = p.check_in_job(tx, now)? {
+                    return Ok(Err(BankError::Pin(e)));
+                }
             }
             let (dr, cr) = match kind {
                 Kind::TopUp => (BANK_CLEARING_CNY, wallet),
@@ -184,11 +318,6 @@ pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: 
                 Some(Err(e)) => return Err(StoreError::Corrupt(format!("bank hold: {e}"))),
                 None => return Err(StoreError::Corrupt("bank hold: no result".into())),
             }
-            // The card is remembered on first use (the wallet's list of cards).
-            tx.execute(
-                "INSERT INTO bank_cards (id, user_id, card_no, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, card_no) DO NOTHING",
-                &[card_id.into(), user_id.into(), card2.as_str().into(), now.into()],
-            )?;
             tx.execute(
                 &format!("INSERT INTO bank_operations ({OP_COLUMNS}, user_id, created_at, finished_at) VALUES ($1, $2, $3, $4, 'pending', NULL, $5, $6, $7, $8, NULL)"),
                 &[op_id.into(), rid2.as_str().into(), kind.as_str().into(), amount.into(), hold_id.into(), card2.as_str().into(), user_id.into(), now.into()],

@@ -6,16 +6,22 @@ pub mod agreements;
 mod admin;
 pub mod bank;
 pub mod bills;
+pub mod cards;
 pub mod cashier;
+pub mod conn;
 pub mod hex;
 pub mod merchants;
 mod ops;
 pub mod notify;
 pub mod orders;
+pub mod outbound;
 pub mod paycodes;
 pub mod payments;
+pub mod pins;
 pub mod platform;
+pub mod proxy;
 pub mod refunds;
+pub mod secrets;
 pub mod transit;
 pub mod login;
 pub mod users;
@@ -41,6 +47,17 @@ pub struct Config {
     pub store: StoreOptions,
     /// Login codes one client address may ask for in an hour (`login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR`).
     pub sms_per_address_per_hour: u32,
+    /// Address blocks notifications may reach although they are not public (`--notify-allow`).
+    pub notify_allow: Vec<outbound::Cidr>,
+    /// The master key file (`None`: `DATA_DIR/master.key`, made at first start). `secrets`.
+    pub master_key_file: Option<PathBuf>,
+    /// Where the world reaches this server (checked by `proxy::parse_public_url`); `None`:
+    /// `http://` + the bound address.
+    pub public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed (`proxy::client_addr`).
+    pub trusted_proxies: Vec<proxy::Cidr>,
+    /// Timeouts and caps on connections (`conn`).
+    pub connections: conn::ConnectionLimits,
 }
 
 impl Config {
@@ -81,15 +98,30 @@ pub struct App {
     /// The clock an operator can move, in sandbox mode.
     pub virtual_clock: Option<Arc<VirtualClock>>,
     pub bank: Arc<dyn bank::BankConnector>,
+    /// Where notifications may go (`outbound`): the sandbox, the allowlist, this server's own address.
+    pub notify_policy: outbound::Policy,
+    /// Names of notify_urls recently resolved when given, with their verdict.
+    pub notify_verdicts: notify::Verdicts,
 }
 
 impl App {
     /// The application over an opened store: the platform's keys, accounts and ride-code keys made
     /// where missing. What `serve` runs on, and what in-process tools (the ride-code benchmark) use.
+    /// The master key must be installed (`secrets::install`) first: secrets left in plaintext by an
+    /// older version are sealed here, and a wrong key stops here.
     pub async fn open(store: Store, config: Config, base_url: String, admin_token: String, virtual_clock: Option<Arc<VirtualClock>>) -> Result<Arc<App>, StoreError> {
+        let sealed = secrets::seal_existing(&store).await?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed secrets an older version stored in plaintext");
+        }
         let keys = platform::load_or_create(&store, v3::auth::real_now()).await?;
         accounts::ensure(&store).await?;
         transit::keys::ensure(&store, v3::auth::real_now().max(0)).await?;
+        let notify_policy = outbound::Policy {
+            sandbox: config.sandbox,
+            allow: config.notify_allow.clone(),
+            own: base_url.strip_prefix("http://").and_then(|a| a.parse().ok()),
+        };
         Ok(Arc::new(App {
             store,
             config,
@@ -103,6 +135,8 @@ impl App {
             base_url,
             virtual_clock,
             bank: Arc::new(bank::SimulatedBank),
+            notify_policy,
+            notify_verdicts: Default::default(),
         }))
     }
 
@@ -155,6 +189,8 @@ impl App {
 pub enum ServeError {
     Store(StoreError),
     Io(std::io::Error),
+    /// A setting that cannot work (master key file, …).
+    Config(String),
 }
 
 impl std::fmt::Display for ServeError {
@@ -162,6 +198,7 @@ impl std::fmt::Display for ServeError {
         match self {
             ServeError::Store(e) => write!(f, "{e}"),
             ServeError::Io(e) => write!(f, "{e}"),
+            ServeError::Config(e) => write!(f, "{e}"),
         }
     }
 }
@@ -184,7 +221,22 @@ impl From<std::io::Error> for ServeError {
 /// tests find a server started on port 0), and serves until `shutdown` resolves; then stops taking
 /// requests, lets those in flight finish, and drains the ledger writer.
 pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    // Everything this process creates is its user's alone (SQLite's -wal and -shm files included);
+    // what an older version left readable is tightened below and in the store.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+    secrets::restrict_dir(&config.data_dir)?;
+    for f in ["admin.token", "clock.offset", "server.addr", "master.key"] {
+        let path = config.data_dir.join(f);
+        if path.exists() {
+            secrets::restrict_file(&path)?;
+        }
+    }
+    let master = secrets::MasterKey::load_or_create(&config.data_dir, config.master_key_file.as_deref()).map_err(ServeError::Config)?;
+    secrets::install(master)?;
     let database = config.database();
     let virtual_clock = config.sandbox.then(|| {
         // The sandbox clock's offset survives restarts (a notification due "in 3 hours" stays due then).
@@ -206,11 +258,16 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let admin_token = admin::load_or_create_token(&config.data_dir)?;
-    let app = App::open(store, config, format!("http://{addr}"), admin_token, virtual_clock).await?;
+    let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let app = App::open(store, config, base_url, admin_token, virtual_clock).await.map_err(|e| match e {
+        // A secret that does not open: the master key is not this database's.
+        StoreError::Corrupt(m) if m.contains("master key") => ServeError::Config(m),
+        e => ServeError::Store(e),
+    })?;
     let router = ops::router(app.clone());
     // Written last: whoever reads it (the CLI, tests) finds a server ready to answer.
     let addr_file = app.config.data_dir.join("server.addr");
-    std::fs::write(&addr_file, format!("http://{addr}\n"))?;
+    secrets::write_private(&addr_file, format!("http://{addr}\n").as_bytes(), false)?;
     tracing::info!(%addr, database = %database.redacted(), sandbox = app.config.sandbox, "saoma listening");
     let stop_worker = Arc::new(tokio::sync::Notify::new());
     let worker = tokio::spawn(notify::worker(app.clone(), stop_worker.clone()));
@@ -232,11 +289,16 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
                 if tick % 30 == 0 {
                     app.reload_platform_keys();
                 }
+                if tick % 60 == 0 {
+                    if let Err(e) = v3::auth::prune_nonces(&app).await {
+                        tracing::warn!(error = %e, "pruning request nonces");
+                    }
+                }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
         })
     };
-    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await;
+    let served = conn::serve_connections(listener, router, app.config.connections.clone(), app.config.trusted_proxies.clone(), shutdown).await;
     stop_worker.notify_one();
     let _ = worker.await;
     reconciler.abort();

@@ -18,6 +18,14 @@ pub struct HttpMetrics {
     requests: AtomicU64,
     errors_4xx: AtomicU64,
     errors_5xx: AtomicU64,
+    /// PINs checked with argon2 (what a burst of guesses costs: at most the tries left).
+    pin_checks: AtomicU64,
+}
+
+impl HttpMetrics {
+    pub(crate) fn pin_checked(&self) {
+        self.pin_checks.fetch_add(1, Relaxed);
+    }
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -57,6 +65,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         ("saoma_http_requests_total", "HTTP requests answered", &m.requests),
         ("saoma_http_client_errors_total", "HTTP requests answered with 4xx", &m.errors_4xx),
         ("saoma_http_server_errors_total", "HTTP requests answered with 5xx", &m.errors_5xx),
+        ("saoma_pin_checks_total", "payment PINs checked with argon2", &m.pin_checks),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
     }

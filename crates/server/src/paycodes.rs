@@ -155,7 +155,7 @@ pub async fn confirm(app: &App, user: &User, transaction_id: &str, pin_given: &s
         return Err(PayError::NoSuchOrder);
     };
     check_waiting(order.state_at(now))?;
-    payments::check_pin(app, user, pin_given, now).await?;
+    let proof = crate::pins::verify(app, user, pin_given).await?;
     let (order_id, user_id) = (order.id, user.id);
     let ids = ChargeIds::new(app);
     let r = app
@@ -169,10 +169,9 @@ pub async fn confirm(app: &App, user: &User, transaction_id: &str, pin_given: &s
                 return Ok(Err(CodepayError::PayError { order: Box::new(order), reason: e }));
             }
             let user = users::in_job(tx, user_id)?.ok_or_else(|| StoreError::Corrupt("payer vanished".into()))?;
-            if pin::locked(user.pin_locked_until, now) {
-                return Ok(Err(CodepayError::PayError { order: Box::new(order), reason: PayError::PinLocked { until: user.pin_locked_until } }));
+            if let Err(e) = proof.check(&user, now) {
+                return Ok(Err(CodepayError::PayError { order: Box::new(order), reason: e.into() }));
             }
-            tx.execute("UPDATE users SET pin_failures = 0 WHERE id = $1", &[user_id.into()])?;
             charge_or_fail(tx, order, &user, false, ids)
         })
         .await?

@@ -4,9 +4,10 @@
 
 use crate::accounts::{movement, FEES_CNY};
 use crate::orders::{self, Order, OrderError};
+use crate::pins::{self, PinError, PinProof};
 use crate::users::{self, blob_id, User};
 use crate::App;
-use saoma_core::{fees, order as rules, pin};
+use saoma_core::{fees, order as rules};
 use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags};
 use saoma_store::{JobTx, StoreError, Value};
 
@@ -18,7 +19,20 @@ pub enum PayError {
     PinRequired,
     WrongPin { tries_left: i64 },
     PinLocked { until: i64 },
+    /// Every PIN try left is being checked right now (guesses sent at once).
+    PinBusy,
     Store(String),
+}
+
+impl From<PinError> for PayError {
+    fn from(e: PinError) -> Self {
+        match e {
+            PinError::Wrong { tries_left } => PayError::WrongPin { tries_left },
+            PinError::Locked { until } => PayError::PinLocked { until },
+            PinError::Busy => PayError::PinBusy,
+            PinError::Store(e) => PayError::Store(e),
+        }
+    }
 }
 
 impl From<StoreError> for PayError {
@@ -59,20 +73,19 @@ pub fn order_code(scanned: &str) -> Option<&str> {
 pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String>) -> Result<Order, PayError> {
     let code = order_code(scanned).ok_or(PayError::NoSuchOrder)?.to_string();
     let now = app.business_now_secs();
-    let pin_verified = match pin_given {
+    let proof: Option<PinProof> = match pin_given {
         // The PIN's argon2 check is slow on purpose: outside the writer, and only where the order needs it.
         Some(given) => {
             let order = orders::by_code(app, &code)?.ok_or(PayError::NoSuchOrder)?;
             rules::pay(order.state_at(now)).map_err(OrderError::from)?;
             // A PIN given where none is needed is not checked: the payment is password-free.
             if order.total > user.password_free_limit {
-                check_pin(app, user, &given, now).await?;
-                true
+                Some(pins::verify(app, user, &given).await?)
             } else {
-                false
+                None
             }
         }
-        None => false,
+        None => None,
     };
     let user_id = user.id;
     let ids = ChargeIds::new(app);
@@ -95,15 +108,15 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
                     return Ok(Err(PayError::Order("PAYER_MISMATCH".into())));
                 }
             }
-            let needs_pin = order.total > user.password_free_limit;
-            if needs_pin && !pin_verified {
-                return Ok(Err(PayError::PinRequired));
-            }
-            if needs_pin {
-                if pin::locked(user.pin_locked_until, now) {
-                    return Ok(Err(PayError::PinLocked { until: user.pin_locked_until }));
+            if order.total > user.password_free_limit {
+                match &proof {
+                    None => return Ok(Err(PayError::PinRequired)),
+                    Some(p) => {
+                        if let Err(e) = p.check(&user, now) {
+                            return Ok(Err(e.into()));
+                        }
+                    }
                 }
-                tx.execute("UPDATE users SET pin_failures = 0 WHERE id = $1", &[user_id.into()])?;
             }
             let mut memo = PayMemo::default();
             memo.merchants.insert(order.mchid.clone(), merchant);
@@ -132,19 +145,6 @@ static PAY_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// What a charge needs of the merchant, in this order (`PayMemo::merchants`).
 const MERCHANT_PAY_COLUMNS: &str = "m.unsettled_account, m.fee_rate_bp, m.apiv3_key";
-
-/// Checks a PIN the user typed (argon2 is slow on purpose: outside the writer); a wrong one is counted
-/// towards the lockout.
-pub async fn check_pin(app: &App, user: &User, given: &str, now: i64) -> Result<(), PayError> {
-    if pin::locked(user.pin_locked_until, now) {
-        return Err(PayError::PinLocked { until: user.pin_locked_until });
-    }
-    let ok = user.pin_hash.as_deref().is_some_and(|h| crate::blocking(|| users::pin_matches(h, given)));
-    if !ok {
-        return Err(record_wrong_pin(app, user.id).await?);
-    }
-    Ok(())
-}
 
 /// Payment-code payments the user made today (China time) without the PIN: the eleventh asks for it.
 pub fn pin_free_today_in_job(tx: &mut JobTx<'_>, user: u128, now: i64) -> Result<i64, StoreError> {
@@ -245,11 +245,12 @@ pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_fr
     // notify_url: the cashier learns the result from the answer and the query.
     if !paid.notify_url.is_empty() {
         let apiv3 = m[2].as_str().ok_or_else(|| StoreError::Corrupt("merchant apiv3 key".into()))?;
+        let apiv3 = crate::secrets::open("merchants", "apiv3_key", &paid.mchid, apiv3)?;
         crate::notify::enqueue(
             tx,
             ids.notification,
             &paid.mchid,
-            apiv3,
+            &apiv3,
             &paid.notify_url,
             "TRANSACTION.SUCCESS",
             "支付成功",
@@ -260,21 +261,4 @@ pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_fr
         )?;
     }
     Ok(Ok(paid))
-}
-
-async fn record_wrong_pin(app: &App, user_id: u128) -> Result<PayError, StoreError> {
-    let now = app.business_now_secs();
-    app.store
-        .transact(move |tx| {
-            let user = users::in_job(tx, user_id)?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))?;
-            let (failures, lock) = pin::after_failure(user.pin_failures, now);
-            let locked_until = lock.unwrap_or(user.pin_locked_until);
-            tx.execute("UPDATE users SET pin_failures = $1, pin_locked_until = $2 WHERE id = $3", &[failures.into(), locked_until.into(), user_id.into()])?;
-            Ok(Ok::<_, ()>(match lock {
-                Some(until) => PayError::PinLocked { until },
-                None => PayError::WrongPin { tries_left: pin::MAX_FAILURES - failures },
-            }))
-        })
-        .await?
-        .map_err(|_| StoreError::Corrupt("pin".into()))
 }

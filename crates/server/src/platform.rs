@@ -35,10 +35,13 @@ impl PlatformKey {
 
 fn from_row(r: &[Value]) -> Result<PlatformKey, StoreError> {
     let text = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string).ok_or_else(|| StoreError::Corrupt("platform key row".into()));
+    let key_id = text(0)?;
+    // Sealed at rest under the master key (crate::secrets).
+    let private_pem = crate::secrets::open("platform_keys", "private_key", &key_id, &text(2)?)?;
     Ok(PlatformKey {
-        key_id: text(0)?,
+        key_id,
         serial_no: text(1)?,
-        private_key: PrivateKey::from_pem(&text(2)?).map_err(|e| StoreError::Corrupt(format!("platform private key: {e}")))?,
+        private_key: PrivateKey::from_pem(&private_pem).map_err(|e| StoreError::Corrupt(format!("platform private key: {e}")))?,
         public_key_pem: text(3)?,
         certificate_pem: text(4)?,
         not_before: r.get(5).and_then(Value::as_i64).unwrap_or(0),
@@ -80,9 +83,10 @@ fn generate(now: i64) -> Result<NewKey, StoreError> {
 }
 
 fn insert(tx: &mut saoma_store::JobTx<'_>, k: NewKey, now: i64) -> Result<(), StoreError> {
+    let private = crate::secrets::seal("platform_keys", "private_key", &k.key_id, &k.private)?;
     tx.execute(
         &format!("INSERT INTO platform_keys ({COLUMNS}, retires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"),
-        &[k.key_id.into(), k.serial.into(), k.private.into(), k.public.into(), k.certificate.into(), k.not_before.into(), k.not_after.into(), now.into()],
+        &[k.key_id.into(), k.serial.into(), private.into(), k.public.into(), k.certificate.into(), k.not_before.into(), k.not_after.into(), now.into()],
     )?;
     Ok(())
 }

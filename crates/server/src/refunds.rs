@@ -294,7 +294,8 @@ pub fn in_job(
     };
     if let Some(url) = notify_url.filter(|u| !u.is_empty()) {
         let apiv3 = m[1].as_str().ok_or_else(|| StoreError::Corrupt("merchant apiv3 key".into()))?;
-        crate::notify::enqueue(tx, ids.notification, &order.mchid, apiv3, url, "REFUND.SUCCESS", "退款成功", "refund", out_refund_no, &notification_json(&refund), now)?;
+        let apiv3 = crate::secrets::open("merchants", "apiv3_key", &order.mchid, apiv3)?;
+        crate::notify::enqueue(tx, ids.notification, &order.mchid, &apiv3, url, "REFUND.SUCCESS", "退款成功", "refund", out_refund_no, &notification_json(&refund), now)?;
     }
     Ok(Ok((refund, TradeState::Refund)))
 }

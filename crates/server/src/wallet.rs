@@ -30,6 +30,9 @@ pub fn router() -> Router<Arc<App>> {
         .route("/wallet/agreements/:contract_id/terminate", post(terminate_agreement))
         .route("/wallet/topup", post(top_up))
         .route("/wallet/withdraw", post(withdraw))
+        .route("/wallet/cards", get(cards).post(bind_card))
+        .route("/wallet/cards/:binding_id/confirm", post(confirm_card))
+        .route("/wallet/pin", get(pin_status))
 }
 
 pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -123,7 +126,8 @@ async fn balance(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     }
 }
 
-/// The user's payments, refunds, top-ups and withdrawals, newest first (at most 50).
+/// The user's payments, refunds, top-ups and withdrawals, and transit deposits held and returned, newest
+/// first (at most 50).
 async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let user = match session(&app, &headers) {
         Ok(u) => u,
@@ -162,6 +166,21 @@ async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
             let signed = if r[1].as_str() == Some("withdrawal") { -amount } else { amount };
             out.push((at, json!({ "kind": r[1].as_str(), "time": saoma_core::time::format_rfc3339_cst(at), "amount": signed, "state": r[3].as_str(), "request_id": r[4].as_str() })));
         }
+        // Transit cards: the deposit held when the card was opened, and returned when it was closed.
+        for r in app.store.query(
+            "SELECT c.created_at, c.closed_at, c.state, c.deposit, c.card_no, c.scope, m.name FROM transit_cards c JOIN transit_operators o ON o.scope = c.scope \
+             JOIN merchants m ON m.mchid = o.mchid WHERE c.user_id = $1 ORDER BY c.created_at DESC LIMIT 50",
+            &[user.id.into()],
+        )? {
+            let (opened, deposit) = (r[0].as_i64().unwrap_or(0), r[3].as_i64().unwrap_or(0));
+            let card = |kind: &str, at: i64, amount: i64| {
+                (at, json!({ "kind": kind, "time": saoma_core::time::format_rfc3339_cst(at), "amount": amount, "merchant": r[6].as_str(), "card_no": r[4].as_str(), "scope": r[5].as_i64() }))
+            };
+            out.push(card("transit_deposit_hold", opened, -deposit));
+            if let (Some("CLOSED"), Some(closed)) = (r[2].as_str(), r[1].as_i64()) {
+                out.push(card("transit_deposit_return", closed, deposit));
+            }
+        }
         out.sort_by(|a, b| b.0.cmp(&a.0));
         out.truncate(50);
         Ok(out)
@@ -174,14 +193,34 @@ async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
 
 #[derive(serde::Deserialize)]
 struct BankRequest {
+    /// A card the user has bound (`POST /wallet/cards`).
     card_no: String,
     amount: i64,
     /// The caller's idempotency key: the same request_id returns the first result.
     request_id: String,
+    /// Needed to withdraw (money leaving the wallet).
+    pin: Option<String>,
+}
+
+fn bank_error(e: crate::bank::BankError) -> Response {
+    use crate::bank::BankError;
+    match e {
+        BankError::BadCard => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "card_no must be 16–19 digits"),
+        BankError::BadAmount => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "amount must be 1 to 1,000,000,000 fen"),
+        BankError::BadRequestId => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "request_id must be 1–64 characters"),
+        BankError::NotEnough => error(StatusCode::FORBIDDEN, "NOT_ENOUGH", "the wallet balance is not enough"),
+        BankError::RequestIdReused => error(StatusCode::CONFLICT, "REQUEST_ID_REUSED", "request_id already used for another operation"),
+        BankError::CardNotBound => error(StatusCode::FORBIDDEN, "CARD_NOT_BOUND", "bind this card first (POST /wallet/cards)"),
+        BankError::Pin(e) => pay_error(e.into()),
+        BankError::Store(e) => {
+            tracing::error!(error = %e, "bank operation");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error")
+        }
+    }
 }
 
 async fn bank_operation(app: Arc<App>, headers: HeaderMap, bytes: axum::body::Bytes, kind: crate::bank::Kind) -> Response {
-    use crate::bank::BankError;
+    use crate::bank::{self, BankError, Kind};
     let user = match session(&app, &headers) {
         Ok(u) => u,
         Err(e) => return e,
@@ -190,17 +229,28 @@ async fn bank_operation(app: Arc<App>, headers: HeaderMap, bytes: axum::body::By
         Ok(r) => r,
         Err(e) => return e,
     };
-    match crate::bank::start(&app, &user, kind, req.card_no, req.amount, req.request_id).await {
-        Ok(op) => Json(op).into_response(),
-        Err(BankError::BadCard) => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "card_no must be 16–19 digits"),
-        Err(BankError::BadAmount) => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "amount must be 1 to 1,000,000,000 fen"),
-        Err(BankError::BadRequestId) => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "request_id must be 1–64 characters"),
-        Err(BankError::NotEnough) => error(StatusCode::FORBIDDEN, "NOT_ENOUGH", "the wallet balance is not enough"),
-        Err(BankError::RequestIdReused) => error(StatusCode::CONFLICT, "REQUEST_ID_REUSED", "request_id already used for another operation"),
-        Err(BankError::Store(e)) => {
-            tracing::error!(error = %e, "bank operation");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error")
+    if let Err(e) = bank::check_request(&req.card_no, req.amount, &req.request_id) {
+        return bank_error(e);
+    }
+    let r = match kind {
+        Kind::TopUp => bank::top_up(&app, &user, req.card_no, req.amount, req.request_id).await,
+        Kind::Withdrawal => {
+            let Some(pin) = req.pin else { return pay_error(PayError::PinRequired) };
+            // An unbound card is refused before the PIN: no try is spent on it.
+            match bank::card_bound(&app, user.id, &req.card_no) {
+                Ok(true) => {}
+                Ok(false) => return bank_error(BankError::CardNotBound),
+                Err(e) => return bank_error(e.into()),
+            }
+            match crate::pins::verify(&app, &user, &pin).await {
+                Ok(proof) => bank::withdraw(&app, &user, req.card_no, req.amount, req.request_id, proof).await,
+                Err(e) => Err(BankError::Pin(e)),
+            }
         }
+    };
+    match r {
+        Ok(op) => Json(op).into_response(),
+        Err(e) => bank_error(e),
     }
 }
 
@@ -210,6 +260,90 @@ async fn top_up(State(app): State<Arc<App>>, headers: HeaderMap, bytes: axum::bo
 
 async fn withdraw(State(app): State<Arc<App>>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
     bank_operation(app, headers, bytes, crate::bank::Kind::Withdrawal).await
+}
+
+fn card_error(e: crate::cards::CardError) -> Response {
+    use crate::cards::CardError;
+    match e {
+        CardError::BadCard => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "card_no must be 16–19 digits"),
+        CardError::AlreadyBound => error(StatusCode::CONFLICT, "CARD_BOUND", "this card is bound to your wallet already"),
+        CardError::BoundElsewhere => error(StatusCode::CONFLICT, "CARD_BOUND_ELSEWHERE", "this card is bound to another wallet"),
+        CardError::Pin(e) => pay_error(e.into()),
+        CardError::NoSuchBinding => error(StatusCode::NOT_FOUND, "BINDING_NOT_EXIST", "no such binding request of yours"),
+        CardError::WrongCode { tries_left } => error(StatusCode::FORBIDDEN, "CODE_WRONG", format!("wrong code; {tries_left} tries left")),
+        CardError::Refused(why) => error(StatusCode::FORBIDDEN, "BANK_REFUSED", why),
+        CardError::Store(e) => {
+            tracing::error!(error = %e, "card binding");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error")
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct BindCard {
+    card_no: String,
+    pin: String,
+}
+
+/// Starts binding a card: the PIN, then the bank texts the holder a code.
+async fn bind_card(State(app): State<Arc<App>>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    let req: BindCard = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match crate::cards::request(&app, &user, req.card_no, &req.pin).await {
+        Ok(b) => Json(b).into_response(),
+        Err(e) => card_error(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct BankCode {
+    code: String,
+}
+
+/// The bank's code, typed back: the card is bound.
+async fn confirm_card(State(app): State<Arc<App>>, headers: HeaderMap, axum::extract::Path(binding_id): axum::extract::Path<String>, bytes: axum::body::Bytes) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    let req: BankCode = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match crate::cards::confirm(&app, &user, &binding_id, req.code).await {
+        Ok(c) => Json(c).into_response(),
+        Err(e) => card_error(e),
+    }
+}
+
+/// The user's bound cards.
+async fn cards(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    match crate::cards::list(&app, user.id) {
+        Ok(c) => Json(json!({ "cards": c })).into_response(),
+        Err(e) => user_error(UserError::Store(e)),
+    }
+}
+
+/// Where the user's PIN stands: set, failures, tries left, locked until.
+async fn pin_status(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    match crate::pins::status(&app, user.id) {
+        Ok(s) => Json(s).into_response(),
+        Err(e) => user_error(UserError::Store(e)),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -235,6 +369,7 @@ pub fn pay_error(e: PayError) -> Response {
         PayError::NotEnough => error(StatusCode::FORBIDDEN, "NOT_ENOUGH", "the wallet balance is not enough"),
         PayError::PinRequired => error(StatusCode::FORBIDDEN, "PIN_REQUIRED", "this payment needs the PIN"),
         PayError::WrongPin { tries_left } => error(StatusCode::FORBIDDEN, "PIN_WRONG", format!("wrong PIN; {tries_left} tries left")),
+        PayError::PinBusy => error(StatusCode::TOO_MANY_REQUESTS, "PIN_BUSY", "every PIN try left is being checked right now; try again in a moment"),
         PayError::PinLocked { until } => error(StatusCode::FORBIDDEN, "PIN_LOCKED", format!("PIN payments locked until {}", saoma_core::time::format_rfc3339_cst(until))),
         PayError::Store(e) => {
             tracing::error!(error = %e, "payment failed");

@@ -483,6 +483,64 @@ CREATE TABLE wallet_sessions (
 );
 ",
     postgres_only: "",
+}, Migration {
+    version: 11,
+    name: "pin_tries_and_card_binding",
+    sql: "
+-- PIN tries being checked: reserved under the writer before argon2 runs, settled after it (so guesses
+-- sent at once are checked at most as often as there are tries left). They lapse at pin_in_flight_until.
+ALTER TABLE users ADD COLUMN pin_in_flight BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN pin_in_flight_until BIGINT NOT NULL DEFAULT 0;
+-- Money moves to and from a card only once it is bound (the PIN, then the bank's one-time code).
+-- Cards remembered on first use before this are not bound.
+ALTER TABLE bank_cards ADD COLUMN bound_at BIGINT;
+CREATE INDEX bank_cards_card_no ON bank_cards (card_no);
+-- Binding requests: the bank sent the holder a code (code_sent), then bound or failed.
+CREATE TABLE card_bindings (
+    id {BLOB} PRIMARY KEY,
+    user_id {BLOB} NOT NULL,
+    card_no TEXT NOT NULL,
+    state TEXT NOT NULL,
+    error TEXT,
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT
+){WITHOUT_ROWID};
+CREATE INDEX card_bindings_user ON card_bindings (user_id, created_at);
+-- The simulated bank's binding codes (a real bank keeps its own): tries counted, expiring.
+CREATE TABLE simulated_bank_bindings (
+    binding TEXT PRIMARY KEY,
+    card_no TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    code TEXT NOT NULL,
+    tries BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    outcome TEXT NOT NULL
+);
+",
+    postgres_only: "",
+}, Migration {
+    version: 12,
+    name: "merchant_h5_domains",
+    // The H5 domains a merchant registered (comma-separated host names): where an H5 payment's
+    // redirect_url may return the payer.
+    sql: "ALTER TABLE merchants ADD COLUMN h5_domains TEXT NOT NULL DEFAULT '';",
+    postgres_only: "",
+}, Migration {
+    version: 13,
+    name: "request_nonces",
+    sql: "
+-- v3 request nonces seen within the signature window, shared by every process on the database: a
+-- signed request replayed to another process behind the same address is refused. Written after the
+-- signature verifies (a forger cannot fill it); rows older than the window are pruned.
+CREATE TABLE request_nonces (
+    mchid TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    seen_at BIGINT NOT NULL,
+    PRIMARY KEY (mchid, nonce)
+){WITHOUT_ROWID};
+CREATE INDEX request_nonces_seen ON request_nonces (seen_at);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

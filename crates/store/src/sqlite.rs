@@ -81,13 +81,48 @@ fn transfer_from_row(r: &Row) -> Result<Transfer, StoreError> {
     })
 }
 
+/// Sets a file's or directory's mode (Unix; elsewhere nothing).
+fn restrict(path: &Path, mode: u32) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| StoreError::Io(format!("chmod {}: {e}", path.display())))?;
+    }
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// The database and its -wal and -shm files readable by their owner only (0600): they hold every
+/// payment. SQLite gives the -wal and -shm files the database file's mode, so the database file is
+/// made 0600 before SQLite first opens it; files an older version left 0644 are tightened.
+fn private_files(path: &Path) -> Result<(), StoreError> {
+    if !path.exists() {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        opts.open(path).map_err(|e| StoreError::Io(format!("creating {}: {e}", path.display())))?;
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = std::path::PathBuf::from(p);
+        if p.exists() {
+            restrict(&p, 0o600)?;
+        }
+    }
+    Ok(())
+}
+
 impl Sqlite {
     pub fn open(path: &Path, durability: Durability) -> Result<Sqlite, StoreError> {
         if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("creating {}: {e}", dir.display())))?;
+                restrict(dir, 0o700)?;
             }
         }
+        private_files(path)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         let sync = match durability {

@@ -191,3 +191,26 @@ mod tests {
         assert_eq!(decrypt(&key, "abcdefghijkl", "certificate", &ct).unwrap(), b"hello");
     }
 }
+
+/// AES-256-GCM under a raw 32-byte key with a fresh random 96-bit nonce: `nonce ‖ ciphertext ‖ tag`.
+/// What the platform seals its own secrets at rest with (the server's master key); not a v3 format.
+pub fn seal_raw(key: &[u8; 32], associated_data: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, AeadError> {
+    let nonce = random_bytes::<12>()?;
+    let mut tag = [0u8; TAG];
+    let ct = encrypt_aead(Cipher::aes_256_gcm(), key, Some(&nonce), associated_data, plaintext, &mut tag).map_err(|e| AeadError::Crypto(e.to_string()))?;
+    let mut out = Vec::with_capacity(12 + ct.len() + TAG);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    out.extend_from_slice(&tag);
+    Ok(out)
+}
+
+/// Opens what [`seal_raw`] made; `Unauthentic` for a wrong key, other associated data, or tampering.
+pub fn open_raw(key: &[u8; 32], associated_data: &[u8], sealed: &[u8]) -> Result<Vec<u8>, AeadError> {
+    if sealed.len() < 12 + TAG {
+        return Err(AeadError::Unauthentic);
+    }
+    let (nonce, rest) = sealed.split_at(12);
+    let (ct, tag) = rest.split_at(rest.len() - TAG);
+    decrypt_aead(Cipher::aes_256_gcm(), key, Some(nonce), associated_data, ct, tag).map_err(|_| AeadError::Unauthentic)
+}

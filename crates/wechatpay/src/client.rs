@@ -7,7 +7,7 @@ use crate::auth::{request_message, response_message, Authorization};
 use crate::keys::{PrivateKey, PublicKey};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::collections::HashMap;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,7 @@ pub fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body
 /// As [`http`], giving up after `timeout` (connect, and each read or write).
 pub fn http_with_timeout(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str, timeout: Duration) -> std::io::Result<HttpResponse> {
     let (mut conn, host) = connect(base, timeout)?;
-    let (response, _) = exchange(&mut conn, &host, method, path, headers, body, false)?;
+    let (response, _) = exchange(&mut conn, &host, method, path, headers, body, false, usize::MAX)?;
     Ok(response)
 }
 
@@ -47,6 +47,50 @@ type Conn = BufReader<Box<dyn Stream>>;
 
 trait Stream: Read + Write + Send {}
 impl<T: Read + Write + Send> Stream for T {}
+
+/// A TCP stream that gives up at a deadline the owner moves per request: each read or write waits at
+/// most what is left of it, so that a peer answering a byte at a time cannot hold a request longer.
+#[derive(Debug)]
+struct Timed {
+    tcp: TcpStream,
+    deadline: Deadline,
+}
+
+/// The deadline of the request a connection is carrying (none: each operation has the socket timeout).
+type Deadline = std::sync::Arc<Mutex<Option<Instant>>>;
+
+impl Timed {
+    fn arm(&self) -> std::io::Result<()> {
+        let deadline = *self.deadline.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "deadline passed"));
+            }
+            self.tcp.set_read_timeout(Some(left))?;
+            self.tcp.set_write_timeout(Some(left))?;
+        }
+        Ok(())
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.arm()?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.arm()?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
+}
 
 /// Opens a connection to `base`; also returns the `Host` header's value.
 fn connect(base: &str, timeout: Duration) -> std::io::Result<(Conn, String)> {
@@ -57,21 +101,40 @@ fn connect(base: &str, timeout: Duration) -> std::io::Result<(Conn, String)> {
     };
     let addr = if host.contains(':') { host.to_string() } else { format!("{host}:{}", if tls { 443 } else { 80 }) };
     let sock = std::net::ToSocketAddrs::to_socket_addrs(&addr)?.next().ok_or_else(|| std::io::Error::other(format!("{addr}: no address")))?;
+    let name = host.split(':').next().unwrap_or(host);
+    let conn = open(sock, tls, name, timeout, Deadline::default())?;
+    Ok((conn, host.to_string()))
+}
+
+/// A TCP connection to `sock` (TLS with `server_name` checked against the certificate when `tls`).
+fn open(sock: SocketAddr, tls: bool, server_name: &str, timeout: Duration, deadline: Deadline) -> std::io::Result<Conn> {
     let tcp = TcpStream::connect_timeout(&sock, timeout)?;
     tcp.set_read_timeout(Some(timeout))?;
     tcp.set_write_timeout(Some(timeout))?;
     tcp.set_nodelay(true)?;
+    let timed = Timed { tcp, deadline };
     let stream: Box<dyn Stream> = if tls {
         let connector = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls()).map_err(std::io::Error::other)?.build();
-        let name = host.split(':').next().unwrap_or(host);
-        Box::new(connector.connect(name, tcp).map_err(|e| std::io::Error::other(e.to_string()))?)
+        Box::new(connector.connect(server_name, timed).map_err(|e| std::io::Error::other(e.to_string()))?)
     } else {
-        Box::new(tcp)
+        Box::new(timed)
     };
-    Ok((BufReader::new(stream), host.to_string()))
+    Ok(BufReader::new(stream))
 }
 
-/// Connections kept open between requests (HTTP/1.1 keep-alive), per base URL: for a sender that posts
+/// Where a [`KeepAlive`] request goes: an address already resolved (and checked) by the caller, which
+/// the client connects to without resolving anything, and the name the request and TLS are for.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoint<'a> {
+    pub tls: bool,
+    /// The `Host` header: `host[:port]`.
+    pub authority: &'a str,
+    /// The name TLS verifies the certificate against (the host without the port).
+    pub server_name: &'a str,
+    pub addr: SocketAddr,
+}
+
+/// Connections kept open between requests (HTTP/1.1 keep-alive), per endpoint: for a sender that posts
 /// to the same few endpoints again and again, such as the notification worker, where a TCP (and TLS)
 /// handshake per request would cost both sides more than the request itself.
 #[derive(Default)]
@@ -79,27 +142,33 @@ pub struct KeepAlive {
     idle: Mutex<HashMap<String, Vec<Idle>>>,
 }
 
-/// A kept connection, its `Host`, and since when it is idle.
-type Idle = (Conn, String, Instant);
+/// A kept connection, its deadline handle, and since when it is idle.
+type Idle = (Conn, Deadline, Instant);
 
 /// A kept connection idle longer than this is closed rather than used (servers close theirs after
 /// 5 to 75 seconds; a request on a connection the server is closing would have to be sent again).
 const KEEP_IDLE: Duration = Duration::from_secs(4);
-/// Idle connections kept per base URL at most.
+/// Idle connections kept per endpoint at most.
 const KEEP_PER_BASE: usize = 32;
+/// The longest answer a [`KeepAlive`] request reads (a notification's answer is a few bytes; a peer
+/// must not be able to make the sender hold gigabytes).
+pub const MAX_ANSWER: usize = 64 * 1024;
 
 impl KeepAlive {
-    /// One request on a kept connection to `base` if there is one, else on a new one, which is kept
-    /// afterwards if the answer allows. A kept connection that fails other than by timing out (the
-    /// server closed it while it was idle) is dropped and the request sent once more on a new one: the
-    /// caller must be able to take a request delivered twice, as notifications are (at least once). A
-    /// kept connection keeps the timeout it was opened with.
-    pub fn request(&self, base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str, timeout: Duration) -> std::io::Result<HttpResponse> {
-        if let Some((mut conn, host)) = self.take(base) {
-            match exchange(&mut conn, &host, method, path, headers, body, true) {
+    /// One request to `to`, finished by `deadline` (connecting, sending and reading the answer all
+    /// included), on a kept connection if there is one, else on a new one, which is kept afterwards if
+    /// the answer allows. A kept connection that fails other than by timing out (the server closed it
+    /// while it was idle) is dropped and the request sent once more on a new one: the caller must be
+    /// able to take a request delivered twice, as notifications are (at least once).
+    pub fn request(&self, to: &Endpoint<'_>, method: &str, path: &str, headers: &[(&str, &str)], body: &str, deadline: Instant) -> std::io::Result<HttpResponse> {
+        let key = format!("{}|{}|{}", if to.tls { "https" } else { "http" }, to.authority, to.addr);
+        let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "deadline passed");
+        if let Some((mut conn, handle)) = self.take(&key) {
+            *handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
+            match exchange(&mut conn, to.authority, method, path, headers, body, true, MAX_ANSWER) {
                 Ok((response, reusable)) => {
                     if reusable {
-                        self.put(base, conn, host);
+                        self.put(&key, conn, handle);
                     }
                     return Ok(response);
                 }
@@ -108,38 +177,62 @@ impl KeepAlive {
                 Err(_) => {}
             }
         }
-        let (mut conn, host) = connect(base, timeout)?;
-        let (response, reusable) = exchange(&mut conn, &host, method, path, headers, body, true)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(timed_out());
+        }
+        let handle = Deadline::new(Mutex::new(Some(deadline)));
+        let mut conn = open(to.addr, to.tls, to.server_name, left, handle.clone())?;
+        let (response, reusable) = exchange(&mut conn, to.authority, method, path, headers, body, true, MAX_ANSWER)?;
         if reusable {
-            self.put(base, conn, host);
+            self.put(&key, conn, handle);
         }
         Ok(response)
     }
 
-    fn take(&self, base: &str) -> Option<(Conn, String)> {
+    fn take(&self, key: &str) -> Option<(Conn, Deadline)> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.get_mut(base)?;
-        while let Some((conn, host, since)) = list.pop() {
+        let list = idle.get_mut(key)?;
+        while let Some((conn, handle, since)) = list.pop() {
             if since.elapsed() < KEEP_IDLE {
-                return Some((conn, host));
+                return Some((conn, handle));
             }
         }
         None
     }
 
-    fn put(&self, base: &str, conn: Conn, host: String) {
+    fn put(&self, key: &str, conn: Conn, handle: Deadline) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.entry(base.to_string()).or_default();
-        list.retain(|(_, _, since)| since.elapsed() < KEEP_IDLE);
+        // Idle lists of endpoints no longer posted to are dropped as they age.
+        idle.retain(|_, list| {
+            list.retain(|(_, _, since)| since.elapsed() < KEEP_IDLE);
+            !list.is_empty()
+        });
+        let list = idle.entry(key.to_string()).or_default();
         if list.len() < KEEP_PER_BASE {
-            list.push((conn, host, Instant::now()));
+            list.push((conn, handle, Instant::now()));
         }
     }
 }
 
-/// Sends one request and reads its answer; also says whether the connection can carry another (asked
-/// for with `keep_alive`, and the answer's length known and not followed by a close).
-fn exchange(r: &mut Conn, host: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str, keep_alive: bool) -> std::io::Result<(HttpResponse, bool)> {
+/// A line of the answer's head, at most 8 KiB.
+fn read_head_line(r: &mut Conn, line: &mut String) -> std::io::Result<usize> {
+    let n = r.by_ref().take(8 * 1024).read_line(line)?;
+    if n > 0 && !line.ends_with('\n') {
+        return Err(std::io::Error::other("answer head line too long"));
+    }
+    Ok(n)
+}
+
+fn too_long() -> std::io::Error {
+    std::io::Error::other("answer too long")
+}
+
+/// Sends one request and reads its answer (a body of at most `max_body` bytes); also says whether the
+/// connection can carry another (asked for with `keep_alive`, and the answer's length known and not
+/// followed by a close).
+#[allow(clippy::too_many_arguments)]
+fn exchange(r: &mut Conn, host: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str, keep_alive: bool, max_body: usize) -> std::io::Result<(HttpResponse, bool)> {
     let connection = if keep_alive { "keep-alive" } else { "close" };
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: {connection}\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
@@ -150,7 +243,7 @@ fn exchange(r: &mut Conn, host: &str, method: &str, path: &str, headers: &[(&str
     r.get_mut().write_all(req.as_bytes())?;
     r.get_mut().flush()?;
     let mut line = String::new();
-    if r.read_line(&mut line)? == 0 {
+    if read_head_line(r, &mut line)? == 0 {
         return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before an answer"));
     }
     let status = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
@@ -160,10 +253,13 @@ fn exchange(r: &mut Conn, host: &str, method: &str, path: &str, headers: &[(&str
     let mut close = line.starts_with("HTTP/1.0");
     loop {
         line.clear();
-        r.read_line(&mut line)?;
+        read_head_line(r, &mut line)?;
         let l = line.trim_end();
         if l.is_empty() {
             break;
+        }
+        if headers.len() >= 100 {
+            return Err(std::io::Error::other("answer has too many headers"));
         }
         if let Some((k, v)) = l.split_once(':') {
             let (k, v) = (k.trim(), v.trim());
@@ -182,14 +278,20 @@ fn exchange(r: &mut Conn, host: &str, method: &str, path: &str, headers: &[(&str
     let delimited = if no_body {
         true
     } else if chunked {
-        read_chunked(r, &mut body)?;
+        read_chunked(r, &mut body, max_body)?;
         true
     } else if let Some(n) = length {
+        if n > max_body {
+            return Err(too_long());
+        }
         body.resize(n, 0);
         r.read_exact(&mut body)?;
         true
     } else {
-        r.read_to_end(&mut body)?;
+        r.by_ref().take(max_body.saturating_add(1) as u64).read_to_end(&mut body)?;
+        if body.len() > max_body {
+            return Err(too_long());
+        }
         false
     };
     let reusable = keep_alive && delimited && !close;
@@ -197,26 +299,29 @@ fn exchange(r: &mut Conn, host: &str, method: &str, path: &str, headers: &[(&str
 }
 
 /// A chunked body (RFC 9112 §7.1), trailers skipped.
-fn read_chunked(r: &mut Conn, body: &mut Vec<u8>) -> std::io::Result<()> {
+fn read_chunked(r: &mut Conn, body: &mut Vec<u8>, max_body: usize) -> std::io::Result<()> {
     let mut line = String::new();
     loop {
         line.clear();
-        r.read_line(&mut line)?;
+        read_head_line(r, &mut line)?;
         let size = line.trim_end().split(';').next().unwrap_or("").trim();
         let n = usize::from_str_radix(size, 16).map_err(|_| std::io::Error::other(format!("bad chunk size {line:?}")))?;
         if n == 0 {
             loop {
                 line.clear();
-                if r.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+                if read_head_line(r, &mut line)? == 0 || line.trim_end().is_empty() {
                     return Ok(());
                 }
             }
         }
         let at = body.len();
+        if n > max_body - at {
+            return Err(too_long());
+        }
         body.resize(at + n, 0);
         r.read_exact(&mut body[at..])?;
         line.clear();
-        r.read_line(&mut line)?;
+        read_head_line(r, &mut line)?;
     }
 }
 
@@ -310,17 +415,64 @@ mod tests {
             }
         });
         let pool = KeepAlive::default();
-        let t = Duration::from_secs(5);
-        let first = pool.request(&base, "POST", "/n", &[], "{}", t).unwrap();
+        let authority = base.trim_start_matches("http://").to_string();
+        let to = Endpoint { tls: false, authority: &authority, server_name: "127.0.0.1", addr: authority.parse().unwrap() };
+        let t = || Instant::now() + Duration::from_secs(5);
+        let first = pool.request(&to, "POST", "/n", &[], "{}", t()).unwrap();
         assert_eq!((first.status, first.body.as_str()), (200, "ok"));
-        let second = pool.request(&base, "POST", "/n", &[], "{}", t).unwrap();
+        let second = pool.request(&to, "POST", "/n", &[], "{}", t()).unwrap();
         assert_eq!((second.status, second.body.as_str()), (201, "abcde"));
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "the second request went on the kept connection");
         // The server closed the kept connection: the request is sent again on a new one.
-        let third = pool.request(&base, "POST", "/n", &[], "{}", t).unwrap();
+        let third = pool.request(&to, "POST", "/n", &[], "{}", t()).unwrap();
         assert_eq!(third.status, 204);
-        let fourth = pool.request(&base, "POST", "/n", &[], "{}", t).unwrap();
+        let fourth = pool.request(&to, "POST", "/n", &[], "{}", t()).unwrap();
         assert_eq!(fourth.status, 204);
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    /// A peer that answers a byte at a time, or never, or endlessly, holds a request no longer than its
+    /// deadline and makes the sender keep no more than `MAX_ANSWER`.
+    #[test]
+    fn deadlines_and_answer_limits_hold_against_hostile_peers() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let mut s = stream.unwrap();
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(s.try_clone().unwrap());
+                    read_request(&mut r);
+                    match n {
+                        // A byte every 100 ms: each read succeeds, the whole never ends.
+                        0 => {
+                            for b in b"HTTP/1.1 200 OK\r\nX: ".iter().chain(std::iter::repeat(&b'a')) {
+                                if s.write_all(&[*b]).is_err() {
+                                    return;
+                                }
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
+                        }
+                        // A huge declared body, and an endless header line.
+                        1 => {
+                            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n");
+                        }
+                        _ => {
+                            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nX: ");
+                            let chunk = [b'a'; 4096];
+                            while s.write_all(&chunk).is_ok() {}
+                        }
+                    }
+                });
+            }
+        });
+        let pool = KeepAlive::default();
+        let authority = addr.to_string();
+        let to = Endpoint { tls: false, authority: &authority, server_name: "127.0.0.1", addr };
+        let started = Instant::now();
+        let e = pool.request(&to, "POST", "/n", &[], "{}", Instant::now() + Duration::from_millis(700)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3), "held {:?}: {e}", started.elapsed());
+        assert!(pool.request(&to, "POST", "/n", &[], "{}", Instant::now() + Duration::from_secs(5)).unwrap_err().to_string().contains("too long"));
+        assert!(pool.request(&to, "POST", "/n", &[], "{}", Instant::now() + Duration::from_secs(5)).unwrap_err().to_string().contains("too long"));
     }
 }

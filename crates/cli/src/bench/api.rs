@@ -218,8 +218,9 @@ impl ServerProcess {
             _ => db.url(),
         };
         let child = Command::new(exe)
-            // Every simulated user logs in from this one address.
-            .args(["serve", "--listen", "127.0.0.1:0", "--sms-per-address", "1000000", "--database-url", &url, "--data-dir"])
+            // Every simulated user logs in from this one address, and the merchant's notification
+            // endpoint is on loopback, which a production server refuses.
+            .args(["serve", "--listen", "127.0.0.1:0", "--sms-per-address", "1000000", "--notify-allow", "127.0.0.0/8", "--database-url", &url, "--data-dir"])
             .arg(&data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -22,27 +22,28 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub backend: &'static str,
     sandbox: bool,
-    /// `saoma serve` flags beyond the usual ones (kept for restarts).
-    extra: Vec<String>,
     child: Child,
-    _db: TestDb,
+    /// More `saoma serve` flags (kept across restarts; `set_args` changes them).
+    args: Vec<String>,
+    /// `None` for a second server on another's database.
+    _db: Option<TestDb>,
 }
 
 /// Tests log many users in from 127.0.0.1: the per-address limit on login codes is lifted for them,
 /// except where a test sets it (the test of that limit).
 const TEST_SMS_PER_ADDRESS: &str = "1000000";
 
-fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool, extra: &[String]) -> (Child, String) {
+fn spawn(db_url: &str, data_dir: &std::path::Path, sandbox: bool, args: &[String]) -> (Child, String) {
         let _ = std::fs::remove_file(data_dir.join("server.addr"));
         let mut cmd = saoma();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--data-dir"]).arg(data_dir).stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("server.log")).unwrap());
         if sandbox {
             cmd.arg("--sandbox");
         }
-        if !extra.iter().any(|a| a == "--sms-per-address") {
+        if !args.iter().any(|a| a == "--sms-per-address") {
             cmd.args(["--sms-per-address", TEST_SMS_PER_ADDRESS]);
         }
-        cmd.args(extra);
+        cmd.args(args);
         let mut child = cmd.spawn().unwrap();
         let addr = data_dir.join("server.addr");
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -60,13 +61,39 @@ impl Server {
         Server::start_with(db, sandbox, &[])
     }
 
-    /// A server started with more `saoma serve` flags (e.g. `--sms-per-address 3`).
-    pub fn start_with(db: TestDb, sandbox: bool, extra: &[&str]) -> Server {
+    /// With extra `saoma serve` flags.
+    pub fn start_with(db: TestDb, sandbox: bool, args: &[&str]) -> Server {
+        let (url, name) = (db.url(), db.name());
+        let mut s = Server::start_on(&url, name, sandbox, args);
+        s._db = Some(db);
+        s
+    }
+
+    /// A server on a database another server owns (several processes on one PostgreSQL).
+    pub fn start_on(database_url: &str, backend: &'static str, sandbox: bool, args: &[&str]) -> Server {
         let data_dir = std::env::temp_dir().join(format!("saoma_srv_{}_{}", std::process::id(), saoma_wechatpay::aead::random_string(8).unwrap()));
         std::fs::create_dir_all(&data_dir).unwrap();
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, base) = spawn(&db.url(), &data_dir, sandbox, &extra);
-        Server { base, database_url: db.url(), data_dir, backend: db.name(), sandbox, extra, child, _db: db }
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (child, base) = spawn(database_url, &data_dir, sandbox, &args);
+        Server { base, database_url: database_url.to_string(), data_dir, backend, sandbox, child, args, _db: None }
+    }
+
+    /// Stops the server gracefully (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a stopped server again on the same data.
+    pub fn start_again(&mut self) {
+        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox, &self.args);
+        self.child = child;
+        self.base = base;
+    }
+
+    /// The flags the next (re)start uses.
+    pub fn set_args(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|a| a.to_string()).collect();
     }
 
     /// Stops the server (SIGTERM, gracefully) and starts it again on the same data.
@@ -82,7 +109,7 @@ impl Server {
     fn stop_and_start(&mut self, signal: &str) {
         let _ = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
         let _ = self.child.wait();
-        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox, &self.extra);
+        let (child, base) = spawn(&self.database_url, &self.data_dir, self.sandbox, &self.args);
         self.child = child;
         self.base = base;
     }
@@ -92,11 +119,22 @@ impl Server {
         TestDb::all().into_iter().map(|db| Server::start(db, sandbox)).collect()
     }
 
+    /// Both backends, with more `saoma serve` flags ([`Server::start_with`]).
+    pub fn all_with(sandbox: bool, args: &[&str]) -> Vec<Server> {
+        TestDb::all().into_iter().map(|db| Server::start_with(db, sandbox, args)).collect()
+    }
+
     /// `saoma merchant create --json` against this server.
     pub fn merchant(&self, name: &str, mode: &str) -> serde_json::Value {
+        self.merchant_with(name, mode, &[])
+    }
+
+    /// `saoma merchant create --json` with more flags (e.g. `--h5-domain shop.example`).
+    pub fn merchant_with(&self, name: &str, mode: &str, args: &[&str]) -> serde_json::Value {
         let out = saoma()
             .args(["merchant", "create", "--json", "--name", name, "--notify-url", "https://example.com/notify", "--platform-key-mode", mode, "--data-dir"])
             .arg(&self.data_dir)
+            .args(args)
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -246,4 +284,33 @@ pub fn balance(s: &Server, session: &str) -> i64 {
 pub fn wallet_call(s: &Server, session: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
     let r = saoma_wechatpay::client::http(&s.base, method, path, &[("Authorization", session), ("Content-Type", "application/json")], body).unwrap();
     (r.status, r.json())
+}
+
+/// The newest bank binding code the simulated bank texted `phone` (the SMS outbox, purpose card_bind).
+pub fn bank_code(s: &Server, phone: &str) -> String {
+    let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
+    let admin = format!("Bearer {}", token.trim());
+    let outbox = saoma_wechatpay::client::http(&s.base, "GET", &format!("/admin/sms?phone={phone}"), &[("Authorization", &admin)], "").unwrap().json();
+    outbox["messages"].as_array().unwrap().iter().find(|m| m["purpose"] == "card_bind").expect("no card_bind code")["code"].as_str().unwrap().to_string()
+}
+
+/// Binds `card_no` to the wallet of `phone` behind `session`: the PIN (123456, as [`user`] sets it),
+/// then the bank's code from the SMS outbox. The bound card's JSON.
+pub fn bind_card(s: &Server, session: &str, phone: &str, card_no: &str) -> serde_json::Value {
+    let (st, b) = wallet_call(s, session, "POST", "/wallet/cards", &serde_json::json!({ "card_no": card_no, "pin": "123456" }).to_string());
+    assert_eq!((st, b["state"].as_str()), (200, Some("code_sent")), "{} {b}", s.backend);
+    let code = bank_code(s, phone);
+    let (st, c) = wallet_call(s, session, "POST", &format!("/wallet/cards/{}/confirm", b["id"].as_str().unwrap()), &serde_json::json!({ "code": code }).to_string());
+    assert_eq!(st, 200, "{} {c}", s.backend);
+    c
+}
+
+/// Opens a secret sealed in the database with the server's master key (as someone holding both the
+/// database and the key file could).
+pub fn unseal(s: &Server, table: &str, column: &str, row: &str, sealed: &str) -> String {
+    let key_hex = std::fs::read_to_string(s.data_dir.join("master.key")).unwrap();
+    let unhex = |h: &str| (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
+    let key: [u8; 32] = unhex(key_hex.trim()).try_into().unwrap();
+    let bytes = unhex(sealed.strip_prefix("sealed:v1:").expect("sealed"));
+    String::from_utf8(saoma_wechatpay::aead::open_raw(&key, format!("{table}.{column}:{row}").as_bytes(), &bytes).expect("opens under the master key")).unwrap()
 }

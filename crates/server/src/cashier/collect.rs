@@ -26,7 +26,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use saoma_core::order::TradeType;
-use saoma_core::pin;
 use saoma_core::yuan::AmountError;
 use saoma_store::StoreError;
 use std::collections::HashMap;
@@ -83,12 +82,9 @@ pub async fn collect(app: &App, merchant: &Merchant, user: &User, total: i64, to
     let now = app.business_now_secs();
     let needs_pin = pin_needed(user, total);
     // The PIN's argon2 check is slow on purpose: before the job, as `payments::pay` does.
-    let pin_verified = match pin_given {
-        Some(given) if needs_pin => {
-            payments::check_pin(app, user, &given, now).await?;
-            true
-        }
-        _ => false,
+    let proof = match pin_given {
+        Some(given) if needs_pin => Some(crate::pins::verify(app, user, &given).await.map_err(PayError::from)?),
+        _ => None,
     };
     let user_id = user.id;
     let ids = ChargeIds::new(app);
@@ -106,15 +102,15 @@ pub async fn collect(app: &App, merchant: &Merchant, user: &User, total: i64, to
             }
             // From here a refusal undoes the job, the new order with it.
             let user = users::in_job(tx, user_id)?.ok_or_else(|| StoreError::Corrupt("payer vanished".into()))?;
-            let needs_pin = pin_needed(&user, order.total);
-            if needs_pin && !pin_verified {
-                return Ok(Err(PayError::PinRequired.into()));
-            }
-            if needs_pin {
-                if pin::locked(user.pin_locked_until, now) {
-                    return Ok(Err(PayError::PinLocked { until: user.pin_locked_until }.into()));
+            if pin_needed(&user, order.total) {
+                match &proof {
+                    None => return Ok(Err(PayError::PinRequired.into())),
+                    Some(p) => {
+                        if let Err(e) = p.check(&user, now) {
+                            return Ok(Err(PayError::from(e).into()));
+                        }
+                    }
                 }
-                tx.execute("UPDATE users SET pin_failures = 0 WHERE id = $1", &[user_id.into()])?;
             }
             // Not a payment-code payment: not counted towards the ten PIN-free ones a day.
             Ok(payments::charge(tx, order, &user, false, ids)?.map_err(CollectError::Pay))
@@ -250,7 +246,7 @@ pub async fn pay(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path
     let back = page_path(&m);
     match collect(&app, &m, &user, total, token, pin).await {
         Ok(order) => see_other(&format!("/cashier/result?transaction_id={}", url_encode(&order.transaction_id))),
-        Err(CollectError::Pay(e @ (PayError::PinRequired | PayError::WrongPin { .. }))) => {
+        Err(CollectError::Pay(e @ (PayError::PinRequired | PayError::WrongPin { .. } | PayError::PinBusy))) => {
             let (status, message) = refusal(&ctx, &app, &user, &e, total, None);
             render(&ctx, &app, &m, Some(&user), Entry { amount, token, error: Some(&message), ask_pin: true }, status)
         }

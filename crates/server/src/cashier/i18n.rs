@@ -171,6 +171,7 @@ catalogue! {
     PinWrong => "支付密码错误，还可以再试 {n} 次；再错将锁定需要密码的付款。请重新输入。", "Wrong PIN. {n} tries left before PIN payments are locked. Enter it again.";
     PinWrongOne => "支付密码错误，只能再试 1 次；再错将锁定需要密码的付款。请仔细输入。", "Wrong PIN. 1 try left before PIN payments are locked. Enter it carefully.";
     PinLocked => "支付密码错误次数过多，需要密码的付款已锁定至 {until}。请届时再试；免密额度内的付款不受影响。", "Too many wrong PINs: payments that need the PIN are locked until {until}. Try again after that; payments within the password-free limit still work.";
+    PinBusy => "你的支付密码正在为其他请求校验，请稍等片刻再试。", "Your PIN is being checked for other requests right now. Wait a moment and try again.";
     SessionEnded => "登录已失效，请重新登录后付款。", "Your session has ended. Log in again to pay.";
     PayFailedTitle => "支付失败", "Payment failed";
     NothingCharged => "本次未扣款。", "Nothing was charged.";
@@ -196,7 +197,7 @@ catalogue! {
     PayerMismatch => "商户是为另一位用户下的这笔订单，只有该用户可以付款，你的钱包没有扣款。请用下单时的账号登录，或回到商户用你的账号重新下单。", "The merchant placed this order for another user, and only that user can pay it; nothing was charged to you. Log in with the account that placed the order, or go back to the merchant and order with yours.";
     SwitchAccount => "换个账号登录", "Log in with another account";
     BadRedirectTitle => "返回地址无效", "Bad return address";
-    BadRedirect => "此付款链接的 redirect_url 不是商户网站的 http(s) 地址。请回到商户重新发起付款。", "This payment link's redirect_url is not an http(s) address of the merchant's site. Go back to the merchant and start the payment again.";
+    BadRedirect => "此付款链接的 redirect_url 不是商户登记的 H5 域名下的地址。请回到商户重新发起付款。", "This payment link's redirect_url is not an address on the merchant's registered H5 domains. Go back to the merchant and start the payment again.";
     SystemErrorTitle => "系统错误", "System error";
     SystemError => "我们这边出了问题，本次未扣款。请稍后重试。", "Something went wrong on our side; nothing was paid. Please try again.";
     CrossSiteTitle => "已拒绝", "Refused";

@@ -200,18 +200,22 @@ fn back_param(back: Option<&str>) -> String {
 /// The merchant page an H5 payment returns to (`h5_url` + `&redirect_url=…`, URL-encoded, as WeChat
 /// Pay's H5 flow has it), carried through login and payment to the result page, which links back and
 /// returns there after a few seconds, paid or not (the merchant page must query the order, not trust
-/// the return). An absolute http(s) URL of at most 1,024 characters; anything else is refused rather
-/// than followed (no `javascript:`, no relative path into this server).
-fn redirect_url(ctx: &Ctx, p: &Params) -> Result<Option<String>, Response> {
+/// the return). An absolute http(s) URL of at most 1,024 characters whose host is one of the merchant's
+/// registered H5 domains or a subdomain (as WeChat Pay's H5 domain configuration), read strictly
+/// (`outbound::parse_url`: no userinfo, backslashes, odd characters); anything else is refused rather
+/// than followed (no `javascript:`, no relative path into this server, no other site).
+fn redirect_url(ctx: &Ctx, p: &Params, merchant: &Merchant) -> Result<Option<String>, Response> {
     let url = param(p, "redirect_url");
     if url.is_empty() {
         return Ok(None);
     }
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
     let plain = url.len() <= 1024 && url.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"'`\\".contains(&b));
+    let host = crate::outbound::parse_url(url).ok().and_then(|t| match t.host {
+        crate::outbound::Host::Name(n) => Some(n),
+        crate::outbound::Host::Ip(_) => None,
+    });
     match host {
-        Some(h) if plain && !h.is_empty() && !h.contains('@') => Ok(Some(url.to_string())),
+        Some(h) if plain && merchant.h5_domains.iter().any(|d| crate::outbound::host_within(&h, d)) => Ok(Some(url.to_string())),
         _ => Err(notice(ctx, StatusCode::BAD_REQUEST, Msg::BadRedirectTitle, Msg::BadRedirect)),
     }
 }
@@ -272,7 +276,7 @@ pub async fn cashier(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, 
         Ok(x) => x,
         Err(page) => return page,
     };
-    let back = match redirect_url(&ctx, &q) {
+    let back = match redirect_url(&ctx, &q, &merchant) {
         Ok(b) => b,
         Err(page) => return page,
     };
@@ -326,6 +330,7 @@ pub fn refusal(ctx: &Ctx, app: &App, user: &User, e: &PayError, total: i64, orde
         }
         PayError::PinLocked { until } => (StatusCode::FORBIDDEN, ctx.fill(Msg::PinLocked, &[("until", &ctx.lang.time(*until))])),
         PayError::PinRequired => (StatusCode::FORBIDDEN, ctx.t(Msg::PinRequired).into()),
+        PayError::PinBusy => (StatusCode::TOO_MANY_REQUESTS, ctx.t(Msg::PinBusy).into()),
         PayError::WrongPin { tries_left: 1 } => (StatusCode::FORBIDDEN, ctx.t(Msg::PinWrongOne).into()),
         PayError::WrongPin { tries_left } => (StatusCode::FORBIDDEN, ctx.fill(Msg::PinWrong, &[("n", &tries_left.to_string())])),
         PayError::NoSuchOrder => (StatusCode::NOT_FOUND, ctx.t(Msg::OrderNotFound).into()),
@@ -348,7 +353,7 @@ pub async fn pay(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, form
         Ok(x) => x,
         Err(page) => return page,
     };
-    let back = match redirect_url(&ctx, &p) {
+    let back = match redirect_url(&ctx, &p, &merchant) {
         Ok(b) => b,
         Err(page) => return page,
     };
@@ -369,7 +374,7 @@ pub async fn pay(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, form
             }
             let (status, message) = refusal(&ctx, &app, &user, &e, order.total, now_order.as_ref());
             match e {
-                PayError::PinRequired | PayError::WrongPin { .. } => render(&ctx, &app, &order, &merchant, Some(&user), Some(&message), true, status, back),
+                PayError::PinRequired | PayError::WrongPin { .. } | PayError::PinBusy => render(&ctx, &app, &order, &merchant, Some(&user), Some(&message), true, status, back),
                 _ => failure_page(&ctx, status, &message, &cashier_path(&order, back)),
             }
         }
@@ -395,10 +400,6 @@ pub async fn result(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Q
         Ok(None) => return nothing(),
         Err(e) => return system_error(&ctx, e),
     };
-    let back = match redirect_url(&ctx, &q) {
-        Ok(b) => b,
-        Err(page) => return page,
-    };
     let transaction_id = param(&q, "transaction_id");
     let row = app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()]);
     let order = match row.and_then(|r| r.map(|r| orders::from_row(&r).map(|(o, _)| o)).transpose()) {
@@ -410,6 +411,10 @@ pub async fn result(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Q
         Ok(Some(m)) => m,
         Ok(None) => return system_error(&ctx, "paid order of an unknown merchant"),
         Err(e) => return system_error(&ctx, e),
+    };
+    let back = match redirect_url(&ctx, &q, &merchant) {
+        Ok(b) => b,
+        Err(page) => return page,
     };
     // Back to the merchant's page by the 完成 button, and after five seconds by itself.
     let (soon, refresh) = match &back {

@@ -6,7 +6,9 @@
 //! [`check_code`]), reusing a verdict only where it was reached with the very key the job reads.
 
 use crate::hex;
-use saoma_ridecode::{Credential, DecodedKey, PublicKey, RideCode, SignedTerminalRecord, Suite, TerminalRecord, MAX_CODE_AGE, MAX_CODE_FUTURE, WINDOW_GRACE};
+use saoma_ridecode::{
+    Credential, DecodedKey, PublicKey, RecordReason, Reject, RideCode, SignedTerminalRecord, Suite, TerminalRecord, MAX_CODE_AGE, MAX_CODE_FUTURE, MAX_CREDENTIAL_SPAN, WINDOW_GRACE,
+};
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Mutex, OnceLock};
 
@@ -142,58 +144,65 @@ pub struct Authentic {
 
 /// The record's structure, gate and signature: the authenticated record, or the sequence (when the
 /// record could be read) and the reason it is refused.
-pub fn authenticate(t: &Terminal, bytes: &[u8], sigs: &mut Signatures) -> Result<Authentic, (Option<u64>, &'static str)> {
-    let Ok(signed) = TerminalRecord::parse(bytes) else { return Err((None, "malformed record")) };
+pub fn authenticate(t: &Terminal, bytes: &[u8], sigs: &mut Signatures) -> Result<Authentic, (Option<u64>, RecordReason)> {
+    let Ok(signed) = TerminalRecord::parse(bytes) else { return Err((None, RecordReason::MalformedRecord)) };
     let sequence = signed.record().terminal_sequence;
     if signed.record().terminal_id != t.id {
-        return Err((Some(sequence), "record of another terminal"));
+        return Err((Some(sequence), RecordReason::OtherTerminal));
     }
     if !sigs.terminal(&t.key, &signed) {
-        return Err((Some(sequence), "terminal signature"));
+        return Err((Some(sequence), RecordReason::TerminalSignature));
     }
     // The record's signature names its content: the same sequence with other content is a conflict.
     let digest = hex::encode(&bytes[bytes.len().saturating_sub(64)..]);
     Ok(Authentic { sequence, record: signed.into_record(), digest })
 }
 
-/// The server's re-verification of a code, with the keys' status at the code's generation time and
-/// the issuance table's row for its credential (`None`: never issued), in this order.
-pub fn check_code(t: &Terminal, issuers: &[IssuerKey], code: &RideCode, record_time: i64, issued: Option<&Issued>, sigs: &mut Signatures) -> Result<(), &'static str> {
+/// The server's re-verification of a code, in the gate's order (the specification's checks 4–13,
+/// so that both name the same first failure with the same [`Reject`] code), with the keys' status at
+/// the code's generation time, the record's time as the gate's clock, and the issuance table's row
+/// for its credential (`None`: never issued) checked right after the issuer signature. The
+/// blacklist, the double tap and the fare are the gate's business at the tap; the platform answers
+/// a replay across gates with its own one-charge-per-use rule.
+pub fn check_code(t: &Terminal, issuers: &[IssuerKey], code: &RideCode, record_time: i64, issued: Option<&Issued>, sigs: &mut Signatures) -> Result<(), RecordReason> {
+    let reject = |r: Reject| Err(RecordReason::Code(r));
     let cred = code.credential();
     let terms = cred.terms();
     if terms.scope != t.scope {
-        return Err("code of another operator");
+        return reject(Reject::ScopeMismatch);
     }
     let gen = code.generated_at() as i64;
-    let Some(key) = issuers.iter().find(|k| k.key_id == cred.issuer_key_id()) else { return Err("unknown issuer key") };
-    if key.suite != cred.suite() {
-        return Err("suite does not match the issuer key");
-    }
+    let Some(key) = issuers.iter().find(|k| k.key_id == cred.issuer_key_id() && k.suite == cred.suite()) else { return reject(Reject::UnknownIssuerKey) };
     if gen < key.not_before || gen > key.not_after {
-        return Err("issuer key not valid when the code was made");
+        return reject(Reject::IssuerKeyExpired);
     }
     if key.revoked_at.is_some_and(|r| gen >= r) {
-        return Err("issuer key revoked");
+        return reject(Reject::IssuerKeyRevoked);
     }
     if !sigs.issuer(key, cred) {
-        return Err("issuer signature");
+        return reject(Reject::IssuerSignature);
     }
-    let Some(issued) = issued else { return Err("credential not issued") };
+    let Some(issued) = issued else { return Err(RecordReason::CredentialNotIssued) };
     if issued.key_id != key.key_id as i64 || issued.device_key != cred.device_key().as_bytes() {
-        return Err("credential differs from the one issued");
+        return Err(RecordReason::CredentialMismatch);
+    }
+    let (nb, na) = (terms.not_before as i64, terms.not_after as i64);
+    let window_ok = na >= nb && na - nb <= MAX_CREDENTIAL_SPAN as i64;
+    if !window_ok || gen + (WINDOW_GRACE as i64) < nb || gen > na + WINDOW_GRACE as i64 {
+        return reject(Reject::OutsideWindow);
     }
     if !sigs.device(code) {
-        return Err("device signature");
-    }
-    if code.counter() == 0 || code.counter() as i64 > issued.max_uses {
-        return Err("counter out of range");
-    }
-    if gen + (WINDOW_GRACE as i64) < terms.not_before as i64 || gen > terms.not_after as i64 + WINDOW_GRACE as i64 {
-        return Err("generated outside the credential's window");
+        return reject(Reject::DeviceSignature);
     }
     let age = record_time - gen;
-    if age > MAX_CODE_AGE as i64 || age < -(MAX_CODE_FUTURE as i64) {
-        return Err("code age at the gate out of bounds");
+    if age > MAX_CODE_AGE as i64 {
+        return reject(Reject::CodeTooOld);
+    }
+    if -age > MAX_CODE_FUTURE as i64 {
+        return reject(Reject::CodeFromFuture);
+    }
+    if code.counter() == 0 || code.counter() as i64 > issued.max_uses {
+        return reject(Reject::CounterOutOfRange);
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::users::blob_id;
 use crate::{agreements, hex, App};
 use saoma_core::fare::{FareTable, MAX_TRIP_SECS};
 use saoma_core::order::TradeType;
-use saoma_ridecode::{DecodedKey, Direction, PublicKey, RideCode, Suite, TerminalRecord, DOUBLE_TAP_WINDOW};
+use saoma_ridecode::{DecodedKey, Direction, PublicKey, RecordReason, Reject, RideCode, Suite, TerminalRecord, DOUBLE_TAP_WINDOW};
 use saoma_store::{JobTx, StoreError, Value};
 use std::sync::Arc;
 
@@ -63,7 +63,9 @@ pub fn alarms(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
         "SELECT a.terminal_id, a.kind, a.detail, a.created_at FROM transit_alarms a JOIN terminals t ON t.terminal_id = a.terminal_id WHERE t.scope = $1 ORDER BY a.created_at",
         &[(scope as i64).into()],
     )?;
-    Ok(serde_json::json!({ "alarms": rows.iter().map(|r| serde_json::json!({ "terminal_id": r[0].as_i64(), "kind": r[1].as_str(), "detail": r[2].as_str(), "time": r[3].as_i64() })).collect::<Vec<_>>() }))
+    Ok(serde_json::json!({ "alarms": rows.iter().map(|r| serde_json::json!({
+        "terminal_id": r[0].as_i64(), "kind": r[1].as_str(), "reason": r[1].as_str().and_then(alarm_reason), "detail": r[2].as_str(), "time": r[3].as_i64(),
+    })).collect::<Vec<_>>() }))
 }
 
 #[derive(Debug)]
@@ -204,8 +206,18 @@ pub async fn upload(app: &Arc<App>, terminal_id: u64, records: Vec<Vec<u8>>) -> 
     r.map_err(|()| UploadFail::UnknownTerminal)
 }
 
+/// One record's answer; `reason` is a [`RecordReason`] code (the vocabulary of the specification).
 fn result(index: usize, sequence: Option<u64>, status: &str, reason: Option<&str>) -> serde_json::Value {
     serde_json::json!({ "index": index, "terminal_sequence": sequence, "status": status, "reason": reason })
+}
+
+/// An alarm's kind as stored, and the reason code it is raised for.
+fn alarm_reason(kind: &str) -> Option<&'static str> {
+    match kind {
+        "CONFLICT" => Some(RecordReason::SequenceConflict.code()),
+        "CLONE" => Some(RecordReason::Clone.code()),
+        _ => None,
+    }
 }
 
 fn alarm(tx: &mut JobTx<'_>, app: &App, terminal: u64, kind: &str, detail: &str, now: i64) -> Result<(), StoreError> {
@@ -238,7 +250,7 @@ fn issued(tx: &mut JobTx<'_>, batch: &mut Batch, account: u64, sequence: u32) ->
 fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, batch: &mut Batch, index: usize, bytes: &[u8], sigs: &mut check::Signatures, now: i64) -> Result<serde_json::Value, StoreError> {
     let auth = match check::authenticate(&batch.terminal, bytes, sigs) {
         Ok(a) => a,
-        Err((seq, reason)) => return Ok(result(index, seq, "REJECTED", Some(reason))),
+        Err((seq, reason)) => return Ok(result(index, seq, "REJECTED", Some(reason.code()))),
     };
     let (seq, rec, digest) = (auth.sequence, auth.record, auth.digest);
     let terminal_id = batch.terminal.id;
@@ -247,7 +259,7 @@ fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, batch: &mut Batch, index: usiz
             return Ok(result(index, Some(seq), status, reason.as_deref()));
         }
         alarm(tx, app, terminal_id, "CONFLICT", &format!("sequence {seq} uploaded again with other content"), now)?;
-        return Ok(result(index, Some(seq), "REJECTED", Some("conflicts with the record already uploaded under this sequence")));
+        return Ok(result(index, Some(seq), "REJECTED", Some(RecordReason::SequenceConflict.code())));
     }
     let code = RideCode::parse(&rec.code).ok();
     let (account, cred_seq, counter) = code.as_ref().map_or((0, 0, 0), |c| (c.credential().terms().account_id, c.credential().terms().sequence, c.counter()));
@@ -281,15 +293,16 @@ fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, batch: &mut Batch, index: usiz
         Ok::<(), StoreError>(())
     };
     let checked = match &code {
-        None => Err("malformed code"),
+        // What the gate would have answered for bytes it cannot read (checks 1–3).
+        None => Err(RecordReason::Code(Reject::structural(&rec.code).unwrap_or(Reject::Length))),
         Some(c) => {
             let issued = issued(tx, batch, account, cred_seq)?;
             check::check_code(&batch.terminal, &batch.issuers, c, rec.time as i64, issued.as_ref(), sigs)
         }
     };
     if let Err(reason) = checked {
-        record_tap(tx, batch, "REJECTED", Some(reason), None)?;
-        return Ok(result(index, Some(seq), "REJECTED", Some(reason)));
+        record_tap(tx, batch, "REJECTED", Some(reason.code()), None)?;
+        return Ok(result(index, Some(seq), "REJECTED", Some(reason.code())));
     }
     let code = code.expect("checked above");
     // One charge per code: the same (account, credential, counter) seen before is a double tap at the
@@ -300,15 +313,16 @@ fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, batch: &mut Batch, index: usiz
     )? {
         let same_gate = prev[0].as_i64() == Some(terminal_id as i64) && (prev[1].as_i64().unwrap_or(0) - rec.time as i64).abs() <= DOUBLE_TAP_WINDOW as i64;
         if same_gate {
-            record_tap(tx, batch, "DUPLICATE", Some("double tap"), None)?;
-            return Ok(result(index, Some(seq), "DUPLICATE", Some("double tap")));
+            let reason = RecordReason::DoubleTap.code();
+            record_tap(tx, batch, "DUPLICATE", Some(reason), None)?;
+            return Ok(result(index, Some(seq), "DUPLICATE", Some(reason)));
         }
-        record_tap(tx, batch, "CLONE", Some("code already used at another gate"), None)?;
+        record_tap(tx, batch, "CLONE", Some(RecordReason::Clone.code()), None)?;
         alarm(tx, app, terminal_id, "CLONE", &format!("account {account} credential {cred_seq} counter {counter} also seen at terminal {}", prev[0].as_i64().unwrap_or(0)), now)?;
         let until = code.credential().terms().not_after as i64;
         tx.execute("UPDATE transit_cards SET blocked_until = CASE WHEN blocked_until < $1 THEN $1 ELSE blocked_until END WHERE account_id = $2", &[until.into(), (account as i64).into()])?;
         batch.cards.remove(&account);
-        return Ok(result(index, Some(seq), "CLONE", Some("code already used at another gate")));
+        return Ok(result(index, Some(seq), "CLONE", Some(RecordReason::Clone.code())));
     }
     let card = match batch.cards.get(&account) {
         Some(c) => c.clone(),

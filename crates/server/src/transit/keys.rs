@@ -1,6 +1,9 @@
 //! The ride code's platform keys: issuer keys sign riders' daily credentials; list keys sign the key
-//! lists and blacklists gates pull. Created on first start (Ed25519, a year each), kept in the store
-//! (seed in hex, like the platform's v3 keys), rebuilt from the seed when used.
+//! lists and blacklists gates pull. Created on first start (a year each), kept in the store (the seed in
+//! hex, sealed under the master key like the platform's v3 keys: `crate::secrets`), rebuilt from the
+//! seed when used. A code's suite is both its issuer's and its device key's, so there is an issuer key
+//! of every suite (Ed25519, P-256, SM2): a phone whose secure element only does P-256 or SM2 gets a
+//! credential from the issuer key of that suite. List keys are Ed25519.
 
 use crate::hex;
 use saoma_ridecode::{IssuerKeyPair, IssuerPublicKey, KeyPair, PlatformKeyPair, PlatformPublicKey, PublicKey, Suite};
@@ -64,7 +67,10 @@ const COLUMNS: &str = "key_id, suite, seed, public_key, not_before, not_after, r
 
 fn from_row(r: &[Value]) -> Result<StoredKey, StoreError> {
     let bad = || StoreError::Corrupt("ridecode key row".into());
-    let seed: [u8; 32] = r[2].as_str().and_then(hex::decode).and_then(|v| v.try_into().ok()).ok_or_else(bad)?;
+    let key_id = r[0].as_i64().ok_or_else(bad)?;
+    // Sealed at rest under the master key (crate::secrets).
+    let seed_hex = crate::secrets::open("ridecode_keys", "seed", &key_id.to_string(), r[2].as_str().ok_or_else(bad)?)?;
+    let seed: [u8; 32] = Some(seed_hex.as_str()).and_then(hex::decode).and_then(|v| v.try_into().ok()).ok_or_else(bad)?;
     Ok(StoredKey {
         key_id: u16::try_from(r[0].as_i64().ok_or_else(bad)?).map_err(|_| bad())?,
         suite: r[1].as_i64().and_then(|b| u8::try_from(b).ok()).and_then(Suite::from_byte).ok_or_else(bad)?,
@@ -85,33 +91,47 @@ pub fn all_in_job(tx: &mut JobTx<'_>, purpose: &str) -> Result<Vec<StoredKey>, S
     tx.query(&format!("SELECT {COLUMNS} FROM ridecode_keys WHERE purpose = $1 ORDER BY key_id"), &[purpose.into()])?.iter().map(|r| from_row(r)).collect()
 }
 
-/// The key of `purpose` to sign with at `now`: the newest valid, unrevoked one.
+/// The key of `purpose` to sign with at `now`: the newest valid, unrevoked one (list keys).
 pub fn current(keys: &[StoredKey], now: i64) -> Option<&StoredKey> {
     keys.iter().rev().find(|k| k.revoked_at.is_none() && k.not_before <= now && now < k.not_after)
 }
 
-/// Creates an issuer key and a list key if none is valid now (at start; idempotent).
+/// The key of `suite` to sign with at `now`: the newest valid, unrevoked one (issuer keys).
+pub fn current_of(keys: &[StoredKey], suite: Suite, now: i64) -> Option<&StoredKey> {
+    keys.iter().rev().find(|k| k.suite == suite && k.revoked_at.is_none() && k.not_before <= now && now < k.not_after)
+}
+
+/// The keys a server keeps valid: an issuer key of every suite and an Ed25519 list key.
+const WANTED: [(&str, Suite); 4] = [("issuer", Suite::Ed25519), ("issuer", Suite::P256), ("issuer", Suite::Sm2), ("lists", Suite::Ed25519)];
+
+/// Creates each wanted key that has no valid one now (at start; idempotent).
 pub async fn ensure(store: &Store, now: i64) -> Result<(), StoreError> {
     let mut seeds = Vec::new();
-    for _ in 0..2 {
-        seeds.push(saoma_wechatpay::aead::random_bytes::<32>().map_err(|e| StoreError::Io(e.to_string()))?);
+    for (_, suite) in WANTED {
+        // A P-256 or SM2 scalar must lie below the group order: draw again on the rare miss.
+        let seed = loop {
+            let seed = saoma_wechatpay::aead::random_bytes::<32>().map_err(|e| StoreError::Io(e.to_string()))?;
+            if let Ok(key) = KeyPair::from_seed(suite, &seed) {
+                break (seed, key.public_key());
+            }
+        };
+        seeds.push(seed);
     }
     store
         .transact(move |tx| {
-            for (purpose, seed) in ["issuer", "lists"].into_iter().zip(seeds) {
+            for ((purpose, suite), (seed, public)) in WANTED.into_iter().zip(seeds) {
                 let keys = all_in_job(tx, purpose)?;
-                if current(&keys, now).is_some() {
+                if current_of(&keys, suite, now).is_some() {
                     continue;
                 }
                 let next = tx.query_one("SELECT MAX(key_id) FROM ridecode_keys", &[])?.and_then(|r| r[0].as_i64()).unwrap_or(0) + 1;
-                let key = KeyPair::from_seed(Suite::Ed25519, &seed).map_err(|e| StoreError::Corrupt(format!("{e:?}")))?;
                 tx.execute(
                     &format!("INSERT INTO ridecode_keys ({COLUMNS}, purpose, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8)"),
                     &[
                         next.into(),
-                        (Suite::Ed25519.as_byte() as i64).into(),
-                        hex::encode(&seed).into(),
-                        hex::encode(key.public_key().as_bytes()).into(),
+                        (suite.as_byte() as i64).into(),
+                        crate::secrets::seal("ridecode_keys", "seed", &next.to_string(), &hex::encode(&seed))?.into(),
+                        hex::encode(public.as_bytes()).into(),
                         // Valid from a day back: codes generated by phones a little behind still verify.
                         (now - 24 * 3600).into(),
                         (now + YEAR).into(),

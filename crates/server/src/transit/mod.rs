@@ -231,7 +231,7 @@ fn random_u63() -> Result<u64, StoreError> {
 /// operator's held-deposit account, and issues a virtual card. All in one job.
 pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result<Card, TransitFail> {
     let now = app.business_now_secs();
-    payments::check_pin(app, user, pin_given, now).await.map_err(TransitFail::Pin)?;
+    let proof = crate::pins::verify(app, user, pin_given).await.map_err(|e| TransitFail::Pin(e.into()))?;
     let (card_id, agreement_id, deposit_transfer, notification) = (app.ids.next(), app.ids.next(), app.ids.next(), app.ids.next());
     let account_id = random_u63()?;
     let card_no = format!("8{}", saoma_wechatpay::aead::random_digits(15).map_err(|e| StoreError::Io(e.to_string()))?);
@@ -239,6 +239,9 @@ pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result
     let (user_id, wallet) = (user.id, user.wallet);
     app.store
         .transact(move |tx| {
+            if let Err(e) = proof.check_in_job(tx, now)? {
+                return Ok(Err(TransitFail::Pin(e.into())));
+            }
             let Some(op) = operator_in_job(tx, scope)? else { return Ok(Err(TransitFail::NoOperator)) };
             if card_of_user_in_job(tx, user_id, scope)?.is_some() {
                 return Ok(Err(TransitFail::CardOpen));
@@ -301,7 +304,9 @@ pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result
 /// after it (26 h, so consecutive days overlap around midnight). Refused while in debt, blocked, or
 /// after a card refund was asked for.
 pub async fn credential(app: &App, user: &User, scope: u16, suite: Suite, device_key: &[u8]) -> Result<serde_json::Value, TransitFail> {
-    let device = PublicKey::from_bytes(suite, device_key).map_err(|_| TransitFail::BadDeviceKey)?;
+    // Checked before the job with the issuer's own rule: a key of the suite, canonical, and not one
+    // of the small-order Ed25519 keys no issuer certifies.
+    let device = PublicKey::certifiable(suite, device_key).map_err(|_| TransitFail::BadDeviceKey)?;
     let now = app.business_now_secs();
     let user_id = user.id;
     app.store
@@ -319,7 +324,7 @@ pub async fn credential(app: &App, user: &User, scope: u16, suite: Suite, device
                 return Ok(Err(TransitFail::InDebt(debt)));
             }
             let issuers = keys::all_in_job(tx, "issuer")?;
-            let key = keys::current(&issuers, now).ok_or_else(|| StoreError::Corrupt("no valid issuer key".into()))?;
+            let key = keys::current_of(&issuers, suite, now).ok_or_else(|| StoreError::Corrupt(format!("no valid {} issuer key", suite.name())))?;
             let sequence = tx.query_one("SELECT MAX(sequence) FROM transit_credentials WHERE account_id = $1", &[(card.account_id as i64).into()])?.and_then(|r| r[0].as_i64()).unwrap_or(0) + 1;
             let day = cst_day_start(now);
             let terms = CredentialTerms {
@@ -486,7 +491,9 @@ pub async fn settle_leaving(app: &App) -> Result<usize, StoreError> {
     Ok(settled)
 }
 
-/// What the rider sees: the card, deposit, debt, and the latest rides.
+/// What the rider sees: the card, deposit, debt, and the latest rides. A card blocked after a clone
+/// of its code was seen shows as `BLOCKED`, with the reason (the upload's reason code, `clone`) and
+/// until when — the rider's answer to "why does my code not work".
 pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_json::Value>, StoreError> {
     let row = app.store.query_one(&format!("SELECT {CARD_COLUMNS} FROM transit_cards WHERE user_id = $1 AND scope = $2 ORDER BY created_at DESC LIMIT 1"), &[user.id.into(), (scope as i64).into()])?;
     let Some(card) = row.map(|r| card_from_row(&r)).transpose()? else { return Ok(None) };
@@ -496,8 +503,15 @@ pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_jso
     )?;
     // All of the debt, not only what the latest rides show (the same sum that refuses credentials).
     let debt = app.store.query_one(DEBT, &[(card.account_id as i64).into()])?.and_then(|r| r[0].as_i64()).unwrap_or(0);
+    // Only a clone blocks a card (ingest sets `blocked_until` to the copied credential's expiry).
+    let blocked = (card.blocked_until > app.business_now_secs()).then(|| {
+        serde_json::json!({
+            "reason": saoma_ridecode::RecordReason::Clone.code(), "until": saoma_core::time::format_rfc3339_cst(card.blocked_until), "until_unix": card.blocked_until,
+        })
+    });
+    let state = if blocked.is_some() && card.state == "ACTIVE" { "BLOCKED" } else { card.state.as_str() };
     Ok(Some(serde_json::json!({
-        "card_no": card.card_no, "scope": card.scope, "state": card.state, "deposit": card.deposit, "debt": debt,
+        "card_no": card.card_no, "scope": card.scope, "state": state, "blocked": blocked, "deposit": card.deposit, "debt": debt,
         "refund_requested_at": card.refund_requested_at,
         "rides": rides.iter().map(|r| serde_json::json!({
             "entry_time": r[0].as_i64(), "entry_stop": r[1].as_i64(), "exit_time": r[2].as_i64(), "exit_stop": r[3].as_i64(),

@@ -90,6 +90,7 @@ pub async fn propose(State(app): State<Arc<App>>, Extension(caller): Extension<C
     }
     let limits = Limits { per_charge: fen(v.get("limits").and_then(|l| l.get("per_charge")), "limits.per_charge")?, per_day: fen(v.get("limits").and_then(|l| l.get("per_day")), "limits.per_day")? };
     let openid = text(&v, "openid", true)?.unwrap_or_default();
+    super::check_notify_url(&app, notify_url.as_deref()).await?;
     let n = agreements::NewAgreement { mchid: caller.merchant.mchid.clone(), appid, out_contract_code, openid: openid.clone(), description, limits, notify_url };
     let a = agreements::propose(&app, n).await.map_err(agreement_error)?;
     Ok(json(StatusCode::OK, agreements::agreement_json(&a, Some(&openid))))
@@ -141,6 +142,7 @@ pub async fn charge(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
         currency: v.get("amount").and_then(|a| a.get("currency")).and_then(Json::as_str).unwrap_or("CNY").to_string(),
         payer_openid: None,
     };
+    super::check_notify_url(&app, Some(&n.notify_url)).await?;
     let o = agreements::charge(&app, &caller.merchant.mchid, &contract_id, n).await.map_err(agreement_error)?;
     Ok(json(StatusCode::OK, orders::transaction_json(&o, app.business_now_secs())))
 }

@@ -5,6 +5,14 @@
 //! merchant exists; `serial_no` names the merchant's key; the timestamp is within 5 minutes of real
 //! time; the signature over `METHOD\nPATH?QUERY\nTIMESTAMP\nNONCE\nBODY\n` verifies; only then is the
 //! nonce remembered, and a nonce seen before is refused (so that a forger cannot burn nonces).
+//!
+//! The URL signed may be written as SDKs write it (`canonical_urls`): the path and query as sent, or
+//! the absolute URL under the public URL (an SDK signs a `download_url` as it was handed out), and a
+//! query with non-ASCII values raw or percent-encoded. Those forms of the one request, no other.
+//!
+//! Nonces are shared by every process on the database (`request_nonces`, one row per nonce, the
+//! primary key deciding): a request replayed to another process behind the same address is refused.
+//! A per-process memory in front refuses most replays without a write.
 //! Timestamps and nonces use the real clock, not the business clock: a sandbox whose virtual clock has
 //! been advanced still accepts a real SDK.
 
@@ -36,8 +44,8 @@ pub struct Caller {
     pub body: Arc<String>,
 }
 
-/// Nonces seen in the last 5 minutes, per merchant. Held by the process: several processes behind one
-/// address each keep their own (a shared table is the follow-up when that deployment comes).
+/// Nonces this process saw in the signature window, per merchant: refuses a replay to this process
+/// without a database write. The database's `request_nonces` is the authority across processes.
 #[derive(Default)]
 pub struct Nonces {
     inner: Mutex<(HashMap<(String, String), i64>, VecDeque<(i64, String, String)>)>,
@@ -45,7 +53,7 @@ pub struct Nonces {
 
 impl Nonces {
     /// Records a nonce; false if it was already used within the window.
-    fn fresh(&self, mchid: &str, nonce: &str, now: i64) -> bool {
+    pub fn fresh(&self, mchid: &str, nonce: &str, now: i64) -> bool {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (seen, order) = &mut *g;
         while let Some((t, _, _)) = order.front() {
@@ -63,6 +71,80 @@ impl Nonces {
         order.push_back((now, mchid.to_string(), nonce.to_string()));
         true
     }
+}
+
+/// The nonce's row: inserted, or refused if a row of it is younger than the window (every process's
+/// requests count). One statement in a job: the primary key settles a race between two processes.
+pub async fn record_nonce(app: &App, mchid: &str, nonce: &str, now: i64) -> Result<bool, saoma_store::StoreError> {
+    let (mchid, nonce) = (mchid.to_string(), nonce.to_string());
+    app.store
+        .transact(move |tx| {
+            let n = tx.execute(
+                "INSERT INTO request_nonces (mchid, nonce, seen_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (mchid, nonce) DO UPDATE SET seen_at = excluded.seen_at WHERE request_nonces.seen_at < $4",
+                &[mchid.into(), nonce.into(), now.into(), (now - 2 * WINDOW_SECS).into()],
+            )?;
+            Ok(Ok::<bool, ()>(n == 1))
+        })
+        .await
+        .map(|r| r.unwrap_or(false))
+}
+
+/// Removes nonces older than the window (any process may; run now and then).
+pub async fn prune_nonces(app: &App) -> Result<u64, saoma_store::StoreError> {
+    let before = real_now() - 2 * WINDOW_SECS;
+    app.store.transact(move |tx| Ok(Ok::<u64, ()>(tx.execute("DELETE FROM request_nonces WHERE seen_at < $1", &[before.into()])?))).await.map(|r| r.unwrap_or(0))
+}
+
+/// The ways an SDK may have written the URL of this request in what it signed: the path and query as
+/// received and, where the public URL is known, the absolute URL under it; each as received and with
+/// percent-encoded non-ASCII characters written raw (SDKs sign a query with Chinese values either way).
+/// Nothing else: no decoding of ASCII escapes, no other host.
+pub fn canonical_urls(public_base: &str, target: &str) -> Vec<String> {
+    let mut forms = vec![target.to_string()];
+    if let Some(raw) = decode_non_ascii(target) {
+        forms.push(raw);
+    }
+    if !target.is_ascii() {
+        // Sent raw (a lenient client): the SDK may have signed it encoded.
+        forms.push(target.chars().map(|c| if c.is_ascii() { c.to_string() } else { c.to_string().bytes().map(|b| format!("%{b:02X}")).collect() }).collect());
+    }
+    let absolute: Vec<String> = forms.iter().map(|f| format!("{public_base}{f}")).collect();
+    forms.extend(absolute);
+    forms
+}
+
+/// `target` with each percent-encoded run that decodes to non-ASCII UTF-8 written raw; `None` when
+/// there is none (ASCII escapes such as `%26` stay: decoding them would change the query).
+fn decode_non_ascii(target: &str) -> Option<String> {
+    let b = target.as_bytes();
+    let hexval = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < b.len() {
+        // A run of %XX escapes whose bytes are all >= 0x80 and form valid UTF-8.
+        let mut run = Vec::new();
+        let mut j = i;
+        while j + 2 < b.len() && b[j] == b'%' {
+            match (hexval(b[j + 1]), hexval(b[j + 2])) {
+                (Some(h), Some(l)) if h >= 8 => {
+                    run.push(h << 4 | l);
+                    j += 3;
+                }
+                _ => break,
+            }
+        }
+        if !run.is_empty() && std::str::from_utf8(&run).is_ok() {
+            out.extend_from_slice(&run);
+            changed = true;
+            i = j;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    changed.then(|| String::from_utf8(out).ok()).flatten()
 }
 
 fn sign_error(message: &str) -> V3Error {
@@ -102,12 +184,21 @@ async fn authenticate(app: &App, req: Request) -> Result<(Request, Caller), (V3E
     }
     let body = std::str::from_utf8(&bytes).map_err(|_| (V3Error::param("request body is not UTF-8"), m.clone()))?;
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let message = request_message(parts.method.as_str(), path, auth.timestamp, &auth.nonce_str, body);
-    if !merchant.public_key.verify(message.as_bytes(), &auth.signature) {
+    let verifies = |url: &str| merchant.public_key.verify(request_message(parts.method.as_str(), url, auth.timestamp, &auth.nonce_str, body).as_bytes(), &auth.signature);
+    // The path as sent first (what nearly every SDK signs); the other forms only when it fails.
+    if !verifies(path) && !canonical_urls(app.public_base_url(), path).iter().skip(1).any(|u| verifies(u)) {
         return Err((sign_error("signature does not verify"), m));
+    }
+    if auth.nonce_str.len() > 64 {
+        return Err((sign_error("nonce_str longer than 64 characters"), m));
     }
     if !app.nonces.fresh(&merchant.mchid, &auth.nonce_str, now) {
         return Err((sign_error("nonce_str already used"), m));
+    }
+    match record_nonce(app, &merchant.mchid, &auth.nonce_str, now).await {
+        Ok(true) => {}
+        Ok(false) => return Err((sign_error("nonce_str already used"), m)),
+        Err(e) => return Err((V3Error::system(e), m)),
     }
     let caller = Caller { merchant, body: Arc::new(body.to_string()) };
     Ok((Request::from_parts(parts, Body::from(bytes)), caller))
@@ -159,4 +250,21 @@ pub async fn sign_response(app: &App, merchant: Option<&Merchant>, response: Res
         Err(e) => tracing::error!(error = %e, "signing a v3 response failed"),
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_urls;
+
+    #[test]
+    fn the_forms_an_sdk_may_sign() {
+        let base = "https://pay.example.com";
+        assert_eq!(canonical_urls(base, "/v3/x?a=1"), vec!["/v3/x?a=1", "https://pay.example.com/v3/x?a=1"]);
+        let encoded = "/v3/x?name=%E4%B8%AD%E6%96%87&amp=%26";
+        let forms = canonical_urls(base, encoded);
+        assert_eq!(forms, vec![encoded.to_string(), "/v3/x?name=中文&amp=%26".into(), format!("{base}{encoded}"), format!("{base}/v3/x?name=中文&amp=%26")]);
+        // Not UTF-8: left as sent.
+        assert_eq!(canonical_urls(base, "/v3/x?a=%E4%B8").len(), 2);
+        assert!(canonical_urls(base, "/v3/x?name=中文").contains(&"/v3/x?name=%E4%B8%AD%E6%96%87".to_string()));
+    }
 }

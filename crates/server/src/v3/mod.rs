@@ -85,6 +85,15 @@ impl From<saoma_store::StoreError> for V3Error {
     }
 }
 
+/// A given notify_url's address, as the policy allows it (`crate::notify::check_url`): checked before
+/// anything is stored. An empty or absent one passes (the caller's rules say whether one is required).
+pub(crate) async fn check_notify_url(app: &App, url: Option<&str>) -> Result<(), V3Error> {
+    match url.filter(|u| !u.is_empty()) {
+        Some(u) => crate::notify::check_url(app, u).await.map_err(V3Error::param),
+        None => Ok(()),
+    }
+}
+
 /// A JSON reply with a status.
 pub fn json(status: StatusCode, v: serde_json::Value) -> Response {
     (status, [(axum::http::header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()

@@ -78,6 +78,7 @@ fn parse(caller: &Caller) -> Result<NewRefund, V3Error> {
 
 pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Response, V3Error> {
     let n = parse(&caller)?;
+    super::check_notify_url(&app, n.notify_url.as_deref()).await?;
     let r = refunds::create(&app, n).await.map_err(refund_error)?;
     Ok(json(StatusCode::OK, refunds::refund_json(&r)))
 }

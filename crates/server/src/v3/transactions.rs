@@ -104,6 +104,7 @@ fn parse_new_from(caller: &Caller, v: &Json, trade_type: TradeType) -> Result<Ne
 
 async fn create(app: Arc<App>, caller: Caller, trade_type: TradeType) -> Result<Response, V3Error> {
     let new = parse_new(&caller, trade_type)?;
+    super::check_notify_url(&app, Some(&new.notify_url)).await?;
     let order = orders::create(&app, new).await?;
     let base = app.public_base_url();
     let reply = match trade_type {
@@ -171,6 +172,7 @@ pub async fn codepay(State(app): State<Arc<App>>, Extension(caller): Extension<C
         return Err(V3Error::param("scene_info.store_info.out_id is required"));
     }
     let new = parse_new_from(&caller, &v, TradeType::Micropay)?;
+    super::check_notify_url(&app, Some(&new.notify_url)).await?;
     let now = app.business_now_secs();
     match paycodes::codepay(&app, new, auth_code).await {
         Ok(o) if o.state_at(now) == TradeState::UserPaying => Err(V3Error::new(ErrorCode::UserPaying, "the user is confirming with the PIN; query the order until it is paid, or reverse it")),

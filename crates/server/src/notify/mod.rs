@@ -4,15 +4,17 @@
 //! it exists exactly when the change committed. The worker claims due rows (a lease, so that two
 //! processes rarely deliver the same one), POSTs them signed like a v3 response with the resource
 //! encrypted under the merchant's APIv3 key, and records each attempt. A 2xx within 5 s is delivery;
+//! an address that is not allowed (`crate::outbound`, checked on the one resolution the connection
+//! uses) is a failed attempt with its reason;
 //! otherwise it retries on WeChat Pay's schedule (business clock), about 24 hours in all. Delivery is
 //! at least once: rows survive restarts, and a crash between delivery and recording repeats it.
 
-use crate::merchants::KeyMode;
+mod deliver;
+
 use crate::App;
 use saoma_core::time::format_rfc3339_cst;
 use saoma_store::{JobTx, StoreError, Value};
-use saoma_wechatpay::aead::{random_string, ApiV3Key, Resource};
-use saoma_wechatpay::auth::response_message;
+use saoma_wechatpay::aead::{ApiV3Key, Resource};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,7 +82,7 @@ pub fn enqueue(
 /// process: jobs do not know their App; another App in the same process only wakes early.
 static NEW_NOTIFICATION: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
-struct Due {
+pub(crate) struct Due {
     id: Value,
     mchid: String,
     url: String,
@@ -88,25 +90,61 @@ struct Due {
     attempts: i64,
 }
 
-/// Runs until `stop` is set: claims due notifications and delivers them.
-pub async fn worker(app: Arc<App>, stop: Arc<tokio::sync::Notify>) {
-    loop {
-        match deliver_due(&app).await {
-            Ok(0) | Err(_) => {
-                tokio::select! {
-                    _ = stop.notified() => return,
-                    _ = NEW_NOTIFICATION.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                }
-            }
-            Ok(_) => {}
-        }
-    }
+/// What became of a claimed notification: an attempt (its status, or why there was none), or no attempt
+/// for now because its receiver already has as many as it may (tried again in [`DEFER_SECS`]).
+pub(crate) enum Outcome {
+    Attempt(Due, Result<u16, String>),
+    Deferred(Due),
 }
 
-async fn deliver_due(app: &Arc<App>) -> Result<usize, StoreError> {
+/// How long a notification waits when its receiver is busy (no attempt is counted).
+const DEFER_SECS: i64 = 1;
+
+/// Runs until `stop` is set: claims due notifications and hands each to its own delivery task, limited
+/// per receiver ([`deliver`]); outcomes are recorded a batch at a time by one recorder task. The claim
+/// never waits for deliveries, so a receiver that never answers delays nobody else's.
+pub async fn worker(app: Arc<App>, stop: Arc<tokio::sync::Notify>) {
+    let (outcomes, received) = tokio::sync::mpsc::unbounded_channel();
+    let recorder = tokio::spawn(deliver::recorder(app.clone(), received));
+    let limits = Arc::new(deliver::Limits::default());
+    loop {
+        let claimed = match claim(&app).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming notifications");
+                Vec::new()
+            }
+        };
+        let full = claimed.len() as i64 == BATCH;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs((LEASE_SECS - 1) as u64) - DELIVERY_TIMEOUT;
+        for d in claimed {
+            deliver::dispatch(&app, &limits, d, deadline, &outcomes);
+        }
+        if full {
+            tokio::select! {
+                biased;
+                _ = stop.notified() => break,
+                _ = std::future::ready(()) => {}
+            }
+        } else {
+            tokio::select! {
+                _ = stop.notified() => break,
+                _ = NEW_NOTIFICATION.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+    // Deliveries in flight finish (each within its deadline); their outcomes are recorded. What is not
+    // finished by then keeps its lease and is delivered after it, here or by another process.
+    limits.wait_idle(DELIVERY_TIMEOUT + Duration::from_secs(1)).await;
+    drop(outcomes);
+    let _ = recorder.await;
+}
+
+/// Claims up to [`BATCH`] due notifications: leased for [`LEASE_SECS`] in one job.
+async fn claim(app: &Arc<App>) -> Result<Vec<Due>, StoreError> {
     let now = app.business_now_secs();
-    let due = app
+    Ok(app
         .store
         .transact(move |tx| {
             let rows = tx.query(
@@ -132,69 +170,32 @@ async fn deliver_due(app: &Arc<App>) -> Result<usize, StoreError> {
             Ok(Ok::<_, ()>(due))
         })
         .await?
-        .unwrap_or_default();
-    let n = due.len();
-    // Deliver the batch concurrently, then record every outcome in one job.
-    let handles: Vec<_> = due
-        .iter()
-        .map(|d| {
-            let (app, mchid, url, body) = (app.clone(), d.mchid.clone(), d.url.clone(), d.body.clone());
-            tokio::task::spawn_blocking(move || post(&app, &mchid, &url, &body))
-        })
-        .collect();
-    let mut outcomes = Vec::with_capacity(n);
-    for (d, h) in due.into_iter().zip(handles) {
-        outcomes.push((d, h.await.unwrap_or_else(|e| Err(e.to_string()))));
-    }
-    if !outcomes.is_empty() {
-        record(app, outcomes).await?;
-    }
-    Ok(n)
+        .unwrap_or_default())
 }
 
-/// Splits `http(s)://host[:port]/path?query` into base and path.
-fn split_url(url: &str) -> Option<(&str, &str)> {
-    let scheme_end = url.find("://")? + 3;
-    match url[scheme_end..].find('/') {
-        Some(i) => Some((&url[..scheme_end + i], &url[scheme_end + i..])),
-        None => Some((url, "/")),
-    }
-}
-
-/// One delivery: the status code, or why there was none.
-fn post(app: &App, mchid: &str, url: &str, body: &str) -> Result<u16, String> {
-    let (base, path) = split_url(url).ok_or_else(|| format!("not a URL: {url}"))?;
-    let mode = app.merchants.get(&app.store, mchid).ok().flatten().map(|m| m.key_mode).unwrap_or(KeyMode::PublicKey);
-    let key = app.signing_key(Some(mode));
-    let serial = if mode == KeyMode::Certificate { key.serial_no.clone() } else { key.key_id.clone() };
-    let timestamp = crate::v3::auth::real_now().to_string();
-    let nonce = random_string(32).map_err(|e| e.to_string())?;
-    let signature = key.private_key.sign(response_message(timestamp.parse().unwrap_or(0), &nonce, body).as_bytes()).map_err(|e| e.to_string())?;
-    let headers = [
-        ("Content-Type", "application/json"),
-        ("Wechatpay-Timestamp", timestamp.as_str()),
-        ("Wechatpay-Nonce", nonce.as_str()),
-        ("Wechatpay-Signature", signature.as_str()),
-        ("Wechatpay-Serial", serial.as_str()),
-        ("Wechatpay-Signature-Type", saoma_wechatpay::SIGNATURE_TYPE),
-    ];
-    app.notify_connections.request(base, "POST", path, &headers, body, DELIVERY_TIMEOUT).map(|r| r.status).map_err(|e| e.to_string())
-}
-
-async fn record(app: &App, outcomes: Vec<(Due, Result<u16, String>)>) -> Result<(), StoreError> {
+async fn record(app: &App, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
     let now = app.business_now_secs();
-    for (d, outcome) in &outcomes {
-        match outcome {
-            Ok(s) => tracing::info!(mchid = %d.mchid, attempt = d.attempts + 1, status = s, "notification attempt"),
-            Err(e) => tracing::info!(mchid = %d.mchid, attempt = d.attempts + 1, error = %e, "notification attempt failed"),
+    for o in &outcomes {
+        match o {
+            Outcome::Attempt(d, Ok(s)) => tracing::info!(mchid = %d.mchid, attempt = d.attempts + 1, status = s, "notification attempt"),
+            Outcome::Attempt(d, Err(e)) => tracing::info!(mchid = %d.mchid, attempt = d.attempts + 1, error = %e, "notification attempt failed"),
+            Outcome::Deferred(_) => {}
         }
     }
     app.store
         .transact(move |tx| {
             // Deliveries (the usual outcome) are recorded a batch at a time: per (attempt, status), one
-            // statement marks them delivered and one logs the attempts.
+            // statement marks them delivered and one logs the attempts. Deferrals, one statement a batch.
             let mut delivered: std::collections::BTreeMap<(i64, i64), Vec<Value>> = Default::default();
-            for (d, outcome) in outcomes {
+            let mut deferred = Vec::new();
+            for o in outcomes {
+                let (d, outcome) = match o {
+                    Outcome::Deferred(d) => {
+                        deferred.push(d.id);
+                        continue;
+                    }
+                    Outcome::Attempt(d, outcome) => (d, outcome),
+                };
                 let attempt = d.attempts + 1;
                 if let Ok(s) = outcome {
                     if (200..300).contains(&s) {
@@ -214,6 +215,11 @@ async fn record(app: &App, outcomes: Vec<(Due, Result<u16, String>)>) -> Result<
                     Some(wait) => tx.execute("UPDATE notifications SET attempts = $1, next_attempt_at = $2 WHERE id = $3", &[attempt.into(), (now + wait).into(), d.id])?,
                     None => tx.execute("UPDATE notifications SET state = 'failed', attempts = $1 WHERE id = $2", &[attempt.into(), d.id])?,
                 };
+            }
+            for chunk in deferred.chunks(IN_LIST) {
+                let mut params = vec![(now + DEFER_SECS).into()];
+                params.extend(padded_ids(chunk.iter().cloned()));
+                tx.execute(&format!("UPDATE notifications SET next_attempt_at = $1 WHERE id IN ({}) AND state = 'pending'", in_list(2)), &params)?;
             }
             for ((attempt, status), ids) in delivered {
                 for chunk in ids.chunks(IN_LIST) {
@@ -264,4 +270,48 @@ pub fn list(app: &App, mchid: &str) -> Result<serde_json::Value, StoreError> {
         }
         Ok(serde_json::json!({ "mchid": mchid, "notifications": out }))
     })
+}
+
+/// How long a name's verdict at creation is remembered (creating orders must not ask DNS each time).
+const VERDICT_SECS: u64 = 60;
+/// How long creation waits for DNS; a name that does not answer in time is let through (delivery
+/// checks again, on the address it connects to).
+const RESOLVE_WAIT: Duration = Duration::from_secs(2);
+
+/// Names recently resolved for [`check_url`], with their verdict.
+#[derive(Default)]
+pub struct Verdicts(std::sync::Mutex<std::collections::HashMap<(String, u16), (std::time::Instant, Result<(), String>)>>);
+
+/// A `notify_url` as an API receives it (orders of every kind, refunds, agreements, merchants): an
+/// http(s) URL whose host is, and resolves to, addresses the policy allows (`crate::outbound`). The
+/// reason when not, for a `PARAM_ERROR`. A name that does not resolve now is accepted — it may later,
+/// and every delivery checks the address it uses.
+pub async fn check_url(app: &App, url: &str) -> Result<(), String> {
+    let target = crate::outbound::parse_url(url).map_err(|e| format!("notify_url {e}"))?;
+    let policy = &app.notify_policy;
+    let name = match &target.host {
+        crate::outbound::Host::Ip(ip) => return policy.check(std::net::SocketAddr::new(*ip, target.port)).map_err(|e| format!("notify_url refused: {e}")),
+        crate::outbound::Host::Name(n) => n.clone(),
+    };
+    if policy.sandbox && policy.own.is_none() {
+        return Ok(());
+    }
+    let key = (name.clone(), target.port);
+    if let Some((at, verdict)) = app.notify_verdicts.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if at.elapsed() < Duration::from_secs(VERDICT_SECS) {
+            return verdict.clone();
+        }
+    }
+    let port = target.port;
+    let lookup = tokio::task::spawn_blocking(move || crate::outbound::system_resolver(&name, port));
+    let verdict = match tokio::time::timeout(RESOLVE_WAIT, lookup).await {
+        Ok(Ok(Ok(addrs))) => policy.resolve(&target, |_, _| Ok(addrs)).map(|_| ()).map_err(|e| format!("notify_url refused: {e}")),
+        _ => Ok(()),
+    };
+    let mut cache = app.notify_verdicts.0.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= 4096 {
+        cache.clear();
+    }
+    cache.insert(key, (std::time::Instant::now(), verdict.clone()));
+    verdict
 }

@@ -1,0 +1,302 @@
+//! The PIN under attack, end to end on both backends. Guesses sent at once are checked (argon2, counted
+//! by the server's `saoma_pin_checks_total`) at most as often as there are tries left, on every path
+//! through one mechanism — proven here on paying, signing an agreement and withdrawing — and a right
+//! PIN never gets through once the account is locked. Money leaves a wallet for a bank card only with
+//! the PIN and only to a card the user bound (the PIN, then the bank's one-time code), and every
+//! refusal leaves the balance as it was and no bank operation.
+
+mod support;
+
+use saoma_wechatpay::client::http;
+use serde_json::{json, Value};
+use std::sync::Barrier;
+use support::{advance, balance, bank_code, bind_card, ledger_check, user, wallet_call, Server};
+
+const RIGHT: &str = "123456";
+const MAX_TRIES: u64 = 5;
+const GUESSES: usize = 13;
+
+/// The server's count of PINs checked with argon2.
+fn pin_checks(s: &Server) -> u64 {
+    let m = http(&s.base, "GET", "/metrics", &[], "").unwrap().body;
+    m.lines().find_map(|l| l.strip_prefix("saoma_pin_checks_total ")).expect("metric").trim().parse().unwrap()
+}
+
+fn pin_status(s: &Server, session: &str) -> Value {
+    let (st, v) = wallet_call(s, session, "GET", "/wallet/pin", "");
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+/// Thirteen guesses released together: wrong ones and, with `right`, the right PIN (the seventh).
+/// `send(pin, i)` makes the request; the answers are (pin, status, error code or "OK").
+fn burst(right: bool, send: impl Fn(&str, usize) -> (u16, Value) + Sync) -> Vec<(String, u16, String)> {
+    let go = Barrier::new(GUESSES);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..GUESSES)
+            .map(|i| {
+                let pin = if right && i == 6 { RIGHT.to_string() } else { format!("{:06}", 900_000 + i) };
+                let (go, send) = (&go, &send);
+                sc.spawn(move || {
+                    go.wait();
+                    let (st, v) = send(&pin, i);
+                    let code = if st == 200 { "OK".to_string() } else { v["code"].as_str().unwrap_or("?").to_string() };
+                    (pin, st, code)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Checks a burst's answers against the server's own counts, with `tries_before` tries left before it
+/// and `done` the path's answer for "already done" (a late guess after the right one succeeded, refused
+/// before any PIN check). Whether the right PIN got through.
+fn judge(s: &Server, session: &str, answers: &[(String, u16, String)], checks: u64, tries_before: u64, done: &str) -> bool {
+    let b = s.backend;
+    let count = |c: &str| answers.iter().filter(|a| a.2 == c).count() as u64;
+    let (ok, wrong) = (count("OK"), count("PIN_WRONG"));
+    for (pin, st, code) in answers {
+        assert!(["OK", "PIN_WRONG", "PIN_BUSY", "PIN_LOCKED", done].contains(&code.as_str()), "{b}: {pin} answered {st} {code}");
+        if code == "OK" {
+            assert_eq!(pin, RIGHT, "{b}: a wrong PIN got through");
+        }
+        if code == "PIN_WRONG" {
+            assert_ne!(pin, RIGHT, "{b}: the right PIN was called wrong");
+        }
+    }
+    let st = pin_status(s, session);
+    let locked = st["locked_until"].as_i64().unwrap() > 0;
+    assert_eq!(st["in_flight"], 0, "{b}: every try settled: {st}");
+    // Each check settled one try: a wrong one answered PIN_WRONG, the fifth wrong one locked, and what
+    // is left over is the right PIN's.
+    let rights_checked = checks - wrong - locked as u64;
+    assert!(rights_checked <= 1 && ok <= rights_checked, "{b}: {checks} checks, {wrong} wrong, locked {locked}, {ok} ok: {answers:?}");
+    if rights_checked == 0 {
+        // No right PIN checked, so no try given back: exactly the tries left were checked, and locked.
+        assert_eq!(checks, tries_before, "{b}: checked more than the tries left: {answers:?}");
+        assert!(locked, "{b}: {st}");
+        assert_eq!((st["failures"].as_i64(), st["tries_left"].as_i64()), (Some(0), Some(0)), "{b}: {st}");
+    } else {
+        // The right PIN gives the tries back (as it must); the wrong guesses after it have five.
+        assert!(checks <= tries_before + MAX_TRIES, "{b}: {checks} checks: {answers:?}");
+        if ok == 0 {
+            // Checked, then refused under the writer: a lock came between its check and its job.
+            assert!(locked && answers.iter().any(|a| a.0 == RIGHT && a.2 == "PIN_LOCKED"), "{b}: {answers:?}");
+        }
+    }
+    if !locked {
+        let failures = st["failures"].as_u64().unwrap();
+        assert!(failures <= wrong, "{b}: {st}");
+        assert_eq!(st["tries_left"].as_u64(), Some(MAX_TRIES - failures), "{b}: {st}");
+    }
+    ok == 1
+}
+
+fn native(c: &saoma_wechatpay::client::V3Client, m: &Value, no: &str, total: i64) -> String {
+    let body = json!({"appid": m["appid"], "mchid": m["mchid"], "description": "大件", "out_trade_no": no, "notify_url": "https://example.com/n", "amount": {"total": total}});
+    let r = c.request("POST", "/v3/pay/transactions/native", &body.to_string()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["code_url"].as_str().unwrap().to_string()
+}
+
+fn trade_state(c: &saoma_wechatpay::client::V3Client, no: &str) -> String {
+    c.request("GET", &format!("/v3/pay/transactions/out-trade-no/{no}?mchid={}", c.mchid), "").unwrap().json()["trade_state"].as_str().unwrap().to_string()
+}
+
+fn withdrawals(s: &Server, session: &str) -> Vec<Value> {
+    let (_, h) = wallet_call(s, session, "GET", "/wallet/transactions", "");
+    h["transactions"].as_array().unwrap().iter().filter(|t| t["kind"] == "withdrawal").cloned().collect()
+}
+
+#[test]
+fn guesses_at_once_are_checked_at_most_as_often_as_tries_are_left() {
+    for s in Server::all(true) {
+        let b = s.backend;
+        let m = s.merchant("家电城", "public_key");
+        let c = s.client(&m);
+
+        // Paying above the password-free limit: twelve wrong guesses and the right one, five tries left.
+        user(&s, "13700000001", 1_000_000);
+        let session = s.wallet_session("13700000001");
+        let code = native(&c, &m, "BURST00001", 150_000);
+        let before = pin_checks(&s);
+        let answers = burst(true, |pin, _| wallet_call(&s, &session, "POST", "/wallet/pay", &json!({"code": code, "pin": pin}).to_string()));
+        let paid = judge(&s, &session, &answers, pin_checks(&s) - before, MAX_TRIES, "ORDERPAID");
+        assert_eq!(trade_state(&c, "BURST00001"), if paid { "SUCCESS" } else { "NOTPAY" }, "{b}");
+        assert_eq!(balance(&s, &session), if paid { 850_000 } else { 1_000_000 }, "{b}");
+        // Thirteen wrong guesses at once: exactly the tries left are checked, then the lock.
+        let tries = pin_status(&s, &session)["tries_left"].as_u64().unwrap();
+        if tries > 0 {
+            let code = native(&c, &m, "BURST00002", 150_000);
+            let before = pin_checks(&s);
+            let answers = burst(false, |pin, _| wallet_call(&s, &session, "POST", "/wallet/pay", &json!({"code": code, "pin": pin}).to_string()));
+            assert!(!judge(&s, &session, &answers, pin_checks(&s) - before, tries, "ORDERPAID"));
+        }
+        // Locked: the right PIN is refused without a check, and pays nothing.
+        let code = native(&c, &m, "BURST00003", 150_000);
+        let before = (pin_checks(&s), balance(&s, &session));
+        let (st, v) = wallet_call(&s, &session, "POST", "/wallet/pay", &json!({"code": code, "pin": RIGHT}).to_string());
+        assert_eq!((st, v["code"].as_str()), (403, Some("PIN_LOCKED")), "{b}");
+        assert_eq!((pin_checks(&s), balance(&s, &session)), before, "{b}");
+        // Three hours on, five tries again.
+        advance(&s, "3h");
+        assert_eq!(pin_status(&s, &session)["tries_left"], 5);
+        assert_eq!(wallet_call(&s, &session, "POST", "/wallet/pay", &json!({"code": code, "pin": RIGHT}).to_string()).0, 200, "{b}");
+
+        // Signing an agreement, with two tries left (three wrong ones first).
+        let u = user(&s, "13700000002", 10_000);
+        let session = s.wallet_session("13700000002");
+        let openid = u["openids"][m["appid"].as_str().unwrap()].as_str().unwrap();
+        let r = c.request("POST", "/v3/agreements", &json!({"appid": m["appid"], "mchid": m["mchid"], "out_contract_code": "BURSTSIGN1", "openid": openid, "description": "免密支付", "limits": {"per_charge": 500, "per_day": 1_000}}).to_string()).unwrap();
+        assert_eq!(r.status, 200, "{b} {}", r.body);
+        let contract = r.json()["contract_id"].as_str().unwrap().to_string();
+        let sign = |pin: &str| wallet_call(&s, &session, "POST", &format!("/wallet/agreements/{contract}/sign"), &json!({ "pin": pin }).to_string());
+        for left in [4, 3, 2] {
+            let (st, v) = sign("000000");
+            assert_eq!((st, v["code"].as_str()), (403, Some("PIN_WRONG")), "{b}");
+            assert!(v["message"].as_str().unwrap().contains(&format!("{left} tries left")), "{v}");
+        }
+        let before = pin_checks(&s);
+        let answers = burst(true, |pin, _| sign(pin));
+        let signed = judge(&s, &session, &answers, pin_checks(&s) - before, 2, "INVALID_REQUEST");
+        let (_, list) = wallet_call(&s, &session, "GET", "/wallet/agreements", "");
+        assert_eq!(list["agreements"][0]["state"], if signed { "SIGNED" } else { "PROPOSED" }, "{b} {answers:?}");
+        if !signed {
+            assert_eq!(sign(RIGHT).1["code"], "PIN_LOCKED", "{b}: the right PIN never signs once locked");
+        }
+
+        // Withdrawing to a bound card: each guess its own request.
+        user(&s, "13700000003", 50_000);
+        let session = s.wallet_session("13700000003");
+        bind_card(&s, &session, "13700000003", "6222030000000001");
+        let before = pin_checks(&s);
+        let answers = burst(true, |pin, i| {
+            wallet_call(&s, &session, "POST", "/wallet/withdraw", &json!({"card_no": "6222030000000001", "amount": 1_000, "request_id": format!("burst-{i}"), "pin": pin}).to_string())
+        });
+        let withdrew = judge(&s, &session, &answers, pin_checks(&s) - before, MAX_TRIES, "-");
+        assert_eq!(balance(&s, &session), if withdrew { 49_000 } else { 50_000 }, "{b}");
+        assert_eq!(withdrawals(&s, &session).len(), withdrew as usize, "{b}: no bank operation for a refused guess");
+        let text = ledger_check(&s);
+        assert!(text.contains("clean"), "{b} {text}");
+    }
+}
+
+#[test]
+fn withdrawals_need_the_pin_and_a_bound_card_of_ones_own() {
+    for s in Server::all(true) {
+        let b = s.backend;
+        user(&s, "13700000011", 10_000);
+        user(&s, "13700000012", 10_000);
+        let (alice, bob) = (s.wallet_session("13700000011"), s.wallet_session("13700000012"));
+        let (alices_card, bobs_card, unbound) = ("6222040000000001", "6222040000000011", "6222040000000021");
+        bind_card(&s, &alice, "13700000011", alices_card);
+        bind_card(&s, &bob, "13700000012", bobs_card);
+        let withdraw = |card: &str, pin: Option<&str>, rid: &str| {
+            let mut body = json!({"card_no": card, "amount": 2_000, "request_id": rid});
+            if let Some(p) = pin {
+                body["pin"] = json!(p);
+            }
+            wallet_call(&s, &alice, "POST", "/wallet/withdraw", &body.to_string())
+        };
+        for (card, pin, want) in [
+            (alices_card, None, "PIN_REQUIRED"),
+            (alices_card, Some("000000"), "PIN_WRONG"),
+            (unbound, Some(RIGHT), "CARD_NOT_BOUND"),
+            (bobs_card, Some(RIGHT), "CARD_NOT_BOUND"),
+        ] {
+            let (st, v) = withdraw(card, pin, &format!("refused-{want}-{card}"));
+            assert_eq!((st, v["code"].as_str()), (403, Some(want)), "{b} {v}");
+            assert_eq!(balance(&s, &alice), 10_000, "{b}");
+            assert!(withdrawals(&s, &alice).is_empty() && withdrawals(&s, &bob).is_empty(), "{b}: a refused withdrawal left an operation");
+        }
+        // The wrong PIN counted; an unbound card cost no try.
+        assert_eq!(pin_status(&s, &alice)["failures"], 1, "{b}");
+        // The bound card with the PIN: the money leaves (and the right PIN clears the failure).
+        let (st, v) = withdraw(alices_card, Some(RIGHT), "ok-1");
+        assert_eq!((st, v["state"].as_str()), (200, Some("succeeded")), "{b} {v}");
+        assert_eq!(balance(&s, &alice), 8_000);
+        assert_eq!(pin_status(&s, &alice)["failures"], 0, "{b}");
+        // Top-ups too come only from a bound card.
+        let topup = |card: &str| wallet_call(&s, &alice, "POST", "/wallet/topup", &json!({"card_no": card, "amount": 500, "request_id": format!("top-{card}")}).to_string());
+        assert_eq!(topup(unbound).1["code"], "CARD_NOT_BOUND", "{b}");
+        assert_eq!(topup(alices_card).1["state"], "succeeded", "{b}");
+        assert_eq!(balance(&s, &alice), 8_500);
+        let text = ledger_check(&s);
+        assert!(text.contains("clean"), "{b} {text}");
+    }
+}
+
+#[test]
+fn binding_a_card_needs_the_pin_and_the_banks_code() {
+    for s in Server::all(true) {
+        let b = s.backend;
+        let phone = "13700000021";
+        user(&s, phone, 10_000);
+        let session = s.wallet_session(phone);
+        let card = "6222050000000001";
+        let request = |card: &str, pin: &str| wallet_call(&s, &session, "POST", "/wallet/cards", &json!({"card_no": card, "pin": pin}).to_string());
+        let confirm = |id: &str, code: &str| wallet_call(&s, &session, "POST", &format!("/wallet/cards/{id}/confirm"), &json!({ "code": code }).to_string());
+        let cards = || wallet_call(&s, &session, "GET", "/wallet/cards", "").1["cards"].as_array().unwrap().clone();
+        let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
+        let outbox = || http(&s.base, "GET", &format!("/admin/sms?phone={phone}"), &[("Authorization", &format!("Bearer {}", token.trim()))], "").unwrap().json()["messages"].as_array().unwrap().clone();
+
+        // A wrong PIN: no code is sent.
+        let (st, v) = request(card, "000000");
+        assert_eq!((st, v["code"].as_str()), (403, Some("PIN_WRONG")), "{b} {v}");
+        assert!(!outbox().iter().any(|m| m["purpose"] == "card_bind"), "{b}");
+        // The test card that cannot be bound: the bank refuses.
+        let (st, v) = request("6222050000000004", RIGHT);
+        assert_eq!((st, v["code"].as_str()), (403, Some("BANK_REFUSED")), "{b} {v}");
+        assert!(cards().is_empty());
+
+        // Wrong codes, six at once: the bank counts each — two answered wrong, then the binding fails.
+        let (st, v) = request(card, RIGHT);
+        assert_eq!((st, v["state"].as_str()), (200, Some("code_sent")), "{b} {v}");
+        let id = v["id"].as_str().unwrap().to_string();
+        let code = bank_code(&s, phone);
+        // The bank's code is never a login code.
+        let login = http(&s.base, "POST", "/wallet/login", &[], &json!({"phone": phone, "code": code}).to_string()).unwrap();
+        assert_eq!(login.status, 401, "{b} {}", login.body);
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        let go = Barrier::new(6);
+        let answers: Vec<String> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..6).map(|_| sc.spawn(|| {
+                go.wait();
+                confirm(&id, wrong).1["code"].as_str().unwrap_or("?").to_string()
+            })).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(answers.iter().filter(|a| *a == "CODE_WRONG").count(), 2, "{b} {answers:?}");
+        assert_eq!(answers.iter().filter(|a| *a == "BANK_REFUSED").count(), 4, "{b} {answers:?}");
+        assert_eq!(confirm(&id, &code).1["code"], "BANK_REFUSED", "{b}: the right code after the tries ran out");
+        assert!(cards().is_empty(), "{b}");
+
+        // A code past its five minutes.
+        let id = request(card, RIGHT).1["id"].as_str().unwrap().to_string();
+        let code = bank_code(&s, phone);
+        advance(&s, "6m");
+        let (st, v) = confirm(&id, &code);
+        assert_eq!((st, v["code"].as_str()), (403, Some("BANK_REFUSED")), "{b} {v}");
+        assert!(v["message"].as_str().unwrap().contains("expired"), "{v}");
+        assert!(cards().is_empty(), "{b}");
+
+        // The PIN and the right code in time: bound (shown by its last digits only), once.
+        let id = request(card, RIGHT).1["id"].as_str().unwrap().to_string();
+        let (st, bound) = confirm(&id, &bank_code(&s, phone));
+        assert_eq!((st, bound["tail"].as_str()), (200, Some("0001")), "{b} {bound}");
+        assert_eq!(cards().len(), 1);
+        assert!(!cards()[0].to_string().contains(card), "the whole number is never shown");
+        assert_eq!(request(card, RIGHT).1["code"], "CARD_BOUND");
+        // Nobody else can bind it.
+        user(&s, "13700000022", 0);
+        let other = s.wallet_session("13700000022");
+        let (st, v) = wallet_call(&s, &other, "POST", "/wallet/cards", &json!({"card_no": card, "pin": RIGHT}).to_string());
+        assert_eq!((st, v["code"].as_str()), (409, Some("CARD_BOUND_ELSEWHERE")), "{b} {v}");
+        // The bound card works.
+        let (st, v) = wallet_call(&s, &session, "POST", "/wallet/withdraw", &json!({"card_no": card, "amount": 1_000, "request_id": "w1", "pin": RIGHT}).to_string());
+        assert_eq!((st, v["state"].as_str()), (200, Some("succeeded")), "{b} {v}");
+        assert_eq!(balance(&s, &session), 9_000);
+        assert!(ledger_check(&s).contains("clean"));
+    }
+}

@@ -1,0 +1,160 @@
+//! The one way a PIN is checked: [`verify`] — every path that takes the PIN (paying, confirming a
+//! payment-code order, signing an agreement, opening a transit card, binding a bank card, withdrawing,
+//! the cashier) calls it, and what it returns, a [`PinProof`], is what those paths' jobs require.
+//!
+//! Why two jobs around the check: argon2 is slow on purpose, so it cannot run under the writer. Read
+//! the lock before it and count the failure after, and thirteen guesses sent at once are all checked
+//! (and a right one can get through while the account is locking). So one job reserves a try — checks
+//! the lock and the tries left, counting the tries still being checked, and takes one — before argon2
+//! runs, and a second job settles it (the rule is `saoma_core::pin::{reserve, settle}`). N guesses at
+//! once run argon2 at most as many times as there are tries left.
+
+use crate::users::User;
+use crate::App;
+use saoma_core::pin::{self, Outcome, Refusal, Tries};
+use saoma_store::{JobTx, StoreError};
+
+/// Why a PIN was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PinError {
+    Wrong { tries_left: i64 },
+    Locked { until: i64 },
+    /// Every try left is being checked right now (guesses sent at once).
+    Busy,
+    Store(String),
+}
+
+impl From<StoreError> for PinError {
+    fn from(e: StoreError) -> Self {
+        PinError::Store(e.to_string())
+    }
+}
+
+/// The user gave the right PIN, in this request. Only [`verify`] makes one; a job that moves money
+/// out of a wallet on the PIN's authority takes it and calls [`PinProof::check`] or
+/// [`PinProof::check_in_job`] under the writer.
+#[derive(Debug)]
+#[must_use = "a PIN proof is what authorizes the operation: pass it to the job"]
+pub struct PinProof {
+    user: u128,
+}
+
+impl PinProof {
+    pub fn user(&self) -> u128 {
+        self.user
+    }
+
+    /// Under the writer, with the user's row the job read anyway: the proof is this user's, and no lock
+    /// came after the check (wrong guesses racing the right one).
+    pub fn check(&self, user: &User, now: i64) -> Result<(), PinError> {
+        if user.id != self.user {
+            return Err(PinError::Wrong { tries_left: 0 });
+        }
+        if pin::locked(user.pin_locked_until, now) {
+            return Err(PinError::Locked { until: user.pin_locked_until });
+        }
+        Ok(())
+    }
+
+    /// [`PinProof::check`] reading the lock itself.
+    pub fn check_in_job(&self, tx: &mut JobTx<'_>, now: i64) -> Result<Result<(), PinError>, StoreError> {
+        let until = tx.query_one("SELECT pin_locked_until FROM users WHERE id = $1", &[self.user.into()])?.and_then(|r| r[0].as_i64());
+        Ok(match until {
+            None => Err(PinError::Wrong { tries_left: 0 }),
+            Some(u) if pin::locked(u, now) => Err(PinError::Locked { until: u }),
+            Some(_) => Ok(()),
+        })
+    }
+}
+
+const TRIES_COLUMNS: &str = "pin_hash, pin_failures, pin_locked_until, pin_in_flight, pin_in_flight_until";
+
+fn tries_in_job(tx: &mut JobTx<'_>, user: u128) -> Result<(Option<String>, Tries), StoreError> {
+    let r = tx.query_one(&format!("SELECT {TRIES_COLUMNS} FROM users WHERE id = $1"), &[user.into()])?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))?;
+    let n = |i: usize| r[i].as_i64().ok_or_else(|| StoreError::Corrupt("user pin counters".into()));
+    Ok((r[0].as_str().map(str::to_string), Tries { failures: n(1)?, locked_until: n(2)?, in_flight: n(3)?, in_flight_until: n(4)? }))
+}
+
+fn write_tries(tx: &mut JobTx<'_>, user: u128, t: Tries) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET pin_failures = $1, pin_locked_until = $2, pin_in_flight = $3, pin_in_flight_until = $4 WHERE id = $5",
+        &[t.failures.into(), t.locked_until.into(), t.in_flight.into(), t.in_flight_until.into(), user.into()],
+    )?;
+    Ok(())
+}
+
+/// Checks the PIN `user` typed: reserves a try under the writer, runs argon2 outside it, and settles
+/// the try (a right PIN clears the failures; the fifth wrong one locks for three hours).
+pub async fn verify(app: &App, user: &User, given: &str) -> Result<PinProof, PinError> {
+    let user_id = user.id;
+    let now = app.business_now_secs();
+    // The hash is read with the counters, under the writer: the one the check runs against is current.
+    let hash = app
+        .store
+        .transact(move |tx| {
+            let (hash, tries) = tries_in_job(tx, user_id)?;
+            match pin::reserve(tries, now) {
+                Ok(t) => {
+                    write_tries(tx, user_id, t)?;
+                    Ok(Ok(hash))
+                }
+                Err(Refusal::Locked { until }) => Ok(Err(PinError::Locked { until })),
+                Err(Refusal::AllInFlight) => Ok(Err(PinError::Busy)),
+            }
+        })
+        .await??;
+    // From here to the settling job's submission nothing awaits: a request dropped by its client (the
+    // future dropped) can only be dropped before this point — its try then lapses after
+    // `pin::IN_FLIGHT_SECS`, unchecked — or after the outcome is on its way to the writer.
+    let right = match hash {
+        Some(h) if pin::valid_format(given) => {
+            app.metrics.pin_checked();
+            crate::blocking(|| crate::users::pin_matches(&h, given))
+        }
+        // No PIN set, or not six digits: wrong without running argon2, and counted all the same.
+        _ => false,
+    };
+    let now = app.business_now_secs();
+    let outcome = app
+        .store
+        .transact(move |tx| {
+            let (_, tries) = tries_in_job(tx, user_id)?;
+            let (t, outcome) = pin::settle(tries, right, now);
+            write_tries(tx, user_id, t)?;
+            Ok(Ok::<_, ()>(outcome))
+        })
+        .await?
+        .map_err(|_| StoreError::Corrupt("pin".into()))?;
+    match outcome {
+        Outcome::Right => Ok(PinProof { user: user_id }),
+        Outcome::Wrong { tries_left } => Err(PinError::Wrong { tries_left }),
+        Outcome::Locked { until } => Err(PinError::Locked { until }),
+    }
+}
+
+/// Where the user's PIN stands (the wallet shows it; tests read it).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PinStatus {
+    pub set: bool,
+    pub failures: i64,
+    pub tries_left: i64,
+    pub in_flight: i64,
+    /// Unix seconds; 0 when not locked.
+    pub locked_until: i64,
+}
+
+pub fn status(app: &App, user: u128) -> Result<PinStatus, StoreError> {
+    let now = app.business_now_secs();
+    let r = app.store.query_one(&format!("SELECT {TRIES_COLUMNS} FROM users WHERE id = $1"), &[user.into()])?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))?;
+    let n = |i: usize| r[i].as_i64().unwrap_or(0);
+    let (failures, locked_until) = (n(1), n(2));
+    let in_flight = if now < n(4) { n(3).max(0) } else { 0 };
+    let locked = pin::locked(locked_until, now);
+    Ok(PinStatus {
+        set: r[0].as_str().is_some(),
+        failures,
+        tries_left: if locked { 0 } else { (pin::MAX_FAILURES - failures).max(0) },
+        in_flight,
+        locked_until: if locked { locked_until } else { 0 },
+    })
+}
