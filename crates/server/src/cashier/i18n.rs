@@ -168,7 +168,7 @@ catalogue! {
     NotEnough => "钱包余额不足：本单需 {total}，可用余额 {balance}。请先在钱包中用银行卡充值，再回到此页面付款。", "Your wallet balance is not enough for {total} (you have {balance}). Top up your wallet from a bank card in the wallet, then come back to this page and pay.";
     ToppedUp => "已充值？刷新此页面", "Topped up? Reload this page";
     PinRequired => "这笔付款超过免密额度，需要输入 6 位支付密码。", "This payment needs your 6-digit payment PIN.";
-    PinWrong => "支付密码错误，还可以再试 {n} 次；再错将锁定需要密码的付款。请重新输入。", "Wrong PIN. {n} tries left before PIN payments are locked. Enter it again.";
+    PinWrong => "支付密码错误，还可以再试 {n} 次，用完后需要密码的付款将被锁定。请重新输入。", "Wrong PIN. {n} tries left before PIN payments are locked. Enter it again.";
     PinWrongOne => "支付密码错误，只能再试 1 次；再错将锁定需要密码的付款。请仔细输入。", "Wrong PIN. 1 try left before PIN payments are locked. Enter it carefully.";
     PinLocked => "支付密码错误次数过多，需要密码的付款已锁定至 {until}。请届时再试；免密额度内的付款不受影响。", "Too many wrong PINs: payments that need the PIN are locked until {until}. Try again after that; payments within the password-free limit still work.";
     PinBusy => "你的支付密码正在为其他请求校验，请稍等片刻再试。", "Your PIN is being checked for other requests right now. Wait a moment and try again.";
