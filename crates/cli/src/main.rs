@@ -2,6 +2,7 @@
 
 mod admin_cmd;
 mod bench;
+mod card_cmd;
 mod fuzz;
 mod ledger_cmd;
 mod session;
@@ -73,7 +74,8 @@ struct DeployArgs {
     /// open-file limit is raised to the hard one at start).
     #[arg(long, env = "SAOMA_MAX_CONNECTIONS", default_value_t = 0)]
     max_connections: usize,
-    /// Open connections from one client address at most (trusted proxies exempt).
+    /// Open connections from one client address at most (an IPv6 /64 counts as one address; trusted
+    /// proxies exempt).
     #[arg(long, env = "SAOMA_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections_per_address: u64,
 }
@@ -136,6 +138,15 @@ enum Cmd {
     },
     /// A fresh payment code (付款码) of a user, for a cashier to scan (single use, valid a minute).
     Paycode(admin_cmd::PhoneArgs),
+    /// A user's bank cards: bind one (the PIN and the bank's code), list them.
+    Card {
+        #[command(subcommand)]
+        command: card_cmd::CardCmd,
+    },
+    /// Top a user's wallet up from a bound card.
+    Topup(card_cmd::BankArgs),
+    /// Withdraw from a user's wallet to a bound card (needs --pin).
+    Withdraw(card_cmd::BankArgs),
     /// The platform's signing keys.
     Platform {
         #[command(subcommand)]
@@ -254,6 +265,9 @@ fn main() -> ExitCode {
         Cmd::Pay(args) => admin_cmd::pay(args),
         Cmd::Sms(args) => admin_cmd::sms(args),
         Cmd::Paycode(args) => admin_cmd::paycode(args),
+        Cmd::Card { command } => card_cmd::card(command),
+        Cmd::Topup(args) => card_cmd::bank(args, "/wallet/topup"),
+        Cmd::Withdraw(args) => card_cmd::bank(args, "/wallet/withdraw"),
         Cmd::Ridecode { command } => transit_cmd::ridecode(command),
         Cmd::Gate { command } => transit_cmd::gate(command),
         Cmd::Clock { command } => admin_cmd::clock(command),

@@ -81,3 +81,16 @@ fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
     let login = server.call("POST", "/wallet/login", None, &json!({ "phone": phone, "code": code }).to_string())?;
     Ok(login["token"].as_str().ok_or("no session token")?.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn host() {
+        assert_eq!(super::host("http://127.0.0.1:41341"), "http://127.0.0.1");
+        assert_eq!(super::host("http://127.0.0.1:8080/"), "http://127.0.0.1");
+        assert_eq!(super::host("https://pay.example.com"), "https://pay.example.com");
+        assert_eq!(super::host("http://[::1]:8080"), "http://[::1]");
+        assert_eq!(super::host("http://[::1]"), "http://[::1]");
+        assert_ne!(super::host("http://127.0.0.1:1"), super::host("http://127.0.0.2:1"));
+    }
+}

@@ -255,8 +255,24 @@ fn pull(server: &ServerArgs, dir: &Path) -> Result<Value, String> {
     let v = server.call("GET", &format!("/transit/{scope}/lists"), None, "")?;
     // Checked before it replaces what the gate trusts.
     let keys = list_keys(&config);
-    KeyList::parse_verified(&hex::decode(v["key_list_hex"].as_str().unwrap_or("")).unwrap_or_default(), &keys).map_err(|e| format!("key list: {e:?}"))?;
-    Blacklist::parse_verified(&hex::decode(v["blacklist_hex"].as_str().unwrap_or("")).unwrap_or_default(), &keys).map_err(|e| format!("blacklist: {e:?}"))?;
+    let verified = |v: &Value| -> Result<(KeyList, Blacklist), String> {
+        let key_list = KeyList::parse_verified(&hex::decode(v["key_list_hex"].as_str().unwrap_or("")).unwrap_or_default(), &keys).map_err(|e| format!("key list: {e:?}"))?;
+        let blacklist = Blacklist::parse_verified(&hex::decode(v["blacklist_hex"].as_str().unwrap_or("")).unwrap_or_default(), &keys).map_err(|e| format!("blacklist: {e:?}"))?;
+        Ok((key_list, blacklist))
+    };
+    let (key_list, blacklist) = verified(&v)?;
+    // Never back to older lists: an old blacklist replayed (validly signed) would drop the entries since.
+    if let Ok((held_keys, held_blacklist)) = read_json(&f.lists).and_then(|old| verified(&old)) {
+        if key_list.version() < held_keys.version() || blacklist.version() < held_blacklist.version() {
+            return Err(format!(
+                "refusing lists older than those installed (key list {} < {} or blacklist {} < {})",
+                key_list.version(),
+                held_keys.version(),
+                blacklist.version(),
+                held_blacklist.version()
+            ));
+        }
+    }
     write_atomic(&f.lists, v.to_string().as_bytes())?;
     // The fare scans will check, as the gate now resolves it.
     let fare = gate_fare(None, &config, &v).ok();

@@ -80,3 +80,35 @@ fn top_ups_and_withdrawals_settle_as_the_bank_answers() {
         assert_eq!(v["messages"][0]["used"], true);
     }
 }
+
+#[test]
+fn the_cli_binds_a_card_tops_up_and_withdraws_with_the_pin() {
+    for s in Server::all(true) {
+        let b = s.backend;
+        support::user(&s, "13400000005", 0);
+        let run = |args: &[&str]| {
+            let out = saoma().args(args).args(["--json", "--phone", "13400000005", "--data-dir"]).arg(&s.data_dir).output().unwrap();
+            let text = if out.status.success() { String::from_utf8_lossy(&out.stdout).into_owned() } else { String::from_utf8_lossy(&out.stderr).into_owned() };
+            (out.status.success(), text)
+        };
+        let card = "6222060000000001";
+        // Not bound yet: no top-up.
+        let (ok, e) = run(&["topup", "--card-no", card, "--amount", "3000"]);
+        assert!(!ok && e.contains("CARD_NOT_BOUND"), "{b}: {e}");
+        let (ok, e) = run(&["card", "bind", "--pin", "000000", card]);
+        assert!(!ok && e.contains("PIN_WRONG"), "{b}: {e}");
+        let (ok, v) = run(&["card", "bind", "--pin", "123456", card]);
+        assert!(ok, "{b}: {v}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&v).unwrap()["tail"], "0001");
+        let (ok, v) = run(&["card", "list"]);
+        assert!(ok && v.contains("0001") && !v.contains(card), "{b}: {v}");
+        let (ok, v) = run(&["topup", "--card-no", card, "--amount", "3000", "--request-id", "cli-t1"]);
+        assert!(ok && v.contains("succeeded"), "{b}: {v}");
+        let (ok, e) = run(&["withdraw", "--card-no", card, "--amount", "1000"]);
+        assert!(!ok && e.contains("PIN_REQUIRED"), "{b}: {e}");
+        let (ok, v) = run(&["withdraw", "--card-no", card, "--amount", "1000", "--pin", "123456"]);
+        assert!(ok && v.contains("succeeded"), "{b}: {v}");
+        let session = s.wallet_session("13400000005");
+        assert_eq!(balance(&s, &session), (2_000, 2_000), "{b}");
+    }
+}

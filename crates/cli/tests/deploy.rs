@@ -130,13 +130,12 @@ fn secrets_are_sealed_files_private_and_a_wrong_master_key_refused() {
         assert!(!ok && err.contains("master key"), "{b}: {err}");
         let (ok, err) = serve_once(&s, &["--master-key-file", "/nonexistent/saoma.key"]);
         assert!(!ok && err.contains("/nonexistent/saoma.key"), "{b}: {err}");
-        // The right key, given explicitly from elsewhere: starts.
-        let elsewhere = std::env::temp_dir().join(format!("saoma_key_{}_{b}", std::process::id()));
-        std::fs::write(&elsewhere, &right).unwrap();
+        // The right key back: it starts and serves. (An explicit --master-key-file that exists is
+        // used by the two-process test.)
         std::fs::write(&key_file, &right).unwrap();
         s.start_again();
+        let c = s.client(&m);
         assert_eq!(c.request("GET", &format!("/v3/pay/transactions/out-trade-no/NONE?mchid={mchid}"), "").unwrap().status, 404);
-        let _ = std::fs::remove_file(elsewhere);
     }
 }
 
@@ -297,6 +296,12 @@ fn forwarded_for_is_believed_from_trusted_proxies_only() {
     assert_eq!(admin(&[("X-Forwarded-For", "203.0.113.5")]), 401, "a remote client behind the trusted proxy");
     assert_eq!(admin(&[("X-Forwarded-For", "203.0.113.5, 10.1.2.3")]), 401, "through two trusted proxies");
     assert_eq!(admin(&[("X-Forwarded-For", "127.0.0.1")]), 200);
+
+    // Settings that cannot work are refused before anything starts.
+    for (flag, value) in [("--public-url", "https://pay.example.com/?a=1"), ("--public-url", "pay.example.com"), ("--trusted-proxy", "10.0.0.0/40"), ("--trusted-proxy", "proxy")] {
+        let (ok, err) = serve_once(&s, &[flag, value]);
+        assert!(!ok && err.contains(flag), "{flag} {value}: {err}");
+    }
 }
 
 fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
@@ -306,16 +311,22 @@ fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
     sock.into()
 }
 
-/// `GET /healthz` on a fresh connection from `source`: the status and how long it took.
-fn healthz_from(source: &str, to: SocketAddr) -> (u16, Duration) {
+/// `GET path` on a fresh connection from `source`: the status, the whole answer, how long it took.
+fn get_from(source: &str, to: SocketAddr, path: &str) -> (u16, String, Duration) {
     let t = Instant::now();
     let mut c = connect_from(source, to);
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
     let mut out = Vec::new();
     let _ = c.read_to_end(&mut out);
-    let status = String::from_utf8_lossy(&out).split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, t.elapsed())
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text, t.elapsed())
+}
+
+fn healthz_from(source: &str, to: SocketAddr) -> (u16, Duration) {
+    let (status, _, t) = get_from(source, to, "/healthz");
+    (status, t)
 }
 
 /// Whether the server closed `c` within `within` (reads EOF or a reset).
@@ -342,7 +353,16 @@ fn an_idle_flood_does_not_stop_the_server() {
     let s = Server::start_with(saoma_store::testing::TestDb::sqlite(), false, &["--max-connections-per-address", "5000"]);
     let to = addr(&s);
     let flood: Vec<TcpStream> = (0..1100).map(|_| TcpStream::connect(to).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // All of them taken and held (none refused), before /healthz is asked.
+    let open = || {
+        let m = http(&s.base, "GET", "/metrics", &[], "").unwrap().body;
+        m.lines().find_map(|l| l.strip_prefix("saoma_connections_open ")).unwrap().parse::<u64>().unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while open() < 1100 {
+        assert!(Instant::now() < deadline, "only {} of 1,100 connections open", open());
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let times: Vec<Duration> = (0..5).map(|_| healthz_from("127.0.0.1", to)).map(|(st, t)| {
         assert_eq!(st, 200);
         t
@@ -369,6 +389,9 @@ fn caps_and_timeouts_per_connection() {
     let mut ninth = connect_from("127.0.0.1", to);
     assert!(closed_within(&mut ninth, Duration::from_secs(5)), "over the per-address cap");
     assert_eq!(healthz_from("127.0.0.2", to).0, 200, "another address");
+    let metrics = get_from("127.0.0.2", to, "/metrics").1;
+    assert!(metrics.contains("saoma_connections_refused_total 1\n"), "{metrics}");
+    assert!(metrics.contains("saoma_connections_open 9\n"), "eight idle and this one: {metrics}");
     // Silent connections are closed after the header-read timeout; then 127.0.0.1 is served again.
     for c in idle.iter_mut() {
         assert!(closed_within(c, Duration::from_secs(20)), "closed after the header-read timeout");
@@ -405,4 +428,46 @@ fn caps_and_timeouts_per_connection() {
         assert!(String::from_utf8_lossy(&out[..n]).starts_with("HTTP/1.1 200"));
     }
     assert!(closed_within(&mut kept, Duration::from_secs(20)), "idle past the keep-alive timeout");
+}
+
+#[test]
+fn an_idle_flood_under_a_low_descriptor_limit() {
+    // As deployed with a 1,024-descriptor limit (hard and soft): axum::serve ran out of descriptors here.
+    // The cap keeps the server under its limit, the per-address cap (default 256) keeps one address
+    // from taking it all, and another client is served.
+    let db = saoma_store::testing::TestDb::sqlite();
+    let data_dir = std::env::temp_dir().join(format!("saoma_fd_{}", std::process::id()));
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "ulimit -Sn 1024 && ulimit -Hn 1024 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_saoma")])
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url(), "--data-dir"])
+        .arg(&data_dir)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(data_dir.join("server.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let addr_file = data_dir.join("server.addr");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !addr_file.exists() {
+        assert!(Instant::now() < deadline && child.try_wait().unwrap().is_none(), "{}", std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let base = std::fs::read_to_string(&addr_file).unwrap().trim().to_string();
+    let to: SocketAddr = base.strip_prefix("http://").unwrap().parse().unwrap();
+    let flood: Vec<TcpStream> = (0..1100).filter_map(|_| TcpStream::connect(to).ok()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let times: Vec<Duration> = (0..5).map(|_| healthz_from("127.0.0.2", to)).map(|(st, t)| {
+        assert_eq!(st, 200);
+        t
+    }).collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    eprintln!("/healthz beside 1,100 idle connections, 1,024 descriptors: {times:?}");
+    assert!(sorted[2] < Duration::from_millis(100), "median {:?}", sorted[2]);
+    let metrics = get_from("127.0.0.2", to, "/metrics").1;
+    assert!(metrics.contains("saoma_connections_refused_total 844\n"), "1,100 − 256 closed at once: {metrics}");
+    drop(flood);
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success(), "stops gracefully");
+    let _ = std::fs::remove_dir_all(&data_dir);
 }

@@ -118,6 +118,11 @@ fn a_gate_remembers_across_restarts_and_every_suite_rides() {
             assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("PARAM_ERROR")), "{b} {what}: {}", r.body);
         }
 
+        // A terminal key of small order is refused at registration.
+        let body = json!({ "scope": 6, "stop_id": 1, "public_key": "01".to_string() + &"00".repeat(31), "name": "weak" });
+        let r = http(&s.base, "POST", "/admin/transit/terminals", &[("Authorization", &admin)], &body.to_string()).unwrap();
+        assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("PARAM_ERROR")), "{b}: {}", r.body);
+
         // Gate 1 takes its fare from the operator's table (300), gate 2 from its configuration (301:
         // above what any credential allows).
         let g1 = s.data_dir.join("gate1");
@@ -165,5 +170,38 @@ fn a_gate_remembers_across_restarts_and_every_suite_rides() {
         let keys: Value = serde_json::from_str(&run(&s, &["ridecode", "keys", "--json"], None)).unwrap();
         let suites: Vec<&str> = keys.as_array().unwrap().iter().map(|k| k["suite"].as_str().unwrap()).collect();
         assert_eq!(suites, ["ed25519", "p256", "sm2"], "{keys}");
+
+        // A gate never goes back to older lists: the lists it holds now, replayed after newer ones were
+        // installed (validly signed, by a stand-in server), are refused and change nothing.
+        let old = std::fs::read_to_string(g1.join("lists.json")).unwrap();
+        let r = http(&s.base, "POST", "/admin/clock/advance", &[("Authorization", &admin)], r#"{"seconds": 5}"#).unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        run(&s, &["gate", "pull", "--dir", g1.to_str().unwrap()], None);
+        let newer = std::fs::read_to_string(g1.join("lists.json")).unwrap();
+        assert_ne!(newer, old);
+        let replayer = serve_once(old);
+        let out = saoma().args(["gate", "pull", "--dir", g1.to_str().unwrap(), "--server", &replayer]).arg("--data-dir").arg(&s.data_dir).output().unwrap();
+        assert!(!out.status.success(), "{b}: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("older"), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(g1.join("lists.json")).unwrap(), newer);
     }
+}
+
+/// A stand-in server that answers one request with `body` (JSON): its base URL.
+fn serve_once(body: String) -> String {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            line.clear();
+        }
+        let mut stream = stream;
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+        let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body.as_bytes()));
+    });
+    base
 }

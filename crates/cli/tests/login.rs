@@ -367,3 +367,119 @@ fn the_limits_survive_a_restart() {
         assert_eq!(code_of(&log_in(&s, PHONE, &code)), "LOGIN_LOCKED", "{b}");
     }
 }
+
+/// A second `saoma serve` on the same database (its own data directory): another process.
+struct Twin {
+    base: String,
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl Twin {
+    fn start(s: &Server) -> Twin {
+        let dir = s.data_dir.join("twin");
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = support::saoma()
+            .args(["serve", "--listen", "127.0.0.1:0", "--sms-per-address", "1000000", "--database-url", &s.database_url, "--data-dir"])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !dir.join("server.addr").exists() {
+            assert!(std::time::Instant::now() < deadline, "the second server did not start: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let base = std::fs::read_to_string(dir.join("server.addr")).unwrap().trim().to_string();
+        Twin { base, child, dir }
+    }
+}
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn two_processes_on_one_database_share_the_limits() {
+    for s in Server::all(false) {
+        let b = s.backend;
+        const PHONE: &str = "13900000008";
+        user(&s, PHONE, 10_000);
+        let twin = Twin::start(&s);
+        let bases = [s.base.clone(), twin.base.clone()];
+        // Code requests split over both processes at once: one code.
+        let answers = concurrently(400, 16, {
+            let bases = bases.clone();
+            move |i| http(&bases[i % 2], "POST", "/wallet/sms", &[("Content-Type", "application/json")], &format!(r#"{{"phone":"{PHONE}"}}"#)).unwrap().status
+        });
+        assert_eq!(answers.iter().filter(|&&st| st == 204).count(), 1, "{b}");
+        assert!(answers.iter().all(|&st| st == 204 || st == 429), "{b}: {answers:?}");
+        // Wrong guesses split over both: exactly five are tried.
+        let code = login_codes(&s, PHONE)[0].clone();
+        let answers = concurrently(20, 20, {
+            let (bases, guess) = (bases.clone(), wrong(&code));
+            move |i| {
+                let r = http(&bases[i % 2], "POST", "/wallet/login", &[("Content-Type", "application/json")], &format!(r#"{{"phone":"{PHONE}","code":"{guess}"}}"#)).unwrap();
+                code_of(&r)
+            }
+        });
+        let tried = answers.iter().filter(|c| *c == "CODE_INVALID").count();
+        assert_eq!((tried, answers.len() - tried), (5, 15), "{b}: {answers:?}");
+        assert!(answers.iter().all(|c| c == "CODE_INVALID" || c == "LOGIN_LOCKED"), "{b}: {answers:?}");
+        // Locked on both.
+        for base in &bases {
+            let r = http(base, "POST", "/wallet/login", &[("Content-Type", "application/json")], &format!(r#"{{"phone":"{PHONE}","code":"{code}"}}"#)).unwrap();
+            assert_eq!(code_of(&r), "LOGIN_LOCKED", "{b}: {}", r.body);
+        }
+    }
+}
+
+/// `saoma paycode --phone`: the auth code, or the error line.
+fn cli_paycode(s: &Server, phone: &str) -> Result<String, String> {
+    let out = support::saoma().args(["paycode", "--phone", phone, "--data-dir"]).arg(&s.data_dir).output().unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn the_cli_keeps_a_users_session_as_a_phone_does() {
+    use std::os::unix::fs::PermissionsExt;
+    for s in Server::all(true) {
+        let b = s.backend;
+        const PHONE: &str = "13900000009";
+        user(&s, PHONE, 10_000);
+        for _ in 0..3 {
+            assert_eq!(cli_paycode(&s, PHONE).unwrap().len(), 18, "{b}");
+        }
+        assert_eq!(login_codes(&s, PHONE).len(), 1, "{b}: one login for three commands");
+        let file = s.data_dir.join("sessions").join(PHONE);
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "{b}");
+        let kept: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let hash = saoma_wechatpay::digest::sha256_hex(kept["token"].as_str().unwrap().as_bytes());
+        assert_eq!(count(&s, &format!("SELECT COUNT(*) FROM wallet_sessions WHERE token_hash = '{hash}'")), 1, "{b}");
+        // A day on the session has expired: the next command logs in again.
+        advance(&s, "25h");
+        assert!(cli_paycode(&s, PHONE).is_ok(), "{b}");
+        assert_eq!(login_codes(&s, PHONE).len(), 2, "{b}");
+
+        // A code was sent to the phone a moment ago (and is still live): the command uses it rather than
+        // ask for another, which the server would refuse for a minute.
+        const OTHER: &str = "13900000010";
+        user(&s, OTHER, 10_000);
+        assert_eq!(send(&s, OTHER).status, 204, "{b}");
+        assert!(cli_paycode(&s, OTHER).is_ok(), "{b}");
+        let r = http(&s.base, "GET", &format!("/admin/sms?phone={OTHER}"), &[("Authorization", &admin(&s))], "").unwrap().json();
+        let logins: Vec<&Value> = r["messages"].as_array().unwrap().iter().filter(|m| m["purpose"] == "login").collect();
+        assert_eq!((logins.len(), &logins[0]["used"]), (1, &Value::Bool(true)), "{b}: {r}");
+        // A bad phone never becomes a file name.
+        assert!(cli_paycode(&s, "../admin.token").unwrap_err().contains("mainland mobile number"), "{b}");
+    }
+}

@@ -272,6 +272,10 @@ fn a_day_of_rides_on_two_gates_with_three_riders() {
         gate_a.pull(&s);
         let t3 = admin.now();
         assert_eq!(gate_a.tap(&carol.code(t3), t3), Err(Reject::Blacklisted));
+        // In force until no code of her last credential can pass a gate: not_after + 300 s + 60 s.
+        let carol_terms = *carol.credential.as_ref().unwrap().terms();
+        let entry = gate_a.blacklist.as_ref().unwrap().entries().iter().find(|e| e.account_id == carol_terms.account_id).copied();
+        assert_eq!(entry.map(|e| e.until), Some(carol_terms.not_after + 360), "{b}");
 
         // Bob's entry waits for its exit; after four hours it is charged the maximum…
         assert_eq!(bob.view(&s)["rides"][0]["state"], "OPEN");

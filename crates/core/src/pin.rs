@@ -26,8 +26,9 @@ pub fn locked(locked_until: i64, now: i64) -> bool {
     now < locked_until
 }
 
-/// How long a reserved try counts as being checked. A try is settled within a request; one never
-/// settled (the process died mid-check) stops holding its place after this.
+/// How long a reserved try may take to be settled. One never settled (the process died mid-check, or
+/// the request was dropped while its try was being reserved) counts as a wrong try after this: an
+/// outcome nobody learned still costs a try, so dropping requests cannot be a way around the count.
 pub const IN_FLIGHT_SECS: i64 = 60;
 
 /// A user's PIN counters, as stored.
@@ -38,7 +39,7 @@ pub struct Tries {
     pub locked_until: i64,
     /// Tries reserved and not yet settled.
     pub in_flight: i64,
-    /// When the tries in flight stop counting (see [`IN_FLIGHT_SECS`]).
+    /// When the tries in flight lapse (see [`IN_FLIGHT_SECS`]).
     pub in_flight_until: i64,
 }
 
@@ -59,32 +60,41 @@ pub enum Outcome {
     Locked { until: i64 },
 }
 
-impl Tries {
-    fn live_in_flight(&self, now: i64) -> i64 {
-        if now < self.in_flight_until {
-            self.in_flight.max(0)
-        } else {
-            0
-        }
+/// The counters with lapsed tries in flight counted as wrong ones (the fifth locks).
+pub fn lapse(t: Tries, now: i64) -> Tries {
+    if t.in_flight <= 0 || now < t.in_flight_until {
+        return Tries { in_flight: t.in_flight.max(0), ..t };
     }
+    let mut out = Tries { in_flight: 0, ..t };
+    for _ in 0..t.in_flight.min(MAX_FAILURES) {
+        if locked(out.locked_until, now) {
+            break;
+        }
+        let (failures, lock) = after_failure(out.failures, now);
+        out.failures = failures;
+        out.locked_until = lock.unwrap_or(out.locked_until);
+    }
+    out
 }
 
-/// Takes one try before the PIN is checked, or says why there is none.
-pub fn reserve(t: Tries, now: i64) -> Result<Tries, Refusal> {
+/// Takes one try before the PIN is checked, or says why there is none. The counters returned are
+/// the ones to store either way (lapsed tries may have been counted).
+pub fn reserve(t: Tries, now: i64) -> (Tries, Result<(), Refusal>) {
+    let t = lapse(t, now);
     if locked(t.locked_until, now) {
-        return Err(Refusal::Locked { until: t.locked_until });
+        return (t, Err(Refusal::Locked { until: t.locked_until }));
     }
-    let in_flight = t.live_in_flight(now);
-    if t.failures + in_flight >= MAX_FAILURES {
-        return Err(Refusal::AllInFlight);
+    if t.failures + t.in_flight >= MAX_FAILURES {
+        return (t, Err(Refusal::AllInFlight));
     }
-    Ok(Tries { in_flight: in_flight + 1, in_flight_until: now + IN_FLIGHT_SECS, ..t })
+    (Tries { in_flight: t.in_flight + 1, in_flight_until: now + IN_FLIGHT_SECS, ..t }, Ok(()))
 }
 
 /// Records a reserved try's outcome: a right PIN clears the failures, a wrong one counts and the fifth
 /// locks (and starts the count again).
 pub fn settle(t: Tries, right: bool, now: i64) -> (Tries, Outcome) {
-    let t = Tries { in_flight: (t.live_in_flight(now) - 1).max(0), ..t };
+    let t = lapse(t, now);
+    let t = Tries { in_flight: (t.in_flight - 1).max(0), ..t };
     if right {
         return (Tries { failures: 0, ..t }, Outcome::Right);
     }
@@ -130,12 +140,13 @@ mod tests {
         // Thirteen guesses at once: five tries reserved, the rest refused before any check.
         let mut reserved = 0;
         for _ in 0..13 {
-            if let Ok(n) = reserve(t, now) {
-                t = n;
+            let (n, r) = reserve(t, now);
+            if r.is_ok() {
                 reserved += 1;
             } else {
-                assert_eq!(reserve(t, now), Err(Refusal::AllInFlight));
+                assert_eq!((n, r), (t, Err(Refusal::AllInFlight)));
             }
+            t = n;
         }
         assert_eq!((reserved, t.in_flight), (5, 5));
         // Four wrong, then the fifth wrong locks; the right PIN then finds no try.
@@ -147,17 +158,17 @@ mod tests {
         let (n, o) = settle(t, false, now);
         assert_eq!(o, Outcome::Locked { until: now + LOCK_SECS });
         assert_eq!((n.failures, n.in_flight, n.locked_until), (0, 0, now + LOCK_SECS));
-        assert_eq!(reserve(n, now + 1), Err(Refusal::Locked { until: now + LOCK_SECS }));
+        assert_eq!(reserve(n, now + 1).1, Err(Refusal::Locked { until: now + LOCK_SECS }));
         // After the lock, five tries again.
-        assert!(reserve(n, now + LOCK_SECS).is_ok());
+        assert!(reserve(n, now + LOCK_SECS).1.is_ok());
     }
 
     #[test]
     fn a_right_pin_clears_failures_but_not_tries_in_flight() {
         let now = 50;
         let t = Tries { failures: 3, ..Tries::default() };
-        let t = reserve(reserve(t, now).unwrap(), now).unwrap();
-        assert_eq!(reserve(t, now), Err(Refusal::AllInFlight));
+        let t = reserve(reserve(t, now).0, now).0;
+        assert_eq!((t.in_flight, reserve(t, now).1), (2, Err(Refusal::AllInFlight)));
         let (t, o) = settle(t, true, now);
         assert_eq!((o, t.failures, t.in_flight), (Outcome::Right, 0, 1));
         let (t, o) = settle(t, false, now);
@@ -165,13 +176,21 @@ mod tests {
     }
 
     #[test]
-    fn an_unsettled_try_stops_counting() {
-        let t = reserve(Tries { failures: 4, ..Tries::default() }, 0).unwrap();
-        assert_eq!(reserve(t, IN_FLIGHT_SECS - 1), Err(Refusal::AllInFlight));
-        assert_eq!(reserve(t, IN_FLIGHT_SECS).unwrap().in_flight, 1);
-        // Its late outcome still counts, and never takes the count below zero.
-        let (t, o) = settle(t, false, IN_FLIGHT_SECS + 5);
-        assert_eq!((o, t.in_flight), (Outcome::Locked { until: IN_FLIGHT_SECS + 5 + LOCK_SECS }, 0));
+    fn an_unsettled_try_counts_as_wrong_once_it_lapses() {
+        let (t, r) = reserve(Tries { failures: 3, ..Tries::default() }, 0);
+        assert!(r.is_ok());
+        assert_eq!(reserve(t, IN_FLIGHT_SECS - 1).1.map(|_| ()), Ok(()));
+        let (t, _) = reserve(t, IN_FLIGHT_SECS - 1);
+        // Two never settled: lapsed, they are the fourth and fifth wrong tries — locked.
+        let (t, r) = reserve(t, 2 * IN_FLIGHT_SECS);
+        assert_eq!(r, Err(Refusal::Locked { until: 2 * IN_FLIGHT_SECS + LOCK_SECS }));
+        assert_eq!((t.failures, t.in_flight), (0, 0));
+        // One lapsed of a single failure: counted, not locked; a late outcome never takes in_flight below zero.
+        let (t, _) = reserve(Tries::default(), 0);
+        let (t2, r) = reserve(t, IN_FLIGHT_SECS);
+        assert_eq!((r, t2.failures, t2.in_flight), (Ok(()), 1, 1));
+        let (t3, o) = settle(t, true, IN_FLIGHT_SECS + 1);
+        assert_eq!((o, t3.failures, t3.in_flight), (Outcome::Right, 0, 0));
     }
 
     #[test]

@@ -116,11 +116,15 @@ impl Reject {
     /// The first structural check (1–3) that `code` fails, if any: what a gate answers before it
     /// reads a single field, and what the platform answers for a record whose code cannot be read.
     pub fn structural(code: &[u8]) -> Option<Reject> {
-        check_structure(code).err().map(|e| match e {
+        check_structure(code).err().map(Reject::of_structure)
+    }
+
+    fn of_structure(e: Structure) -> Reject {
+        match e {
             Structure::Length => Reject::Length,
             Structure::UnknownFormat => Reject::UnknownFormat,
             Structure::UnknownSuite => Reject::UnknownSuite,
-        })
+        }
     }
 }
 
@@ -438,10 +442,7 @@ pub fn verify(
     state: &mut TerminalState,
 ) -> Result<Accepted, Reject> {
     // 1-3. Length for the suite, format, suite.
-    if let Some(r) = Reject::structural(code) {
-        return Err(r);
-    }
-    let suite = check_structure(code).map_err(|_| Reject::Length)?;
+    let suite = check_structure(code).map_err(Reject::of_structure)?;
     let cred_len = credential_len(suite);
     let scope = be_u16(code, 28);
     let issuer_key_id = be_u16(code, 2);

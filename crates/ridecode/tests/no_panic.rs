@@ -14,6 +14,7 @@ fn poke_everything(bytes: &[u8], w: &mut World) {
     let _ = Blacklist::parse_verified(bytes, &trusted);
     let _ = TerminalRecord::parse(bytes);
     let _ = base45_decode(&String::from_utf8_lossy(bytes));
+    let _ = TerminalState::from_bytes(bytes, 64);
     let _ = w.verify_at(bytes, NOW, 300);
 }
 
@@ -55,6 +56,29 @@ proptest! {
         }
         let now = (i64::from(NOW) + now_delta) as u32;
         let _ = w.verify_at(&code, now, 300);
+    }
+
+    #[test]
+    fn a_mutated_gate_memory_never_panics(
+        edits in proptest::collection::vec((0usize..200, any::<u8>()), 1..6),
+        cut in 0usize..200,
+    ) {
+        let mut w = World::new(Suite::Ed25519);
+        for counter in 1..=3u16 {
+            let t = NOW + 20 * u32::from(counter);
+            let _ = w.verify_at(&w.code(t, counter), t, 300);
+        }
+        let mut bytes = w.state.to_bytes();
+        for (i, v) in edits {
+            let n = bytes.len();
+            bytes[i % n] = v;
+        }
+        bytes.truncate(cut.max(1));
+        if let Ok(mut state) = TerminalState::from_bytes(&bytes, 16) {
+            // Whatever it read, the gate keeps working with it.
+            w.state = std::mem::replace(&mut state, TerminalState::new(1));
+            let _ = w.verify_at(&w.code(NOW + 200, 5), NOW + 200, 300);
+        }
     }
 
     #[test]

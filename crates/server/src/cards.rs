@@ -63,13 +63,16 @@ pub async fn request(app: &Arc<App>, user: &User, card_no: String, pin: &str) ->
     if !crate::bank::valid_card(&card_no) {
         return Err(CardError::BadCard);
     }
-    // Refused before the PIN is asked for: a try is not spent on a request that cannot succeed.
-    match bound_by(app, &card_no)? {
-        Some(u) if u == user.id => return Err(CardError::AlreadyBound),
-        Some(_) => return Err(CardError::BoundElsewhere),
-        None => {}
+    // One's own card is refused before the PIN (no try spent); whether another wallet holds a card is
+    // said only to someone who knows this wallet's PIN (not an oracle for a stolen session).
+    let holder = bound_by(app, &card_no)?;
+    if holder == Some(user.id) {
+        return Err(CardError::AlreadyBound);
     }
     let proof = pins::verify(app, user, pin).await.map_err(CardError::Pin)?;
+    if holder.is_some() {
+        return Err(CardError::BoundElsewhere);
+    }
     let (id, now, user_id) = (app.ids.next(), app.business_now_secs(), user.id);
     let (app2, name, card2, phone) = (app.clone(), format!("{id:032x}"), card_no.clone(), user.phone.clone());
     let answer = tokio::task::spawn_blocking(move || app2.bank.request_binding(&app2.store, &name, &card2, &phone, now)).await.map_err(|e| CardError::Store(e.to_string()))??;

@@ -15,7 +15,7 @@
 //! limited here. On shutdown the loop stops accepting, each connection finishes the request it is in
 //! and closes, and `serve_connections` returns when the last one has.
 
-use crate::proxy::Cidr;
+use crate::App;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response, StatusCode};
@@ -93,6 +93,21 @@ impl ConnectionLimits {
         } else {
             self.max_connections.min(room)
         }
+    }
+}
+
+/// What the per-address cap counts by: an IPv4 address, or an IPv6 /64 (one subscriber's block:
+/// whoever holds one has 2^64 addresses to spread over).
+fn client_block(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
     }
 }
 
@@ -212,6 +227,15 @@ impl AsyncWrite for WatchedIo {
     }
 }
 
+/// Counts a connection out of `saoma_connections_open` when it ends.
+struct OpenGauge(Arc<App>);
+
+impl Drop for OpenGauge {
+    fn drop(&mut self) {
+        self.0.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Marks the request handled when dropped (answered, or the connection gone).
 struct InRequest(Arc<Activity>);
 
@@ -249,13 +273,8 @@ async fn handle(router: Router, peer: SocketAddr, activity: Arc<Activity>, body_
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets the open connections finish.
-pub async fn serve_connections(
-    listener: TcpListener,
-    router: Router,
-    limits: ConnectionLimits,
-    trusted_proxies: Vec<Cidr>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+pub async fn serve_connections(listener: TcpListener, router: Router, app: Arc<App>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let (limits, trusted_proxies) = (app.config.connections.clone(), app.config.trusted_proxies.clone());
     let fd_limit = raise_fd_limit();
     let max = limits.effective_max(fd_limit).max(1);
     tracing::info!(max_connections = max, max_per_address = limits.max_per_address, fd_limit, "connection limits");
@@ -283,6 +302,7 @@ pub async fn serve_connections(
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
+            app.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%peer, "connection refused: the server's connection cap is reached");
             continue;
         };
@@ -290,9 +310,10 @@ pub async fn serve_connections(
         let address_slot = if trusted_proxies.iter().any(|c| c.contains(ip)) {
             None
         } else {
-            match per_address.enter(ip, limits.max_per_address) {
+            match per_address.enter(client_block(ip), limits.max_per_address) {
                 Some(s) => Some(s),
                 None => {
+                    app.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%peer, "connection refused: this address's connection cap is reached");
                     continue;
                 }
@@ -302,8 +323,11 @@ pub async fn serve_connections(
         let router = router.clone();
         let limits = limits.clone();
         let mut stop = stop_rx.clone();
+        let app = app.clone();
         tokio::spawn(async move {
             let _slots = (slot, address_slot);
+            app.metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+            let _open = OpenGauge(app.clone());
             let activity = Arc::new(Activity {
                 opened: Instant::now(),
                 in_request: AtomicBool::new(false),

@@ -229,10 +229,11 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
         libc::umask(0o077);
     }
     secrets::restrict_dir(&config.data_dir)?;
-    for f in ["admin.token", "clock.offset", "server.addr", "master.key"] {
-        let path = config.data_dir.join(f);
-        if path.exists() {
-            secrets::restrict_file(&path)?;
+    // admin.token, master.key, clock.offset, server.addr, the SQLite files: whatever is there.
+    for entry in std::fs::read_dir(&config.data_dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            secrets::restrict_file(&entry.path())?;
         }
     }
     let master = secrets::MasterKey::load_or_create(&config.data_dir, config.master_key_file.as_deref()).map_err(ServeError::Config)?;
@@ -298,7 +299,7 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
             }
         })
     };
-    let served = conn::serve_connections(listener, router, app.config.connections.clone(), app.config.trusted_proxies.clone(), shutdown).await;
+    let served = conn::serve_connections(listener, router, app.clone(), shutdown).await;
     stop_worker.notify_one();
     let _ = worker.await;
     reconciler.abort();

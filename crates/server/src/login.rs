@@ -201,3 +201,28 @@ pub async fn logout(app: &App, token: String) -> Result<(), StoreError> {
         .await?
         .map_err(|_| StoreError::Corrupt("logout".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+    use crate::users::valid_phone;
+
+    #[test]
+    fn phones() {
+        for ok in ["13800000001", "19912345678", "+8613800000001", "+14155550123", "+12345678", "+123456789012345"] {
+            assert!(valid_phone(ok), "{ok}");
+        }
+        for bad in ["", "+", "12", "12345678901", "10000000000", "1380000000", "138000000012", "+0123456789", "+1234567", "+1234567890123456", "+86 13800000001", "138-0000-0001", "1380000000a", "１３８００００００１", "++8613800000001"] {
+            assert!(!valid_phone(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(address_key("203.0.113.7".parse().unwrap()), "203.0.113.7");
+        assert_eq!(address_key("::ffff:203.0.113.7".parse().unwrap()), "203.0.113.7");
+        // One IPv6 host holds a /64: every address in it counts as one.
+        assert_eq!(address_key("2001:db8:1:2::1".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(address_key("2001:db8:1:2:ffff:eeee:dddd:cccc".parse().unwrap()), "2001:db8:1:2::/64");
+    }
+}

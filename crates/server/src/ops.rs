@@ -20,6 +20,9 @@ pub struct HttpMetrics {
     errors_5xx: AtomicU64,
     /// PINs checked with argon2 (what a burst of guesses costs: at most the tries left).
     pin_checks: AtomicU64,
+    /// Connections open now, and closed at once for a cap (`conn`).
+    pub(crate) connections_open: AtomicU64,
+    pub(crate) connections_refused: AtomicU64,
 }
 
 impl HttpMetrics {
@@ -69,6 +72,8 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
     }
+    let _ = writeln!(out, "# HELP saoma_connections_refused_total Connections closed at once: the server's or an address's cap was reached\n# TYPE saoma_connections_refused_total counter\nsaoma_connections_refused_total {}", m.connections_refused.load(Relaxed));
+    let _ = writeln!(out, "# HELP saoma_connections_open Connections open\n# TYPE saoma_connections_open gauge\nsaoma_connections_open {}", m.connections_open.load(Relaxed));
     app.store.metrics().render(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

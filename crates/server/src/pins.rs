@@ -93,19 +93,21 @@ pub async fn verify(app: &App, user: &User, given: &str) -> Result<PinProof, Pin
         .store
         .transact(move |tx| {
             let (hash, tries) = tries_in_job(tx, user_id)?;
-            match pin::reserve(tries, now) {
-                Ok(t) => {
-                    write_tries(tx, user_id, t)?;
-                    Ok(Ok(hash))
-                }
-                Err(Refusal::Locked { until }) => Ok(Err(PinError::Locked { until })),
-                Err(Refusal::AllInFlight) => Ok(Err(PinError::Busy)),
-            }
+            let (t, reserved) = pin::reserve(tries, now);
+            // Written on a refusal too (lapsed tries may have been counted): the job is kept either way.
+            write_tries(tx, user_id, t)?;
+            Ok(Ok(match reserved {
+                Ok(()) => Ok(hash),
+                Err(Refusal::Locked { until }) => Err(PinError::Locked { until }),
+                Err(Refusal::AllInFlight) => Err(PinError::Busy),
+            }))
         })
-        .await??;
+        .await?
+        .map_err(|()| StoreError::Corrupt("pin".into()))??;
     // From here to the settling job's submission nothing awaits: a request dropped by its client (the
     // future dropped) can only be dropped before this point — its try then lapses after
-    // `pin::IN_FLIGHT_SECS`, unchecked — or after the outcome is on its way to the writer.
+    // `pin::IN_FLIGHT_SECS` and counts as wrong, unchecked — or after the outcome is on its way to the
+    // writer.
     let right = match hash {
         Some(h) if pin::valid_format(given) => {
             app.metrics.pin_checked();
@@ -147,8 +149,8 @@ pub fn status(app: &App, user: u128) -> Result<PinStatus, StoreError> {
     let now = app.business_now_secs();
     let r = app.store.query_one(&format!("SELECT {TRIES_COLUMNS} FROM users WHERE id = $1"), &[user.into()])?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))?;
     let n = |i: usize| r[i].as_i64().unwrap_or(0);
-    let (failures, locked_until) = (n(1), n(2));
-    let in_flight = if now < n(4) { n(3).max(0) } else { 0 };
+    let t = pin::lapse(Tries { failures: n(1), locked_until: n(2), in_flight: n(3), in_flight_until: n(4) }, now);
+    let (failures, locked_until, in_flight) = (t.failures, t.locked_until, t.in_flight);
     let locked = pin::locked(locked_until, now);
     Ok(PinStatus {
         set: r[0].as_str().is_some(),

@@ -53,7 +53,12 @@ impl MasterKey {
         let path: PathBuf = explicit.map(Path::to_path_buf).unwrap_or_else(|| data_dir.join(KEY_FILE));
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                restrict_file(&path).map_err(|e| format!("master key file {}: {e}", path.display()))?;
+                if explicit.is_none() {
+                    restrict_file(&path).map_err(|e| format!("master key file {}: {e}", path.display()))?;
+                } else if others_can_read(&path) {
+                    // A given file may be a read-only mount (a container secret): not ours to chmod.
+                    tracing::warn!(path = %path.display(), "the master key file is readable by other users: make it 0600 or 0400");
+                }
                 let bytes = crate::hex::decode(text.trim()).filter(|b| b.len() == 32).ok_or_else(|| format!("master key file {} must hold 64 hex digits (32 bytes)", path.display()))?;
                 Ok(MasterKey(bytes.try_into().expect("32 bytes")))
             }
@@ -147,6 +152,16 @@ pub async fn seal_existing(store: &Store) -> Result<u64, StoreError> {
         .map_err(|_| StoreError::Corrupt("sealing secrets".into()))
 }
 
+fn others_can_read(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        return std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0);
+    }
+    #[allow(unreachable_code)]
+    false
+}
+
 /// Makes `dir` (created if missing) readable by its owner only: 0700.
 pub fn restrict_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -185,4 +200,30 @@ pub fn write_private(path: &Path, contents: &[u8], create_new: bool) -> std::io:
     restrict_file(path)?;
     f.write_all(contents)?;
     f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_in_their_own_row() {
+        install_ephemeral().unwrap();
+        let a = seal("merchants", "apiv3_key", "1600000001", "k".repeat(32).as_str()).unwrap();
+        let b = seal("merchants", "apiv3_key", "1600000001", "k".repeat(32).as_str()).unwrap();
+        assert!(a.starts_with(PREFIX) && a != b, "a fresh nonce per value");
+        assert_eq!(open("merchants", "apiv3_key", "1600000001", &a).unwrap(), "k".repeat(32));
+        // Copied to another row or column: refused, and the message names the master key.
+        for (t, c, r) in [("merchants", "apiv3_key", "1600000002"), ("platform_keys", "private_key", "1600000001")] {
+            assert!(matches!(open(t, c, r, &a), Err(StoreError::Corrupt(m)) if m.contains("master key")));
+        }
+        // Tampered, or not sealed at all.
+        let mut t = a.clone().into_bytes();
+        let last = t.len() - 1;
+        t[last] = if t[last] == b'0' { b'1' } else { b'0' };
+        assert!(open("merchants", "apiv3_key", "1600000001", std::str::from_utf8(&t).unwrap()).is_err());
+        assert!(open("merchants", "apiv3_key", "1600000001", &"k".repeat(32)).is_err());
+        // Another key is refused for this process.
+        assert!(install(MasterKey::generate().unwrap()).is_err());
+    }
 }

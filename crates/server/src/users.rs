@@ -1,6 +1,6 @@
 //! Users and their wallets: registration by phone (login by SMS code and sessions are `login.rs`), the
-//! SMS outbox (there is no gateway), the payment PIN (argon2; five wrong tries lock PIN payments for three hours), openids per
-//! app, and the CNY wallet — a no-overdraft ledger account.
+//! SMS outbox (there is no gateway), the payment PIN (argon2; five wrong tries lock PIN payments for
+//! three hours), openids per app, and the CNY wallet — a no-overdraft ledger account.
 
 use crate::accounts::{kind, movement, BANK_CLEARING_CNY};
 use crate::App;

@@ -208,7 +208,9 @@ struct ServerProcess {
 
 impl ServerProcess {
     /// `app_name` tags the server's PostgreSQL connections, so that their backends' CPU can be counted.
-    fn start(db: &TestDb, app_name: &str) -> Result<ServerProcess, String> {
+    /// `clients`: every client connects from 127.0.0.1, so the server's cap per address is raised to
+    /// fit them (with room for the baseline's and the setup's connections).
+    fn start(db: &TestDb, app_name: &str, clients: usize) -> Result<ServerProcess, String> {
         let exe = std::env::current_exe().map_err(|e| format!("finding this binary: {e}"))?;
         let data_dir = std::env::temp_dir().join(format!("saoma_bench_api_{}_{}", std::process::id(), random_string(8).map_err(|e| e.to_string())?));
         std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
@@ -222,6 +224,7 @@ impl ServerProcess {
             // endpoint is on loopback, which a production server refuses.
             .args(["serve", "--listen", "127.0.0.1:0", "--sms-per-address", "1000000", "--notify-allow", "127.0.0.0/8", "--database-url", &url, "--data-dir"])
             .arg(&data_dir)
+            .args(["--max-connections-per-address", &(2 * clients + 64).to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -323,7 +326,7 @@ fn bench_backend(db: &TestDb, args: &Args) -> Result<Figure, String> {
     let total = clients + timed;
     let users = total.div_ceil(PAYMENTS_PER_USER);
     let app_name = format!("saoma_bench_api_{}", std::process::id());
-    let mut server = ServerProcess::start(db, &app_name)?;
+    let mut server = ServerProcess::start(db, &app_name, clients)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let token = format!("Bearer {}", server.admin_token()?);
 

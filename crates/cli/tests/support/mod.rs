@@ -91,6 +91,11 @@ impl Server {
         self.base = base;
     }
 
+    /// The server process's id (for /proc figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The flags the next (re)start uses.
     pub fn set_args(&mut self, args: &[&str]) {
         self.args = args.iter().map(|a| a.to_string()).collect();

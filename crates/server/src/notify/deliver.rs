@@ -188,3 +188,31 @@ pub(crate) async fn recorder(app: Arc<App>, mut received: UnboundedReceiver<Outc
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A receiver's full queue refuses more (the worker defers them) while other receivers and other
+    /// merchants still get places; a place comes back when its task ends; idle entries go.
+    #[test]
+    fn queues_are_bounded_per_receiver_and_per_merchant() {
+        let limits = Arc::new(Limits::default());
+        let mut held: Vec<_> = (0..QUEUED_PER_HOST).map(|_| limits.enter("http://pit", "m1").expect("a place")).collect();
+        assert!(limits.enter("http://pit", "m1").is_none(), "the receiver's queue is full");
+        assert!(limits.enter("http://pit", "m2").is_none(), "whichever merchant names it");
+        assert!(limits.enter("http://other", "m1").is_some(), "another receiver of the same merchant");
+        let more: Vec<_> = (0..QUEUED_PER_MERCHANT - QUEUED_PER_HOST).map(|i| limits.enter(&format!("http://h{i}"), "m1").expect("a place")).collect();
+        assert!(limits.enter("http://fresh", "m1").is_none(), "the merchant's queue is full");
+        assert!(limits.enter("http://fresh", "m2").is_some(), "another merchant");
+        held.pop();
+        assert!(limits.enter("http://pit", "m2").is_some(), "a place came back");
+        drop((held, more));
+        let s = limits.state.lock().unwrap();
+        assert_eq!((s.queued, s.hosts.len(), s.merchants.len()), (0, 0, 0), "nothing left behind");
+        // The host and merchant semaphores hand out PER_HOST and PER_MERCHANT slots.
+        drop(s);
+        let (_t, host, merchant) = limits.enter("http://x", "m").unwrap();
+        assert_eq!((host.available_permits(), merchant.available_permits()), (PER_HOST, PER_MERCHANT));
+    }
+}

@@ -275,12 +275,24 @@ pub fn list(app: &App, mchid: &str) -> Result<serde_json::Value, StoreError> {
 /// How long a name's verdict at creation is remembered (creating orders must not ask DNS each time).
 const VERDICT_SECS: u64 = 60;
 /// How long creation waits for DNS; a name that does not answer in time is let through (delivery
-/// checks again, on the address it connects to).
+/// checks again, on the address it connects to) and not remembered.
 const RESOLVE_WAIT: Duration = Duration::from_secs(2);
 
-/// Names recently resolved for [`check_url`], with their verdict.
-#[derive(Default)]
-pub struct Verdicts(std::sync::Mutex<std::collections::HashMap<(String, u16), (std::time::Instant, Result<(), String>)>>);
+/// Names recently resolved for [`check_url`], with their verdict, and the lookups allowed at once (each
+/// holds a blocking thread while DNS answers; a caller cannot make the server hold hundreds).
+pub struct Verdicts {
+    cache: std::sync::Mutex<std::collections::HashMap<(String, u16), Verdict>>,
+    lookups: tokio::sync::Semaphore,
+}
+
+/// When a name was judged, and the verdict.
+type Verdict = (std::time::Instant, Result<(), String>);
+
+impl Default for Verdicts {
+    fn default() -> Self {
+        Verdicts { cache: Default::default(), lookups: tokio::sync::Semaphore::new(32) }
+    }
+}
 
 /// A `notify_url` as an API receives it (orders of every kind, refunds, agreements, merchants): an
 /// http(s) URL whose host is, and resolves to, addresses the policy allows (`crate::outbound`). The
@@ -297,18 +309,21 @@ pub async fn check_url(app: &App, url: &str) -> Result<(), String> {
         return Ok(());
     }
     let key = (name.clone(), target.port);
-    if let Some((at, verdict)) = app.notify_verdicts.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+    if let Some((at, verdict)) = app.notify_verdicts.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         if at.elapsed() < Duration::from_secs(VERDICT_SECS) {
             return verdict.clone();
         }
     }
+    // With every lookup slot busy, the name is let through unresolved, as one that does not answer in time.
+    let Ok(_slot) = app.notify_verdicts.lookups.try_acquire() else { return Ok(()) };
     let port = target.port;
     let lookup = tokio::task::spawn_blocking(move || crate::outbound::system_resolver(&name, port));
     let verdict = match tokio::time::timeout(RESOLVE_WAIT, lookup).await {
         Ok(Ok(Ok(addrs))) => policy.resolve(&target, |_, _| Ok(addrs)).map(|_| ()).map_err(|e| format!("notify_url refused: {e}")),
-        _ => Ok(()),
+        Ok(Ok(Err(_))) => Ok(()),
+        _ => return Ok(()),
     };
-    let mut cache = app.notify_verdicts.0.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cache = app.notify_verdicts.cache.lock().unwrap_or_else(|p| p.into_inner());
     if cache.len() >= 4096 {
         cache.clear();
     }

@@ -23,8 +23,10 @@ pub const MAX_BATCH: usize = 1_000;
 
 /// Registers a gate and its record-signing key (Ed25519): its id.
 pub async fn register(app: &App, scope: u16, stop_id: u32, public_key: Vec<u8>, name: String) -> Result<Result<u64, &'static str>, StoreError> {
-    if PublicKey::from_bytes(Suite::Ed25519, &public_key).is_err() {
-        return Ok(Err("public_key must be a 32-byte Ed25519 key in hex"));
+    // The spec's rule for every Ed25519 key: canonical and not of small order (no signature would ever
+    // verify strictly under such a key, so it is refused at the door rather than at every upload).
+    if PublicKey::certifiable(Suite::Ed25519, &public_key).is_err() {
+        return Ok(Err("public_key must be a 32-byte Ed25519 key in hex (canonical, not of small order)"));
     }
     let now = app.business_now_secs();
     app.store

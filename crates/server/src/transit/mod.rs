@@ -362,8 +362,9 @@ pub async fn credential(app: &App, user: &User, scope: u16, suite: Suite, device
 }
 
 /// The gates' trust: the signed key list (every issuer key, with revocations) and the operator's signed
-/// blacklist (accounts in debt, leaving, closed or blocked for a clone, until their last credential
-/// expires), and the list keys that verify both.
+/// blacklist (accounts in debt, leaving, closed or blocked for a clone, until no code of their last
+/// credential can pass a gate: its not_after + 300 s grace + 60 s age), and the list keys that verify
+/// both.
 pub fn lists(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
     let now = app.business_now_secs();
     let issuers = keys::all(&app.store, "issuer")?;
@@ -380,8 +381,11 @@ pub fn lists(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
         &[(scope as i64).into()],
     )?;
     let mut blocked = Vec::new();
+    // A code of the last credential can be made until its not_after plus the window grace and reach a
+    // gate up to the maximum age later: the entry stays in force (gate time ≤ until) that long.
+    let tail = (saoma_ridecode::WINDOW_GRACE + saoma_ridecode::MAX_CODE_AGE) as i64;
     for r in rows {
-        let until = r[1].as_i64().unwrap_or(0);
+        let until = r[1].as_i64().map_or(0, |t| t + tail);
         let refused = r[2].as_str() != Some("ACTIVE") || r[3].as_i64().unwrap_or(0) > now || r[4].as_i64().unwrap_or(0) > 0;
         if refused && until >= now {
             blocked.push(BlacklistEntry { account_id: r[0].as_i64().unwrap_or(0) as u64, until: until as u32 });
