@@ -6,13 +6,20 @@
 //! code's amount rules, idempotent form, PIN, the merchant's notification (or none without a
 //! notify_url), its QR codes (the same bytes from the page, the endpoint and `saoma merchant qr`).
 //!
+//! In every page's two languages (zh-CN by default, English by `Accept-Language`): each page and each
+//! refusal with its own words; a phone without a wallet opening one at the cashier (only with its code).
+//!
 //! In headless Chromium (Python Selenium driving /usr/bin/chromium through /usr/bin/chromedriver, script
-//! `cashier_browser.py`): an H5 order paid from its h5_url, one above the password-free limit with a wrong
-//! then the right PIN, and a collection-code payment; each checked afterwards through the v3 query and the
-//! wallet balance. Where Chromium, chromedriver or Selenium is missing the browser test says loudly that
+//! `cashier_browser.py`, a phone-sized window preferring zh-CN): an H5 order paid from its h5_url, one above
+//! the password-free limit with a wrong then the right PIN, a collection-code payment (with the language
+//! switch), and a new phone opening a wallet from the cashier; each checked afterwards through the v3
+//! query and the wallet balance. `SAOMA_SCREENS=DIR` saves the pages as screenshots (docs/screens). Where Chromium, chromedriver or Selenium is missing the browser test says loudly that
 //! it skipped, unless `SAOMA_REQUIRE_BROWSER=1` (CI), where that is a failure.
 
 mod support;
+/// Every page and refusal in both languages; opening a wallet at the cashier.
+#[path = "cashier/words.rs"]
+mod words;
 
 use saoma_server::cashier::qr::Matrix;
 use saoma_wechatpay::client::{http, HttpResponse, V3Client};
@@ -43,11 +50,23 @@ fn form_encode(fields: &[(&str, &str)]) -> String {
 }
 
 /// A browser-like request: the session cookie (if any) and, for a POST, a form from this very site.
+/// No `Accept-Language`: the pages answer in Chinese.
 fn page(s: &Server, method: &str, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> HttpResponse {
+    page_in(s, None, method, path, cookie, form)
+}
+
+/// What an English-speaking browser sends.
+const EN: &str = "en-US,en;q=0.9";
+
+/// [`page`] from a browser that sends `Accept-Language: accept_language`.
+fn page_in(s: &Server, accept_language: Option<&str>, method: &str, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> HttpResponse {
     let cookie = cookie.map(|c| format!("saoma_wallet={c}"));
     let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded"), ("Origin", s.base.as_str())];
     if let Some(c) = &cookie {
         headers.push(("Cookie", c));
+    }
+    if let Some(l) = accept_language {
+        headers.push(("Accept-Language", l));
     }
     http(&s.base, method, path, &headers, &form_encode(form)).unwrap()
 }
@@ -151,7 +170,7 @@ fn cashier_pages_over_http() {
         let closed = path_of(&h5_order(&c, &m, "CASHCLOSED", "d", 100), &s);
         assert_eq!(c.request("POST", "/v3/pay/transactions/out-trade-no/CASHCLOSED/close", &json!({"mchid": m["mchid"]}).to_string()).unwrap().status, 204);
         let r = page(&s, "GET", &closed, None, &[]);
-        assert!(r.status == 410 && r.body.contains("closed"), "{}", r.body);
+        assert!(r.status == 410 && r.body.contains("订单已关闭"), "{}", r.body);
         // JSAPI prepay ids open the same page.
         let jsapi = json!({"appid": m["appid"], "mchid": m["mchid"], "description": "jsapi", "out_trade_no": "CASHJSAPI1", "notify_url": "https://example.com/n", "amount": {"total": 7}, "payer": {"openid": "o-anyone"}});
         let jsapi_prepay = c.request("POST", "/v3/pay/transactions/jsapi", &jsapi.to_string()).unwrap().json()["prepay_id"].as_str().unwrap().to_string();
@@ -164,7 +183,7 @@ fn cashier_pages_over_http() {
         assert_eq!(page(&s, "POST", "/cashier/sms", None, &[("phone", "12"), ("next", &path)]).status, 400);
         assert_eq!(page(&s, "POST", "/cashier/sms", None, &[("phone", "13500000001"), ("next", &path)]).status, 200);
         let r = page(&s, "POST", "/cashier/login", None, &[("phone", "13500000001"), ("code", "000000x"), ("next", &path)]);
-        assert!(r.status == 401 && r.body.contains("wrong, used or expired") && r.body.contains("4 tries left"), "{}", r.body);
+        assert!(r.status == 401 && r.body.contains("验证码错误、已使用或已过期") && r.body.contains("还可以再试 4 次"), "{}", r.body);
         // Asking again within the minute: no new code, the code step stays open for the one sent.
         let r = page(&s, "POST", "/cashier/sms", None, &[("phone", "13500000001"), ("next", &path)]);
         assert!(r.status == 429 && r.header("retry-after").is_some() && r.body.contains("id=\"code\""), "{}", r.body);
@@ -174,7 +193,7 @@ fn cashier_pages_over_http() {
         // The cookie holds a wallet session: the wallet API takes it as a bearer token.
         assert_eq!(balance(&s, &cookie), 10_000);
         let r = page(&s, "GET", &path, Some(&cookie), &[]);
-        assert!(r.status == 200 && r.body.contains("Pay ¥12.34") && r.body.contains("¥100.00"), "{}", r.body);
+        assert!(r.status == 200 && r.body.contains("确认支付 ¥12.34") && r.body.contains("¥100.00"), "{}", r.body);
         assert!(r.body.contains("135****0001") && !r.body.contains("id=\"pin\""), "within the password-free limit: no PIN; {}", r.body);
 
         // Another site's form cannot pay with the user's session.
@@ -183,7 +202,7 @@ fn cashier_pages_over_http() {
         assert_eq!(query(&c, "CASHIER001").json()["trade_state"], "NOTPAY");
         // Without a session the page asks to log in again; nothing is paid.
         let r = page(&s, "POST", "/cashier/pay", None, &[("prepay_id", &prepay_id)]);
-        assert!(r.status == 401 && r.body.contains("Log in again"), "{}", r.body);
+        assert!(r.status == 401 && r.body.contains("请重新登录"), "{}", r.body);
 
         // Paying: to the receipt; the order SUCCESS with the same transaction_id; the money moved once.
         let tid = result_id(&page(&s, "POST", "/cashier/pay", Some(&cookie), &[("prepay_id", &prepay_id)]));
@@ -201,13 +220,13 @@ fn cashier_pages_over_http() {
         assert_eq!(page(&s, "GET", &format!("/cashier/result?transaction_id={tid}"), Some(&other), &[]).status, 404, "a receipt is the payer's only");
         assert_eq!(page(&s, "GET", &format!("/cashier/result?transaction_id={tid}"), None, &[]).status, 404);
         let r = page(&s, "POST", "/cashier/pay", Some(&other), &[("prepay_id", &prepay_id)]);
-        assert!(r.status == 409 && r.body.contains("already been paid"), "{}", r.body);
+        assert!(r.status == 409 && r.body.contains("已由其他账号付款"), "{}", r.body);
 
         // Not enough money: the reason in plain words, nothing charged, the order still open.
         let big = path_of(&h5_order(&c, &m, "CASHBIG001", "big", 50_000), &s);
         let big_prepay = big.split("prepay_id=").nth(1).unwrap();
         let r = page(&s, "POST", "/cashier/pay", Some(&cookie), &[("prepay_id", big_prepay)]);
-        assert!(r.status == 403 && r.body.contains("not enough for ¥500.00 (you have ¥87.66)"), "{}", r.body);
+        assert!(r.status == 403 && r.body.contains("本单需 ¥500.00，可用余额 ¥87.66") && r.body.contains("充值"), "{}", r.body);
         assert_eq!(query(&c, "CASHBIG001").json()["trade_state"], "NOTPAY");
         assert_eq!(balance(&s, &cookie), 10_000 - 1_234);
 
@@ -281,13 +300,13 @@ fn h5_redirect_url_returns_to_the_merchant() {
         assert_eq!(query(&c, "H5BACK1").json()["trade_state"], "SUCCESS", "{b}");
         let receipt = page(&s, "GET", &location, Some(&cookie), &[]);
         let escaped = back.replace('&', "&amp;");
-        assert!(receipt.status == 200 && receipt.body.contains(&format!("id=\"return\" href=\"{escaped}\"")), "{b}: {}", receipt.body);
+        assert!(receipt.status == 200 && receipt.body.contains(&format!("id=\"done\" href=\"{escaped}\">完成</a>")), "{b}: {}", receipt.body);
         assert!(receipt.body.contains(&format!("<meta http-equiv=\"refresh\" content=\"5;url={escaped}\">")), "{b}: {}", receipt.body);
         // Coming back to the paid order's page keeps the way back.
         assert_eq!(page(&s, "GET", &path, Some(&cookie), &[]).header("location"), Some(location.as_str()));
-        // Without one, the receipt has no way back and no refresh.
+        // Without one, 完成 leads to a page that says the payment is done, and nothing refreshes.
         let plain = page(&s, "GET", location.split("&redirect_url").next().unwrap(), Some(&cookie), &[]);
-        assert!(plain.status == 200 && !plain.body.contains("id=\"return\"") && !plain.body.contains("refresh"), "{b}: {}", plain.body);
+        assert!(plain.status == 200 && plain.body.contains("id=\"done\" href=\"/cashier/done\"") && !plain.body.contains("refresh"), "{b}: {}", plain.body);
     }
 }
 
@@ -337,7 +356,7 @@ fn collection_code_over_http() {
 
         // Amounts are yuan with at most two decimals, above zero, at most an order's maximum.
         let pay = |amount: &str, token: &str, pin: &str| page(&s, "POST", &format!("{collect}/pay"), Some(&cookie), &[("amount", amount), ("token", token), ("pin", pin)]);
-        for (amount, says) in [("0", "at least 0.01"), ("abc", "like 12 or 12.34"), ("1.234", "at most two decimals"), ("10000000.01", "at most 10000000.00 yuan"), ("-5", "like 12")] {
+        for (amount, says) in [("0", "至少为 0.01 元"), ("abc", "如 12 或 12.34"), ("1.234", "最多两位小数"), ("10000000.01", "不能超过 10000000.00 元"), ("-5", "如 12")] {
             let r = pay(amount, &token, "");
             assert!(r.status == 400 && r.body.contains(says), "{amount}: {}", r.body);
         }
@@ -360,7 +379,7 @@ fn collection_code_over_http() {
         // The same form again pays nothing more; with another amount it is refused.
         assert_eq!(result_id(&pay("12.34", &token, "")), tid);
         let r = pay("5", &token, "");
-        assert!(r.status == 409 && r.body.contains("used already"), "{}", r.body);
+        assert!(r.status == 409 && r.body.contains("此付款表单已经用过"), "{}", r.body);
         assert_eq!(balance(&s, &cookie), 200_000 - 1_234);
 
         // Above the password-free limit: the PIN, asked before trying; a wrong one counted; the right one pays.
@@ -368,7 +387,7 @@ fn collection_code_over_http() {
         let r = pay("1500", &token2, "");
         assert!(r.status == 403 && r.body.contains("id=\"pin\"") && r.body.contains("value=\"1500\" required readonly"), "{}", r.body);
         let r = pay("1500", &token2, "000000");
-        assert!(r.status == 403 && r.body.contains("Wrong PIN. 4 tries left"), "{}", r.body);
+        assert!(r.status == 403 && r.body.contains("支付密码错误，还可以再试 4 次"), "{}", r.body);
         assert_eq!(query(&cs, &format!("SK{token2}")).status, 404, "a refused payment leaves no order");
         let tid2 = result_id(&pay("1500", &token2, "123456"));
         assert_eq!(query_id(&cs, &tid2)["amount"]["total"], 150_000);
@@ -376,7 +395,7 @@ fn collection_code_over_http() {
         // Not enough money: nothing created, nothing charged.
         let token3 = token_of(&page(&s, "GET", &collect, Some(&cookie), &[]).body);
         let r = pay("999", &token3, "");
-        assert!(r.status == 403 && r.body.contains("not enough"), "{}", r.body);
+        assert!(r.status == 403 && r.body.contains("余额不足"), "{}", r.body);
         assert_eq!(query(&cs, &format!("SK{token3}")).json()["code"], "ORDER_NOT_EXIST");
         assert_eq!(balance(&s, &cookie), 200_000 - 1_234 - 150_000);
 
@@ -415,7 +434,7 @@ fn browser_missing() -> Vec<&'static str> {
 }
 
 #[test]
-fn browser_pays_h5_with_and_without_pin_and_a_collection_code() {
+fn browser_pays_h5_with_and_without_pin_and_a_collection_code_and_opens_a_wallet() {
     let missing = browser_missing();
     if !missing.is_empty() {
         if std::env::var("SAOMA_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
@@ -438,10 +457,15 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code() {
         // The merchant's page to return to (this server's /healthz stands in for it).
         let back = format!("{}/healthz?from=cashier", s.base.replace("127.0.0.1", "localhost"));
         let h5 = format!("{h5}&redirect_url={}", saoma_server::cashier::url_encode(&back));
-        let spec = json!({"scenarios": [
+        let for_new = h5_order(&c, &m, "BROWSER003", "芝士蛋糕", 1_250);
+        let collect_url = format!("{}/collect/{}", s.base, m["mchid"].as_str().unwrap());
+        // SAOMA_SCREENS=DIR saves the pages as cashier-*.png (docs/screens), from the first backend.
+        let screens = std::env::var("SAOMA_SCREENS").ok().filter(|_| s.backend == "sqlite");
+        let spec = json!({"screens": screens, "scenarios": [
             {"kind": "h5", "name": "h5", "url": h5, "phone": "13300000001", "amount": "¥23.45", "description": "珍珠奶茶 <large>", "back": back},
             {"kind": "pin", "name": "pin", "url": pin, "phone": "13300000002", "wrong_pin": "000000", "pin": "123456"},
-            {"kind": "collect", "name": "collect", "url": format!("{}/collect/{}", s.base, m["mchid"].as_str().unwrap()), "phone": "13300000003", "amount": "12.34", "merchant": "Bubble Tea 奶茶"},
+            {"kind": "collect", "name": "collect", "url": collect_url, "phone": "13300000003", "amount": "12.34", "merchant": "Bubble Tea 奶茶"},
+            {"kind": "register", "name": "register", "url": for_new, "phone": "13300000009", "amount": "¥12.50", "collect": collect_url},
         ]});
         let stderr = s.data_dir.join("browser.log");
         let mut child = Command::new("python3").arg(script).arg(spec.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(std::fs::File::create(&stderr).unwrap()).spawn().unwrap();
@@ -472,6 +496,9 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code() {
                 ["RESULT", name, tid, amount] => {
                     results.insert(name.to_string(), (tid.to_string(), amount.to_string()));
                 }
+                ["REGISTERED", phone] => {
+                    results.insert("registered".to_string(), (phone.to_string(), String::new()));
+                }
                 ["DONE"] => break,
                 _ => eprintln!("browser script: {line}"),
             }
@@ -499,6 +526,11 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code() {
         assert_eq!((q["trade_state"].as_str(), q["trade_type"].as_str(), q["amount"]["total"].as_i64()), (Some("SUCCESS"), Some("NATIVE"), Some(1_234)));
         assert_eq!(amount, "¥12.34");
         assert_eq!(wallet("13300000003"), 200_000 - 1_234);
-        eprintln!("{}: three browser scenarios in {:.1} s", s.backend, started.elapsed().as_secs_f64());
+        // The wallet opened at the cashier: there, empty; the order it could not pay still open.
+        assert_eq!(results["registered"].0, "13300000009");
+        assert_eq!(wallet("13300000009"), 0);
+        assert_eq!(query(&c, "BROWSER003").json()["trade_state"], "NOTPAY");
+        support::ledger_check(&s);
+        eprintln!("{}: four browser scenarios in {:.1} s", s.backend, started.elapsed().as_secs_f64());
     }
 }

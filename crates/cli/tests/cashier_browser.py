@@ -1,7 +1,9 @@
 """Drives the cashier and collection pages in headless Chromium, as a user would, for crates/cli/tests/cashier.rs.
 
-Usage: cashier_browser.py SPEC_JSON. SPEC is {"scenarios": [{"name", "url", "phone", ...}]}; each scenario runs in a
-browser of its own (a fresh profile: no session carried over). The Rust test answers on stdin:
+Usage: cashier_browser.py SPEC_JSON. SPEC is {"scenarios": [{"name", "url", "phone", ...}], "screens": DIR?}; each
+scenario runs in a browser of its own (a fresh profile: no session carried over), a phone-sized window (390x844) whose
+browser prefers Chinese (zh-CN), as most of the cashier's users' do. With "screens", the pages are saved there as
+cashier-*.png (docs/screens in the repository). The Rust test answers on stdin:
   we print  "SMS <phone>"                      after asking the page for a login code; it answers with the code
   we print  "RESULT <name> <transaction_id> <amount>"  from the result page
   we print  "DONE"                             at the end
@@ -30,10 +32,13 @@ def say(*words):
 def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=480,900"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=390,844", "--lang=zh-CN"):
         options.add_argument(arg)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(20)
+    # A phone's viewport exactly (Chromium keeps windows at least 500 px wide).
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
     return driver
 
 
@@ -45,14 +50,43 @@ def text(driver, css):
     return wait_for(driver, css).text.strip()
 
 
-def log_in(driver, phone):
+SCREENS = None
+
+
+def screen(driver, name):
+    """Saves what the user sees now (the viewport of a 390x844 phone) as cashier-NAME.png, when asked to."""
+    if SCREENS:
+        driver.get_screenshot_as_file(os.path.join(SCREENS, f"cashier-{name}.png"))
+
+
+def chinese(driver):
+    lang = driver.find_element(By.TAG_NAME, "html").get_attribute("lang")
+    assert lang == "zh-CN", lang
+
+
+def send_code(driver, phone):
+    """The phone step; answers the code step's field."""
     wait_for(driver, "#phone").send_keys(phone)
     driver.find_element(By.ID, "send-code").click()
     code_field = wait_for(driver, "#code")
+    chinese(driver)
+    assert "验证码已发送" in driver.page_source
+    return code_field
+
+
+def sms(phone):
     say("SMS", phone)
     code = sys.stdin.readline().strip()
     assert len(code) == 6, f"no SMS code from the test: {code!r}"
+    return code
+
+
+def log_in(driver, phone, shot=None):
+    code_field = send_code(driver, phone)
+    code = sms(phone)
     code_field.send_keys(code)
+    if shot:
+        screen(driver, shot)
     driver.find_element(By.ID, "login").click()
     # Back on the payment page, logged in: the pay button is there.
     wait_for(driver, "#pay")
@@ -68,27 +102,40 @@ def check_rendering(driver):
         assert width and width > 0, f"QR image did not load: {img.get_attribute('src')}"
 
 
-def result(driver, name):
+def result(driver, name, shot=None):
     tid = text(driver, "#transaction-id")
     amount = text(driver, "#amount")
     assert "支付成功" in text(driver, "#result h1")
     assert driver.current_url.split("?")[0].endswith("/cashier/result"), driver.current_url
+    # The success mark, drawn (green, round), and the 完成 button.
+    mark = driver.find_element(By.ID, "success-mark")
+    assert mark.text == "✓" and mark.is_displayed() and mark.value_of_css_property("background-color") == GREEN, mark.text
+    assert text(driver, "#done") == "完成", text(driver, "#done")
+    for label in ("商户", "支付时间", "交易单号", "商户单号"):
+        assert label in text(driver, "#result dl"), text(driver, "#result dl")
+    if shot:
+        screen(driver, shot)
     say("RESULT", name, tid, amount)
 
 
 def h5(driver, s):
     driver.get(s["url"])
+    chinese(driver)
     assert text(driver, "#amount") == s["amount"], text(driver, "#amount")
     assert text(driver, "#description") == s["description"], text(driver, "#description")
-    log_in(driver, s["phone"])
+    assert "登录后付款" in driver.page_source
+    screen(driver, "order")
+    log_in(driver, s["phone"], shot="login")
     check_rendering(driver)
     # Within the password-free limit: no PIN asked.
     assert not driver.find_elements(By.ID, "pin")
+    assert text(driver, "#pay") == "确认支付 " + s["amount"], text(driver, "#pay")
+    screen(driver, "confirm")
     driver.find_element(By.ID, "pay").click()
-    result(driver, s["name"])
+    result(driver, s["name"], shot="receipt")
     if "back" in s:
-        # The h5_url carried a redirect_url: the receipt leads back to the merchant's page.
-        driver.find_element(By.ID, "return").click()
+        # The h5_url carried a redirect_url: 完成 leads back to the merchant's page.
+        driver.find_element(By.ID, "done").click()
         WebDriverWait(driver, 15).until(lambda d: d.current_url == s["back"])
 
 
@@ -100,7 +147,8 @@ def pin(driver, s):
     field.send_keys(s["wrong_pin"])
     driver.find_element(By.ID, "pay").click()
     error = text(driver, "#error")
-    assert "Wrong PIN" in error and "4 tries left" in error, error
+    assert "支付密码错误" in error and "还可以再试 4 次" in error, error
+    screen(driver, "pin")
     wait_for(driver, "#pin").send_keys(s["pin"])
     driver.find_element(By.ID, "pay").click()
     result(driver, s["name"])
@@ -108,13 +156,21 @@ def pin(driver, s):
 
 def collect(driver, s):
     driver.get(s["url"])
+    chinese(driver)
     assert text(driver, "#merchant") == s["merchant"], text(driver, "#merchant")
+    # The switch to English and back: each page in the language chosen, remembered by the forms after it.
+    driver.find_element(By.ID, "lang-switch").click()
+    WebDriverWait(driver, 15).until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
+    assert text(driver, "main h1") == "Pay the merchant", text(driver, "main h1")
+    driver.find_element(By.ID, "lang-switch").click()
+    WebDriverWait(driver, 15).until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN")
     log_in(driver, s["phone"])
     check_rendering(driver)
+    screen(driver, "collect")
     # A mistyped amount is refused in plain words, and nothing is paid.
     wait_for(driver, "#amount-input").send_keys("12.345")
     driver.find_element(By.ID, "pay").click()
-    assert "at most two decimals" in text(driver, "#error"), text(driver, "#error")
+    assert "最多两位小数" in text(driver, "#error"), text(driver, "#error")
     field = wait_for(driver, "#amount-input")
     field.clear()
     field.send_keys(s["amount"])
@@ -122,12 +178,42 @@ def collect(driver, s):
     result(driver, s["name"])
 
 
+def register(driver, s):
+    """A phone without a wallet: the code, the offer to open one, the order page saying 余额不足 and how to top up;
+    then the collection code refuses a payment from the empty wallet (the failure page)."""
+    driver.get(s["url"])
+    code = send_code(driver, s["phone"])
+    code.send_keys(sms(s["phone"]))
+    driver.find_element(By.ID, "login").click()
+    offer = text(driver, "#register-offer")
+    assert "开通钱包" in offer and "还没有 saoma 钱包" in offer, offer
+    screen(driver, "register")
+    driver.find_element(By.ID, "register").click()
+    # Back on the order, logged in to the new, empty wallet.
+    assert s["phone"][-4:] in text(driver, "#payer"), text(driver, "#payer")
+    assert text(driver, "#balance") == "¥0.00", text(driver, "#balance")
+    error = text(driver, "#error")
+    assert "余额不足" in error and "充值" in error and s["amount"] in error, error
+    assert not driver.find_elements(By.ID, "pay")
+    chinese(driver)
+    screen(driver, "not-enough")
+    driver.get(s["collect"])
+    wait_for(driver, "#amount-input").send_keys("5")
+    driver.find_element(By.ID, "pay").click()
+    assert "支付失败" in text(driver, "#result h1"), text(driver, "#result h1")
+    assert "余额不足" in text(driver, "#error") and "本次未扣款" in driver.page_source, text(driver, "#error")
+    screen(driver, "failure")
+    say("REGISTERED", s["phone"])
+
+
 def main():
+    global SCREENS
     spec = json.loads(sys.argv[1])
+    SCREENS = spec.get("screens")
     for s in spec["scenarios"]:
         driver = browser()
         try:
-            {"h5": h5, "pin": pin, "collect": collect}[s["kind"]](driver, s)
+            {"h5": h5, "pin": pin, "collect": collect, "register": register}[s["kind"]](driver, s)
         except Exception:
             sys.stderr.write(f"scenario {s['name']} failed at {driver.current_url}\n{driver.page_source}\n")
             raise

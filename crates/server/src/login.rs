@@ -116,6 +116,14 @@ fn same(a: &str, b: &str) -> bool {
 /// Exchanges the phone's live code for a session token. A wrong code counts against the phone (live code
 /// or not); the fifth in a row locks its login for [`LOCK_SECS`] and retires its code.
 pub async fn login(app: &App, phone: String, code: String) -> Result<(String, User), UserError> {
+    login_or_register(app, phone, code, false).await
+}
+
+/// [`login`]; and when `register`, a phone without a wallet gets one (empty, no PIN) in the same job,
+/// only once its code has been found right — so nobody opens a wallet on a phone whose SMS they cannot
+/// read, and a wrong code counts as any wrong login code (the cashier's "open a wallet" form).
+pub async fn login_or_register(app: &App, phone: String, code: String, register: bool) -> Result<(String, User), UserError> {
+    let new_user = register.then(|| users::NewUserIds::new(app));
     if !users::valid_phone(&phone) {
         return Err(UserError::BadPhone);
     }
@@ -135,10 +143,15 @@ pub async fn login(app: &App, phone: String, code: String) -> Result<(String, Us
             )?;
             let right = live.as_ref().filter(|r| r[1].as_str().is_some_and(|c| same(c, &code)));
             if let Some(row) = right {
-                let Some(u) = tx.query_one(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"), &[phone.as_str().into()])? else {
-                    return Ok(Err(UserError::NoSuchUser));
+                let user = match (tx.query_one(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"), &[phone.as_str().into()])?, new_user) {
+                    (Some(u), _) => users::from_row(&u)?,
+                    // A right code, and the code left unused: the cashier may offer to open a wallet.
+                    (None, None) => return Ok(Err(UserError::NoSuchUser)),
+                    (None, Some(ids)) => match users::create_in_job(tx, ids, phone.clone(), None, 0, now)? {
+                        Ok(u) => u,
+                        Err(e) => return Ok(Err(e)),
+                    },
                 };
-                let user = users::from_row(&u)?;
                 tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE id = $2", &[now.into(), row[0].clone()])?;
                 tx.execute("DELETE FROM login_guards WHERE phone = $1", &[phone.as_str().into()])?;
                 tx.execute("INSERT INTO wallet_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)", &[token_hash.into(), user.id.into(), (now + SESSION_SECS).into()])?;

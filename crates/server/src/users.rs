@@ -112,29 +112,45 @@ pub async fn create(app: &App, phone: String, pin: Option<String>, balance: i64)
         return Err(UserError::BadBalance);
     }
     let pin_hash = pin.as_deref().map(hash_pin).transpose()?;
-    let (id, wallet, topup) = (app.ids.next(), AccountId(app.ids.next()), app.ids.next());
+    let ids = NewUserIds::new(app);
     let now = app.business_now_secs();
-    app.store
-        .transact(move |tx| {
-            if tx.query_one("SELECT id FROM users WHERE phone = $1", &[phone.as_str().into()])?.is_some() {
-                return Ok(Err(UserError::PhoneTaken));
-            }
-            let account = NewAccount { id: wallet, currency: Currency::CNY, code: kind::WALLET, owner: id, flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS };
-            if let Some(Err(e)) = tx.create_accounts(&[account])?.pop() {
-                return Err(StoreError::Corrupt(format!("wallet account: {e}")));
-            }
-            if balance > 0 {
-                if let Some(Err(e)) = tx.create_transfers(&[NewTransfer::simple(topup, BANK_CLEARING_CNY, wallet, balance, Currency::CNY, movement::TOP_UP, id)])?.pop() {
-                    return Err(StoreError::Corrupt(format!("top-up: {e}")));
-                }
-            }
-            tx.execute(
-                &format!("INSERT INTO users ({COLUMNS}, created_at) VALUES ($1, $2, $3, 0, 0, $4, $5, $6)"),
-                &[id.into(), phone.as_str().into(), pin_hash.clone().into(), DEFAULT_PASSWORD_FREE_LIMIT.into(), wallet.0.into(), now.into()],
-            )?;
-            Ok(Ok(User { id, phone, pin_hash, pin_failures: 0, pin_locked_until: 0, password_free_limit: DEFAULT_PASSWORD_FREE_LIMIT, wallet }))
-        })
-        .await?
+    app.store.transact(move |tx| create_in_job(tx, ids, phone, pin_hash, balance, now)).await?
+}
+
+/// The ids a new user takes (made before the job, as every id is).
+#[derive(Clone, Copy)]
+pub struct NewUserIds {
+    id: u128,
+    wallet: AccountId,
+    topup: u128,
+}
+
+impl NewUserIds {
+    pub fn new(app: &App) -> NewUserIds {
+        NewUserIds { id: app.ids.next(), wallet: AccountId(app.ids.next()), topup: app.ids.next() }
+    }
+}
+
+/// [`create`] inside a job (the phone and balance already checked).
+pub(crate) fn create_in_job(tx: &mut JobTx<'_>, ids: NewUserIds, phone: String, pin_hash: Option<String>, balance: i64, now: i64) -> Result<Result<User, UserError>, StoreError> {
+    let NewUserIds { id, wallet, topup } = ids;
+    if tx.query_one("SELECT id FROM users WHERE phone = $1", &[phone.as_str().into()])?.is_some() {
+        return Ok(Err(UserError::PhoneTaken));
+    }
+    let account = NewAccount { id: wallet, currency: Currency::CNY, code: kind::WALLET, owner: id, flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS };
+    if let Some(Err(e)) = tx.create_accounts(&[account])?.pop() {
+        return Err(StoreError::Corrupt(format!("wallet account: {e}")));
+    }
+    if balance > 0 {
+        if let Some(Err(e)) = tx.create_transfers(&[NewTransfer::simple(topup, BANK_CLEARING_CNY, wallet, balance, Currency::CNY, movement::TOP_UP, id)])?.pop() {
+            return Err(StoreError::Corrupt(format!("top-up: {e}")));
+        }
+    }
+    tx.execute(
+        &format!("INSERT INTO users ({COLUMNS}, created_at) VALUES ($1, $2, $3, 0, 0, $4, $5, $6)"),
+        &[id.into(), phone.as_str().into(), pin_hash.clone().into(), DEFAULT_PASSWORD_FREE_LIMIT.into(), wallet.0.into(), now.into()],
+    )?;
+    Ok(Ok(User { id, phone, pin_hash, pin_failures: 0, pin_locked_until: 0, password_free_limit: DEFAULT_PASSWORD_FREE_LIMIT, wallet }))
 }
 
 /// The user's openid for `appid`, created on first use.

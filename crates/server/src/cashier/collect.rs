@@ -12,8 +12,10 @@
 //! The form's token makes paying idempotent: a double click or a reload of the POST finds the order it
 //! already paid instead of paying twice; the same token with another amount is refused.
 
-use super::pages::{available, error_box, failure_page, login_card, payer_line, pin_field, pin_needed, refusal};
-use super::{esc, html, layout, message_page, see_other, session, system_error, url_encode, yuan};
+use super::i18n::Msg;
+use super::login::login_card;
+use super::pages::{available, error_box, failure_page, payer_line, pin_field, pin_needed, refusal};
+use super::{esc, html, layout, notice, see_other, session, system_error, url_encode, Ctx};
 use crate::merchants::Merchant;
 use crate::orders::{self, NewOrder, Order, OrderError};
 use crate::payments::{self, ChargeIds, PayError};
@@ -24,6 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use saoma_core::order::TradeType;
+use saoma_core::yuan::AmountError;
 use saoma_store::StoreError;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -117,11 +120,20 @@ pub async fn collect(app: &App, merchant: &Merchant, user: &User, total: i64, to
 
 type Params = HashMap<String, String>;
 
-fn merchant(app: &App, mchid: &str) -> Result<Arc<Merchant>, Response> {
+fn merchant(ctx: &Ctx, app: &App, mchid: &str) -> Result<Arc<Merchant>, Response> {
     match app.merchants.get(&app.store, mchid) {
         Ok(Some(m)) => Ok(m),
-        Ok(None) => Err(message_page(StatusCode::NOT_FOUND, "No such merchant", "This collection code does not belong to any merchant. Ask the merchant for its code.")),
-        Err(e) => Err(system_error(e)),
+        Ok(None) => Err(notice(ctx, StatusCode::NOT_FOUND, Msg::NoMerchantTitle, Msg::NoMerchant)),
+        Err(e) => Err(system_error(ctx, e)),
+    }
+}
+
+/// A typed amount that is not one, in the reader's words.
+fn amount_error(ctx: &Ctx, e: AmountError) -> String {
+    match e {
+        AmountError::Format => ctx.t(Msg::AmountFormat).into(),
+        AmountError::Zero => ctx.t(Msg::AmountZero).into(),
+        AmountError::TooLarge => ctx.fill(Msg::AmountTooLarge, &[("max", &saoma_core::yuan::format(saoma_core::order::MAX_TOTAL))]),
     }
 }
 
@@ -142,125 +154,130 @@ struct Entry<'a> {
     ask_pin: bool,
 }
 
-fn render(app: &App, m: &Merchant, user: Option<&User>, f: Entry<'_>, status: StatusCode) -> Response {
+fn render(ctx: &Ctx, app: &App, m: &Merchant, user: Option<&User>, f: Entry<'_>, status: StatusCode) -> Response {
     let next = page_path(m);
-    let mut body = format!("<div class=\"card\"><h1>Pay the merchant · 向商家付款</h1><div class=\"amount\" id=\"merchant\">{}</div></div>", esc(&m.name));
+    let mut body = format!("<div class=\"card\"><h1>{}</h1><div class=\"amount\" id=\"merchant\">{}</div></div>", esc(ctx.t(Msg::CollectHeading)), esc(&m.name));
     match user {
-        None => body.push_str(&login_card(&next, f.error)),
+        None => body.push_str(&login_card(ctx, &next, f.error)),
         Some(user) => {
             let balance = match available(app, user) {
                 Ok(b) => b,
-                Err(e) => return system_error(e),
+                Err(e) => return system_error(ctx, e),
             };
             // With the PIN asked for, the amount it was asked for stays as it is.
             let amount_attrs = if f.ask_pin { " readonly" } else { " autofocus" };
             body.push_str(&format!(
-                "<div class=\"card\">{}{}<p class=\"muted\">Balance <span id=\"balance\">{}</span></p>\
+                "<div class=\"card\">{}{}\
                  <form method=\"post\" action=\"{}/pay\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
-                 <label for=\"amount-input\">Amount (yuan)</label><input id=\"amount-input\" name=\"amount\" inputmode=\"decimal\" \
-                 placeholder=\"0.00\" value=\"{}\" required{amount_attrs}>{}<button id=\"pay\" type=\"submit\">Pay · 付款</button></form></div>",
+                 <label for=\"amount-input\">{}</label><input id=\"amount-input\" name=\"amount\" inputmode=\"decimal\" \
+                 placeholder=\"0.00\" value=\"{}\" required{amount_attrs}>{}<button id=\"pay\" type=\"submit\">{}</button></form></div>",
                 error_box(f.error),
-                payer_line(user, &next),
-                esc(&yuan(balance)),
+                payer_line(ctx, user, &next, balance),
                 esc(&next),
                 esc(f.token),
+                esc(ctx.t(Msg::AmountLabel)),
                 esc(f.amount),
-                if f.ask_pin { pin_field() } else { "" },
+                if f.ask_pin { pin_field(ctx) } else { String::new() },
+                esc(ctx.t(Msg::CollectPay)),
             ));
         }
     }
     body.push_str(&format!(
-        "<div class=\"card qr muted\"><img id=\"collect-qr\" src=\"{}/qr.svg\" alt=\"collection code\"><div>{}'s collection code</div></div>",
+        "<div class=\"card qr muted\"><img id=\"collect-qr\" src=\"{}/qr.svg\" alt=\"{}\"><div>{}</div></div>",
         esc(&next),
-        esc(&m.name)
+        esc(ctx.t(Msg::CollectAlt)),
+        esc(&ctx.fill(Msg::CollectCaption, &[("merchant", &m.name)]))
     ));
-    html(status, layout("收款码 Pay the merchant", &body))
+    html(status, layout(ctx, ctx.t(Msg::CollectTitle), &body))
 }
 
-fn new_token() -> Result<String, Response> {
-    saoma_wechatpay::aead::random_string(TOKEN_LEN).map_err(|e| system_error(e.to_string()))
+fn new_token(ctx: &Ctx) -> Result<String, Response> {
+    saoma_wechatpay::aead::random_string(TOKEN_LEN).map_err(|e| system_error(ctx, e.to_string()))
 }
 
 /// `GET /collect/{mchid}`.
-pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap, Path(mchid): Path<String>) -> Response {
-    let m = match merchant(&app, &mchid) {
+pub async fn page(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(mchid): Path<String>) -> Response {
+    let m = match merchant(&ctx, &app, &mchid) {
         Ok(m) => m,
         Err(page) => return page,
     };
     let user = match session(&app, &headers) {
         Ok(u) => u,
-        Err(e) => return system_error(e),
+        Err(e) => return system_error(&ctx, e),
     };
-    let token = match new_token() {
+    let token = match new_token(&ctx) {
         Ok(t) => t,
         Err(page) => return page,
     };
-    render(&app, &m, user.as_ref(), Entry { amount: "", token: &token, error: None, ask_pin: false }, StatusCode::OK)
+    render(&ctx, &app, &m, user.as_ref(), Entry { amount: "", token: &token, error: None, ask_pin: false }, StatusCode::OK)
 }
 
 /// `POST /collect/{mchid}/pay` {amount (yuan), token, pin?}.
-pub async fn pay(State(app): State<Arc<App>>, headers: HeaderMap, Path(mchid): Path<String>, form: Option<Form<Params>>) -> Response {
+pub async fn pay(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(mchid): Path<String>, form: Option<Form<Params>>) -> Response {
     let p = form.map(|f| f.0).unwrap_or_default();
     let get = |k: &str| p.get(k).map(|s| s.trim()).unwrap_or("");
-    let m = match merchant(&app, &mchid) {
+    let m = match merchant(&ctx, &app, &mchid) {
         Ok(m) => m,
         Err(page) => return page,
     };
     let token = get("token");
     if token.len() != TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return message_page(StatusCode::BAD_REQUEST, "Out-of-date form", "This payment form is out of date. Open the merchant's page again.");
+        return notice(&ctx, StatusCode::BAD_REQUEST, Msg::FormOutdatedTitle, Msg::FormOutdated);
     }
     let amount = get("amount");
     let user = match session(&app, &headers) {
         Ok(Some(u)) => u,
         Ok(None) => {
-            let f = Entry { amount, token, error: Some("Your session has ended. Log in again to pay."), ask_pin: false };
-            return render(&app, &m, None, f, StatusCode::UNAUTHORIZED);
+            let f = Entry { amount, token, error: Some(ctx.t(Msg::SessionEnded)), ask_pin: false };
+            return render(&ctx, &app, &m, None, f, StatusCode::UNAUTHORIZED);
         }
-        Err(e) => return system_error(e),
+        Err(e) => return system_error(&ctx, e),
     };
     let total = match saoma_core::yuan::parse(amount) {
         Ok(t) => t,
-        Err(e) => return render(&app, &m, Some(&user), Entry { amount, token, error: Some(&e.to_string()), ask_pin: false }, StatusCode::BAD_REQUEST),
+        Err(e) => return render(&ctx, &app, &m, Some(&user), Entry { amount, token, error: Some(&amount_error(&ctx, e)), ask_pin: false }, StatusCode::BAD_REQUEST),
     };
     let pin = Some(get("pin")).filter(|s| !s.is_empty()).map(str::to_string);
     // Ask for the PIN before the first try when it is plainly needed (the job checks again).
     if pin.is_none() && pin_needed(&user, total) {
-        let f = Entry { amount, token, error: Some("This payment needs your 6-digit payment PIN."), ask_pin: true };
-        return render(&app, &m, Some(&user), f, StatusCode::FORBIDDEN);
+        let f = Entry { amount, token, error: Some(ctx.t(Msg::PinRequired)), ask_pin: true };
+        return render(&ctx, &app, &m, Some(&user), f, StatusCode::FORBIDDEN);
     }
     let back = page_path(&m);
     match collect(&app, &m, &user, total, token, pin).await {
         Ok(order) => see_other(&format!("/cashier/result?transaction_id={}", url_encode(&order.transaction_id))),
         Err(CollectError::Pay(e @ (PayError::PinRequired | PayError::WrongPin { .. } | PayError::PinBusy))) => {
-            let (status, message) = refusal(&app, &user, &e, total);
-            render(&app, &m, Some(&user), Entry { amount, token, error: Some(&message), ask_pin: true }, status)
+            let (status, message) = refusal(&ctx, &app, &user, &e, total, None);
+            render(&ctx, &app, &m, Some(&user), Entry { amount, token, error: Some(&message), ask_pin: true }, status)
         }
         Err(CollectError::Pay(e)) => {
-            let (status, message) = refusal(&app, &user, &e, total);
-            failure_page(status, &message, &back)
+            let (status, message) = refusal(&ctx, &app, &user, &e, total, None);
+            failure_page(&ctx, status, &message, &back)
         }
-        Err(CollectError::FormUsed) => failure_page(StatusCode::CONFLICT, "This payment form was used already. Open the merchant's page again to make another payment.", &back),
-        Err(CollectError::NoAppid) => message_page(StatusCode::CONFLICT, "Not set up", "This merchant cannot take payments yet (it has no app). Pay another way."),
-        Err(CollectError::Order(OrderError::Field(f))) => render(&app, &m, Some(&user), Entry { amount, token, error: Some(&f.to_string()), ask_pin: false }, StatusCode::BAD_REQUEST),
-        Err(CollectError::Order(e)) => system_error(format!("{e:?}")),
-        Err(CollectError::Store(e)) => system_error(e),
+        Err(CollectError::FormUsed) => failure_page(&ctx, StatusCode::CONFLICT, ctx.t(Msg::FormUsed), &back),
+        Err(CollectError::NoAppid) => notice(&ctx, StatusCode::CONFLICT, Msg::NotSetUpTitle, Msg::NotSetUp),
+        Err(CollectError::Order(OrderError::Field(f))) => {
+            tracing::info!(field = %f, "collection-code amount refused");
+            render(&ctx, &app, &m, Some(&user), Entry { amount, token, error: Some(ctx.t(Msg::AmountRefused)), ask_pin: false }, StatusCode::BAD_REQUEST)
+        }
+        Err(CollectError::Order(e)) => system_error(&ctx, format!("{e:?}")),
+        Err(CollectError::Store(e)) => system_error(&ctx, e),
     }
 }
 
-fn qr(app: &App, mchid: &str, kind: &str, q: &Params) -> Response {
-    match merchant(app, mchid) {
+fn qr(ctx: &Ctx, app: &App, mchid: &str, kind: &str, q: &Params) -> Response {
+    match merchant(ctx, app, mchid) {
         Ok(m) => super::qr_answer(&collect_url(app, &m), kind, q),
         Err(page) => page,
     }
 }
 
 /// `GET /collect/{mchid}/qr.svg`: the code to print.
-pub async fn qr_svg(State(app): State<Arc<App>>, Path(mchid): Path<String>, axum::extract::Query(q): axum::extract::Query<Params>) -> Response {
-    qr(&app, &mchid, "svg", &q)
+pub async fn qr_svg(State(app): State<Arc<App>>, ctx: Ctx, Path(mchid): Path<String>, axum::extract::Query(q): axum::extract::Query<Params>) -> Response {
+    qr(&ctx, &app, &mchid, "svg", &q)
 }
 
 /// `GET /collect/{mchid}/qr.png[?scale=8]`.
-pub async fn qr_png(State(app): State<Arc<App>>, Path(mchid): Path<String>, axum::extract::Query(q): axum::extract::Query<Params>) -> Response {
-    qr(&app, &mchid, "png", &q)
+pub async fn qr_png(State(app): State<Arc<App>>, ctx: Ctx, Path(mchid): Path<String>, axum::extract::Query(q): axum::extract::Query<Params>) -> Response {
+    qr(&ctx, &app, &mchid, "png", &q)
 }

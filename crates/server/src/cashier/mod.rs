@@ -5,7 +5,10 @@
 //! Content-Security-Policy forbids scripts altogether, so text a merchant wrote (descriptions, names)
 //! cannot run even if an escape were missed. Every value written into a page goes through [`esc`].
 //!
-//! The session is the wallet's own (`login::login`, the `wallet_sessions` table), carried in an HttpOnly
+//! Pages speak Chinese (zh-CN) unless the browser prefers English or the user switched (`i18n.rs`: the
+//! one catalogue of texts, and how a request's language is chosen); each handler takes a [`Ctx`].
+//!
+//! The session is the wallet's own (`crate::login`, the `wallet_sessions` table), carried in an HttpOnly
 //! cookie with `SameSite=Lax`: pages read it without script, and no other site can post a payment with
 //! it (its cookie is not sent on cross-site POSTs, and POSTs whose `Origin` is another site are refused).
 
@@ -14,17 +17,21 @@
 #![allow(clippy::result_large_err)]
 
 mod collect;
+pub mod i18n;
+mod login;
 mod pages;
 pub mod qr;
 
 use crate::users::User;
 use crate::App;
-use axum::extract::{Query, Request, State};
+use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use i18n::{Lang, Msg, LANG_COOKIE};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,9 +42,11 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/cashier/jsapi", get(pages::cashier))
         .route("/cashier/pay", post(pages::pay))
         .route("/cashier/result", get(pages::result))
-        .route("/cashier/sms", post(pages::send_code))
-        .route("/cashier/login", post(pages::login))
-        .route("/cashier/logout", post(pages::logout))
+        .route("/cashier/sms", post(login::send_code))
+        .route("/cashier/login", post(login::login))
+        .route("/cashier/register", post(login::register))
+        .route("/cashier/done", get(pages::done))
+        .route("/cashier/logout", post(login::logout))
         .route("/collect/:mchid", get(collect::page))
         .route("/collect/:mchid/pay", post(collect::pay))
         .route("/collect/:mchid/qr.svg", get(collect::qr_svg))
@@ -45,6 +54,66 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/qr.svg", get(qr_svg))
         .route("/qr.png", get(qr_png))
         .route_layer(middleware::from_fn_with_state(app, same_origin_posts))
+        .route_layer(middleware::from_fn(remember_lang))
+}
+
+/// What a page needs to speak to its reader: the language, and (on pages reached by GET) this very
+/// address, to offer the other language on.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub lang: Lang,
+    /// `href` of the link to the other language (`None` on pages that answer a POST).
+    switch: Option<String>,
+}
+
+impl Ctx {
+    pub fn t(&self, m: Msg) -> &'static str {
+        self.lang.t(m)
+    }
+
+    pub fn fill(&self, m: Msg, args: &[(&str, &str)]) -> String {
+        self.lang.fill(m, args)
+    }
+
+    pub fn html(&self, m: Msg, args: &[(&str, &str)]) -> String {
+        self.lang.html(m, args)
+    }
+}
+
+/// The value of `?lang=` in a query string, if any.
+fn lang_param(query: &str) -> Option<&str> {
+    query.split('&').find_map(|kv| kv.strip_prefix("lang="))
+}
+
+#[axum::async_trait]
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Ctx, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let lang = Lang::of(&parts.headers, lang_param(query));
+        let switch = (parts.method == Method::GET).then(|| {
+            let mut kept: Vec<&str> = query.split('&').filter(|kv| !kv.is_empty() && !kv.starts_with("lang=")).collect();
+            let other = format!("lang={}", lang.other().code());
+            kept.push(&other);
+            format!("{}?{}", parts.uri.path(), kept.join("&"))
+        });
+        Ok(Ctx { lang, switch })
+    }
+}
+
+/// A GET with `?lang=zh|en` remembers the choice in a cookie, so that the forms that follow (and the
+/// pages they lead to) keep the language the user chose.
+async fn remember_lang(req: Request, next: Next) -> Response {
+    let chosen = (req.method() == Method::GET).then(|| req.uri().query().and_then(lang_param).and_then(Lang::from_code)).flatten();
+    let mut r = next.run(req).await;
+    if let Some(lang) = chosen {
+        let cookie = format!("{LANG_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000", lang.code());
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
 }
 
 /// The wallet session cookie (its value is a `wallet_sessions` token).
@@ -94,7 +163,7 @@ pub fn masked_phone(phone: &str) -> String {
     format!("{}{}{}", chars[..head].iter().collect::<String>(), "*".repeat(chars.len() - head - tail), chars[chars.len() - tail..].iter().collect::<String>())
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC',sans-serif;background:#f2f2f2;margin:0;color:#111}\
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'PingFang SC','Microsoft YaHei','Noto Sans CJK SC','WenQuanYi Micro Hei',sans-serif;background:#f2f2f2;margin:0;color:#111}\
 main{max-width:26rem;margin:0 auto;padding:1rem}\
 .card{background:#fff;border-radius:.5rem;padding:1.25rem;margin-bottom:1rem}\
 h1{font-size:1.1rem;margin:0 0 .75rem;color:#555;font-weight:500}\
@@ -107,13 +176,29 @@ input{width:100%;box-sizing:border-box;font-size:1.1rem;padding:.55rem;border:1p
 button{width:100%;margin-top:.9rem;font-size:1.1rem;padding:.7rem;border:0;border-radius:.35rem;background:#07c160;color:#fff}\
 button.link{background:none;color:#576b95;font-size:.9rem;width:auto;padding:0;margin:0}\
 dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem .8rem;margin:.5rem 0}dt{color:#777}dd{margin:0;word-break:break-all}\
-.qr{text-align:center}.qr img{width:12rem;height:12rem}";
+.qr{text-align:center}.qr img{width:12rem;height:12rem}\
+nav.lang{text-align:right;font-size:.85rem;margin:0 0 .5rem}nav.lang a,a.plain{color:#576b95;text-decoration:none}\
+a.button{display:block;box-sizing:border-box;text-align:center;text-decoration:none;margin-top:.9rem;font-size:1.1rem;padding:.7rem;border-radius:.35rem;background:#07c160;color:#fff}\
+a.button.secondary{background:#fff;color:#07c160;border:1px solid #07c160}\
+.success{text-align:center}.success dl{text-align:left}\
+.mark{display:flex;width:4.5rem;height:4.5rem;border-radius:50%;background:#07c160;color:#fff;font-size:2.6rem;line-height:1;align-items:center;justify-content:center;margin:.5rem auto .75rem}\
+.mark.fail{background:#fa5151}.success .error{text-align:left}\
+.success h1{color:#111;font-size:1.3rem;font-weight:600;margin:0}";
 
-/// A whole page: `title` and `body` (already HTML; callers escape what they put in it).
-pub fn layout(title: &str, body: &str) -> String {
+/// A whole page in `ctx`'s language: `title` and `body` (already HTML; callers escape what they put in it).
+pub fn layout(ctx: &Ctx, title: &str, body: &str) -> String {
+    let switch = ctx
+        .switch
+        .as_deref()
+        .map(|href| {
+            let other = ctx.lang.other();
+            format!("<nav class=\"lang\"><a id=\"lang-switch\" href=\"{}\" hreflang=\"{}\" lang=\"{}\">{}</a></nav>", esc(href), other.tag(), other.tag(), esc(ctx.t(Msg::SwitchLanguage)))
+        })
+        .unwrap_or_default();
     format!(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{} · saoma</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{} · saoma</title><style>{STYLE}</style></head><body><main>{switch}{body}</main></body></html>\n",
+        ctx.lang.tag(),
         esc(title)
     )
 }
@@ -134,17 +219,25 @@ pub fn html(status: StatusCode, page: String) -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // The same address reads differently by language and session.
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Language, Cookie"));
     r
 }
 
-/// A page that only says what went wrong (unknown order, closed, system error…).
-pub fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
-    html(status, layout(title, &format!("<div class=\"card\"><h1>{}</h1><p>{}</p></div>", esc(title), esc(message))))
+/// A page that only says what went wrong (unknown order, closed, system error…) and what to do next.
+pub fn message_page(ctx: &Ctx, status: StatusCode, title: Msg, message: &str) -> Response {
+    let title = ctx.t(title);
+    html(status, layout(ctx, title, &format!("<div class=\"card\" id=\"notice\"><h1>{}</h1><p id=\"message\">{}</p></div>", esc(title), esc(message))))
 }
 
-pub fn system_error(e: impl std::fmt::Display) -> Response {
+/// [`message_page`] with a text of the catalogue.
+pub fn notice(ctx: &Ctx, status: StatusCode, title: Msg, message: Msg) -> Response {
+    message_page(ctx, status, title, ctx.t(message))
+}
+
+pub fn system_error(ctx: &Ctx, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "cashier page failed");
-    message_page(StatusCode::INTERNAL_SERVER_ERROR, "System error", "Something went wrong on our side; nothing was paid. Please try again.")
+    notice(ctx, StatusCode::INTERNAL_SERVER_ERROR, Msg::SystemErrorTitle, Msg::SystemError)
 }
 
 /// A 303 to `location` (after a POST: the browser GETs it, and a reload does not post again).
@@ -156,7 +249,7 @@ pub fn see_other(location: &str) -> Response {
     r
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
         (k == name).then_some(v)
@@ -201,7 +294,8 @@ async fn same_origin_posts(State(app): State<Arc<App>>, req: Request, next: Next
         };
         let fetch_ok = fetch_site.is_none_or(|s| s == "same-origin" || s == "none");
         if !(origin_ok && fetch_ok) {
-            return message_page(StatusCode::FORBIDDEN, "Refused", "This form was sent from another site. Open the payment page again and pay from there.");
+            let ctx = Ctx { lang: Lang::of(h, None), switch: None };
+            return notice(&ctx, StatusCode::FORBIDDEN, Msg::CrossSiteTitle, Msg::CrossSite);
         }
     }
     next.run(req).await

@@ -1,36 +1,37 @@
 //! The cashier (收银台) for an order's prepay id (`h5_url` is `/cashier/h5?prepay_id=wx…`; JSAPI and APP
-//! prepay ids open `/cashier/jsapi?prepay_id=wx…`): the order, the wallet login, the confirmation (with
-//! the PIN when the payment needs it), and the result, which leads back to the merchant's page when the
-//! h5_url carried a `redirect_url`. Also the login pages the collection code shares.
+//! prepay ids open `/cashier/jsapi?prepay_id=wx…`): the order, the wallet login (`login.rs`), the
+//! confirmation (with the PIN when the payment needs it), and the receipt, whose 完成 button leads back to
+//! the merchant's page when the h5_url carried a `redirect_url`. Every order that cannot be paid gets a
+//! page of its own saying why and what to do next.
 
-use super::{esc, html, layout, masked_phone, message_page, safe_next, see_other, session, session_cookie, system_error, url_encode, yuan, SESSION_COOKIE};
+use super::i18n::Msg;
+use super::login::login_card;
+use super::{esc, html, layout, masked_phone, message_page, notice, see_other, session, system_error, url_encode, yuan, Ctx};
 use crate::merchants::Merchant;
 use crate::orders::{self, Order};
 use crate::payments::{self, PayError};
-use crate::login;
-use crate::users::{User, UserError};
+use crate::users::User;
 use crate::App;
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use saoma_core::order::{TradeState, TradeType};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-type Params = HashMap<String, String>;
+pub(super) type Params = HashMap<String, String>;
 
-fn param<'a>(p: &'a Params, name: &str) -> &'a str {
+pub(super) fn param<'a>(p: &'a Params, name: &str) -> &'a str {
     p.get(name).map(|s| s.trim()).unwrap_or("")
 }
 
 /// The order a cashier page is for, and its merchant; or the page that says why there is none.
-fn load(app: &App, prepay_id: &str) -> Result<(Order, Arc<Merchant>), Response> {
+fn load(ctx: &Ctx, app: &App, prepay_id: &str) -> Result<(Order, Arc<Merchant>), Response> {
     if prepay_id.is_empty() {
-        return Err(message_page(StatusCode::BAD_REQUEST, "Incomplete link", "This payment link has no prepay_id. Go back to the merchant and start the payment again."));
+        return Err(notice(ctx, StatusCode::BAD_REQUEST, Msg::LinkIncompleteTitle, Msg::LinkIncomplete));
     }
-    let not_found = || message_page(StatusCode::NOT_FOUND, "No such order", "There is no order to pay at this link. Go back to the merchant and start the payment again.");
+    let not_found = || notice(ctx, StatusCode::NOT_FOUND, Msg::OrderNotFoundTitle, Msg::OrderNotFound);
     // Only prepay ids (`wx…`): a Native code_url is scanned in the wallet, not opened here.
     let code = match payments::order_code(prepay_id) {
         Some(c) if prepay_id.starts_with("wx") => c,
@@ -39,25 +40,99 @@ fn load(app: &App, prepay_id: &str) -> Result<(Order, Arc<Merchant>), Response> 
     let order = match orders::by_code(app, code) {
         Ok(Some(o)) if matches!(o.trade_type, TradeType::H5 | TradeType::Jsapi | TradeType::App) => o,
         Ok(_) => return Err(not_found()),
-        Err(e) => return Err(system_error(e)),
+        Err(e) => return Err(system_error(ctx, e)),
     };
     match app.merchants.get(&app.store, &order.mchid) {
         Ok(Some(m)) => Ok((order, m)),
-        Ok(None) => Err(system_error(format!("order {} of unknown merchant {}", order.id, order.mchid))),
-        Err(e) => Err(system_error(e)),
+        Ok(None) => Err(system_error(ctx, format!("order {} of unknown merchant {}", order.id, order.mchid))),
+        Err(e) => Err(system_error(ctx, e)),
     }
 }
 
-/// The page for an order that can no longer be paid: 409 when paid (or being paid), 410 when closed.
-fn not_payable(state: TradeState) -> Option<Response> {
-    match state {
-        TradeState::NotPay => None,
-        TradeState::Success | TradeState::Refund => Some(message_page(StatusCode::CONFLICT, "Already paid", "This order has already been paid. There is nothing more to pay.")),
-        TradeState::UserPaying => Some(message_page(StatusCode::CONFLICT, "Payment in progress", "A payment of this order is in progress. Check your wallet before paying again.")),
-        TradeState::Closed | TradeState::Revoked | TradeState::PayError => {
-            Some(message_page(StatusCode::GONE, "Order closed", "This order is closed or has expired and can no longer be paid. Go back to the merchant to order again."))
+/// Why an order cannot be paid (by this user), each with its own page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unpayable {
+    Closed,
+    Expired,
+    Revoked,
+    /// Paid, and the reader is not (known to be) the payer.
+    Paid,
+    Paying,
+    /// A JSAPI order placed for another user's openid.
+    PayerMismatch,
+}
+
+impl Unpayable {
+    /// Why `order` cannot be paid as of `now`, if it cannot.
+    fn of(order: &Order, now: i64) -> Option<Unpayable> {
+        match order.state_at(now) {
+            TradeState::NotPay => None,
+            TradeState::Success | TradeState::Refund => Some(Unpayable::Paid),
+            TradeState::UserPaying => Some(Unpayable::Paying),
+            TradeState::Revoked => Some(Unpayable::Revoked),
+            // Unpaid in the table but past its time: it expired (the merchant did not close it).
+            TradeState::Closed if order.trade_state == TradeState::NotPay => Some(Unpayable::Expired),
+            TradeState::Closed | TradeState::PayError => Some(Unpayable::Closed),
         }
     }
+
+    /// The refusal code of a payment job (`PayError::Order`), read against the order as it is now.
+    fn of_code(code: &str, now_order: Option<&Order>, now: i64) -> Unpayable {
+        match code {
+            "ORDERPAID" => Unpayable::Paid,
+            "USERPAYING" => Unpayable::Paying,
+            "ORDER_REVOKED" => Unpayable::Revoked,
+            "PAYER_MISMATCH" => Unpayable::PayerMismatch,
+            _ => now_order.and_then(|o| Unpayable::of(o, now)).filter(|u| *u == Unpayable::Expired).unwrap_or(Unpayable::Closed),
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            Unpayable::Closed | Unpayable::Expired | Unpayable::Revoked => StatusCode::GONE,
+            Unpayable::Paid | Unpayable::Paying => StatusCode::CONFLICT,
+            Unpayable::PayerMismatch => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// Title and text (`logged_in`: whoever reads it is logged in, so "log in to see your receipt" would
+    /// be no help).
+    fn texts(self, logged_in: bool) -> (Msg, Msg) {
+        match self {
+            Unpayable::Closed => (Msg::OrderClosedTitle, Msg::OrderClosed),
+            Unpayable::Expired => (Msg::OrderExpiredTitle, Msg::OrderExpired),
+            Unpayable::Revoked => (Msg::OrderRevokedTitle, Msg::OrderRevoked),
+            Unpayable::Paid if logged_in => (Msg::OrderPaidTitle, Msg::OrderPaidByOther),
+            Unpayable::Paid => (Msg::OrderPaidTitle, Msg::OrderPaid),
+            Unpayable::Paying => (Msg::OrderPayingTitle, Msg::OrderPaying),
+            Unpayable::PayerMismatch => (Msg::PayerMismatchTitle, Msg::PayerMismatch),
+        }
+    }
+
+    /// The page: a paid order offers the login (after which its payer lands on the receipt), another
+    /// payer's order a way to switch account; `next` is the order's cashier page.
+    fn page(self, ctx: &Ctx, logged_in: bool, next: &str) -> Response {
+        let (title, text) = self.texts(logged_in);
+        let more = match self {
+            Unpayable::Paid if !logged_in => login_card(ctx, next, None),
+            Unpayable::PayerMismatch => format!(
+                "<form method=\"post\" action=\"/cashier/logout\"><input type=\"hidden\" name=\"next\" value=\"{}\"><button id=\"switch-account\" type=\"submit\">{}</button></form>",
+                esc(next),
+                esc(ctx.t(Msg::SwitchAccount))
+            ),
+            _ => return notice(ctx, self.status(), title, text),
+        };
+        let body = format!("<div class=\"card\" id=\"notice\"><h1>{}</h1><p id=\"message\">{}</p></div>{more}", esc(ctx.t(title)), esc(ctx.t(text)));
+        html(self.status(), layout(ctx, ctx.t(title), &body))
+    }
+}
+
+/// Whether `user` is not the payer a JSAPI order was placed for (its `payer.openid` is not theirs in the
+/// order's app). The payment job decides again under the writer; this shapes the page.
+fn payer_mismatch(app: &App, order: &Order, user: &User) -> Result<bool, saoma_store::StoreError> {
+    let Some(expected) = &order.payer_openid else { return Ok(false) };
+    let row = app.store.query_one("SELECT openid FROM openids WHERE user_id = $1 AND appid = $2", &[user.id.into(), order.appid.as_str().into()])?;
+    Ok(row.and_then(|r| r[0].as_str().map(str::to_string)).as_ref() != Some(expected))
 }
 
 /// The top of every payment page: whom, what, how much.
@@ -74,32 +149,26 @@ pub fn error_box(error: Option<&str>) -> String {
     error.map(|e| format!("<div class=\"error\" id=\"error\" role=\"alert\">{}</div>", esc(e))).unwrap_or_default()
 }
 
-/// The first login step (phone) for a page that sends the browser back to `next` when done.
-pub fn login_card(next: &str, error: Option<&str>) -> String {
+/// Who is paying and their balance, with a way out (another account).
+pub fn payer_line(ctx: &Ctx, user: &User, next: &str, balance: i64) -> String {
     format!(
-        "<div class=\"card\"><h1>Log in to pay · 登录付款</h1>{}<form method=\"post\" action=\"/cashier/sms\">\
-         <input type=\"hidden\" name=\"next\" value=\"{}\"><label for=\"phone\">Phone number</label>\
-         <input id=\"phone\" name=\"phone\" type=\"tel\" inputmode=\"numeric\" autocomplete=\"tel\" required>\
-         <button id=\"send-code\" type=\"submit\">Send code</button></form></div>",
-        error_box(error),
-        esc(next)
-    )
-}
-
-/// Who is paying, with a way out (another account).
-pub fn payer_line(user: &User, next: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"/cashier/logout\" class=\"muted\">Paying from the wallet of <span id=\"payer\">{}</span>. \
-         <input type=\"hidden\" name=\"next\" value=\"{}\"><button class=\"link\" type=\"submit\">Not you?</button></form>",
-        esc(&masked_phone(&user.phone)),
-        esc(next)
+        "<form method=\"post\" action=\"/cashier/logout\" class=\"muted\">{} \
+         <input type=\"hidden\" name=\"next\" value=\"{}\"><button class=\"link\" type=\"submit\">{}</button></form>\
+         <p class=\"muted\">{}</p>",
+        ctx.html(Msg::PayingFrom, &[("phone", &format!("<span id=\"payer\">{}</span>", esc(&masked_phone(&user.phone))))]),
+        esc(next),
+        esc(ctx.t(Msg::NotYou)),
+        ctx.html(Msg::Balance, &[("balance", &format!("<span id=\"balance\">{}</span>", esc(&yuan(balance))))]),
     )
 }
 
 /// The PIN field, for a payment that needs it.
-pub fn pin_field() -> &'static str {
-    "<label for=\"pin\">Payment PIN (6 digits)</label><input id=\"pin\" name=\"pin\" type=\"password\" inputmode=\"numeric\" \
-     autocomplete=\"off\" pattern=\"[0-9]{6}\" maxlength=\"6\" required>"
+pub fn pin_field(ctx: &Ctx) -> String {
+    format!(
+        "<label for=\"pin\">{}</label><input id=\"pin\" name=\"pin\" type=\"password\" inputmode=\"numeric\" \
+         autocomplete=\"off\" pattern=\"[0-9]{{6}}\" maxlength=\"6\" required>",
+        esc(ctx.t(Msg::PinLabel))
+    )
 }
 
 /// Whether `user` must give the PIN to pay `total`: above the password-free limit, as for every payment
@@ -112,6 +181,11 @@ pub fn pin_needed(user: &User, total: i64) -> bool {
 /// The wallet's available balance.
 pub fn available(app: &App, user: &User) -> Result<i64, saoma_store::StoreError> {
     Ok(app.store.account(user.wallet)?.map(|a| a.available()).unwrap_or(0))
+}
+
+/// What to say when the wallet holds less than `total`: the shortfall and how to top up.
+pub fn not_enough(ctx: &Ctx, total: i64, balance: i64) -> String {
+    ctx.fill(Msg::NotEnough, &[("total", &yuan(total)), ("balance", &yuan(balance))])
 }
 
 fn cashier_path(order: &Order, back: Option<&str>) -> String {
@@ -130,7 +204,7 @@ fn back_param(back: Option<&str>) -> String {
 /// registered H5 domains or a subdomain (as WeChat Pay's H5 domain configuration), read strictly
 /// (`outbound::parse_url`: no userinfo, backslashes, odd characters); anything else is refused rather
 /// than followed (no `javascript:`, no relative path into this server, no other site).
-fn redirect_url(p: &Params, merchant: &Merchant) -> Result<Option<String>, Response> {
+fn redirect_url(ctx: &Ctx, p: &Params, merchant: &Merchant) -> Result<Option<String>, Response> {
     let url = param(p, "redirect_url");
     if url.is_empty() {
         return Ok(None);
@@ -142,42 +216,44 @@ fn redirect_url(p: &Params, merchant: &Merchant) -> Result<Option<String>, Respo
     });
     match host {
         Some(h) if plain && merchant.h5_domains.iter().any(|d| crate::outbound::host_within(&h, d)) => Ok(Some(url.to_string())),
-        _ => Err(message_page(
-            StatusCode::BAD_REQUEST,
-            "返回地址无效 · Bad return address",
-            "此支付链接的 redirect_url 不是商户登记的 H5 域名下的地址。请返回商户页面重新发起支付。\
-             This payment link's redirect_url is not an address on the merchant's registered H5 domains. Go back to the merchant and start the payment again.",
-        )),
+        _ => Err(notice(ctx, StatusCode::BAD_REQUEST, Msg::BadRedirectTitle, Msg::BadRedirect)),
     }
 }
 
 /// The cashier page: the order, then the login or the confirmation.
 #[allow(clippy::too_many_arguments)]
-fn render(app: &App, order: &Order, merchant: &Merchant, user: Option<&User>, error: Option<&str>, ask_pin: bool, status: StatusCode, back: Option<&str>) -> Response {
+fn render(ctx: &Ctx, app: &App, order: &Order, merchant: &Merchant, user: Option<&User>, error: Option<&str>, ask_pin: bool, status: StatusCode, back: Option<&str>) -> Response {
     let next = cashier_path(order, back);
     let mut body = summary(&merchant.name, &order.description, order.total);
     match user {
-        None => body.push_str(&login_card(&next, error)),
+        None => body.push_str(&login_card(ctx, &next, error)),
         Some(user) => {
             let needs_pin = pin_needed(user, order.total) || ask_pin;
             let balance = match available(app, user) {
                 Ok(b) => b,
-                Err(e) => return system_error(e),
+                Err(e) => return system_error(ctx, e),
             };
             body.push_str("<div class=\"card\">");
             body.push_str(&error_box(error));
-            body.push_str(&payer_line(user, &next));
-            body.push_str(&format!("<p class=\"muted\">Balance <span id=\"balance\">{}</span></p>", esc(&yuan(balance))));
-            if needs_pin && user.pin_hash.is_none() {
-                body.push_str("<p class=\"error\">This payment needs your payment PIN, and your wallet has none yet. Set a PIN in the wallet first.</p>");
+            body.push_str(&payer_line(ctx, user, &next, balance));
+            if balance < order.total && error.is_none() {
+                // A new wallet, or a small one: say so now, and how to top up, instead of a button that fails.
+                body.push_str(&format!(
+                    "{}<a class=\"plain\" id=\"reload\" href=\"{}\">{}</a>",
+                    error_box(Some(&not_enough(ctx, order.total, balance))),
+                    esc(&next),
+                    esc(ctx.t(Msg::ToppedUp))
+                ));
+            } else if needs_pin && user.pin_hash.is_none() {
+                body.push_str(&format!("<p class=\"error\" id=\"error\">{}</p>", esc(ctx.t(Msg::PinNotSet))));
             } else {
                 body.push_str(&format!(
                     "<form method=\"post\" action=\"/cashier/pay\"><input type=\"hidden\" name=\"prepay_id\" value=\"{}\">{}{}\
-                     <button id=\"pay\" type=\"submit\">Pay {} · 确认支付</button></form>",
+                     <button id=\"pay\" type=\"submit\">{}</button></form>",
                     esc(&order.prepay_id()),
                     back.map(|b| format!("<input type=\"hidden\" name=\"redirect_url\" value=\"{}\">", esc(b))).unwrap_or_default(),
-                    if needs_pin { pin_field() } else { "" },
-                    esc(&yuan(order.total))
+                    if needs_pin { pin_field(ctx) } else { String::new() },
+                    esc(&ctx.fill(Msg::PayButton, &[("amount", &yuan(order.total))]))
                 ));
             }
             body.push_str("</div>");
@@ -186,35 +262,44 @@ fn render(app: &App, order: &Order, merchant: &Merchant, user: Option<&User>, er
     // For a customer at a desktop: the same page on a phone.
     let here = format!("{}{next}", app.public_base_url());
     body.push_str(&format!(
-        "<div class=\"card qr muted\"><img src=\"/qr.svg?text={}\" alt=\"QR code of this page\"><div>Or scan to pay on your phone</div></div>",
-        esc(&url_encode(&here))
+        "<div class=\"card qr muted\"><img src=\"/qr.svg?text={}\" alt=\"{}\"><div>{}</div></div>",
+        esc(&url_encode(&here)),
+        esc(ctx.t(Msg::QrAlt)),
+        esc(ctx.t(Msg::ScanOnPhone))
     ));
-    html(status, layout("收银台 Checkout", &body))
+    html(status, layout(ctx, ctx.t(Msg::CheckoutTitle), &body))
 }
 
 /// `GET /cashier/h5?prepay_id=…` and `GET /cashier/jsapi?prepay_id=…`.
-pub async fn cashier(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
-    let (order, merchant) = match load(&app, param(&q, "prepay_id")) {
+pub async fn cashier(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Query(q): Query<Params>) -> Response {
+    let (order, merchant) = match load(&ctx, &app, param(&q, "prepay_id")) {
         Ok(x) => x,
         Err(page) => return page,
     };
-    let back = match redirect_url(&q, &merchant) {
+    let back = match redirect_url(&ctx, &q, &merchant) {
         Ok(b) => b,
         Err(page) => return page,
     };
     let user = match session(&app, &headers) {
         Ok(u) => u,
-        Err(e) => return system_error(e),
+        Err(e) => return system_error(&ctx, e),
     };
-    let state = order.state_at(app.business_now_secs());
+    let now = app.business_now_secs();
     // The payer coming back (reload, back button) sees their receipt.
-    if state == TradeState::Success && user.as_ref().is_some_and(|u| order.payer_user == Some(u.id)) {
+    if order.state_at(now) == TradeState::Success && user.as_ref().is_some_and(|u| order.payer_user == Some(u.id)) {
         return see_other(&result_path(&order, back.as_deref()));
     }
-    if let Some(page) = not_payable(state) {
-        return page;
+    if let Some(why) = Unpayable::of(&order, now) {
+        return why.page(&ctx, user.is_some(), &cashier_path(&order, back.as_deref()));
     }
-    render(&app, &order, &merchant, user.as_ref(), None, false, StatusCode::OK, back.as_deref())
+    if let Some(u) = &user {
+        match payer_mismatch(&app, &order, u) {
+            Ok(true) => return Unpayable::PayerMismatch.page(&ctx, true, &cashier_path(&order, back.as_deref())),
+            Ok(false) => {}
+            Err(e) => return system_error(&ctx, e),
+        }
+    }
+    render(&ctx, &app, &order, &merchant, user.as_ref(), None, false, StatusCode::OK, back.as_deref())
 }
 
 fn result_path(order: &Order, back: Option<&str>) -> String {
@@ -222,210 +307,142 @@ fn result_path(order: &Order, back: Option<&str>) -> String {
 }
 
 /// A payment that did not happen, in plain words, with the way back.
-pub fn failure_page(status: StatusCode, reason: &str, back: &str) -> Response {
+pub fn failure_page(ctx: &Ctx, status: StatusCode, reason: &str, back: &str) -> Response {
     let body = format!(
-        "<div class=\"card\" id=\"result\"><h1>Payment failed · 支付失败</h1>{}<p>Nothing was charged.</p><p><a href=\"{}\">Back to the payment</a></p></div>",
+        "<div class=\"card success\" id=\"result\"><div class=\"mark fail\" id=\"failure-mark\" aria-hidden=\"true\">!</div><h1>{}</h1>{}<p>{}</p>\
+         <a class=\"button secondary\" id=\"back\" href=\"{}\">{}</a></div>",
+        esc(ctx.t(Msg::PayFailedTitle)),
         error_box(Some(reason)),
-        esc(back)
+        esc(ctx.t(Msg::NothingCharged)),
+        esc(back),
+        esc(ctx.t(Msg::BackToPayment))
     );
-    html(status, layout("Payment failed", &body))
+    html(status, layout(ctx, ctx.t(Msg::PayFailedTitle), &body))
 }
 
-/// Why a payment was refused, in plain words, and the page's status.
-pub fn refusal(app: &App, user: &User, e: &PayError, total: i64) -> (StatusCode, String) {
+/// Why a payment was refused, in plain words with what to do next, and the page's status. `order` is
+/// the order as it is now, where there is one (it tells an expired order from a closed one).
+pub fn refusal(ctx: &Ctx, app: &App, user: &User, e: &PayError, total: i64, order: Option<&Order>) -> (StatusCode, String) {
     match e {
         PayError::NotEnough => {
-            let balance = available(app, user).map(|b| format!(" (you have {})", yuan(b))).unwrap_or_default();
-            (StatusCode::FORBIDDEN, format!("Your wallet balance is not enough for {}{balance}. Top up your wallet and try again.", yuan(total)))
+            let balance = available(app, user).unwrap_or(0);
+            (StatusCode::FORBIDDEN, not_enough(ctx, total, balance))
         }
-        PayError::PinLocked { until } => (
-            StatusCode::FORBIDDEN,
-            format!("Too many wrong PINs: payments that need the PIN are locked until {}.", saoma_core::time::format_rfc3339_cst(*until).replace('T', " ")),
-        ),
-        PayError::PinRequired => (StatusCode::FORBIDDEN, "This payment needs your 6-digit payment PIN.".into()),
-        PayError::PinBusy => (StatusCode::TOO_MANY_REQUESTS, "Your PIN is being checked for other requests right now. Wait a moment and try again.".into()),
-        PayError::WrongPin { tries_left } => (StatusCode::FORBIDDEN, format!("Wrong PIN. {tries_left} {} left before PIN payments are locked.", if *tries_left == 1 { "try" } else { "tries" })),
-        PayError::NoSuchOrder => (StatusCode::NOT_FOUND, "There is no such order.".into()),
-        PayError::Order(code) if code == "ORDERPAID" => (StatusCode::CONFLICT, "This order has already been paid.".into()),
-        PayError::Order(code) if code == "ORDER_CLOSED" => (StatusCode::GONE, "This order is closed or has expired.".into()),
-        PayError::Order(_) => (StatusCode::CONFLICT, "A payment of this order is already in progress.".into()),
+        PayError::PinLocked { until } => (StatusCode::FORBIDDEN, ctx.fill(Msg::PinLocked, &[("until", &ctx.lang.time(*until))])),
+        PayError::PinRequired => (StatusCode::FORBIDDEN, ctx.t(Msg::PinRequired).into()),
+        PayError::PinBusy => (StatusCode::TOO_MANY_REQUESTS, ctx.t(Msg::PinBusy).into()),
+        PayError::WrongPin { tries_left: 1 } => (StatusCode::FORBIDDEN, ctx.t(Msg::PinWrongOne).into()),
+        PayError::WrongPin { tries_left } => (StatusCode::FORBIDDEN, ctx.fill(Msg::PinWrong, &[("n", &tries_left.to_string())])),
+        PayError::NoSuchOrder => (StatusCode::NOT_FOUND, ctx.t(Msg::OrderNotFound).into()),
+        PayError::Order(code) => {
+            // Each text says what happened and what to do, without its title.
+            let why = Unpayable::of_code(code, order, app.business_now_secs());
+            (why.status(), ctx.t(why.texts(true).1).into())
+        }
         PayError::Store(e) => {
             tracing::error!(error = %e, "cashier payment failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "A system error stopped the payment. Please try again.".into())
+            (StatusCode::INTERNAL_SERVER_ERROR, ctx.t(Msg::SystemError).into())
         }
     }
 }
 
 /// `POST /cashier/pay` {prepay_id, pin?}.
-pub async fn pay(State(app): State<Arc<App>>, headers: HeaderMap, form: Option<Form<Params>>) -> Response {
+pub async fn pay(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, form: Option<Form<Params>>) -> Response {
     let p = form.map(|f| f.0).unwrap_or_default();
-    let (order, merchant) = match load(&app, param(&p, "prepay_id")) {
+    let (order, merchant) = match load(&ctx, &app, param(&p, "prepay_id")) {
         Ok(x) => x,
         Err(page) => return page,
     };
-    let back = match redirect_url(&p, &merchant) {
+    let back = match redirect_url(&ctx, &p, &merchant) {
         Ok(b) => b,
         Err(page) => return page,
     };
     let back = back.as_deref();
     let user = match session(&app, &headers) {
         Ok(Some(u)) => u,
-        Ok(None) => return render(&app, &order, &merchant, None, Some("Your session has ended. Log in again to pay."), false, StatusCode::UNAUTHORIZED, back),
-        Err(e) => return system_error(e),
+        Ok(None) => return render(&ctx, &app, &order, &merchant, None, Some(ctx.t(Msg::SessionEnded)), false, StatusCode::UNAUTHORIZED, back),
+        Err(e) => return system_error(&ctx, e),
     };
     let pin = Some(param(&p, "pin")).filter(|s| !s.is_empty()).map(str::to_string);
     match payments::pay(&app, &user, &order.prepay_id(), pin).await {
         Ok(paid) => see_other(&result_path(&paid, back)),
-        // A second click after the first paid: the receipt, not an error.
-        Err(PayError::Order(c)) if c == "ORDERPAID" && orders::by_code(&app, &order.code).ok().flatten().is_some_and(|o| o.payer_user == Some(user.id)) => see_other(&result_path(&order, back)),
-        Err(e @ (PayError::PinRequired | PayError::WrongPin { .. } | PayError::PinBusy)) => {
-            let (status, message) = refusal(&app, &user, &e, order.total);
-            render(&app, &order, &merchant, Some(&user), Some(&message), true, status, back)
-        }
         Err(e) => {
-            let (status, message) = refusal(&app, &user, &e, order.total);
-            failure_page(status, &message, &cashier_path(&order, back))
+            // The order as it is now: a second click after the first paid finds the receipt, not an error.
+            let now_order = orders::by_code(&app, &order.code).ok().flatten();
+            if matches!(&e, PayError::Order(c) if c == "ORDERPAID") && now_order.as_ref().is_some_and(|o| o.payer_user == Some(user.id)) {
+                return see_other(&result_path(&order, back));
+            }
+            let (status, message) = refusal(&ctx, &app, &user, &e, order.total, now_order.as_ref());
+            match e {
+                PayError::PinRequired | PayError::WrongPin { .. } | PayError::PinBusy => render(&ctx, &app, &order, &merchant, Some(&user), Some(&message), true, status, back),
+                _ => failure_page(&ctx, status, &message, &cashier_path(&order, back)),
+            }
         }
     }
 }
 
+/// Where the receipt's 完成 button goes: the merchant's page when the payment came with one; the
+/// collection code's page for a collection-code payment (the next customer pays there); else a page
+/// that says the user may close it (the pages run no script, so they cannot close themselves).
+fn done_href(order: &Order, back: Option<&str>) -> String {
+    match back {
+        Some(url) => url.to_string(),
+        None if order.trade_type == TradeType::Native && order.out_trade_no.starts_with(super::collect::OUT_TRADE_NO_PREFIX) => format!("/collect/{}", url_encode(&order.mchid)),
+        None => "/cashier/done".to_string(),
+    }
+}
+
 /// `GET /cashier/result?transaction_id=…`: the payer's receipt (nobody else's: 404 for them).
-pub async fn result(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
-    let nothing = || message_page(StatusCode::NOT_FOUND, "No such payment", "There is no payment of yours to show here. Log in on the payment page to see your payments.");
+pub async fn result(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Query(q): Query<Params>) -> Response {
+    let nothing = || notice(&ctx, StatusCode::NOT_FOUND, Msg::NoPaymentTitle, Msg::NoPayment);
     let user = match session(&app, &headers) {
         Ok(Some(u)) => u,
         Ok(None) => return nothing(),
-        Err(e) => return system_error(e),
+        Err(e) => return system_error(&ctx, e),
     };
     let transaction_id = param(&q, "transaction_id");
     let row = app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()]);
     let order = match row.and_then(|r| r.map(|r| orders::from_row(&r).map(|(o, _)| o)).transpose()) {
         Ok(Some(o)) if o.payer_user == Some(user.id) && o.success_at.is_some() => o,
         Ok(_) => return nothing(),
-        Err(e) => return system_error(e),
+        Err(e) => return system_error(&ctx, e),
     };
     let merchant = match app.merchants.get(&app.store, &order.mchid) {
         Ok(Some(m)) => m,
-        Ok(None) => return system_error("paid order of an unknown merchant"),
-        Err(e) => return system_error(e),
+        Ok(None) => return system_error(&ctx, "paid order of an unknown merchant"),
+        Err(e) => return system_error(&ctx, e),
     };
-    let back = match redirect_url(&q, &merchant) {
+    let back = match redirect_url(&ctx, &q, &merchant) {
         Ok(b) => b,
         Err(page) => return page,
     };
-    // Back to the merchant's page, by a link and after five seconds by itself.
-    let (return_link, refresh) = match &back {
-        Some(url) => (
-            format!("<p><a id=\"return\" href=\"{}\">Back to {} · 返回商户</a></p>", esc(url), esc(&merchant.name)),
-            format!("<meta http-equiv=\"refresh\" content=\"5;url={}\">", esc(url)),
-        ),
+    // Back to the merchant's page by the 完成 button, and after five seconds by itself.
+    let (soon, refresh) = match &back {
+        Some(url) => (format!("<p class=\"muted\">{}</p>", esc(ctx.t(Msg::ReturnsSoon))), format!("<meta http-equiv=\"refresh\" content=\"5;url={}\">", esc(url))),
         None => (String::new(), String::new()),
     };
-    let refunded = if order.refunded > 0 { format!("<dt>Refunded</dt><dd id=\"refunded\">{}</dd>", esc(&yuan(order.refunded))) } else { String::new() };
+    let row = |label: Msg, id: &str, value: &str| format!("<dt>{}</dt><dd id=\"{id}\">{}</dd>", esc(ctx.t(label)), esc(value));
+    let mut rows = row(Msg::Merchant, "merchant", &merchant.name);
+    rows.push_str(&row(Msg::Item, "description", &order.description));
+    rows.push_str(&row(Msg::PaidAt, "paid-at", &order.success_at.map(|t| ctx.lang.time(t)).unwrap_or_default()));
+    rows.push_str(&row(Msg::TransactionNo, "transaction-id", &order.transaction_id));
+    rows.push_str(&row(Msg::MerchantOrderNo, "out-trade-no", &order.out_trade_no));
+    if order.refunded > 0 {
+        rows.push_str(&row(Msg::Refunded, "refunded", &yuan(order.refunded)));
+    }
+    rows.push_str(&row(Msg::PaidFrom, "wallet", &masked_phone(&user.phone)));
     let body = format!(
-        "<div class=\"card\" id=\"result\"><h1 class=\"ok\">Payment successful · 支付成功</h1><div class=\"amount\" id=\"amount\">{}</div><dl>\
-         <dt>Merchant</dt><dd id=\"merchant\">{}</dd><dt>Item</dt><dd id=\"description\">{}</dd><dt>Paid at</dt><dd>{}</dd>\
-         <dt>Transaction</dt><dd id=\"transaction-id\">{}</dd>{refunded}<dt>Wallet</dt><dd>{}</dd></dl>{return_link}</div>{refresh}",
+        "<div class=\"card success\" id=\"result\"><div class=\"mark\" id=\"success-mark\" aria-hidden=\"true\">✓</div><h1 class=\"ok\">{}</h1>\
+         <div class=\"amount\" id=\"amount\">{}</div><dl>{rows}</dl><a class=\"button\" id=\"done\" href=\"{}\">{}</a>{soon}</div>{refresh}",
+        esc(ctx.t(Msg::PaidTitle)),
         esc(&yuan(order.total)),
-        esc(&merchant.name),
-        esc(&order.description),
-        esc(&order.success_at.map(|t| saoma_core::time::format_rfc3339_cst(t).replace('T', " ")).unwrap_or_default()),
-        esc(&order.transaction_id),
-        esc(&masked_phone(&user.phone)),
+        esc(&done_href(&order, back.as_deref())),
+        esc(ctx.t(Msg::Done)),
     );
-    html(StatusCode::OK, layout("Payment successful", &body))
+    html(StatusCode::OK, layout(&ctx, ctx.t(Msg::PaidTitle), &body))
 }
 
-/// A login page of its own (the code step, or the phone step again after a mistake).
-fn login_page(status: StatusCode, next: &str, phone: Option<&str>, error: Option<&str>) -> Response {
-    let body = match phone {
-        None => login_card(next, error),
-        Some(phone) => format!(
-            "<div class=\"card\"><h1>Enter the SMS code · 输入验证码</h1>{}<p class=\"muted\">We sent a 6-digit code to {}.</p>\
-             <form method=\"post\" action=\"/cashier/login\"><input type=\"hidden\" name=\"next\" value=\"{}\"><input type=\"hidden\" name=\"phone\" value=\"{}\">\
-             <label for=\"code\">Code</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" maxlength=\"6\" required>\
-             <button id=\"login\" type=\"submit\">Log in</button></form><p><a href=\"{}\">Back</a></p></div>",
-            error_box(error),
-            esc(&masked_phone(phone)),
-            esc(next),
-            esc(phone),
-            esc(next)
-        ),
-    };
-    html(status, layout("Log in", &body))
-}
-
-fn bad_next() -> Response {
-    message_page(StatusCode::BAD_REQUEST, "Bad link", "This login form does not come from a payment page. Open the payment page again.")
-}
-
-/// A refusal page with `Retry-After` (seconds).
-fn retry_after(mut r: Response, seconds: i64) -> Response {
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-    r
-}
-
-fn clock(t: i64) -> String {
-    saoma_core::time::format_rfc3339_cst(t).replace('T', " ")
-}
-
-/// `POST /cashier/sms` {phone, next}: sends the login code, then asks for it.
-pub async fn send_code(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, form: Option<Form<Params>>) -> Response {
-    let p = form.map(|f| f.0).unwrap_or_default();
-    let Some(next) = safe_next(param(&p, "next")) else { return bad_next() };
-    let phone = param(&p, "phone").replace([' ', '-'], "");
-    match login::send_code(&app, phone.clone(), crate::proxy::client_addr(&app, peer, &headers)).await {
-        Ok(()) => login_page(StatusCode::OK, next, Some(&phone), None),
-        Err(UserError::BadPhone) => login_page(StatusCode::BAD_REQUEST, next, None, Some("Enter your mobile number: 11 digits (13x–19x), or + and the country code.")),
-        // A code sent a moment ago is still the one to type: the code step stays open.
-        Err(UserError::FrequencyLimited { retry_after: wait }) => retry_after(
-            login_page(StatusCode::TOO_MANY_REQUESTS, next, Some(&phone), Some(&format!("A code was sent recently (too many codes asked for). Use the last code, or ask for a new one in {wait} s."))),
-            wait,
-        ),
-        Err(e) => system_error(format!("{e:?}")),
-    }
-}
-
-/// `POST /cashier/login` {phone, code, next}: a wallet session in the cookie, back to the page.
-pub async fn login(State(app): State<Arc<App>>, form: Option<Form<Params>>) -> Response {
-    let p = form.map(|f| f.0).unwrap_or_default();
-    let Some(next) = safe_next(param(&p, "next")) else { return bad_next() };
-    let phone = param(&p, "phone").to_string();
-    match login::login(&app, phone.clone(), param(&p, "code").to_string()).await {
-        Ok((token, _)) => {
-            let mut r = see_other(next);
-            r.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, &token));
-            r
-        }
-        Err(UserError::BadCode { locked_until, .. }) if locked_until > 0 => {
-            login_page(StatusCode::UNAUTHORIZED, next, None, Some(&format!("The code is wrong. Too many wrong codes: logging in with this phone is locked until {}.", clock(locked_until))))
-        }
-        Err(UserError::BadCode { tries_left, .. }) => login_page(
-            StatusCode::UNAUTHORIZED,
-            next,
-            Some(&phone),
-            Some(&format!("The code is wrong, used or expired ({tries_left} tries left). Check the SMS, or go back and send a new code.")),
-        ),
-        Err(UserError::LoginLocked { until, retry_after: wait }) => retry_after(
-            login_page(StatusCode::TOO_MANY_REQUESTS, next, None, Some(&format!("Too many wrong codes: logging in with this phone is locked until {}.", clock(until)))),
-            wait,
-        ),
-        Err(UserError::BadPhone) => login_page(StatusCode::BAD_REQUEST, next, None, Some("Enter your mobile number: 11 digits (13x–19x), or + and the country code.")),
-        Err(UserError::NoSuchUser) => login_page(StatusCode::NOT_FOUND, next, None, Some("No wallet is registered with this phone number.")),
-        Err(e) => system_error(format!("{e:?}")),
-    }
-}
-
-/// `POST /cashier/logout` {next}: ends the wallet session and clears the cookie.
-pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, form: Option<Form<Params>>) -> Response {
-    let p = form.map(|f| f.0).unwrap_or_default();
-    let Some(next) = safe_next(param(&p, "next")) else { return bad_next() };
-    if let Some(token) = super::cookie(&headers, SESSION_COOKIE) {
-        if let Err(e) = login::logout(&app, token.to_string()).await {
-            return system_error(e);
-        }
-    }
-    let mut r = see_other(next);
-    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_static("saoma_wallet=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
-    r
+/// `GET /cashier/done`: where 完成 leads when there is no merchant page to return to.
+pub async fn done(ctx: Ctx) -> Response {
+    message_page(&ctx, StatusCode::OK, Msg::DoneTitle, ctx.t(Msg::DoneText))
 }

@@ -1,0 +1,313 @@
+//! Every text a person reads on the cashier and collection pages, in Simplified Chinese (the default)
+//! and English: one catalogue, `Msg` → (zh-CN, en), so that a page function never holds a sentence.
+//!
+//! The language of a request: an explicit `?lang=zh|en` (which the page also remembers in a cookie, so
+//! that the forms that follow keep it), else that cookie, else the browser's `Accept-Language` (English
+//! when it prefers English to Chinese), else Chinese. Texts take named arguments (`{amount}`), filled in
+//! by [`Lang::fill`] (plain text, for callers that escape) or [`Lang::html`] (escaped text around HTML
+//! the caller built).
+
+use super::esc;
+use axum::http::{header, HeaderMap};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+/// The cookie that remembers an explicit choice of language.
+pub const LANG_COOKIE: &str = "saoma_lang";
+
+impl Lang {
+    /// `<html lang>`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The value of `?lang=` and of the cookie.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code.trim().to_ascii_lowercase().as_str() {
+            "zh" | "zh-cn" | "zh-hans" => Some(Lang::Zh),
+            "en" | "en-us" | "en-gb" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The language an `Accept-Language` header prefers among the two (`None`: neither is listed). The
+    /// highest quality wins; at equal quality, the one listed first.
+    pub fn from_accept_language(value: &str) -> Option<Lang> {
+        let mut best: Option<(Lang, u32)> = None;
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let primary = range.split('-').next().unwrap_or("");
+            let lang = match primary {
+                "zh" => Lang::Zh,
+                "en" => Lang::En,
+                _ => continue,
+            };
+            // Quality in thousandths (q=0.9 → 900), integer arithmetic; malformed reads as 1.
+            let q = parts.find_map(|p| p.trim().strip_prefix("q=").map(quality)).unwrap_or(1000);
+            if q > 0 && best.is_none_or(|(_, bq)| q > bq) {
+                best = Some((lang, q));
+            }
+        }
+        best.map(|(l, _)| l)
+    }
+
+    /// The language of a request: `?lang=`, the remembered choice, `Accept-Language`, Chinese.
+    pub fn of(headers: &HeaderMap, param: Option<&str>) -> Lang {
+        param
+            .and_then(Lang::from_code)
+            .or_else(|| super::cookie(headers, LANG_COOKIE).and_then(Lang::from_code))
+            .or_else(|| headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language))
+            .unwrap_or(Lang::Zh)
+    }
+
+    /// The text of `m` in this language.
+    pub fn t(self, m: Msg) -> &'static str {
+        let (zh, en) = m.pair();
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    /// `m` with its `{name}`s replaced by `args` (plain text: the caller escapes the result).
+    pub fn fill(self, m: Msg, args: &[(&str, &str)]) -> String {
+        let mut out = self.t(m).to_string();
+        for (name, value) in args {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+
+    /// `m` escaped, with its `{name}`s replaced by HTML the caller built (and escaped) itself.
+    pub fn html(self, m: Msg, args: &[(&str, &str)]) -> String {
+        let mut out = esc(self.t(m));
+        for (name, value) in args {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+
+    /// A moment as people here read it: China time to the minute.
+    pub fn time(self, unix: i64) -> String {
+        let t = saoma_core::time::format_rfc3339_cst(unix);
+        let minute = t.get(..16).unwrap_or(&t).replace('T', " ");
+        self.fill(Msg::ChinaTime, &[("time", &minute)])
+    }
+}
+
+/// `0.9` → 900 (at most three decimals, as RFC 9110 allows).
+fn quality(s: &str) -> u32 {
+    let s = s.trim();
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let frac: String = frac.chars().chain("000".chars()).take(3).collect();
+    match (whole, frac.parse::<u32>()) {
+        ("0", Ok(f)) => f,
+        ("1", _) => 1000,
+        _ => 1000,
+    }
+}
+
+macro_rules! catalogue {
+    ($($key:ident => $zh:literal, $en:literal;)*) => {
+        /// A text of the pages (see the module doc).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Msg { $($key,)* }
+
+        impl Msg {
+            pub const ALL: &'static [Msg] = &[$(Msg::$key,)*];
+
+            /// (zh-CN, en).
+            pub fn pair(self) -> (&'static str, &'static str) {
+                match self { $(Msg::$key => ($zh, $en),)* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    // The page shell.
+    SwitchLanguage => "English", "中文";
+    ChinaTime => "{time}（北京时间）", "{time} (China time)";
+
+    // The order and the payment.
+    CheckoutTitle => "收银台", "Checkout";
+    LoginTitle => "登录后付款", "Log in to pay";
+    LoginHint => "输入手机号，获取短信验证码。还没有钱包？验证后可以当场开通。", "Enter your phone number to get an SMS code. No wallet yet? You can open one right after the code.";
+    PhoneLabel => "手机号", "Phone number";
+    SendCode => "获取验证码", "Send code";
+    PayingFrom => "付款钱包：{phone}", "Paying from the wallet of {phone}";
+    NotYou => "不是你？换个账号", "Not you? Switch account";
+    Balance => "可用余额 {balance}", "Balance {balance}";
+    PinLabel => "支付密码（6 位数字）", "Payment PIN (6 digits)";
+    PinNotSet => "这笔付款需要支付密码，但你的钱包还没有设置支付密码。请先在钱包中设置支付密码，再回到此页面付款。", "This payment needs your payment PIN, and your wallet has none yet. Set a PIN in the wallet first, then come back to this page.";
+    PayButton => "确认支付 {amount}", "Pay {amount}";
+    ScanOnPhone => "也可以用手机扫码，在手机上付款", "Or scan to pay on your phone";
+    QrAlt => "本页面的二维码", "QR code of this page";
+    NotEnough => "钱包余额不足：本单需 {total}，可用余额 {balance}。请先在钱包中用银行卡充值，再回到此页面付款。", "Your wallet balance is not enough for {total} (you have {balance}). Top up your wallet from a bank card in the wallet, then come back to this page and pay.";
+    ToppedUp => "已充值？刷新此页面", "Topped up? Reload this page";
+    PinRequired => "这笔付款超过免密额度，需要输入 6 位支付密码。", "This payment needs your 6-digit payment PIN.";
+    PinWrong => "支付密码错误，还可以再试 {n} 次，用完后需要密码的付款将被锁定。请重新输入。", "Wrong PIN. {n} tries left before PIN payments are locked. Enter it again.";
+    PinWrongOne => "支付密码错误，只能再试 1 次；再错将锁定需要密码的付款。请仔细输入。", "Wrong PIN. 1 try left before PIN payments are locked. Enter it carefully.";
+    PinLocked => "支付密码错误次数过多，需要密码的付款已锁定至 {until}。请届时再试；免密额度内的付款不受影响。", "Too many wrong PINs: payments that need the PIN are locked until {until}. Try again after that; payments within the password-free limit still work.";
+    PinBusy => "你的支付密码正在为其他请求校验，请稍等片刻再试。", "Your PIN is being checked for other requests right now. Wait a moment and try again.";
+    SessionEnded => "登录已失效，请重新登录后付款。", "Your session has ended. Log in again to pay.";
+    PayFailedTitle => "支付失败", "Payment failed";
+    NothingCharged => "本次未扣款。", "Nothing was charged.";
+    BackToPayment => "返回付款页面", "Back to the payment";
+
+    // Orders that cannot be paid.
+    LinkIncompleteTitle => "链接不完整", "Incomplete link";
+    LinkIncomplete => "这个付款链接缺少 prepay_id。请回到商户重新发起付款。", "This payment link has no prepay_id. Go back to the merchant and start the payment again.";
+    OrderNotFoundTitle => "订单不存在", "No such order";
+    OrderNotFound => "这个链接没有可支付的订单。请回到商户重新发起付款。", "There is no order to pay at this link. Go back to the merchant and start the payment again.";
+    OrderClosedTitle => "订单已关闭", "Order closed";
+    OrderClosed => "商户已关闭这笔订单，不能再付款，也没有扣款。如仍需购买，请回到商户重新下单。", "The merchant closed this order: it can no longer be paid, and nothing was charged. Go back to the merchant to order again.";
+    OrderExpiredTitle => "订单已过期", "Order expired";
+    OrderExpired => "这笔订单已超过付款时限，不能再付款。请回到商户重新下单。", "This order is past its time to pay and can no longer be paid. Go back to the merchant to order again.";
+    OrderRevokedTitle => "付款已撤销", "Payment revoked";
+    OrderRevoked => "这笔订单的付款已撤销（未及时确认，或被商户撤销），不能再付款。请回到商户重新下单。", "The payment of this order was revoked (not confirmed in time, or reversed by the merchant); it can no longer be paid. Go back to the merchant to order again.";
+    OrderPaidTitle => "订单已支付", "Already paid";
+    OrderPaid => "这笔订单已经付过款，无需再付。如果是你付的，登录后可以查看付款凭证。", "This order has already been paid; there is nothing more to pay. If you paid it, log in to see your receipt.";
+    OrderPaidByOther => "这笔订单已由其他账号付款，无需再付。", "This order has already been paid from another wallet; there is nothing more to pay.";
+    OrderPayingTitle => "正在付款", "Payment in progress";
+    OrderPaying => "这笔订单正在付款中。请先在钱包中查看是否已经扣款，不要重复付款。", "A payment of this order is in progress. Check your wallet before paying again.";
+    PayerMismatchTitle => "不是你的订单", "Not your order";
+    PayerMismatch => "商户是为另一位用户下的这笔订单，只有该用户可以付款，你的钱包没有扣款。请用下单时的账号登录，或回到商户用你的账号重新下单。", "The merchant placed this order for another user, and only that user can pay it; nothing was charged to you. Log in with the account that placed the order, or go back to the merchant and order with yours.";
+    SwitchAccount => "换个账号登录", "Log in with another account";
+    BadRedirectTitle => "返回地址无效", "Bad return address";
+    BadRedirect => "此付款链接的 redirect_url 不是商户登记的 H5 域名下的地址。请回到商户重新发起付款。", "This payment link's redirect_url is not an address on the merchant's registered H5 domains. Go back to the merchant and start the payment again.";
+    SystemErrorTitle => "系统错误", "System error";
+    SystemError => "我们这边出了问题，本次未扣款。请稍后重试。", "Something went wrong on our side; nothing was paid. Please try again.";
+    CrossSiteTitle => "已拒绝", "Refused";
+    CrossSite => "这个表单来自其他网站。请重新打开付款页面，在页面上付款。", "This form was sent from another site. Open the payment page again and pay from there.";
+
+    // Logging in and opening a wallet.
+    CodeTitle => "输入验证码", "Enter the SMS code";
+    CodeSent => "验证码已发送至 {phone}，5 分钟内有效。", "We sent a 6-digit code to {phone}. It is valid for 5 minutes.";
+    CodeLabel => "短信验证码", "SMS code";
+    LoginButton => "登录", "Log in";
+    Back => "返回", "Back";
+    BadPhone => "手机号格式不正确：请输入 11 位手机号（如 13800138000），或以 + 开头的国际号码。", "That is not a phone number we can text: enter an 11-digit mainland mobile number (like 13800138000) or an international number starting with +.";
+    BadCode => "验证码错误、已使用或已过期（还可以再试 {n} 次）。请核对短信；如已过期，请返回重新获取验证码。", "The code is wrong, used or expired ({n} tries left). Check the SMS, or go back and send a new code.";
+    TooManyCodes => "验证码刚刚发送过（获取次数过多）。请使用最近收到的验证码，或 {secs} 秒后再获取新的验证码。", "A code was sent recently (too many codes asked for). Use the last code you received, or ask for a new one in {secs} seconds.";
+    LoginLocked => "验证码错误次数过多，这个手机号的登录已锁定至 {until}。请届时再试。", "Too many wrong codes: logging in with this phone is locked until {until}. Try again after that.";
+    BadLinkTitle => "链接无效", "Bad link";
+    BadLink => "这个登录表单不是来自付款页面。请重新打开付款页面。", "This login form does not come from a payment page. Open the payment page again.";
+    NoWalletTitle => "开通钱包", "Open a wallet";
+    NoWallet => "手机号 {phone} 还没有 saoma 钱包。验证码已证明这是你的手机号，现在就可以开通钱包。新钱包余额为 ¥0.00，付款前需要先充值。", "There is no saoma wallet for {phone} yet. The code proved the phone is yours: you can open a wallet now. A new wallet holds ¥0.00 and needs a top-up before it can pay.";
+    RegisterButton => "开通钱包并继续", "Open the wallet and continue";
+    OtherPhone => "换个手机号", "Use another phone number";
+
+    // The receipt.
+    PaidTitle => "支付成功", "Payment successful";
+    Merchant => "商户", "Merchant";
+    Item => "商品", "Item";
+    PaidAt => "支付时间", "Paid at";
+    TransactionNo => "交易单号", "Transaction no.";
+    MerchantOrderNo => "商户单号", "Merchant order no.";
+    Refunded => "已退款", "Refunded";
+    PaidFrom => "付款钱包", "Paid from";
+    Done => "完成", "Done";
+    ReturnsSoon => "5 秒后自动返回商户页面。", "Returning to the merchant's page in 5 seconds.";
+    NoPaymentTitle => "没有这笔付款", "No such payment";
+    NoPayment => "这里没有你的付款可以显示。请在付款页面登录后查看。", "There is no payment of yours to show here. Log in on the payment page to see your payments.";
+    DoneTitle => "已完成", "All done";
+    DoneText => "付款已完成，现在可以关闭此页面了。", "The payment is done; you can close this page now.";
+
+    // The collection code.
+    CollectTitle => "收款码", "Collection code";
+    CollectHeading => "向商家付款", "Pay the merchant";
+    AmountLabel => "付款金额（元）", "Amount (yuan)";
+    CollectPay => "付款", "Pay";
+    CollectCaption => "{merchant} 的收款码", "{merchant}'s collection code";
+    CollectAlt => "收款码", "collection code";
+    NoMerchantTitle => "商户不存在", "No such merchant";
+    NoMerchant => "这个收款码不属于任何商户。请向商家索取正确的收款码。", "This collection code does not belong to any merchant. Ask the merchant for its code.";
+    FormOutdatedTitle => "表单已过期", "Out-of-date form";
+    FormOutdated => "此付款表单已过期。请重新打开商家的收款页面。", "This payment form is out of date. Open the merchant's page again.";
+    FormUsed => "此付款表单已经用过。如需再付一笔，请重新打开商家的收款页面。", "This payment form was used already. Open the merchant's page again to make another payment.";
+    NotSetUpTitle => "暂不能收款", "Not set up";
+    NotSetUp => "这个商户还不能收款（没有关联应用）。请换一种方式付款。", "This merchant cannot take payments yet (it has no app). Pay another way.";
+    AmountFormat => "请按元输入金额，如 12 或 12.34（最多两位小数）。", "Enter the amount in yuan, like 12 or 12.34 (at most two decimals).";
+    AmountZero => "金额至少为 0.01 元。", "The amount must be at least 0.01 yuan.";
+    AmountTooLarge => "金额不能超过 {max} 元。", "The amount must be at most {max} yuan.";
+    AmountRefused => "这个金额不能在这里付款。请检查金额后重试。", "This amount cannot be paid here. Check it and try again.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language() {
+        for (h, want) in [
+            ("en-US,en;q=0.9", Some(Lang::En)),
+            ("zh-CN,zh;q=0.9,en;q=0.8", Some(Lang::Zh)),
+            ("en;q=0.5, zh;q=0.8", Some(Lang::Zh)),
+            ("en;q=0.8, zh;q=0.5", Some(Lang::En)),
+            ("fr-FR, en;q=0.3", Some(Lang::En)),
+            ("zh-TW, en", Some(Lang::Zh)),
+            ("en, zh", Some(Lang::En)),
+            ("de, fr", None),
+            ("en;q=0", None),
+            ("", None),
+        ] {
+            assert_eq!(Lang::from_accept_language(h), want, "{h}");
+        }
+        assert_eq!(quality("0.9"), 900);
+        assert_eq!(quality("0.05"), 50);
+        assert_eq!(quality("1.0"), 1000);
+    }
+
+    #[test]
+    fn the_language_of_a_request() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::of(&h, None), Lang::Zh, "Chinese unless asked otherwise");
+        h.insert(header::ACCEPT_LANGUAGE, "en-US,en;q=0.9".parse().unwrap());
+        assert_eq!(Lang::of(&h, None), Lang::En);
+        h.insert(header::COOKIE, "a=b; saoma_lang=zh".parse().unwrap());
+        assert_eq!(Lang::of(&h, None), Lang::Zh, "an explicit choice beats the browser's");
+        assert_eq!(Lang::of(&h, Some("en")), Lang::En, "?lang= beats the cookie");
+        assert_eq!(Lang::of(&h, Some("xx")), Lang::Zh);
+    }
+
+    /// Both languages of every text take the same arguments, and no text is missing.
+    #[test]
+    fn catalogue_is_complete() {
+        let names = |s: &str| {
+            let mut v: Vec<String> = s.split('{').skip(1).filter_map(|p| p.split_once('}').map(|(n, _)| n.to_string())).collect();
+            v.sort();
+            v
+        };
+        for m in Msg::ALL {
+            let (zh, en) = m.pair();
+            assert!(!zh.trim().is_empty() && !en.trim().is_empty(), "{m:?}");
+            assert_eq!(names(zh), names(en), "{m:?}");
+        }
+        assert_eq!(Lang::Zh.fill(Msg::PayButton, &[("amount", "¥12.50")]), "确认支付 ¥12.50");
+        assert_eq!(Lang::En.html(Msg::PayingFrom, &[("phone", "<b>x</b>")]), "Paying from the wallet of <b>x</b>");
+        assert_eq!(Lang::Zh.time(0), "1970-01-01 08:00（北京时间）");
+    }
+}
