@@ -95,7 +95,8 @@ enum Cmd {
         /// SQLite only: `normal` gives up power-loss durability (not crash durability) for speed.
         #[arg(long, env = "SAOMA_SYNC", default_value = "full")]
         sync: String,
-        /// Login SMS codes one client address (an IPv4 address, an IPv6 /64) may ask for in an hour.
+        /// Login SMS codes one client address (an IPv4 address, an IPv6 /64) may ask for in an hour, and
+        /// wrong login codes it may send in an hour.
         #[arg(long, env = "SAOMA_SMS_PER_ADDRESS", default_value_t = saoma_server::login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR, value_parser = clap::value_parser!(u32).range(1..))]
         sms_per_address: u32,
         /// Address blocks (CIDR, comma-separated) notifications may reach although they are not public,

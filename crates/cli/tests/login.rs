@@ -342,6 +342,47 @@ fn the_per_address_limit() {
     }
 }
 
+/// One address cannot keep locking phone after phone (or spread its guesses over many phones): it gets
+/// as many wrong codes an hour as codes it may ask for, counted atomically, then 429 before any phone's
+/// counter is touched.
+#[test]
+fn wrong_codes_per_address_are_limited() {
+    for db in saoma_store::testing::TestDb::all() {
+        let s = Server::start_with(db, true, &["--sms-per-address", "6"]);
+        let b = s.backend;
+        // Twelve guesses at twelve phones at once: six are counted, six refused for the address.
+        let answers = concurrently(12, 12, {
+            let base = s.base.clone();
+            move |i| {
+                let r = http(&base, "POST", "/wallet/login", &[("Content-Type", "application/json")], &format!(r#"{{"phone":"136000000{i:02}","code":"000000"}}"#)).unwrap();
+                (r.status, code_of(&r), r.header("retry-after").map(str::to_string))
+            }
+        });
+        assert_eq!(answers.iter().filter(|a| a.0 == 401 && a.1 == "CODE_INVALID").count(), 6, "{b}: {answers:?}");
+        let limited: Vec<_> = answers.iter().filter(|a| a.0 == 429).collect();
+        assert_eq!(limited.len(), 6, "{b}: {answers:?}");
+        for (_, code, retry) in limited {
+            assert_eq!(code, "FREQUENCY_LIMITED", "{b}");
+            assert!((3000..=3600).contains(&retry.as_deref().unwrap().parse::<i64>().unwrap()), "{b}: {retry:?}");
+        }
+        // Only the counted guesses reached a phone's counter.
+        assert_eq!(count(&s, "SELECT COUNT(*) FROM login_guards"), 6, "{b}");
+        // A right code from this address is refused too until the hour is over; then it logs in.
+        const PHONE: &str = "13600000099";
+        user(&s, PHONE, 0);
+        assert_eq!(send(&s, PHONE).status, 204, "{b}");
+        let code = login_codes(&s, PHONE)[0].clone();
+        assert_eq!(log_in(&s, PHONE, &code).status, 429, "{b}");
+        advance(&s, "1h");
+        let code = login_codes(&s, PHONE)[0].clone();
+        // The code sent an hour ago has expired: a new one.
+        assert_eq!(log_in(&s, PHONE, &code).status, 401, "{b}");
+        assert_eq!(send(&s, PHONE).status, 204, "{b}");
+        let code = login_codes(&s, PHONE)[0].clone();
+        assert_eq!(log_in(&s, PHONE, &code).status, 200, "{b}");
+    }
+}
+
 #[test]
 fn the_limits_survive_a_restart() {
     for mut s in Server::all(true) {

@@ -315,3 +315,52 @@ fn binding_a_card_needs_the_pin_and_the_banks_code() {
         assert!(ledger_check(&s).contains("clean"));
     }
 }
+
+/// Each binding request texts the card's holder a fresh code with fresh tries, so requests are counted:
+/// ten a day per user, five a day per card whoever asks (counted in the job that records the request).
+#[test]
+fn binding_requests_are_limited_per_user_and_per_card() {
+    for s in Server::all(true) {
+        let b = s.backend;
+        let request = |session: &str, card: &str| wallet_call(&s, session, "POST", "/wallet/cards", &json!({"card_no": card, "pin": RIGHT}).to_string());
+        let phone = "13700000031";
+        user(&s, phone, 0);
+        let session = s.wallet_session(phone);
+        for i in 0..10 {
+            let (st, v) = request(&session, &format!("62220500000011{i:02}"));
+            assert_eq!((st, v["state"].as_str()), (200, Some("code_sent")), "{b} request {i}: {v}");
+        }
+        let r = http(&s.base, "POST", "/wallet/cards", &[("Authorization", &session), ("Content-Type", "application/json")], &json!({"card_no": "6222050000001199", "pin": RIGHT}).to_string()).unwrap();
+        assert_eq!((r.status, r.json()["code"].as_str()), (429, Some("FREQUENCY_LIMITED")), "{b} {}", r.body);
+        let retry: i64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((86_000..=86_400).contains(&retry), "{b}: Retry-After {retry}");
+        let codes = |p: &str| {
+            let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
+            let outbox = http(&s.base, "GET", &format!("/admin/sms?phone={p}"), &[("Authorization", &format!("Bearer {}", token.trim()))], "").unwrap().json();
+            outbox["messages"].as_array().unwrap().iter().filter(|m| m["purpose"] == "card_bind").count()
+        };
+        assert_eq!(codes(phone), 10, "{b}: the refused request texted nobody");
+
+        // One card, five wallets: the sixth is refused (the holder is not texted a sixth time).
+        let card = "6222050000002001";
+        for i in 0..6 {
+            let p = format!("137000001{i:02}");
+            user(&s, &p, 0);
+            let (st, v) = request(&s.wallet_session(&p), card);
+            if i < 5 {
+                assert_eq!((st, v["state"].as_str()), (200, Some("code_sent")), "{b} wallet {i}: {v}");
+            } else {
+                assert_eq!((st, v["code"].as_str()), (429, Some("FREQUENCY_LIMITED")), "{b} {v}");
+                assert_eq!(codes(&p), 0, "{b}");
+            }
+        }
+
+        // A day on, both may ask again.
+        advance(&s, "24h");
+        // (The day also ended the sessions: logged in again.)
+        let (st, v) = request(&s.wallet_session(phone), "6222050000001199");
+        assert_eq!((st, v["state"].as_str()), (200, Some("code_sent")), "{b} {v}");
+        let (st, v) = request(&s.wallet_session("13700000105"), card);
+        assert_eq!((st, v["state"].as_str()), (200, Some("code_sent")), "{b} {v}");
+    }
+}

@@ -7,7 +7,7 @@ use crate::bank::BindingAnswer;
 use crate::pins::{self, PinError};
 use crate::users::{blob_id, User};
 use crate::App;
-use saoma_store::StoreError;
+use saoma_store::{StoreError, Value};
 use std::sync::Arc;
 
 /// A bound card as the wallet shows it: never the whole number.
@@ -40,6 +40,9 @@ pub enum CardError {
     WrongCode { tries_left: i64 },
     /// The bank refused (the test card `…0004`, a lapsed code, too many wrong codes).
     Refused(String),
+    /// Too many binding requests (by this user, or for this card) in a day: each sends the holder an
+    /// SMS and a fresh code with fresh tries, so unlimited requests would be an unlimited guess.
+    TooMany { retry_after: i64 },
     Store(String),
 }
 
@@ -48,6 +51,12 @@ impl From<StoreError> for CardError {
         CardError::Store(e.to_string())
     }
 }
+
+/// Binding requests in a rolling day: by one user, and for one card whoever asks (the card's holder
+/// gets one SMS each). Three code tries each: at most 15 guesses a day at a card's six-digit code.
+pub const BINDINGS_PER_USER_PER_DAY: i64 = 10;
+pub const BINDINGS_PER_CARD_PER_DAY: i64 = 5;
+const DAY: i64 = 24 * 3600;
 
 fn tail(card_no: &str) -> String {
     card_no[card_no.len().saturating_sub(4)..].to_string()
@@ -74,6 +83,32 @@ pub async fn request(app: &Arc<App>, user: &User, card_no: String, pin: &str) ->
         return Err(CardError::BoundElsewhere);
     }
     let (id, now, user_id) = (app.ids.next(), app.business_now_secs(), user.id);
+    // The PIN's proof, the day's counts and the request's row in one job, before the bank is asked:
+    // requests sent at once cannot all pass the count.
+    let card2 = card_no.clone();
+    app.store
+        .transact(move |tx| {
+            if let Err(e) = proof.check_in_job(tx, now)? {
+                return Ok(Err(CardError::Pin(e)));
+            }
+            let since = now - DAY;
+            for (column, key, limit) in [("user_id", Value::from(user_id), BINDINGS_PER_USER_PER_DAY), ("card_no", Value::from(card2.as_str()), BINDINGS_PER_CARD_PER_DAY)] {
+                // The oldest of the last `limit` requests: when it leaves the day, one more may be made.
+                let oldest = tx.query_one(
+                    &format!("SELECT created_at FROM card_bindings WHERE {column} = $1 AND created_at > $2 ORDER BY created_at DESC LIMIT 1 OFFSET $3"),
+                    &[key, since.into(), (limit - 1).into()],
+                )?;
+                if let Some(t) = oldest.and_then(|r| r[0].as_i64()) {
+                    return Ok(Err(CardError::TooMany { retry_after: (t + DAY - now).max(1) }));
+                }
+            }
+            tx.execute(
+                "INSERT INTO card_bindings (id, user_id, card_no, state, error, created_at, finished_at) VALUES ($1, $2, $3, 'requesting', NULL, $4, NULL)",
+                &[id.into(), user_id.into(), card2.into(), now.into()],
+            )?;
+            Ok(Ok(()))
+        })
+        .await??;
     let (app2, name, card2, phone) = (app.clone(), format!("{id:032x}"), card_no.clone(), user.phone.clone());
     let answer = tokio::task::spawn_blocking(move || app2.bank.request_binding(&app2.store, &name, &card2, &phone, now)).await.map_err(|e| CardError::Store(e.to_string()))??;
     let (state, error) = match &answer {
@@ -81,18 +116,14 @@ pub async fn request(app: &Arc<App>, user: &User, card_no: String, pin: &str) ->
         BindingAnswer::Refused(why) => ("failed", Some(why.clone())),
         other => ("failed", Some(format!("unexpected bank answer: {other:?}"))),
     };
-    let card2 = card_no.clone();
     let error2 = error.clone();
     app.store
         .transact(move |tx| {
-            if let Err(e) = proof.check_in_job(tx, now)? {
-                return Ok(Err(CardError::Pin(e)));
-            }
             tx.execute(
-                "INSERT INTO card_bindings (id, user_id, card_no, state, error, created_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[id.into(), user_id.into(), card2.into(), state.into(), error2.into(), now.into(), (state == "failed").then_some(now).into()],
+                "UPDATE card_bindings SET state = $1, error = $2, finished_at = $3 WHERE id = $4",
+                &[state.into(), error2.into(), (state == "failed").then_some(now).into(), id.into()],
             )?;
-            Ok(Ok(()))
+            Ok(Ok::<(), CardError>(()))
         })
         .await??;
     match answer {

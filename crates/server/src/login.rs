@@ -1,6 +1,6 @@
 //! Wallet login by phone + SMS code, made safe against a stranger taking a wallet over: one live code per
 //! phone (a new code retires the older ones), send limits per phone and per client address, a lock after
-//! five wrong codes, and sessions stored only as the SHA-256 of their token.
+//! five wrong codes, as many wrong codes an hour per client address as codes it may ask for, and sessions stored only as the SHA-256 of their token.
 //!
 //! Every limit is a count of rows in the database, checked and counted in ONE job under the writer (the
 //! check and the insert or update that counts commit together, in one process and across processes on
@@ -115,15 +115,16 @@ fn same(a: &str, b: &str) -> bool {
 
 /// Exchanges the phone's live code for a session token. A wrong code counts against the phone (live code
 /// or not); the fifth in a row locks its login for [`LOCK_SECS`] and retires its code.
-pub async fn login(app: &App, phone: String, code: String) -> Result<(String, User), UserError> {
-    login_or_register(app, phone, code, false).await
+pub async fn login(app: &App, phone: String, code: String, client: IpAddr) -> Result<(String, User), UserError> {
+    login_or_register(app, phone, code, false, client).await
 }
 
 /// [`login`]; and when `register`, a phone without a wallet gets one (empty, no PIN) in the same job,
 /// only once its code has been found right — so nobody opens a wallet on a phone whose SMS they cannot
 /// read, and a wrong code counts as any wrong login code (the cashier's "open a wallet" form).
-pub async fn login_or_register(app: &App, phone: String, code: String, register: bool) -> Result<(String, User), UserError> {
+pub async fn login_or_register(app: &App, phone: String, code: String, register: bool, client: IpAddr) -> Result<(String, User), UserError> {
     let new_user = register.then(|| users::NewUserIds::new(app));
+    let (addr, per_address) = (address_key(client), app.config.sms_per_address_per_hour);
     if !users::valid_phone(&phone) {
         return Err(UserError::BadPhone);
     }
@@ -132,6 +133,15 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
     app.store
         .transact(move |tx| {
             let now = secs(tx);
+            // An address that got its hour's share of codes wrong guesses no more (so that one address
+            // cannot keep locking phone after phone, nor spread its guesses over many phones).
+            let nth = tx.query_one(
+                "SELECT at FROM login_failures WHERE client_addr = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+                &[addr.as_str().into(), (now - HOUR).into(), (i64::from(per_address.max(1)) - 1).into()],
+            )?;
+            if let Some(t) = nth.and_then(|r| r[0].as_i64()) {
+                return Ok(Err(UserError::FrequencyLimited { retry_after: (t + HOUR - now).max(1) }));
+            }
             let guard = tx.query_one("SELECT failures, locked_until FROM login_guards WHERE phone = $1", &[phone.as_str().into()])?;
             let (failures, locked_until) = guard.map(|r| (r[0].as_i64().unwrap_or(0), r[1].as_i64().unwrap_or(0))).unwrap_or((0, 0));
             if locked_until > now {
@@ -157,7 +167,10 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
                 tx.execute("INSERT INTO wallet_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)", &[token_hash.into(), user.id.into(), (now + SESSION_SECS).into()])?;
                 return Ok(Ok(Ok((token, user))));
             }
-            // Counted (kept: the job succeeds and answers the refusal).
+            // Counted (kept: the job succeeds and answers the refusal), against the phone and the address
+            // (whose rows older than the hour go: at most the limit's worth are kept).
+            tx.execute("DELETE FROM login_failures WHERE client_addr = $1 AND at <= $2", &[addr.as_str().into(), (now - HOUR).into()])?;
+            tx.execute("INSERT INTO login_failures (client_addr, at) VALUES ($1, $2)", &[addr.as_str().into(), now.into()])?;
             let failures = failures + 1;
             let (failures, locked_until) = if failures >= MAX_WRONG_CODES { (0, now + LOCK_SECS) } else { (failures, 0) };
             tx.execute(

@@ -58,7 +58,7 @@ pub fn user_error(e: UserError) -> Response {
             error(StatusCode::UNAUTHORIZED, "CODE_INVALID", format!("the SMS code is wrong, used or expired; too many wrong codes: login locked until {}", time(locked_until)))
         }
         UserError::BadCode { tries_left, .. } => error(StatusCode::UNAUTHORIZED, "CODE_INVALID", format!("the SMS code is wrong, used or expired; {tries_left} tries left")),
-        UserError::FrequencyLimited { retry_after } => too_many("FREQUENCY_LIMITED", format!("too many SMS codes asked for; try again in {retry_after} s"), retry_after),
+        UserError::FrequencyLimited { retry_after } => too_many("FREQUENCY_LIMITED", format!("too many SMS codes asked for, or too many wrong codes from this address; try again in {retry_after} s"), retry_after),
         UserError::LoginLocked { until, retry_after } => too_many("LOGIN_LOCKED", format!("too many wrong codes: login locked until {}", time(until)), retry_after),
         UserError::Store(e) => {
             tracing::error!(error = %e, "wallet request failed");
@@ -103,12 +103,12 @@ struct Login {
     code: String,
 }
 
-async fn login(State(app): State<Arc<App>>, bytes: axum::body::Bytes) -> Response {
+async fn login(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
     let req: Login = match body(&bytes) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    match login::login(&app, req.phone, req.code).await {
+    match login::login(&app, req.phone, req.code, crate::proxy::client_addr(&app, peer, &headers)).await {
         Ok((token, user)) => Json(json!({ "token": token, "user_id": format!("{:032x}", user.id) })).into_response(),
         Err(e) => user_error(e),
     }
@@ -272,6 +272,11 @@ fn card_error(e: crate::cards::CardError) -> Response {
         CardError::NoSuchBinding => error(StatusCode::NOT_FOUND, "BINDING_NOT_EXIST", "no such binding request of yours"),
         CardError::WrongCode { tries_left } => error(StatusCode::FORBIDDEN, "CODE_WRONG", format!("wrong code; {tries_left} tries left")),
         CardError::Refused(why) => error(StatusCode::FORBIDDEN, "BANK_REFUSED", why),
+        CardError::TooMany { retry_after } => {
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "FREQUENCY_LIMITED", format!("too many card binding requests today; try again in {retry_after} s"));
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(retry_after));
+            r
+        }
         CardError::Store(e) => {
             tracing::error!(error = %e, "card binding");
             error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error")

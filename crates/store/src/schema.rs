@@ -541,6 +541,25 @@ CREATE TABLE request_nonces (
 CREATE INDEX request_nonces_seen ON request_nonces (seen_at);
 ",
     postgres_only: "",
+}, Migration {
+    version: 14,
+    name: "card_bindings_per_card",
+    // Binding requests are counted per card as well as per user (a day's limit on each).
+    sql: "CREATE INDEX card_bindings_card ON card_bindings (card_no, created_at);",
+    postgres_only: "",
+}, Migration {
+    version: 15,
+    name: "login_failures",
+    sql: "
+-- Wrong login codes per client address (an IPv4 address, an IPv6 /64) in the last hour: an address gets
+-- as many wrong codes as codes it may ask for (--sms-per-address). Older rows go when a new one comes.
+CREATE TABLE login_failures (
+    client_addr TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX login_failures_addr ON login_failures (client_addr, at);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

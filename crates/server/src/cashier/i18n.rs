@@ -212,6 +212,7 @@ catalogue! {
     BadPhone => "手机号格式不正确：请输入 11 位手机号（如 13800138000），或以 + 开头的国际号码。", "That is not a phone number we can text: enter an 11-digit mainland mobile number (like 13800138000) or an international number starting with +.";
     BadCode => "验证码错误、已使用或已过期（还可以再试 {n} 次）。请核对短信；如已过期，请返回重新获取验证码。", "The code is wrong, used or expired ({n} tries left). Check the SMS, or go back and send a new code.";
     TooManyCodes => "验证码刚刚发送过（获取次数过多）。请使用最近收到的验证码，或 {secs} 秒后再获取新的验证码。", "A code was sent recently (too many codes asked for). Use the last code you received, or ask for a new one in {secs} seconds.";
+    TooManyTries => "这个网络上输错验证码的次数过多。请 {secs} 秒后再试。", "Too many wrong codes from this network. Try again in {secs} seconds.";
     LoginLocked => "验证码错误次数过多，这个手机号的登录已锁定至 {until}。请届时再试。", "Too many wrong codes: logging in with this phone is locked until {until}. Try again after that.";
     BadLinkTitle => "链接无效", "Bad link";
     BadLink => "这个登录表单不是来自付款页面。请重新打开付款页面。", "This login form does not come from a payment page. Open the payment page again.";

@@ -126,6 +126,11 @@ fn logged_in(ctx: &Ctx, app: &App, next: &str, phone: &str, code: &str, outcome:
             let says = ctx.fill(Msg::LoginLocked, &[("until", &ctx.lang.time(until))]);
             retry_after(login_page(ctx, StatusCode::TOO_MANY_REQUESTS, next, None, Some(&says)), wait)
         }
+        // This address's wrong codes for the hour are used up (before its code was looked at).
+        Err(UserError::FrequencyLimited { retry_after: wait }) => {
+            let says = ctx.fill(Msg::TooManyTries, &[("secs", &wait.max(1).to_string())]);
+            retry_after(login_page(ctx, StatusCode::TOO_MANY_REQUESTS, next, Some(phone), Some(&says)), wait)
+        }
         // Only ever after a right code (the code is checked first).
         Err(UserError::NoSuchUser) => no_wallet_page(ctx, next, phone, code),
         Err(UserError::BadPhone) => login_page(ctx, StatusCode::BAD_REQUEST, next, None, Some(ctx.t(Msg::BadPhone))),
@@ -135,21 +140,21 @@ fn logged_in(ctx: &Ctx, app: &App, next: &str, phone: &str, code: &str, outcome:
 
 /// `POST /cashier/login` {phone, code, next}: a wallet session in the cookie, back to the page; for a
 /// phone without a wallet, the offer to open one.
-pub async fn login(State(app): State<Arc<App>>, ctx: Ctx, form: Option<Form<Params>>) -> Response {
+pub async fn login(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, ctx: Ctx, headers: HeaderMap, form: Option<Form<Params>>) -> Response {
     let p = form.map(|f| f.0).unwrap_or_default();
     let Some(next) = safe_next(param(&p, "next")) else { return bad_next(&ctx) };
     let (phone, code) = (param(&p, "phone"), param(&p, "code"));
-    let outcome = wallet_login::login(&app, phone.to_string(), code.to_string()).await;
+    let outcome = wallet_login::login(&app, phone.to_string(), code.to_string(), crate::proxy::client_addr(&app, peer, &headers)).await;
     logged_in(&ctx, &app, next, phone, code, outcome)
 }
 
 /// `POST /cashier/register` {phone, code, next}: opens a wallet for the phone the code proves (or logs
 /// in, should it have one by now), then back to the page.
-pub async fn register(State(app): State<Arc<App>>, ctx: Ctx, form: Option<Form<Params>>) -> Response {
+pub async fn register(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, ctx: Ctx, headers: HeaderMap, form: Option<Form<Params>>) -> Response {
     let p = form.map(|f| f.0).unwrap_or_default();
     let Some(next) = safe_next(param(&p, "next")) else { return bad_next(&ctx) };
     let (phone, code) = (param(&p, "phone"), param(&p, "code"));
-    let outcome = wallet_login::login_or_register(&app, phone.to_string(), code.to_string(), true).await;
+    let outcome = wallet_login::login_or_register(&app, phone.to_string(), code.to_string(), true, crate::proxy::client_addr(&app, peer, &headers)).await;
     logged_in(&ctx, &app, next, phone, code, outcome)
 }
 
