@@ -63,6 +63,12 @@ fn the_open_sandbox_admin_api_refuses_cross_site_requests() {
         assert_eq!(st, 200, "{b}: {body}");
         let (st, _, body) = call(&s, "GET", "/admin/sms?phone=13700000001", &[("Sec-Fetch-Site", "none")], "");
         assert_eq!(st, 200, "{b}: {body}");
+        // Through a proxy on this machine (it says it forwarded the request), the caller is not here:
+        // the token is needed.
+        for forwarded in [("X-Forwarded-For", "203.0.113.5"), ("Forwarded", "for=203.0.113.5"), ("X-Real-IP", "203.0.113.5")] {
+            let (st, v, body) = call(&s, "GET", "/admin/sms?phone=13700000001", &[forwarded], "");
+            assert!(st == 401 && v["code"] == "UNAUTHORIZED", "{b}: {forwarded:?}: {st} {body}");
+        }
         // With the token (the CLI), the body rule does not apply, the Origin rule does.
         let t = token(&s);
         let (st, _, body) = call(&s, "POST", "/admin/users", &[("Authorization", &t)], &user("13700000003"));

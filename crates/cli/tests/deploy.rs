@@ -281,21 +281,30 @@ fn every_url_handed_out_uses_the_public_url() {
             assert_eq!(signed_get(&c, &signed, &sent, &nonce()).status, 401, "{b}: signed {signed}");
         }
 
-        // X-Forwarded-For from an untrusted peer is ignored: loopback stays loopback (the sandbox's
-        // admin API is open on loopback).
+        // A request that says it was forwarded is not a caller on this machine: the sandbox's admin API,
+        // open on loopback, wants the token for it.
         let xff = [("X-Forwarded-For", "203.0.113.5")];
-        assert_eq!(http(&s.base, "GET", "/admin/sms?phone=13500000001", &xff, "").unwrap().status, 200, "{b}");
+        assert_eq!(http(&s.base, "GET", "/admin/sms?phone=13500000001", &xff, "").unwrap().status, 401, "{b}");
     }
 }
 
 #[test]
 fn forwarded_for_is_believed_from_trusted_proxies_only() {
-    let s = Server::start_with(saoma_store::testing::TestDb::sqlite(), true, &["--trusted-proxy", "127.0.0.1/32,10.0.0.0/8"]);
-    let admin = |h: &[(&str, &str)]| http(&s.base, "GET", "/admin/sms?phone=13500000001", h, "").unwrap().status;
-    assert_eq!(admin(&[]), 200, "loopback, no header");
-    assert_eq!(admin(&[("X-Forwarded-For", "203.0.113.5")]), 401, "a remote client behind the trusted proxy");
-    assert_eq!(admin(&[("X-Forwarded-For", "203.0.113.5, 10.1.2.3")]), 401, "through two trusted proxies");
-    assert_eq!(admin(&[("X-Forwarded-For", "127.0.0.1")]), 200);
+    // One login code per client address an hour: which address a request counts for shows whose
+    // X-Forwarded-For was believed.
+    let s = Server::start_with(saoma_store::testing::TestDb::sqlite(), true, &["--trusted-proxy", "127.0.0.1/32,10.0.0.0/8", "--sms-per-address", "1"]);
+    let sms = |phone: &str, h: &[(&str, &str)]| {
+        let mut headers = vec![("Content-Type", "application/json")];
+        headers.extend_from_slice(h);
+        http(&s.base, "POST", "/wallet/sms", &headers, &format!(r#"{{"phone":"{phone}"}}"#)).unwrap().status
+    };
+    assert_eq!(sms("13500000011", &[("X-Forwarded-For", "203.0.113.5")]), 204, "a client behind the trusted proxy");
+    assert_eq!(sms("13500000012", &[("X-Forwarded-For", "203.0.113.5")]), 429, "the same client again");
+    assert_eq!(sms("13500000013", &[("X-Forwarded-For", "203.0.113.6, 10.1.2.3")]), 204, "another client, through two trusted proxies");
+    assert_eq!(sms("13500000014", &[("X-Forwarded-For", "203.0.113.6, 198.51.100.9")]), 204, "the hop the trusted proxy saw, not the client's claim");
+    assert_eq!(sms("13500000015", &[]), 204, "the proxy itself");
+    // Through a trusted proxy on this machine, nobody is "on loopback": the admin API wants the token.
+    assert_eq!(http(&s.base, "GET", "/admin/sms?phone=13500000011", &[], "").unwrap().status, 401);
 
     // Settings that cannot work are refused before anything starts.
     for (flag, value) in [("--public-url", "https://pay.example.com/?a=1"), ("--public-url", "pay.example.com"), ("--trusted-proxy", "10.0.0.0/40"), ("--trusted-proxy", "proxy")] {

@@ -78,8 +78,11 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 async fn require_token(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request, next: Next) -> Response {
     let given = req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-    // Loopback as the caller is, not as a proxy on this machine is.
-    let open = app.config.sandbox && crate::proxy::client_addr(&app, peer, req.headers()).is_loopback();
+    // Open only to a caller on this machine itself: never through a proxy (a trusted one, or any request
+    // that says it was forwarded), since a proxy on this machine is loopback to us whoever is behind it.
+    let forwarded = ["x-forwarded-for", "forwarded", "x-real-ip"].iter().any(|h| req.headers().contains_key(*h));
+    let via_proxy = app.config.trusted_proxies.iter().any(|c| c.contains(peer.ip()));
+    let open = app.config.sandbox && !forwarded && !via_proxy && crate::outbound::unmap(peer.ip()).is_loopback();
     // Compare in constant time: the token is a secret.
     let ok = given.is_some_and(|g| g.len() == app.admin_token.len() && g.bytes().zip(app.admin_token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0);
     if let Err(why) = same_site(&app, &req, !ok) {

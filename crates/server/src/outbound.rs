@@ -275,7 +275,8 @@ impl Policy {
         let ip = unmap(addr.ip());
         if let Some(own) = self.own {
             let own_ip = unmap(own.ip());
-            let same_host = ip == own_ip || (own_ip.is_unspecified() && (ip.is_loopback() || ip.is_unspecified()));
+            // 0.0.0.0 and :: connect to this machine too, whatever the server is bound to.
+            let same_host = ip == own_ip || ip.is_unspecified() || (own_ip.is_unspecified() && ip.is_loopback());
             if addr.port() == own.port() && same_host {
                 return Err(format!("{addr} is this server's own address"));
             }
@@ -421,6 +422,8 @@ mod tests {
         let sandbox = Policy { sandbox: true, ..strict.clone() };
         assert!(sandbox.check("127.0.0.1:9000".parse().unwrap()).is_ok());
         assert!(sandbox.check(own).is_err());
+        assert!(sandbox.check("0.0.0.0:8080".parse().unwrap()).is_err(), "0.0.0.0 is this machine");
+        assert!(sandbox.check("[::ffff:0.0.0.0]:8080".parse().unwrap()).is_err());
         let any = Policy { sandbox: true, allow: vec![], own: Some("0.0.0.0:8080".parse().unwrap()), own_url: parse_url("https://pay.example.com/").ok().map(|t| (t.host, t.port)) };
         assert!(any.check("127.0.0.1:8080".parse().unwrap()).is_err());
         assert!(any.check("127.0.0.1:8081".parse().unwrap()).is_ok());

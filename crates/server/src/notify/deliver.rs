@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Attempts at once to one receiver (host and port): a receiver that never answers ties up this many
-/// threads for [`DELIVERY_TIMEOUT`], no more.
+/// Attempts at once to one receiver (host and port) for one merchant: a receiver that never answers ties
+/// up this many threads per merchant naming it for [`DELIVERY_TIMEOUT`], no more.
 const PER_HOST: usize = 4;
 /// Attempts at once for one merchant, whatever the number of its hosts.
 const PER_MERCHANT: usize = 16;
@@ -90,6 +90,10 @@ impl Drop for Ticket {
 impl Limits {
     /// A place in the queues of `host` and `mchid`, with their semaphores; `None` when one is full.
     fn enter(self: &Arc<Self>, host: &str, mchid: &str) -> Option<(Ticket, Arc<Semaphore>, Arc<Semaphore>)> {
+        // A receiver's slots are the merchant's own: a merchant that names another merchant's receiver
+        // (a public host) gets slots of its own there and cannot fill or hold the other's.
+        let key = format!("{mchid} {host}");
+        let host = key.as_str();
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let host_full = s.hosts.get(host).is_some_and(|h| h.queued >= QUEUED_PER_HOST);
         let merchant_full = s.merchants.get(mchid).is_some_and(|m| m.queued >= QUEUED_PER_MERCHANT);
@@ -134,10 +138,11 @@ pub(crate) fn dispatch(app: &Arc<App>, limits: &Arc<Limits>, d: Due, start_by: t
     tokio::spawn(async move {
         let _ticket = ticket;
         let permits = tokio::time::timeout_at(start_by, async move {
-            let h = host_slots.acquire_owned().await.ok()?;
+            // The merchant's slot first: no task holds a receiver's slot while it waits for its own merchant.
             let m = merchant_slots.acquire_owned().await.ok()?;
+            let h = host_slots.acquire_owned().await.ok()?;
             let a = all.acquire_owned().await.ok()?;
-            Some::<[OwnedSemaphorePermit; 3]>([h, m, a])
+            Some::<[OwnedSemaphorePermit; 3]>([m, h, a])
         })
         .await;
         let Ok(Some(_permits)) = permits else {
@@ -200,7 +205,7 @@ mod tests {
         let limits = Arc::new(Limits::default());
         let mut held: Vec<_> = (0..QUEUED_PER_HOST).map(|_| limits.enter("http://pit", "m1").expect("a place")).collect();
         assert!(limits.enter("http://pit", "m1").is_none(), "the receiver's queue is full");
-        assert!(limits.enter("http://pit", "m2").is_none(), "whichever merchant names it");
+        assert!(limits.enter("http://pit", "m2").is_some(), "another merchant naming the same receiver has places of its own");
         assert!(limits.enter("http://other", "m1").is_some(), "another receiver of the same merchant");
         let more: Vec<_> = (0..QUEUED_PER_MERCHANT - QUEUED_PER_HOST).map(|i| limits.enter(&format!("http://h{i}"), "m1").expect("a place")).collect();
         assert!(limits.enter("http://fresh", "m1").is_none(), "the merchant's queue is full");

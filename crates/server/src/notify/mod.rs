@@ -212,8 +212,10 @@ async fn record(app: &App, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
                     &[d.id.clone(), attempt.into(), now.into(), status, error],
                 )?;
                 match RETRY_AFTER.get((attempt - 1) as usize) {
-                    Some(wait) => tx.execute("UPDATE notifications SET attempts = $1, next_attempt_at = $2 WHERE id = $3", &[attempt.into(), (now + wait).into(), d.id])?,
-                    None => tx.execute("UPDATE notifications SET state = 'failed', attempts = $1 WHERE id = $2", &[attempt.into(), d.id])?,
+                    // Only a row still pending: a late outcome (an attempt that outlived its lease while the
+                    // row was claimed again and delivered) changes nothing.
+                    Some(wait) => tx.execute("UPDATE notifications SET attempts = $1, next_attempt_at = $2 WHERE id = $3 AND state = 'pending'", &[attempt.into(), (now + wait).into(), d.id])?,
+                    None => tx.execute("UPDATE notifications SET state = 'failed', attempts = $1 WHERE id = $2 AND state = 'pending'", &[attempt.into(), d.id])?,
                 };
             }
             for chunk in deferred.chunks(IN_LIST) {
@@ -282,7 +284,7 @@ const RESOLVE_WAIT: Duration = Duration::from_secs(2);
 /// holds a blocking thread while DNS answers; a caller cannot make the server hold hundreds).
 pub struct Verdicts {
     cache: std::sync::Mutex<std::collections::HashMap<(String, u16), Verdict>>,
-    lookups: tokio::sync::Semaphore,
+    lookups: Arc<tokio::sync::Semaphore>,
 }
 
 /// When a name was judged, and the verdict.
@@ -290,7 +292,7 @@ type Verdict = (std::time::Instant, Result<(), String>);
 
 impl Default for Verdicts {
     fn default() -> Self {
-        Verdicts { cache: Default::default(), lookups: tokio::sync::Semaphore::new(32) }
+        Verdicts { cache: Default::default(), lookups: Arc::new(tokio::sync::Semaphore::new(32)) }
     }
 }
 
@@ -316,9 +318,14 @@ pub async fn check_url(app: &App, url: &str) -> Result<(), String> {
         }
     }
     // With every lookup slot busy, the name is let through unresolved, as one that does not answer in time.
-    let Ok(_slot) = app.notify_verdicts.lookups.try_acquire() else { return Ok(()) };
+    let Ok(slot) = app.notify_verdicts.lookups.clone().try_acquire_owned() else { return Ok(()) };
     let port = target.port;
-    let lookup = tokio::task::spawn_blocking(move || crate::outbound::system_resolver(&name, port));
+    // The slot is held by the lookup's thread, not by this wait: a name that never answers keeps its
+    // thread (getaddrinfo cannot be cancelled), and so its slot, so stuck lookups stay bounded.
+    let lookup = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        crate::outbound::system_resolver(&name, port)
+    });
     let verdict = match tokio::time::timeout(RESOLVE_WAIT, lookup).await {
         Ok(Ok(Ok(addrs))) => policy.resolve(&target, |_, _| Ok(addrs)).map(|_| ()).map_err(|e| format!("notify_url refused: {e}")),
         Ok(Ok(Err(_))) => Ok(()),
