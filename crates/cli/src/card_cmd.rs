@@ -1,5 +1,5 @@
 //! Bank cards as a sandbox tester's phone uses them: bind a card (the PIN, then the simulated bank's
-//! code read from the SMS outbox), list the bound cards, top up from one and withdraw to one (the PIN).
+//! code read from the SMS outbox), list the bound cards, top up from one and withdraw to one (the PIN for each).
 
 use crate::admin_cmd::{report, PhoneArgs as UserArgs};
 use crate::session::call_as;
@@ -64,9 +64,9 @@ pub struct BankArgs {
     /// Idempotency key: the same request_id returns the first result. Default: a fresh one.
     #[arg(long)]
     request_id: Option<String>,
-    /// The six-digit payment PIN (needed to withdraw).
+    /// The six-digit payment PIN (a top-up needs it as a withdrawal does: it pulls money off the card).
     #[arg(long)]
-    pin: Option<String>,
+    pin: String,
 }
 
 /// `POST /wallet/topup` or `/wallet/withdraw` as the user.

@@ -144,7 +144,7 @@ enum Cmd {
         #[command(subcommand)]
         command: card_cmd::CardCmd,
     },
-    /// Top a user's wallet up from a bound card.
+    /// Top a user's wallet up from a bound card (needs --pin).
     Topup(card_cmd::BankArgs),
     /// Withdraw from a user's wallet to a bound card (needs --pin).
     Withdraw(card_cmd::BankArgs),

@@ -1,7 +1,7 @@
 //! Bank cards through the simulated bank, on both backends: top-ups and withdrawals held by pending
 //! ledger transfers until the bank answers; declines release the hold; a slow bank is reconciled later;
-//! idempotent on request_id. Money moves only with bound cards, and withdrawals need the PIN (binding
-//! and its refusals: tests/pin.rs).
+//! idempotent on request_id. Money moves only with bound cards, and top-ups and withdrawals need the PIN
+//! (binding, the PIN's refusals and replays without it: tests/pin.rs).
 
 mod support;
 
@@ -10,7 +10,7 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use support::{bind_card, saoma, Server};
 
-/// A top-up or (with the PIN) a withdrawal.
+/// A top-up or a withdrawal, with the PIN.
 fn op(s: &Server, session: &str, path: &str, card: &str, amount: i64, rid: &str) -> (u16, serde_json::Value) {
     let r = http(&s.base, "POST", path, &[("Authorization", session)], &json!({"card_no": card, "amount": amount, "request_id": rid, "pin": "123456"}).to_string()).unwrap();
     (r.status, r.json())
@@ -93,7 +93,7 @@ fn the_cli_binds_a_card_tops_up_and_withdraws_with_the_pin() {
         };
         let card = "6222060000000001";
         // Not bound yet: no top-up.
-        let (ok, e) = run(&["topup", "--card-no", card, "--amount", "3000"]);
+        let (ok, e) = run(&["topup", "--card-no", card, "--amount", "3000", "--pin", "123456"]);
         assert!(!ok && e.contains("CARD_NOT_BOUND"), "{b}: {e}");
         let (ok, e) = run(&["card", "bind", "--pin", "000000", card]);
         assert!(!ok && e.contains("PIN_WRONG"), "{b}: {e}");
@@ -102,10 +102,15 @@ fn the_cli_binds_a_card_tops_up_and_withdraws_with_the_pin() {
         assert_eq!(serde_json::from_str::<serde_json::Value>(&v).unwrap()["tail"], "0001");
         let (ok, v) = run(&["card", "list"]);
         assert!(ok && v.contains("0001") && !v.contains(card), "{b}: {v}");
-        let (ok, v) = run(&["topup", "--card-no", card, "--amount", "3000", "--request-id", "cli-t1"]);
+        // Without --pin neither command runs: the CLI asks for it (a top-up needs the PIN too).
+        for cmd in ["topup", "withdraw"] {
+            let (ok, e) = run(&[cmd, "--card-no", card, "--amount", "1000"]);
+            assert!(!ok && e.contains("--pin"), "{b} {cmd}: {e}");
+        }
+        let (ok, e) = run(&["topup", "--card-no", card, "--amount", "3000", "--pin", "000000"]);
+        assert!(!ok && e.contains("PIN_WRONG"), "{b}: {e}");
+        let (ok, v) = run(&["topup", "--card-no", card, "--amount", "3000", "--request-id", "cli-t1", "--pin", "123456"]);
         assert!(ok && v.contains("succeeded"), "{b}: {v}");
-        let (ok, e) = run(&["withdraw", "--card-no", card, "--amount", "1000"]);
-        assert!(!ok && e.contains("PIN_REQUIRED"), "{b}: {e}");
         let (ok, v) = run(&["withdraw", "--card-no", card, "--amount", "1000", "--pin", "123456"]);
         assert!(ok && v.contains("succeeded"), "{b}: {v}");
         let session = s.wallet_session("13400000005");

@@ -1,9 +1,10 @@
 //! The PIN under attack, end to end on both backends. Guesses sent at once are checked (argon2, counted
 //! by the server's `saoma_pin_checks_total`) at most as often as there are tries left, on every path
 //! through one mechanism — proven here on paying, signing an agreement and withdrawing — and a right
-//! PIN never gets through once the account is locked. Money leaves a wallet for a bank card only with
-//! the PIN and only to a card the user bound (the PIN, then the bank's one-time code), and every
-//! refusal leaves the balance as it was and no bank operation.
+//! PIN never gets through once the account is locked. Money moves between a wallet and a bank card,
+//! either way, only with the PIN and only with a card the user bound (the PIN, then the bank's one-time
+//! code), and every refusal leaves the balance as it was and no bank operation; a retried request_id
+//! gets its first result back without the PIN, spending no try and moving nothing.
 
 mod support;
 
@@ -105,8 +106,13 @@ fn trade_state(c: &saoma_wechatpay::client::V3Client, no: &str) -> String {
 }
 
 fn withdrawals(s: &Server, session: &str) -> Vec<Value> {
+    bank_operations(s, session, "withdrawal")
+}
+
+/// The wallet's bank operations of one kind (`top_up` or `withdrawal`), as its history shows them.
+fn bank_operations(s: &Server, session: &str, kind: &str) -> Vec<Value> {
     let (_, h) = wallet_call(s, session, "GET", "/wallet/transactions", "");
-    h["transactions"].as_array().unwrap().iter().filter(|t| t["kind"] == "withdrawal").cloned().collect()
+    h["transactions"].as_array().unwrap().iter().filter(|t| t["kind"] == kind).cloned().collect()
 }
 
 #[test]
@@ -230,12 +236,76 @@ fn withdrawals_need_the_pin_and_a_bound_card_of_ones_own() {
         assert_eq!(balance(&s, &alice), 8_000);
         assert_eq!(pin_status(&s, &alice)["failures"], 0, "{b}");
         // Top-ups too come only from a bound card.
-        let topup = |card: &str| wallet_call(&s, &alice, "POST", "/wallet/topup", &json!({"card_no": card, "amount": 500, "request_id": format!("top-{card}")}).to_string());
+        let topup = |card: &str| wallet_call(&s, &alice, "POST", "/wallet/topup", &json!({"card_no": card, "amount": 500, "request_id": format!("top-{card}"), "pin": RIGHT}).to_string());
         assert_eq!(topup(unbound).1["code"], "CARD_NOT_BOUND", "{b}");
         assert_eq!(topup(alices_card).1["state"], "succeeded", "{b}");
         assert_eq!(balance(&s, &alice), 8_500);
         let text = ledger_check(&s);
         assert!(text.contains("clean"), "{b} {text}");
+    }
+}
+
+#[test]
+fn top_ups_need_the_pin_and_a_retry_needs_none() {
+    for s in Server::all(true) {
+        let b = s.backend;
+        let phone = "13700000031";
+        user(&s, phone, 10_000);
+        let session = s.wallet_session(phone);
+        let card = "6222070000000001";
+        bind_card(&s, &session, phone, card);
+        let call = |path: &str, amount: i64, rid: &str, pin: Option<&str>| {
+            let mut body = json!({"card_no": card, "amount": amount, "request_id": rid});
+            if let Some(p) = pin {
+                body["pin"] = json!(p);
+            }
+            wallet_call(&s, &session, "POST", path, &body.to_string())
+        };
+        // A stolen session cannot pull money off the card: no PIN, or a wrong one, is refused as a
+        // withdrawal's is, the balance as it was and no bank operation.
+        for (pin, want) in [(None, "PIN_REQUIRED"), (Some("000000"), "PIN_WRONG")] {
+            let (st, v) = call("/wallet/topup", 5_000, &format!("refused-{want}"), pin);
+            assert_eq!((st, v["code"].as_str()), (403, Some(want)), "{b} {v}");
+            assert_eq!(balance(&s, &session), 10_000, "{b}");
+            assert!(bank_operations(&s, &session, "top_up").is_empty(), "{b}: a refused top-up left an operation");
+        }
+        assert_eq!(pin_status(&s, &session)["failures"], 1, "{b}: the wrong PIN counted");
+        // With the PIN: the money arrives (and the right PIN clears the failure).
+        let (st, top) = call("/wallet/topup", 5_000, "t1", Some(RIGHT));
+        assert_eq!((st, top["state"].as_str()), (200, Some("succeeded")), "{b} {top}");
+        let (st, out) = call("/wallet/withdraw", 2_000, "w1", Some(RIGHT));
+        assert_eq!((st, out["state"].as_str()), (200, Some("succeeded")), "{b} {out}");
+        assert_eq!(balance(&s, &session), 13_000, "{b}");
+        // One wrong guess on a new request: a try spent, so a replay spending one would show.
+        assert_eq!(call("/wallet/topup", 1_000, "t2", Some("000000")).1["code"], "PIN_WRONG", "{b}");
+        let before = (pin_status(&s, &session), pin_checks(&s));
+        assert_eq!((before.0["failures"].as_i64(), before.0["in_flight"].as_i64()), (Some(1), Some(0)), "{b}: {}", before.0);
+        // Retries, without the PIN or with a wrong one: the first result, no PIN checked, nothing moved.
+        for pin in [None, Some("000000")] {
+            for (path, amount, rid, first) in [("/wallet/topup", 5_000, "t1", &top), ("/wallet/withdraw", 2_000, "w1", &out)] {
+                let (st, v) = call(path, amount, rid, pin);
+                assert_eq!(st, 200, "{b} {path} {pin:?}: {v}");
+                assert_eq!(&v, first, "{b} {path} {pin:?}: the first result");
+            }
+            // The same request_id for something else is refused as before, without the PIN too.
+            let (st, v) = call("/wallet/topup", 6_000, "t1", pin);
+            assert_eq!((st, v["code"].as_str()), (409, Some("REQUEST_ID_REUSED")), "{b} {v}");
+        }
+        assert_eq!((pin_status(&s, &session)["failures"].clone(), pin_checks(&s)), (before.0["failures"].clone(), before.1), "{b}: a retry spent a try");
+        assert_eq!(pin_status(&s, &session)["tries_left"], before.0["tries_left"], "{b}");
+        assert_eq!(balance(&s, &session), 13_000, "{b}: a retry moved money");
+        assert_eq!((bank_operations(&s, &session, "top_up").len(), bank_operations(&s, &session, "withdrawal").len()), (1, 1), "{b}");
+        // Locked (four more wrong guesses): a new top-up is refused even with the right PIN, while a
+        // retry still gets its first result.
+        for i in 0..4 {
+            call("/wallet/topup", 1_000, &format!("guess-{i}"), Some("000000"));
+        }
+        assert!(pin_status(&s, &session)["locked_until"].as_i64().unwrap() > 0, "{b}");
+        assert_eq!(call("/wallet/topup", 1_000, "t3", Some(RIGHT)).1["code"], "PIN_LOCKED", "{b}");
+        assert_eq!(call("/wallet/topup", 5_000, "t1", None).1, top, "{b}");
+        assert_eq!(balance(&s, &session), 13_000, "{b}");
+        assert_eq!(bank_operations(&s, &session, "top_up").len(), 1, "{b}");
+        assert!(ledger_check(&s).contains("clean"), "{b}");
     }
 }
 

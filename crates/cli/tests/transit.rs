@@ -86,14 +86,14 @@ impl Phone {
         self.wallet(s, "POST", &format!("/wallet/transit/{SCOPE}/repay"), Value::Null)
     }
     /// Tops the wallet up from a test bank card that succeeds (bound first: money moves only with bound
-    /// cards); the bank's answer is awaited.
+    /// cards), with the PIN (a top-up needs it); the bank's answer is awaited.
     fn top_up(&self, s: &Server, amount: i64, request_id: &str) {
         // One card per rider (a card is bound to one wallet): its last digits are the phone's.
         let card = format!("6222020000000001{}", &self.phone[self.phone.len() - 2..]);
         if self.wallet(s, "GET", "/wallet/cards", Value::Null).1["cards"].as_array().unwrap().is_empty() {
             support::bind_card(s, &self.session, &self.phone, &card);
         }
-        let (st, v) = self.wallet(s, "POST", "/wallet/topup", json!({"card_no": card, "amount": amount, "request_id": request_id}));
+        let (st, v) = self.wallet(s, "POST", "/wallet/topup", json!({"card_no": card, "amount": amount, "request_id": request_id, "pin": "123456"}));
         assert_eq!((st, v["state"].as_str()), (200, Some("succeeded")), "{v}");
     }
     /// Asks for today's credential: Ok or the refusal's code.

@@ -7,7 +7,8 @@
 //! idempotent on the user's `request_id`.
 //!
 //! Money moves only to and from a card the user has bound (`cards`: the PIN, then the bank's one-time
-//! code), and a withdrawal needs the PIN besides (a [`PinProof`]).
+//! code), and each operation, top-up or withdrawal, needs the PIN besides (a [`PinProof`]); a retry of
+//! one already started ([`replay`]) is answered without it.
 //!
 //! The built-in connector is a simulated bank with test cards: numbers ending in `0002` are declined,
 //! `0003` answer too slowly (and succeed ten seconds later), `0004` cannot be bound (the bank refuses to
@@ -271,20 +272,28 @@ pub fn card_bound(app: &App, user: u128, card_no: &str) -> Result<bool, StoreErr
 
 const CARD_BOUND: &str = "SELECT id FROM bank_cards WHERE user_id = $1 AND card_no = $2 AND bound_at IS NOT NULL";
 
-/// Tops the wallet up from a card the user has bound.
-pub async fn top_up(app: &std::sync::Arc<App>, user: &User, card_no: String, amount: i64, request_id: String) -> Result<Operation, BankError> {
-    start(app, user, Kind::TopUp, card_no, amount, request_id, None).await
+/// Whether a stored operation (`OP_COLUMNS`) is the one asked for again: same kind, amount and card.
+fn same_operation(r: &[Value], kind: Kind, amount: i64, card_no: &str) -> bool {
+    r[2].as_str() == Some(kind.as_str()) && r[3].as_i64() == Some(amount) && r[7].as_str() == Some(card_no)
 }
 
-/// Withdraws to a card the user has bound; money leaving the wallet needs the PIN (`proof`).
-pub async fn withdraw(app: &std::sync::Arc<App>, user: &User, card_no: String, amount: i64, request_id: String, proof: PinProof) -> Result<Operation, BankError> {
-    start(app, user, Kind::Withdrawal, card_no, amount, request_id, Some(proof)).await
+/// The operation `user` already started under `request_id`, looked up before the PIN is asked for: a
+/// retry of the same operation gets its current state back without the PIN and without spending a try
+/// (a replay moves nothing); the request_id used for something else is refused. `None`: a new operation.
+pub fn replay(app: &App, user: u128, kind: Kind, card_no: &str, amount: i64, request_id: &str) -> Result<Option<Operation>, BankError> {
+    match app.store.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE user_id = $1 AND request_id = $2"), &[user.into(), request_id.into()])? {
+        Some(r) if same_operation(&r, kind, amount, card_no) => Ok(Some(op_from_row(&r))),
+        Some(_) => Err(BankError::RequestIdReused),
+        None => Ok(None),
+    }
 }
 
-/// Starts a top-up or a withdrawal, asks the bank, and settles what the bank answered.
-async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: String, amount: i64, request_id: String, proof: Option<PinProof>) -> Result<Operation, BankError> {
+/// Starts a top-up or a withdrawal, asks the bank, and settles what the bank answered. Both need the
+/// PIN (`proof`): a top-up pulls money off the card, and a stolen session must not be able to turn the
+/// victim's card into wallet money spent below the password-free limit.
+pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: String, amount: i64, request_id: String, proof: PinProof) -> Result<Operation, BankError> {
     check_request(&card_no, amount, &request_id)?;
-    if kind == Kind::Withdrawal && proof.as_ref().map(PinProof::user) != Some(user.id) {
+    if proof.user() != user.id {
         return Err(BankError::Pin(PinError::Wrong { tries_left: 0 }));
     }
     let now = app.business_now_secs();
@@ -294,17 +303,15 @@ async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: Stri
         .store
         .transact(move |tx| {
             if let Some(r) = tx.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE user_id = $1 AND request_id = $2"), &[user_id.into(), rid2.as_str().into()])? {
-                let same = r[2].as_str() == Some(kind.as_str()) && r[3].as_i64() == Some(amount) && r[7].as_str() == Some(card2.as_str());
-                return Ok(if same { Ok((op_from_row(&r), false)) } else { Err(BankError::RequestIdReused) });
+                // Two first requests raced past `replay`: the later one gets the earlier's operation.
+                return Ok(if same_operation(&r, kind, amount, &card2) { Ok((op_from_row(&r), false)) } else { Err(BankError::RequestIdReused) });
             }
             // Under the writer: the card is bound to this user, and no PIN lock came after the check.
             if tx.query_one(CARD_BOUND, &[user_id.into(), card2.as_str().into()])?.is_none() {
                 return Ok(Err(BankError::CardNotBound));
             }
-            if let Some(p) = &proof {
-                if let Err(e) = p.check_in_job(tx, now)? {
-                    return Ok(Err(BankError::Pin(e)));
-                }
+            if let Err(e) = proof.check_in_job(tx, now)? {
+                return Ok(Err(BankError::Pin(e)));
             }
             let (dr, cr) = match kind {
                 Kind::TopUp => (BANK_CLEARING_CNY, wallet),

@@ -1,6 +1,6 @@
 //! The one way a PIN is checked: [`verify`] — every path that takes the PIN (paying, confirming a
-//! payment-code order, signing an agreement, opening a transit card, binding a bank card, withdrawing,
-//! the cashier) calls it, and what it returns, a [`PinProof`], is what those paths' jobs require.
+//! payment-code order, signing an agreement, opening a transit card, binding a bank card, topping up,
+//! withdrawing, the cashier) calls it, and what it returns, a [`PinProof`], is what those paths' jobs require.
 //!
 //! Why two jobs around the check: argon2 is slow on purpose, so it cannot run under the writer. Read
 //! the lock before it and count the failure after, and thirteen guesses sent at once are all checked

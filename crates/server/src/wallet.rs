@@ -198,7 +198,7 @@ struct BankRequest {
     amount: i64,
     /// The caller's idempotency key: the same request_id returns the first result.
     request_id: String,
-    /// Needed to withdraw (money leaving the wallet).
+    /// Needed for a new top-up or withdrawal (not for a retry of one already started).
     pin: Option<String>,
 }
 
@@ -220,7 +220,7 @@ fn bank_error(e: crate::bank::BankError) -> Response {
 }
 
 async fn bank_operation(app: Arc<App>, headers: HeaderMap, bytes: axum::body::Bytes, kind: crate::bank::Kind) -> Response {
-    use crate::bank::{self, BankError, Kind};
+    use crate::bank::{self, BankError};
     let user = match session(&app, &headers) {
         Ok(u) => u,
         Err(e) => return e,
@@ -232,21 +232,24 @@ async fn bank_operation(app: Arc<App>, headers: HeaderMap, bytes: axum::body::By
     if let Err(e) = bank::check_request(&req.card_no, req.amount, &req.request_id) {
         return bank_error(e);
     }
-    let r = match kind {
-        Kind::TopUp => bank::top_up(&app, &user, req.card_no, req.amount, req.request_id).await,
-        Kind::Withdrawal => {
-            let Some(pin) = req.pin else { return pay_error(PayError::PinRequired) };
-            // An unbound card is refused before the PIN: no try is spent on it.
-            match bank::card_bound(&app, user.id, &req.card_no) {
-                Ok(true) => {}
-                Ok(false) => return bank_error(BankError::CardNotBound),
-                Err(e) => return bank_error(e.into()),
-            }
-            match crate::pins::verify(&app, &user, &pin).await {
-                Ok(proof) => bank::withdraw(&app, &user, req.card_no, req.amount, req.request_id, proof).await,
-                Err(e) => Err(BankError::Pin(e)),
-            }
-        }
+    // A retry of an operation already started gets its result back before the PIN is asked for: no
+    // try is spent on it, and it moves nothing.
+    match bank::replay(&app, user.id, kind, &req.card_no, req.amount, &req.request_id) {
+        Ok(Some(op)) => return Json(op).into_response(),
+        Ok(None) => {}
+        Err(e) => return bank_error(e),
+    }
+    // A new operation, either way, needs the PIN: a top-up pulls money off the card.
+    let Some(pin) = req.pin else { return pay_error(PayError::PinRequired) };
+    // An unbound card is refused before the PIN: no try is spent on it.
+    match bank::card_bound(&app, user.id, &req.card_no) {
+        Ok(true) => {}
+        Ok(false) => return bank_error(BankError::CardNotBound),
+        Err(e) => return bank_error(e.into()),
+    }
+    let r = match crate::pins::verify(&app, &user, &pin).await {
+        Ok(proof) => bank::start(&app, &user, kind, req.card_no, req.amount, req.request_id, proof).await,
+        Err(e) => Err(BankError::Pin(e)),
     };
     match r {
         Ok(op) => Json(op).into_response(),
