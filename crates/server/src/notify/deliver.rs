@@ -184,9 +184,23 @@ fn post(app: &App, mchid: &str, target: &Target, body: &str, deadline: Instant) 
 }
 
 /// Records outcomes as they come, a batch per job: whatever arrived while the previous job ran.
+/// How long the recorder waits for more outcomes before it records what it has.
+const RECORD_LINGER: Duration = Duration::from_millis(5);
+
 pub(crate) async fn recorder(app: Arc<App>, mut received: UnboundedReceiver<Outcome>) {
     let mut batch = Vec::new();
     while received.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        // Deliveries end one by one: a moment's wait gathers those ending together into one job (one
+        // writer commit for many, where each would otherwise be a commit of its own).
+        if batch.len() < RECORD_BATCH {
+            tokio::time::sleep(RECORD_LINGER).await;
+            while batch.len() < RECORD_BATCH {
+                match received.try_recv() {
+                    Ok(o) => batch.push(o),
+                    Err(_) => break,
+                }
+            }
+        }
         if let Err(e) = record(&app, std::mem::take(&mut batch)).await {
             // The rows keep their lease and are claimed again after it: at least once.
             tracing::warn!(error = %e, "recording notification attempts");
