@@ -245,11 +245,11 @@ fn a_tarpit_holding_a_thousand_notifications_does_not_delay_another_merchant() {
         assert_eq!(st, 200, "{b}: {v}");
         let paid_at = Instant::now();
         // Before the fix this waited for the tarpit's whole backlog (5 s per batch of 64: over a
-        // minute); the bound is generous for a loaded machine, the figure is printed.
+        // minute); the issue asks for 1 s (measured 50–100 ms here), the figure is printed.
         wait_for("the other merchant's notification", Duration::from_secs(60), || !rx.got.lock().unwrap().is_empty());
         let took = paid_at.elapsed();
         eprintln!("{b}: the other merchant notified {:.0} ms after paying, the tarpit holding 1,000", took.as_secs_f64() * 1e3);
-        assert!(took < Duration::from_secs(5), "{b}: the other merchant waited {took:?} behind the tarpit");
+        assert!(took < Duration::from_secs(1), "{b}: the other merchant waited {took:?} behind the tarpit");
         // What the tarpit costs the server while it holds its backlog (deferred rows claimed again every
         // second): printed, not asserted (the machine is shared).
         let cpu = |pid: u32| -> f64 {
