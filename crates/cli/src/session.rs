@@ -11,9 +11,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 
 /// `method path` as the user of `phone`, with the kept session or a new one.
 pub(crate) fn call_as(server: &ServerArgs, phone: &str, method: &str, path: &str, body: &str) -> Result<Value, String> {
-    if !saoma_server::users::valid_phone(phone) {
-        return Err(format!("--phone: {}", saoma_server::users::PHONE_RULE));
-    }
+    // One session per handset, whichever way its number is written.
+    let Some(phone) = saoma_server::users::canonical_phone(phone) else { return Err(format!("--phone: {}", saoma_server::users::PHONE_RULE)) };
+    let phone = phone.as_str();
     let base = server.base()?;
     let dir = server.data_dir().join("sessions");
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

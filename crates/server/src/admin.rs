@@ -168,7 +168,9 @@ struct PhoneQuery {
 
 /// The SMS outbox for one phone, newest first (there is no SMS gateway).
 async fn sms_outbox(State(app): State<Arc<App>>, axum::extract::Query(q): axum::extract::Query<PhoneQuery>) -> Response {
-    let rows = app.store.query("SELECT code, purpose, created_at, expires_at, used_at, message FROM sms_outbox WHERE phone = $1 ORDER BY created_at DESC, id DESC LIMIT 20", &[q.phone.as_str().into()]);
+    // The outbox holds each phone in its one spelling (`users::canonical_phone`).
+    let phone = crate::users::canonical_phone(&q.phone).unwrap_or_else(|| q.phone.clone());
+    let rows = app.store.query("SELECT code, purpose, created_at, expires_at, used_at, message FROM sms_outbox WHERE phone = $1 ORDER BY created_at DESC, id DESC LIMIT 20", &[phone.as_str().into()]);
     match rows {
         Ok(rows) => {
             let messages: Vec<serde_json::Value> = rows

@@ -84,9 +84,7 @@ fn send_refusal(tx: &mut JobTx<'_>, phone: &str, addr: &str, per_address: u32, n
 /// Puts a 6-digit login code for `phone` in the SMS outbox, within the send limits; the phone's older
 /// codes stop working.
 pub async fn send_code(app: &App, phone: String, client: IpAddr) -> Result<(), UserError> {
-    if !users::valid_phone(&phone) {
-        return Err(UserError::BadPhone);
-    }
+    let Some(phone) = users::canonical_phone(&phone) else { return Err(UserError::BadPhone) };
     let code = random_digits(6).map_err(|e| StoreError::Io(e.to_string()))?;
     let (id, addr, per_address) = (app.ids.next(), address_key(client), app.config.sms_per_address_per_hour);
     app.store
@@ -125,9 +123,7 @@ pub async fn login(app: &App, phone: String, code: String, client: IpAddr) -> Re
 pub async fn login_or_register(app: &App, phone: String, code: String, register: bool, client: IpAddr) -> Result<(String, User), UserError> {
     let new_user = register.then(|| users::NewUserIds::new(app));
     let (addr, per_address) = (address_key(client), app.config.sms_per_address_per_hour);
-    if !users::valid_phone(&phone) {
-        return Err(UserError::BadPhone);
-    }
+    let Some(phone) = users::canonical_phone(&phone) else { return Err(UserError::BadPhone) };
     let token = random_string(40).map_err(|e| StoreError::Io(e.to_string()))?;
     let token_hash = sha256_hex(token.as_bytes());
     app.store
@@ -211,13 +207,18 @@ pub async fn logout(app: &App, token: String) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::address_key;
-    use crate::users::valid_phone;
+    use crate::users::{self, valid_phone};
 
     #[test]
     fn phones() {
         for ok in ["13800000001", "19912345678", "+8613800000001", "+14155550123", "+12345678", "+123456789012345"] {
             assert!(valid_phone(ok), "{ok}");
         }
+        assert_eq!(users::canonical_phone("+8613800000001").as_deref(), Some("13800000001"));
+        assert_eq!(users::canonical_phone("13800000001").as_deref(), Some("13800000001"));
+        assert_eq!(users::canonical_phone("+8612345678").as_deref(), Some("+8612345678"), "not a mainland mobile: as given");
+        assert_eq!(users::canonical_phone("+14155550123").as_deref(), Some("+14155550123"));
+        assert_eq!(users::canonical_phone("138"), None);
         for bad in ["", "+", "12", "12345678901", "10000000000", "1380000000", "138000000012", "+0123456789", "+1234567", "+1234567890123456", "+86 13800000001", "138-0000-0001", "1380000000a", "１３８００００００１", "++8613800000001"] {
             assert!(!valid_phone(bad), "{bad}");
         }

@@ -82,6 +82,18 @@ pub fn valid_phone(p: &str) -> bool {
     }
 }
 
+/// The one spelling of a valid phone: a mainland mobile number written `+86…` is its 11 digits (one
+/// handset, one wallet, one set of SMS limits); other numbers as given. `None` for an invalid one.
+pub fn canonical_phone(p: &str) -> Option<String> {
+    if !valid_phone(p) {
+        return None;
+    }
+    match p.strip_prefix("+86") {
+        Some(mainland) if mainland.starts_with('1') && valid_phone(mainland) => Some(mainland.to_string()),
+        _ => Some(p.to_string()),
+    }
+}
+
 pub fn hash_pin(pin: &str) -> Result<String, UserError> {
     if !pin::valid_format(pin) {
         return Err(UserError::BadPin);
@@ -105,9 +117,7 @@ pub fn in_job(tx: &mut JobTx<'_>, id: u128) -> Result<Option<User>, StoreError> 
 
 /// Registers a user with a wallet, topped up with `balance` fen from the (simulated) bank.
 pub async fn create(app: &App, phone: String, pin: Option<String>, balance: i64) -> Result<User, UserError> {
-    if !valid_phone(&phone) {
-        return Err(UserError::BadPhone);
-    }
+    let Some(phone) = canonical_phone(&phone) else { return Err(UserError::BadPhone) };
     if balance < 0 || balance > saoma_core::order::MAX_TOTAL * 100 {
         return Err(UserError::BadBalance);
     }
