@@ -25,6 +25,8 @@ pub const RETRY_AFTER: [i64; 15] = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800
 const LEASE_SECS: i64 = 15;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 const BATCH: i64 = 64;
+/// One merchant's rows in one claim at most (twice the attempts it may have at once).
+const CLAIM_PER_MERCHANT: i64 = 32;
 /// Ids per batch statement. Lists are padded with NULL (which matches no row) to this length, so that a
 /// statement has one text — one prepared statement — whatever the size of the batch.
 const IN_LIST: usize = BATCH as usize;
@@ -147,9 +149,16 @@ async fn claim(app: &Arc<App>) -> Result<Vec<Due>, StoreError> {
     Ok(app
         .store
         .transact(move |tx| {
+            // At most CLAIM_PER_MERCHANT of one merchant's rows a claim: a merchant whose receiver hangs
+            // has its backlog claimed (and deferred) a few rows at a time, not all of it every second,
+            // and the rows of others due after it are claimed beside them.
             let rows = tx.query(
-                "SELECT id, mchid, url, body, attempts FROM notifications WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
-                &[now.into(), BATCH.into()],
+                "SELECT id, mchid, url, body, attempts FROM (\
+                   SELECT id, mchid, url, body, attempts, next_attempt_at, \
+                          ROW_NUMBER() OVER (PARTITION BY mchid ORDER BY next_attempt_at) AS nth \
+                   FROM notifications WHERE state = 'pending' AND next_attempt_at <= $1) due \
+                 WHERE nth <= $3 ORDER BY next_attempt_at LIMIT $2",
+                &[now.into(), BATCH.into(), CLAIM_PER_MERCHANT.into()],
             )?;
             // One statement claims the whole batch (on PostgreSQL every statement is a round trip).
             for chunk in rows.chunks(IN_LIST) {
