@@ -80,45 +80,7 @@ fn concurrently<T: Send + 'static>(n: usize, threads: usize, f: impl Fn(usize) -
 
 /// The rows of `q` run on the server's database directly (what no API shows), every cell as text.
 fn db_rows(s: &Server, q: &str) -> Vec<Vec<String>> {
-    if let Some(path) = s.database_url.strip_prefix("sqlite:") {
-        use rusqlite::types::ValueRef;
-        let c = rusqlite::Connection::open(path).unwrap();
-        let mut st = c.prepare(q).unwrap();
-        let n = st.column_count();
-        let rows = st
-            .query_map([], |r| {
-                (0..n)
-                    .map(|i| {
-                        Ok(match r.get_ref(i)? {
-                            ValueRef::Null => "NULL".to_string(),
-                            ValueRef::Integer(v) => v.to_string(),
-                            ValueRef::Text(t) => String::from_utf8(t.to_vec()).unwrap(),
-                            ValueRef::Blob(b) => saoma_server::hex::encode(b),
-                            ValueRef::Real(v) => v.to_string(),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap();
-        rows.collect::<Result<_, _>>().unwrap()
-    } else {
-        use postgres::types::Type;
-        let mut c = postgres::Client::connect(&s.database_url, postgres::NoTls).unwrap();
-        let cell = |r: &postgres::Row, i: usize| {
-            let t = r.columns()[i].type_();
-            let v = if *t == Type::INT8 {
-                r.get::<_, Option<i64>>(i).map(|v| v.to_string())
-            } else if *t == Type::TEXT || *t == Type::VARCHAR {
-                r.get::<_, Option<String>>(i)
-            } else if *t == Type::BYTEA {
-                r.get::<_, Option<Vec<u8>>>(i).map(|b| saoma_server::hex::encode(&b))
-            } else {
-                panic!("column type {t} in {q}")
-            };
-            v.unwrap_or_else(|| "NULL".to_string())
-        };
-        c.query(q, &[]).unwrap().iter().map(|r| (0..r.len()).map(|i| cell(r, i)).collect()).collect()
-    }
+    support::db_rows(s, q).iter().map(|r| r.iter().map(support::Cell::render).collect()).collect()
 }
 
 fn count(s: &Server, q: &str) -> i64 {

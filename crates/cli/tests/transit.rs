@@ -16,7 +16,7 @@ use saoma_ridecode::{
 };
 use saoma_wechatpay::client::http;
 use serde_json::{json, Value};
-use support::{ledger_check, user, Server};
+use support::{db_rows, ledger_check, user, Cell, Server};
 
 const SCOPE: u16 = 21;
 
@@ -371,83 +371,6 @@ fn a_day_of_rides_on_two_gates_with_three_riders() {
         assert_eq!((carol.balance(&s), carol.view(&s)["debt"].as_i64()), (1_500, Some(0)));
         let text = ledger_check(&s);
         assert!(text.contains("clean"), "{b}: {text}");
-    }
-}
-
-/// A value read from the server's database.
-#[derive(Clone, Debug, PartialEq)]
-enum Cell {
-    Null,
-    Int(i64),
-    Text(String),
-    Blob(Vec<u8>),
-}
-
-impl Cell {
-    fn int(&self) -> i64 {
-        match self {
-            Cell::Int(v) => *v,
-            c => panic!("not an integer: {c:?}"),
-        }
-    }
-    fn text(&self) -> &str {
-        match self {
-            Cell::Text(v) => v,
-            c => panic!("not text: {c:?}"),
-        }
-    }
-    /// A 16-byte id (big-endian, as the store keeps them), or none for NULL.
-    fn id(&self) -> Option<u128> {
-        match self {
-            Cell::Null => None,
-            Cell::Blob(b) => Some(u128::from_be_bytes(b.as_slice().try_into().unwrap())),
-            c => panic!("not an id: {c:?}"),
-        }
-    }
-}
-
-/// The rows of `q` (no parameters) run on the server's database directly, for what no API shows.
-fn db_rows(s: &Server, q: &str) -> Vec<Vec<Cell>> {
-    if let Some(path) = s.database_url.strip_prefix("sqlite:") {
-        use rusqlite::types::ValueRef;
-        let c = rusqlite::Connection::open(path).unwrap();
-        let mut st = c.prepare(q).unwrap();
-        let n = st.column_count();
-        let rows = st
-            .query_map([], |r| {
-                (0..n)
-                    .map(|i| {
-                        Ok(match r.get_ref(i)? {
-                            ValueRef::Null => Cell::Null,
-                            ValueRef::Integer(v) => Cell::Int(v),
-                            ValueRef::Text(t) => Cell::Text(String::from_utf8(t.to_vec()).unwrap()),
-                            ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
-                            ValueRef::Real(v) => panic!("a float in {q}: {v}"),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap();
-        rows.collect::<Result<_, _>>().unwrap()
-    } else {
-        use postgres::types::Type;
-        let mut c = postgres::Client::connect(&s.database_url, postgres::NoTls).unwrap();
-        let cell = |r: &postgres::Row, i: usize| {
-            let t = r.columns()[i].type_();
-            let v = if *t == Type::INT8 {
-                r.get::<_, Option<i64>>(i).map(Cell::Int)
-            } else if *t == Type::INT4 {
-                r.get::<_, Option<i32>>(i).map(|v| Cell::Int(v as i64))
-            } else if *t == Type::TEXT || *t == Type::VARCHAR {
-                r.get::<_, Option<String>>(i).map(Cell::Text)
-            } else if *t == Type::BYTEA {
-                r.get::<_, Option<Vec<u8>>>(i).map(Cell::Blob)
-            } else {
-                panic!("column type {t} in {q}")
-            };
-            v.unwrap_or(Cell::Null)
-        };
-        c.query(q, &[]).unwrap().iter().map(|r| (0..r.len()).map(|i| cell(r, i)).collect()).collect()
     }
 }
 

@@ -319,3 +319,89 @@ pub fn unseal(s: &Server, table: &str, column: &str, row: &str, sealed: &str) ->
     let bytes = unhex(sealed.strip_prefix("sealed:v1:").expect("sealed"));
     String::from_utf8(saoma_wechatpay::aead::open_raw(&key, format!("{table}.{column}:{row}").as_bytes(), &bytes).expect("opens under the master key")).unwrap()
 }
+
+/// A value read from the server's database.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Cell {
+    pub fn int(&self) -> i64 {
+        match self {
+            Cell::Int(v) => *v,
+            c => panic!("not an integer: {c:?}"),
+        }
+    }
+    pub fn text(&self) -> &str {
+        match self {
+            Cell::Text(v) => v,
+            c => panic!("not text: {c:?}"),
+        }
+    }
+    /// A 16-byte id (big-endian, as the store keeps them), or none for NULL.
+    pub fn id(&self) -> Option<u128> {
+        match self {
+            Cell::Null => None,
+            Cell::Blob(b) => Some(u128::from_be_bytes(b.as_slice().try_into().unwrap())),
+            c => panic!("not an id: {c:?}"),
+        }
+    }
+    /// As text: NULL, the number, the text, or a blob in hex.
+    pub fn render(&self) -> String {
+        match self {
+            Cell::Null => "NULL".to_string(),
+            Cell::Int(v) => v.to_string(),
+            Cell::Text(v) => v.clone(),
+            Cell::Blob(b) => saoma_server::hex::encode(b),
+        }
+    }
+}
+
+/// The rows of `q` (no parameters) run on the server's database directly, for what no API shows.
+pub fn db_rows(s: &Server, q: &str) -> Vec<Vec<Cell>> {
+    if let Some(path) = s.database_url.strip_prefix("sqlite:") {
+        use rusqlite::types::ValueRef;
+        let c = rusqlite::Connection::open(path).unwrap();
+        let mut st = c.prepare(q).unwrap();
+        let n = st.column_count();
+        let rows = st
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            ValueRef::Null => Cell::Null,
+                            ValueRef::Integer(v) => Cell::Int(v),
+                            ValueRef::Text(t) => Cell::Text(String::from_utf8(t.to_vec()).unwrap()),
+                            ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
+                            ValueRef::Real(v) => panic!("a float in {q}: {v}"),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    } else {
+        use postgres::types::Type;
+        let mut c = postgres::Client::connect(&s.database_url, postgres::NoTls).unwrap();
+        let cell = |r: &postgres::Row, i: usize| {
+            let t = r.columns()[i].type_();
+            let v = if *t == Type::INT8 {
+                r.get::<_, Option<i64>>(i).map(Cell::Int)
+            } else if *t == Type::INT4 {
+                r.get::<_, Option<i32>>(i).map(|v| Cell::Int(v as i64))
+            } else if *t == Type::TEXT || *t == Type::VARCHAR {
+                r.get::<_, Option<String>>(i).map(Cell::Text)
+            } else if *t == Type::BYTEA {
+                r.get::<_, Option<Vec<u8>>>(i).map(Cell::Blob)
+            } else {
+                panic!("column type {t} in {q}")
+            };
+            v.unwrap_or(Cell::Null)
+        };
+        c.query(q, &[]).unwrap().iter().map(|r| (0..r.len()).map(|i| cell(r, i)).collect()).collect()
+    }
+}
