@@ -134,7 +134,7 @@ pub struct PhoneArgs {
 }
 
 pub fn sms(a: PhoneArgs) -> ExitCode {
-    report(a.server.get(&format!("/admin/sms?phone={}", saoma_server::cashier::url_encode(&a.phone))), a.json, |v| {
+    report(a.server.get(&format!("/admin/sms?phone={}", saoma_server::http::web::url_encode(&a.phone))), a.json, |v| {
         for m in v["messages"].as_array().into_iter().flatten() {
             match m["message"].as_str() {
                 Some(text) => println!("{} {text}", m["purpose"].as_str().unwrap_or("")),

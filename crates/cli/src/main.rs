@@ -97,7 +97,7 @@ enum Cmd {
         sync: String,
         /// Login SMS codes one client address (an IPv4 address, an IPv6 /64) may ask for in an hour, and
         /// wrong login codes it may send in an hour.
-        #[arg(long, env = "SAOMA_SMS_PER_ADDRESS", default_value_t = saoma_server::login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, env = "SAOMA_SMS_PER_ADDRESS", default_value_t = saoma_server::users::login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR, value_parser = clap::value_parser!(u32).range(1..))]
         sms_per_address: u32,
         /// Address blocks (CIDR, comma-separated) notifications may reach although they are not public,
         /// e.g. 10.0.0.0/8 for receivers on the operator's own network. Loopback, private, link-local and
@@ -200,21 +200,21 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let notify_allow = match saoma_server::outbound::parse_allowlist(&notify_allow.join(",")) {
+            let notify_allow = match saoma_server::http::proxy::parse_cidrs(&notify_allow.join(",")) {
                 Ok(a) => a,
                 Err(e) => {
                     eprintln!("--notify-allow: {e}");
                     return ExitCode::from(2);
                 }
             };
-            let public_url = match deploy.public_url.as_deref().map(saoma_server::proxy::parse_public_url).transpose() {
+            let public_url = match deploy.public_url.as_deref().map(saoma_server::http::proxy::parse_public_url).transpose() {
                 Ok(u) => u,
                 Err(e) => {
                     eprintln!("{e}");
                     return ExitCode::from(2);
                 }
             };
-            let trusted_proxies = match saoma_server::proxy::parse_cidrs(&deploy.trusted_proxy.join(",")) {
+            let trusted_proxies = match saoma_server::http::proxy::parse_cidrs(&deploy.trusted_proxy.join(",")) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("--trusted-proxy: {e}");
@@ -233,7 +233,7 @@ fn main() -> ExitCode {
                 master_key_file: deploy.master_key_file,
                 public_url,
                 trusted_proxies,
-                connections: saoma_server::conn::ConnectionLimits {
+                connections: saoma_server::http::conn::ConnectionLimits {
                     header_read_timeout: secs(deploy.header_read_timeout.max(1)),
                     keep_alive_timeout: secs(deploy.keep_alive_timeout.max(1)),
                     body_timeout: secs(deploy.body_timeout.max(1)),

@@ -60,7 +60,7 @@ fn login(server: &ServerArgs, phone: &str) -> Result<String, String> {
         if let (Some(e), false) = (&refusal, limited) {
             return Err(e.clone());
         }
-        let outbox = server.get(&format!("/admin/sms?phone={}", saoma_server::cashier::url_encode(phone)))?;
+        let outbox = server.get(&format!("/admin/sms?phone={}", saoma_server::http::web::url_encode(phone)))?;
         let newest = outbox["messages"].as_array().into_iter().flatten().find(|m| m["purpose"] == "login");
         let usable = match newest {
             Some(_) if !limited => true,

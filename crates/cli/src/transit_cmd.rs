@@ -133,7 +133,7 @@ pub fn ridecode(cmd: RidecodeCmd) -> ExitCode {
 
 /// A code as hex or Base45 text (one line), or as a QR code (SVG, PNG) carrying the raw bytes.
 fn render(code: &[u8], format: &str) -> Result<Vec<u8>, String> {
-    use saoma_server::cashier::qr::Matrix;
+    use saoma_server::http::web::qr::Matrix;
     Ok(match format {
         "hex" => format!("{}\n", hex::encode(code)).into_bytes(),
         "base45" => format!("{}\n", saoma_ridecode::base45_encode(code)).into_bytes(),

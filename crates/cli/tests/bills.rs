@@ -13,7 +13,7 @@
 mod support;
 
 use saoma_core::time::{cst_day_start, format_rfc3339_cst, parse_rfc3339};
-use saoma_server::accounts::movement;
+use saoma_server::platform::accounts::movement;
 use saoma_wechatpay::client::{http, HttpResponse, V3Client};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};

@@ -21,7 +21,7 @@ mod support;
 #[path = "cashier/words.rs"]
 mod words;
 
-use saoma_server::cashier::qr::Matrix;
+use saoma_server::http::web::qr::Matrix;
 use saoma_wechatpay::client::{http, HttpResponse, V3Client};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -46,7 +46,7 @@ fn sms_code(s: &Server, phone: &str) -> String {
 }
 
 fn form_encode(fields: &[(&str, &str)]) -> String {
-    fields.iter().map(|(k, v)| format!("{k}={}", saoma_server::cashier::url_encode(v))).collect::<Vec<_>>().join("&")
+    fields.iter().map(|(k, v)| format!("{k}={}", saoma_server::http::web::url_encode(v))).collect::<Vec<_>>().join("&")
 }
 
 /// A browser-like request: the session cookie (if any) and, for a POST, a form from this very site.
@@ -250,7 +250,7 @@ fn h5_redirect_url_returns_to_the_merchant() {
         let c = s.client(&m);
         user(&s, "13500000011", 10_000);
         let back = "https://shop.example/orders/H5BACK1?from=pay&x=~1";
-        let enc = saoma_server::cashier::url_encode(back);
+        let enc = saoma_server::http::web::url_encode(back);
         let path = format!("{}&redirect_url={enc}", path_of(&h5_order(&c, &m, "H5BACK1", "noodles", 1_800), &s));
         let prepay_id = path.split("prepay_id=").nth(1).unwrap().split('&').next().unwrap().to_string();
 
@@ -274,15 +274,15 @@ fn h5_redirect_url_returns_to_the_merchant() {
             "https://example/",
             "https://other.example/",
         ] {
-            let r = page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={}", saoma_server::cashier::url_encode(bad)), None, &[]);
+            let r = page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={}", saoma_server::http::web::url_encode(bad)), None, &[]);
             assert!(r.status == 400 && r.body.contains("redirect_url"), "{b}: {bad}: {} {}", r.status, r.body);
         }
         // zh-CN first, English after.
-        let r = page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={}", saoma_server::cashier::url_encode("https://evil.example/")), None, &[]);
+        let r = page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={}", saoma_server::http::web::url_encode("https://evil.example/")), None, &[]);
         assert!(r.status == 400 && r.body.contains("返回地址无效") && r.body.contains("H5 域名"), "{b}: {}", r.body);
         // A subdomain of a registered domain, and the other registered domains, are accepted.
         for good in ["https://m.shop.example/back", "http://pay.other.example:8080/x?y=1", "https://THIRD.example/"] {
-            let r = page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={}", saoma_server::cashier::url_encode(good)), None, &[]);
+            let r = page(&s, "GET", &format!("/cashier/h5?prepay_id={prepay_id}&redirect_url={}", saoma_server::http::web::url_encode(good)), None, &[]);
             assert_eq!(r.status, 200, "{b}: {good}: {}", r.body);
         }
                 let long = format!("https://shop.example/{}", "a".repeat(1100));
@@ -456,7 +456,7 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code_and_opens_a_wallet
         let pin = h5_order(&c, &m, "BROWSER002", "Catering for 40", 150_000);
         // The merchant's page to return to (this server's /healthz stands in for it).
         let back = format!("{}/healthz?from=cashier", s.base.replace("127.0.0.1", "localhost"));
-        let h5 = format!("{h5}&redirect_url={}", saoma_server::cashier::url_encode(&back));
+        let h5 = format!("{h5}&redirect_url={}", saoma_server::http::web::url_encode(&back));
         let for_new = h5_order(&c, &m, "BROWSER003", "芝士蛋糕", 1_250);
         let collect_url = format!("{}/collect/{}", s.base, m["mchid"].as_str().unwrap());
         // SAOMA_SCREENS=DIR saves the pages as cashier-*.png (docs/screens), from the first backend.

@@ -177,7 +177,7 @@ fn a_signed_request_is_accepted_once_by_every_process_on_the_database() {
 
 /// Reads a 1-bit grayscale PNG as `Matrix::png` writes it (filter 0 rows) and decodes its QR code.
 fn decode_png_qr(png: &[u8]) -> String {
-    assert_eq!(&png[..8], &saoma_server::cashier::qr::PNG_SIGNATURE);
+    assert_eq!(&png[..8], &saoma_server::http::web::qr::PNG_SIGNATURE);
     let (mut i, mut width, mut idat) = (8, 0usize, Vec::new());
     while i + 8 <= png.len() {
         let len = u32::from_be_bytes(png[i..i + 4].try_into().unwrap()) as usize;
@@ -221,7 +221,7 @@ fn every_url_handed_out_uses_the_public_url() {
         let h5_url = h5.json()["h5_url"].as_str().unwrap_or_default().to_string();
         assert!(h5_url.starts_with(&format!("{PUBLIC}/cashier/h5?prepay_id=wx")), "{b}: {}", h5.body);
         let page = http(&s.base, "GET", h5_url.strip_prefix(PUBLIC).unwrap(), &[], "").unwrap();
-        assert!(page.body.contains(&saoma_server::cashier::url_encode(&h5_url)), "{b}: the page's QR: {}", page.body);
+        assert!(page.body.contains(&saoma_server::http::web::url_encode(&h5_url)), "{b}: the page's QR: {}", page.body);
         assert!(!page.body.contains("127.0.0.1"), "{b}");
 
         // The collection code: its page and its QR image carry the public URL.

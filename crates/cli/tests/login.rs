@@ -38,7 +38,7 @@ fn admin(s: &Server) -> String {
 
 /// The phone's login codes in the outbox, newest first.
 fn login_codes(s: &Server, phone: &str) -> Vec<String> {
-    let r = http(&s.base, "GET", &format!("/admin/sms?phone={}", saoma_server::cashier::url_encode(phone)), &[("Authorization", &admin(s))], "").unwrap();
+    let r = http(&s.base, "GET", &format!("/admin/sms?phone={}", saoma_server::http::web::url_encode(phone)), &[("Authorization", &admin(s))], "").unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["messages"].as_array().unwrap().iter().filter(|m| m["purpose"] == "login").map(|m| m["code"].as_str().unwrap().to_string()).collect()
 }

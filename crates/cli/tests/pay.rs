@@ -106,7 +106,7 @@ fn refused_payments_leave_nothing_behind() {
         assert_eq!(c.request("POST", "/v3/pay/transactions/out-trade-no/CLOSED0001/close", &json!({"mchid": m["mchid"]}).to_string()).unwrap().status, 204);
         assert!(pay(&s, "13900000002", None, &closed).unwrap_err().contains("ORDER_CLOSED"));
         // Expired on the (virtual) clock.
-        let soon = saoma_core::time::format_rfc3339_cst(saoma_server::v3::auth::real_now() + 90);
+        let soon = saoma_core::time::format_rfc3339_cst(saoma_server::http::v3::auth::real_now() + 90);
         let expiring = native(&c, &m, "EXPIRE0001", 100, Some(soon));
         advance(&s, "2m");
         assert!(pay(&s, "13900000002", None, &expiring).unwrap_err().contains("ORDER_CLOSED"));

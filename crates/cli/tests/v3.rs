@@ -20,7 +20,7 @@ fn query(c: &V3Client, no: &str) -> (u16, serde_json::Value) {
 }
 
 fn now() -> i64 {
-    saoma_server::v3::auth::real_now()
+    saoma_server::http::v3::auth::real_now()
 }
 
 #[test]

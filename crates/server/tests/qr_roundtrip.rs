@@ -3,7 +3,7 @@
 //! binary mode through `decode_to`).
 
 use saoma_ridecode::{CredentialTerms, DeviceKeyPair, IssuerKeyPair, RideCode, Suite};
-use saoma_server::cashier::qr::Matrix;
+use saoma_server::http::web::qr::Matrix;
 
 fn decode(m: &Matrix) -> Vec<u8> {
     let scale = 4;

@@ -315,7 +315,7 @@ async fn open_app(db: &TestDb, clock: Arc<VirtualClock>) -> Result<Arc<App>, Str
         listen: "127.0.0.1:0".parse().map_err(|_| "address")?,
         sandbox: true,
         store: StoreOptions::default(),
-        sms_per_address_per_hour: saoma_server::login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR,
+        sms_per_address_per_hour: saoma_server::users::login::DEFAULT_SMS_PER_ADDRESS_PER_HOUR,
         notify_allow: Vec::new(),
         master_key_file: None,
         public_url: None,
@@ -323,7 +323,7 @@ async fn open_app(db: &TestDb, clock: Arc<VirtualClock>) -> Result<Arc<App>, Str
         connections: Default::default(),
     };
     // A key of this run's own: the database is fresh and dropped after.
-    saoma_server::secrets::install_ephemeral().map_err(|e| e.to_string())?;
+    saoma_server::platform::secrets::install_ephemeral().map_err(|e| e.to_string())?;
     App::open(store, config, "http://127.0.0.1:0".into(), String::new(), Some(clock)).await.map_err(|e| e.to_string())
 }
 
@@ -341,10 +341,7 @@ async fn ingest_run(backend: &'static str, app: &Arc<App>, clock: &VirtualClock,
     let uses = args.rides.div_ceil(args.riders).clamp(1, usize::from(MAX_USES) - 5);
     let days = args.rides.div_ceil(args.riders * uses);
     eprintln!("[{backend}] ingest: {} riders, {} gates, {} rides over {days} day(s), batches of {}: setting up…", args.riders, args.gates, args.rides, args.batch);
-    let now = app.business_now_secs();
-    let created = app
-        .merchants
-        .create(&app.store, &app.ids, "城市地铁".into(), Some("https://127.0.0.1/transit/notify".into()), saoma_server::merchants::KeyMode::PublicKey, Vec::new(), now)
+    let created = saoma_server::merchants::create(app, "城市地铁".into(), Some("https://127.0.0.1/transit/notify".into()), saoma_server::platform::KeyMode::PublicKey, Vec::new())
         .await
         .map_err(fail("merchant"))?;
     let op = transit::create_operator(app, created.merchant.mchid.clone(), SCOPE, saoma_core::fare::FareTable::Flat(FARE), MAX_USES, 0).await.map_err(fail("operator"))?;

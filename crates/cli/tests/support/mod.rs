@@ -176,7 +176,7 @@ impl Server {
         let admin = format!("Bearer {}", token.trim());
         let sent = http(&self.base, "POST", "/wallet/sms", &[], &format!(r#"{{"phone":"{phone}"}}"#)).unwrap();
         assert_eq!(sent.status, 204, "{phone}: {}", sent.body);
-        let outbox = http(&self.base, "GET", &format!("/admin/sms?phone={}", saoma_server::cashier::url_encode(phone)), &[("Authorization", &admin)], "").unwrap().json();
+        let outbox = http(&self.base, "GET", &format!("/admin/sms?phone={}", saoma_server::http::web::url_encode(phone)), &[("Authorization", &admin)], "").unwrap().json();
         let code = outbox["messages"].as_array().unwrap().iter().find(|m| m["purpose"] == "login").unwrap()["code"].as_str().unwrap().to_string();
         let login = http(&self.base, "POST", "/wallet/login", &[], &format!(r#"{{"phone":"{phone}","code":"{code}"}}"#)).unwrap();
         assert_eq!(login.status, 200, "{phone}: {}", login.body);

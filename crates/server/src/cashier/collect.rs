@@ -12,12 +12,13 @@
 //! The form's token makes paying idempotent: a double click or a reload of the POST finds the order it
 //! already paid instead of paying twice; the same token with another amount is refused.
 
-use super::i18n::Msg;
-use super::login::login_card;
-use super::pages::{available, error_box, failure_page, payer_line, pin_field, pin_needed, refusal};
-use super::{esc, html, layout, notice, see_other, session, system_error, url_encode, Ctx};
+use crate::http::web::i18n::Msg;
+use crate::users::login_card;
+use crate::http::web::error_box;
+use super::pages::{available, failure_page, payer_line, pin_field, pin_needed, refusal};
+use crate::http::web::{esc, html, layout, notice, see_other, session, system_error, url_encode, Ctx};
 use crate::merchants::Merchant;
-use crate::orders::{self, NewOrder, Order, OrderError};
+use crate::payments::orders::{self, NewOrder, Order, OrderError};
 use crate::payments::{self, ChargeIds, PayError};
 use crate::users::{self, User};
 use crate::App;
@@ -83,7 +84,7 @@ pub async fn collect(app: &App, merchant: &Merchant, user: &User, total: i64, to
     let needs_pin = pin_needed(user, total);
     // The PIN's argon2 check is slow on purpose: before the job, as `payments::pay` does.
     let proof = match pin_given {
-        Some(given) if needs_pin => Some(crate::pins::verify(app, user, &given).await.map_err(PayError::from)?),
+        Some(given) if needs_pin => Some(crate::users::pins::verify(app, user, &given).await.map_err(PayError::from)?),
         _ => None,
     };
     let user_id = user.id;
@@ -121,7 +122,7 @@ pub async fn collect(app: &App, merchant: &Merchant, user: &User, total: i64, to
 type Params = HashMap<String, String>;
 
 fn merchant(ctx: &Ctx, app: &App, mchid: &str) -> Result<Arc<Merchant>, Response> {
-    match app.merchants.get(&app.store, mchid) {
+    match crate::merchants::get(&app, mchid) {
         Ok(Some(m)) => Ok(m),
         Ok(None) => Err(notice(ctx, StatusCode::NOT_FOUND, Msg::NoMerchantTitle, Msg::NoMerchant)),
         Err(e) => Err(system_error(ctx, e)),
@@ -267,7 +268,7 @@ pub async fn pay(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path
 
 fn qr(ctx: &Ctx, app: &App, mchid: &str, kind: &str, q: &Params) -> Response {
     match merchant(ctx, app, mchid) {
-        Ok(m) => super::qr_answer(&collect_url(app, &m), kind, q),
+        Ok(m) => crate::http::web::qr_answer(&collect_url(app, &m), kind, q),
         Err(page) => page,
     }
 }

@@ -4,11 +4,11 @@
 //! the merchant's page when the h5_url carried a `redirect_url`. Every order that cannot be paid gets a
 //! page of its own saying why and what to do next.
 
-use super::i18n::Msg;
-use super::login::login_card;
-use super::{esc, html, layout, masked_phone, message_page, notice, see_other, session, system_error, url_encode, yuan, Ctx};
+use crate::http::web::i18n::Msg;
+use crate::users::login_card;
+use crate::http::web::{error_box, param, Params, esc, html, layout, masked_phone, message_page, notice, see_other, session, system_error, url_encode, yuan, Ctx};
 use crate::merchants::Merchant;
-use crate::orders::{self, Order};
+use crate::payments::orders::{self, Order};
 use crate::payments::{self, PayError};
 use crate::users::User;
 use crate::App;
@@ -17,14 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use saoma_core::order::{TradeState, TradeType};
-use std::collections::HashMap;
 use std::sync::Arc;
-
-pub(super) type Params = HashMap<String, String>;
-
-pub(super) fn param<'a>(p: &'a Params, name: &str) -> &'a str {
-    p.get(name).map(|s| s.trim()).unwrap_or("")
-}
 
 /// The order a cashier page is for, and its merchant; or the page that says why there is none.
 fn load(ctx: &Ctx, app: &App, prepay_id: &str) -> Result<(Order, Arc<Merchant>), Response> {
@@ -42,7 +35,7 @@ fn load(ctx: &Ctx, app: &App, prepay_id: &str) -> Result<(Order, Arc<Merchant>),
         Ok(_) => return Err(not_found()),
         Err(e) => return Err(system_error(ctx, e)),
     };
-    match app.merchants.get(&app.store, &order.mchid) {
+    match crate::merchants::get(&app, &order.mchid) {
         Ok(Some(m)) => Ok((order, m)),
         Ok(None) => Err(system_error(ctx, format!("order {} of unknown merchant {}", order.id, order.mchid))),
         Err(e) => Err(system_error(ctx, e)),
@@ -145,10 +138,6 @@ pub fn summary(merchant: &str, description: &str, total: i64) -> String {
     )
 }
 
-pub fn error_box(error: Option<&str>) -> String {
-    error.map(|e| format!("<div class=\"error\" id=\"error\" role=\"alert\">{}</div>", esc(e))).unwrap_or_default()
-}
-
 /// Who is paying and their balance, with a way out (another account).
 pub fn payer_line(ctx: &Ctx, user: &User, next: &str, balance: i64) -> String {
     format!(
@@ -210,12 +199,12 @@ fn redirect_url(ctx: &Ctx, p: &Params, merchant: &Merchant) -> Result<Option<Str
         return Ok(None);
     }
     let plain = url.len() <= 1024 && url.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"'`\\".contains(&b));
-    let host = crate::outbound::parse_url(url).ok().and_then(|t| match t.host {
-        crate::outbound::Host::Name(n) => Some(n),
-        crate::outbound::Host::Ip(_) => None,
+    let host = crate::notifications::outbound::parse_url(url).ok().and_then(|t| match t.host {
+        crate::notifications::outbound::Host::Name(n) => Some(n),
+        crate::notifications::outbound::Host::Ip(_) => None,
     });
     match host {
-        Some(h) if plain && merchant.h5_domains.iter().any(|d| crate::outbound::host_within(&h, d)) => Ok(Some(url.to_string())),
+        Some(h) if plain && merchant.h5_domains.iter().any(|d| crate::notifications::outbound::host_within(&h, d)) => Ok(Some(url.to_string())),
         _ => Err(notice(ctx, StatusCode::BAD_REQUEST, Msg::BadRedirectTitle, Msg::BadRedirect)),
     }
 }
@@ -407,7 +396,7 @@ pub async fn result(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Q
         Ok(_) => return nothing(),
         Err(e) => return system_error(&ctx, e),
     };
-    let merchant = match app.merchants.get(&app.store, &order.mchid) {
+    let merchant = match crate::merchants::get(&app, &order.mchid) {
         Ok(Some(m)) => m,
         Ok(None) => return system_error(&ctx, "paid order of an unknown merchant"),
         Err(e) => return system_error(&ctx, e),

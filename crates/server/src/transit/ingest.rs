@@ -7,7 +7,7 @@
 use super::{agreement_of, card_by_account_in_job, check, keys, operator_in_job, Card, Operator};
 use crate::agreements::Agreement;
 use std::collections::HashMap;
-use crate::orders::{self, NewOrder};
+use crate::payments::orders::{self, NewOrder};
 use crate::payments::ChargeIds;
 use crate::refunds::{self, RefundIds};
 use crate::users::blob_id;

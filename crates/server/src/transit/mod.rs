@@ -5,11 +5,13 @@
 //! fares are `saoma_core::fare`.
 
 pub mod check;
-pub mod http;
+mod admin;
+mod gates;
+mod wallet;
 pub mod ingest;
 pub mod keys;
 
-use crate::accounts::{kind, movement};
+use crate::platform::accounts::{kind, movement};
 use crate::agreements::{self, Agreement};
 use crate::payments;
 use crate::users::{self, blob_id, User};
@@ -231,7 +233,7 @@ fn random_u63() -> Result<u64, StoreError> {
 /// operator's held-deposit account, and issues a virtual card. All in one job.
 pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result<Card, TransitFail> {
     let now = app.business_now_secs();
-    let proof = crate::pins::verify(app, user, pin_given).await.map_err(|e| TransitFail::Pin(e.into()))?;
+    let proof = crate::users::pins::verify(app, user, pin_given).await.map_err(|e| TransitFail::Pin(e.into()))?;
     let (card_id, agreement_id, deposit_transfer, notification) = (app.ids.next(), app.ids.next(), app.ids.next(), app.ids.next());
     let account_id = random_u63()?;
     let card_no = format!("8{}", saoma_wechatpay::aead::random_digits(15).map_err(|e| StoreError::Io(e.to_string()))?);
@@ -522,4 +524,9 @@ pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_jso
             "fare": r[4].as_i64(), "state": r[5].as_str(), "charged_at": r[6].as_i64(),
         })).collect::<Vec<_>>(),
     })))
+}
+
+/// The rider's wallet routes, the gates' public routes and the operators' admin routes.
+pub fn routes() -> crate::http::Routes {
+    crate::http::Routes { wallet: wallet::routes(), public: gates::routes(), admin: admin::routes(), ..Default::default() }
 }

@@ -1,0 +1,190 @@
+//! Merchants: who may call the v3 API, with which key, and how the platform signs for them.
+
+mod admin;
+
+use crate::platform::accounts::kind;
+use crate::platform::KeyMode;
+use saoma_ledger::{AccountFlags, AccountId, Currency, NewAccount};
+use crate::App;
+use saoma_store::{IdGen, Store, StoreError};
+
+/// The platform's default fee: 0.6%, as WeChat Pay's standard rate.
+pub const DEFAULT_FEE_BP: i64 = 60;
+use saoma_wechatpay::aead::{random_string, ApiV3Key};
+use saoma_wechatpay::keys::{PrivateKey, PublicKey};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug)]
+pub struct Merchant {
+    pub mchid: String,
+    pub name: String,
+    pub serial_no: String,
+    pub public_key: PublicKey,
+    pub apiv3_key: ApiV3Key,
+    pub appids: Vec<String>,
+    pub notify_url: Option<String>,
+    pub key_mode: KeyMode,
+    /// Registered H5 domains (lower-case host names): an H5 payment's redirect_url must go to one of
+    /// them or a subdomain, as WeChat Pay's H5 domain configuration.
+    pub h5_domains: Vec<String>,
+}
+
+/// A registered H5 domain as given (`shop.example.com`): a host name, lower-cased; no scheme, port, path
+/// or address. The reason when not.
+pub fn h5_domain(d: &str) -> Result<String, String> {
+    let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+    match crate::notifications::outbound::parse_url(&format!("https://{d}/")) {
+        Ok(t) if t.authority == d && t.port == 443 && matches!(t.host, crate::notifications::outbound::Host::Name(_)) => Ok(d),
+        _ => Err(format!("h5 domain {d:?} must be a host name such as shop.example.com")),
+    }
+}
+
+/// What creating a merchant hands back, once: the private key is not kept by the platform.
+pub struct Created {
+    pub merchant: Arc<Merchant>,
+    pub private_key_pem: String,
+}
+
+/// Merchants as read from the database, kept in memory (they change rarely; each request needs one).
+#[derive(Default)]
+struct Merchants {
+    cache: RwLock<HashMap<String, Arc<Merchant>>>,
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("merchant row: {what}"))
+}
+
+impl Merchants {
+    fn get(&self, store: &Store, mchid: &str) -> Result<Option<Arc<Merchant>>, StoreError> {
+        if let Some(m) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(mchid) {
+            return Ok(Some(m.clone()));
+        }
+        self.load(store, mchid)
+    }
+
+    fn load(&self, store: &Store, mchid: &str) -> Result<Option<Arc<Merchant>>, StoreError> {
+        let Some(r) = store.query_one(
+            "SELECT mchid, name, serial_no, public_key, apiv3_key, notify_url, platform_key_mode, h5_domains FROM merchants WHERE mchid = $1",
+            &[mchid.into()],
+        )?
+        else {
+            return Ok(None);
+        };
+        let text = |i: usize| r[i].as_str().map(str::to_string).ok_or_else(|| corrupt("text"));
+        let apiv3 = crate::platform::secrets::open("merchants", "apiv3_key", mchid, &text(4)?)?;
+        let appids = store
+            .query("SELECT appid FROM merchant_appids WHERE mchid = $1 ORDER BY appid", &[mchid.into()])?
+            .into_iter()
+            .filter_map(|r| r[0].as_str().map(str::to_string))
+            .collect();
+        let m = Arc::new(Merchant {
+            mchid: text(0)?,
+            name: text(1)?,
+            serial_no: text(2)?,
+            public_key: PublicKey::from_pem(&text(3)?).map_err(|_| corrupt("public key"))?,
+            apiv3_key: ApiV3Key::new(&apiv3).map_err(|_| corrupt("apiv3 key"))?,
+            notify_url: r[5].as_str().map(str::to_string),
+            key_mode: KeyMode::parse(&text(6)?).ok_or_else(|| corrupt("key mode"))?,
+            h5_domains: text(7)?.split(',').filter(|d| !d.is_empty()).map(str::to_string).collect(),
+            appids,
+        });
+        self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(mchid.to_string(), m.clone());
+        Ok(Some(m))
+    }
+
+    /// Creates a direct merchant with a fresh key pair, APIv3 key and appid.
+    #[allow(clippy::too_many_arguments)]
+    async fn create(&self, store: &Store, ids: &IdGen, name: String, notify_url: Option<String>, key_mode: KeyMode, h5_domains: Vec<String>, now: i64) -> Result<Created, StoreError> {
+        let io = |e: &dyn std::fmt::Display| StoreError::Io(e.to_string());
+        let key = PrivateKey::generate().map_err(|e| io(&e))?;
+        let private_key_pem = key.to_pem().map_err(|e| io(&e))?;
+        let public_pem = key.public_key().and_then(|k| k.to_pem()).map_err(|e| io(&e))?;
+        let serial_no = saoma_wechatpay::cert::random_serial().map_err(|e| io(&e))?;
+        let apiv3 = ApiV3Key::generate().map_err(|e| io(&e))?;
+        let appid = format!("wx{}", random_string(16).map_err(|e| io(&e))?.to_lowercase());
+        let mut candidates = Vec::new();
+        for _ in 0..8 {
+            // Ten digits starting with 16, as WeChat Pay merchant numbers look.
+            candidates.push(format!("16{}", saoma_wechatpay::aead::random_digits(8).map_err(|e| io(&e))?));
+        }
+        let (apiv3_s, name2, notify2, pem2, serial2, appid2) = (apiv3.expose().to_string(), name.clone(), notify_url.clone(), public_pem.clone(), serial_no.clone(), appid.clone());
+        let domains = h5_domains.join(",");
+        let unsettled = AccountId(ids.next());
+        let mchid = store
+            .transact(move |tx| {
+                for mchid in candidates {
+                    if tx.query_one("SELECT mchid FROM merchants WHERE mchid = $1", &[mchid.as_str().into()])?.is_some() {
+                        continue;
+                    }
+                    let sealed_apiv3 = crate::platform::secrets::seal("merchants", "apiv3_key", &mchid, &apiv3_s)?;
+                    let account = NewAccount { id: unsettled, currency: Currency::CNY, code: kind::MERCHANT_UNSETTLED, owner: 0, flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS };
+                    if let Some(Err(e)) = tx.create_accounts(&[account])?.pop() {
+                        return Err(StoreError::Corrupt(format!("merchant account: {e}")));
+                    }
+                    tx.execute(
+                        "INSERT INTO merchants (mchid, name, kind, parent_mchid, notify_url, serial_no, public_key, apiv3_key, platform_key_mode, \
+                         unsettled_account, fee_rate_bp, created_at, h5_domains) VALUES ($1, $2, 'direct', NULL, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        &[
+                            mchid.as_str().into(),
+                            name2.into(),
+                            notify2.into(),
+                            serial2.into(),
+                            pem2.into(),
+                            sealed_apiv3.into(),
+                            key_mode.as_str().into(),
+                            unsettled.0.into(),
+                            DEFAULT_FEE_BP.into(),
+                            now.into(),
+                            domains.into(),
+                        ],
+                    )?;
+                    tx.execute("INSERT INTO merchant_appids (mchid, appid) VALUES ($1, $2)", &[mchid.as_str().into(), appid2.into()])?;
+                    return Ok(Ok(mchid));
+                }
+                Ok(Err(()))
+            })
+            .await?
+            .map_err(|_| StoreError::Io("no free merchant number after 8 tries".into()))?;
+        let merchant = Arc::new(Merchant {
+            mchid,
+            name,
+            serial_no,
+            public_key: PublicKey::from_pem(&public_pem).map_err(|e| io(&e))?,
+            apiv3_key: apiv3,
+            appids: vec![appid],
+            notify_url,
+            key_mode,
+            h5_domains,
+        });
+        Ok(Created { merchant, private_key_pem })
+    }
+}
+
+
+/// Creating merchants (admin).
+pub fn routes() -> crate::http::Routes {
+    use axum::routing::post;
+    crate::http::Routes {
+        admin: axum::Router::new()
+            .route("/admin/merchants", post(admin::create_merchant)),
+        ..Default::default()
+    }
+}
+
+impl crate::Part for Merchants {
+    fn new(_: &crate::Config) -> Self {
+        Merchants::default()
+    }
+}
+
+/// A merchant by `mchid`, from memory after the first read.
+pub fn get(app: &App, mchid: &str) -> Result<Option<Arc<Merchant>>, StoreError> {
+    app.part::<Merchants>().get(&app.store, mchid)
+}
+
+/// Creates a merchant: its keys (the APIv3 key sealed), its unsettled account and its appids, in one job.
+pub async fn create(app: &App, name: String, notify_url: Option<String>, key_mode: KeyMode, h5_domains: Vec<String>) -> Result<Created, StoreError> {
+    app.part::<Merchants>().create(&app.store, &app.ids, name, notify_url, key_mode, h5_domains, app.business_now_secs()).await
+}

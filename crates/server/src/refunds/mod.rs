@@ -1,0 +1,324 @@
+//! Refunds: money back from the merchant to the payer's wallet, in one job with the refund row, the
+//! order's refunded sum and state, and the REFUND.SUCCESS notification. Idempotent on
+//! (mchid, out_refund_no): the same request gives back the first refund, another one is refused.
+//! The rules (50 refunds, the paid amount, a year, the fee share) are `saoma_core::refund`.
+
+mod v3;
+
+pub(crate) use v3::refund_error;
+
+use crate::platform::accounts::{movement, FEES_CNY};
+use crate::payments::orders::{self, Order};
+use crate::users::blob_id;
+use crate::App;
+use saoma_core::order::TradeState;
+use saoma_core::refund::{self as rules, Paid, RefundError};
+use saoma_core::time::format_rfc3339_cst;
+use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags};
+use saoma_store::{JobTx, StoreError, Value};
+
+/// A refund as the merchant asked for it (fields checked by the adapter).
+#[derive(Clone, Debug)]
+pub struct NewRefund {
+    pub mchid: String,
+    pub transaction_id: Option<String>,
+    pub out_trade_no: Option<String>,
+    pub out_refund_no: String,
+    pub reason: Option<String>,
+    pub notify_url: Option<String>,
+    pub refund: i64,
+    pub total: i64,
+    pub currency: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Refund {
+    pub id: u128,
+    pub refund_id: String,
+    pub out_refund_no: String,
+    pub mchid: String,
+    pub transaction_id: String,
+    pub out_trade_no: String,
+    pub amount: i64,
+    pub total: i64,
+    pub currency: String,
+    pub status: String,
+    pub created_at: i64,
+    pub success_at: Option<i64>,
+    pub fee_refund: i64,
+}
+
+#[derive(Clone, Debug)]
+pub enum RefundFail {
+    OrderNotFound,
+    Rule(RefundError),
+    /// The merchant's account cannot cover the refund.
+    NotEnough,
+    OutRefundNoUsed,
+    Store(String),
+}
+
+impl From<StoreError> for RefundFail {
+    fn from(e: StoreError) -> Self {
+        RefundFail::Store(e.to_string())
+    }
+}
+
+/// The refund as v3 shows it (the answer, the query, and the REFUND.SUCCESS resource's basis).
+pub fn refund_json(r: &Refund) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "refund_id": r.refund_id,
+        "out_refund_no": r.out_refund_no,
+        "transaction_id": r.transaction_id,
+        "out_trade_no": r.out_trade_no,
+        "channel": "ORIGINAL",
+        "user_received_account": "支付用户零钱",
+        "create_time": format_rfc3339_cst(r.created_at),
+        "status": r.status,
+        "funds_account": "AVAILABLE",
+        "amount": {
+            "total": r.total, "refund": r.amount, "payer_total": r.total, "payer_refund": r.amount,
+            "settlement_total": r.total, "settlement_refund": r.amount, "discount_refund": 0, "currency": r.currency,
+            "refund_fee": r.fee_refund,
+        },
+        "promotion_detail": [],
+    });
+    if let Some(at) = r.success_at {
+        v["success_time"] = format_rfc3339_cst(at).into();
+    }
+    v
+}
+
+/// What a REFUND.SUCCESS notification carries (WeChat Pay's refund resource).
+fn notification_json(r: &Refund) -> serde_json::Value {
+    serde_json::json!({
+        "mchid": r.mchid,
+        "transaction_id": r.transaction_id,
+        "out_trade_no": r.out_trade_no,
+        "refund_id": r.refund_id,
+        "out_refund_no": r.out_refund_no,
+        "refund_status": r.status,
+        "success_time": r.success_at.map(format_rfc3339_cst),
+        "user_received_account": "支付用户零钱",
+        "amount": { "total": r.total, "refund": r.amount, "payer_total": r.total, "payer_refund": r.amount },
+    })
+}
+
+const COLUMNS: &str = "r.id, r.refund_id, r.out_refund_no, r.mchid, o.transaction_id, o.out_trade_no, r.amount, o.total, r.currency, r.status, \
+                       r.created_at, r.success_at, r.fee_refund, r.request_digest";
+
+fn from_row(r: &[Value]) -> Result<(Refund, String), StoreError> {
+    let bad = |what: &str| StoreError::Corrupt(format!("refund row: {what}"));
+    let text = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad("text"));
+    let int = |i: usize| r.get(i).and_then(Value::as_i64).ok_or_else(|| bad("integer"));
+    Ok((
+        Refund {
+            id: r.first().and_then(blob_id).ok_or_else(|| bad("id"))?,
+            refund_id: text(1)?,
+            out_refund_no: text(2)?,
+            mchid: text(3)?,
+            transaction_id: text(4)?,
+            out_trade_no: text(5)?,
+            amount: int(6)?,
+            total: int(7)?,
+            currency: text(8)?,
+            status: text(9)?,
+            created_at: int(10)?,
+            success_at: r.get(11).and_then(Value::as_i64),
+            fee_refund: int(12)?,
+        },
+        text(13)?,
+    ))
+}
+
+const SELECT: &str = "FROM refunds r JOIN orders o ON o.id = r.order_id";
+
+/// A refund of this merchant by its out_refund_no.
+pub fn by_out_refund_no(app: &App, mchid: &str, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
+    let row = app.store.query_one(&format!("SELECT {COLUMNS} {SELECT} WHERE r.mchid = $1 AND r.out_refund_no = $2"), &[mchid.into(), out_refund_no.into()])?;
+    row.map(|r| from_row(&r).map(|(r, _)| r)).transpose()
+}
+
+/// Ids drawn outside the writer for one refund.
+#[derive(Clone, Copy)]
+pub struct RefundIds {
+    id: u128,
+    refund_transfer: u128,
+    fee_transfer: u128,
+    notification: u128,
+}
+
+impl RefundIds {
+    pub fn new(app: &App) -> RefundIds {
+        RefundIds { id: app.ids.next(), refund_transfer: app.ids.next(), fee_transfer: app.ids.next(), notification: app.ids.next() }
+    }
+}
+
+/// Refunds as the merchant asks.
+pub async fn create(app: &App, n: NewRefund) -> Result<Refund, RefundFail> {
+    let ids = RefundIds::new(app);
+    // What makes two requests "the same refund".
+    let digest = serde_json::json!([n.transaction_id, n.out_trade_no, n.refund, n.total, n.currency]).to_string();
+    app.store
+        .transact(move |tx| {
+            // The job's own time, as a payment's: the ledger stamps the transfers with it, and bills cut
+            // days by the row's time. A time read before the job was queued could fall in a day whose
+            // bill has already been made (and on another day than the transfers).
+            let now = tx.now().div_euclid(saoma_store::NANOS_PER_SEC);
+            if let Some(row) = tx.query_one(&format!("SELECT {COLUMNS} {SELECT} WHERE r.mchid = $1 AND r.out_refund_no = $2"), &[n.mchid.as_str().into(), n.out_refund_no.as_str().into()])? {
+                let (refund, existing) = from_row(&row)?;
+                return Ok(if existing == digest { Ok(refund) } else { Err(RefundFail::OutRefundNoUsed) });
+            }
+            let row = match (&n.transaction_id, &n.out_trade_no) {
+                (Some(t), _) => tx.query_one(&format!("SELECT {} FROM orders WHERE mchid = $1 AND transaction_id = $2", orders::COLUMNS), &[n.mchid.as_str().into(), t.as_str().into()])?,
+                (None, Some(o)) => tx.query_one(&format!("SELECT {} FROM orders WHERE mchid = $1 AND out_trade_no = $2", orders::COLUMNS), &[n.mchid.as_str().into(), o.as_str().into()])?,
+                (None, None) => None,
+            };
+            let Some(row) = row else { return Ok(Err(RefundFail::OrderNotFound)) };
+            let (order, _) = orders::from_row(&row)?;
+            let r = in_job(tx, &order, n.refund, n.total, &n.out_refund_no, n.reason.as_deref(), n.notify_url.as_deref(), &digest, now, ids)?;
+            if let Ok((_, order_state)) = &r {
+                tx.execute("UPDATE orders SET trade_state = $1 WHERE id = $2", &[order_state.as_str().into(), order.id.into()])?;
+            }
+            Ok(r.map(|(refund, _)| refund))
+        })
+        .await?
+}
+
+/// Inside a job: refunds `amount` of a paid `order` (rules checked here), moving the money as one
+/// chain — the fee share from the platform back to the merchant, then the refund from the merchant to
+/// the payer's wallet — and writing the refund row, the order's sums and the notification. Returns the
+/// refund and the state the order should take (`REFUND`); the caller writes the state.
+#[allow(clippy::too_many_arguments)]
+pub fn in_job(
+    tx: &mut JobTx<'_>,
+    order: &Order,
+    amount: i64,
+    requested_total: i64,
+    out_refund_no: &str,
+    reason: Option<&str>,
+    notify_url: Option<&str>,
+    digest: &str,
+    now: i64,
+    ids: RefundIds,
+) -> Result<Result<(Refund, TradeState), RefundFail>, StoreError> {
+    let (Some(paid_at), Some(payer)) = (order.success_at, order.payer_user) else {
+        return Ok(Err(RefundFail::Rule(RefundError::NotPaid)));
+    };
+    if !matches!(order.trade_state, TradeState::Success | TradeState::Refund) {
+        return Ok(Err(RefundFail::Rule(RefundError::NotPaid)));
+    }
+    let paid = Paid {
+        total: order.total,
+        paid_at,
+        refunded: order.refunded,
+        refund_count: order.refund_count,
+        fee: order.fee,
+        fee_refunded: order.fee_refunded,
+        fee_rate_bp: order.fee_rate_bp,
+    };
+    let fee_share = match rules::check(&paid, requested_total, amount, now) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(RefundFail::Rule(e))),
+    };
+    let m = tx
+        .query_one("SELECT unsettled_account, apiv3_key FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
+        .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
+    let unsettled = AccountId(blob_id(&m[0]).ok_or_else(|| StoreError::Corrupt("merchant account".into()))?);
+    let wallet = tx
+        .query_one("SELECT wallet_account FROM users WHERE id = $1", &[payer.into()])?
+        .and_then(|r| blob_id(&r[0]))
+        .map(AccountId)
+        .ok_or_else(|| StoreError::Corrupt("payer's wallet".into()))?;
+    // The fee share first: the merchant's account must not go negative, and the share is part of what
+    // it can give back.
+    let mut chain = Vec::with_capacity(2);
+    if fee_share > 0 {
+        let mut t = NewTransfer::simple(ids.fee_transfer, FEES_CNY, unsettled, fee_share, Currency::CNY, movement::FEE_REFUND, ids.id);
+        t.flags = TransferFlags::LINKED;
+        chain.push(t);
+    }
+    chain.push(NewTransfer::simple(ids.refund_transfer, unsettled, wallet, amount, Currency::CNY, movement::REFUND, ids.id));
+    let results = tx.create_transfers(&chain)?;
+    if results.iter().any(|r| matches!(r, Err(TransferError::ExceedsCredits))) {
+        return Ok(Err(RefundFail::NotEnough));
+    }
+    if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
+        return Err(StoreError::Corrupt(format!("refund transfer refused: {e}")));
+    }
+    let candidates: Vec<String> = (0..4u64).map(|i| refund_id(now, saoma_store::splitmix(ids.id as u64 ^ i))).collect();
+    let mut refund_id = None;
+    for c in candidates {
+        if tx.query_one("SELECT id FROM refunds WHERE refund_id = $1", &[c.as_str().into()])?.is_none() {
+            refund_id = Some(c);
+            break;
+        }
+    }
+    let refund_id = refund_id.ok_or_else(|| StoreError::Io("no free refund_id after 4 tries".into()))?;
+    let fee_transfer = (fee_share > 0).then_some(ids.fee_transfer);
+    tx.execute(
+        "INSERT INTO refunds (id, refund_id, mchid, out_refund_no, order_id, reason, notify_url, amount, fee_refund, currency, status, \
+         request_digest, created_at, success_at, refund_transfer, fee_refund_transfer) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'SUCCESS', $11, $12, $12, $13, $14)",
+        &[
+            ids.id.into(),
+            refund_id.as_str().into(),
+            order.mchid.as_str().into(),
+            out_refund_no.into(),
+            order.id.into(),
+            reason.into(),
+            notify_url.into(),
+            amount.into(),
+            fee_share.into(),
+            order.currency.as_str().into(),
+            digest.into(),
+            now.into(),
+            ids.refund_transfer.into(),
+            fee_transfer.into(),
+        ],
+    )?;
+    tx.execute(
+        "UPDATE orders SET refunded = refunded + $1, fee_refunded = fee_refunded + $2, refund_count = refund_count + 1 WHERE id = $3",
+        &[amount.into(), fee_share.into(), order.id.into()],
+    )?;
+    let refund = Refund {
+        id: ids.id,
+        refund_id,
+        out_refund_no: out_refund_no.to_string(),
+        mchid: order.mchid.clone(),
+        transaction_id: order.transaction_id.clone(),
+        out_trade_no: order.out_trade_no.clone(),
+        amount,
+        total: order.total,
+        currency: order.currency.clone(),
+        status: "SUCCESS".into(),
+        created_at: now,
+        success_at: Some(now),
+        fee_refund: fee_share,
+    };
+    if let Some(url) = notify_url.filter(|u| !u.is_empty()) {
+        let apiv3 = m[1].as_str().ok_or_else(|| StoreError::Corrupt("merchant apiv3 key".into()))?;
+        let apiv3 = crate::platform::secrets::open("merchants", "apiv3_key", &order.mchid, apiv3)?;
+        crate::notifications::enqueue(tx, ids.notification, &order.mchid, &apiv3, url, "REFUND.SUCCESS", "退款成功", "refund", out_refund_no, &notification_json(&refund), now)?;
+    }
+    Ok(Ok((refund, TradeState::Refund)))
+}
+
+/// A 29-digit refund_id as WeChat Pay's look: `50300` + the 8-digit China date + 16 digits unique to
+/// the refund.
+fn refund_id(now: i64, unique: u64) -> String {
+    let date: String = format_rfc3339_cst(now).chars().take(10).filter(|c| c.is_ascii_digit()).collect();
+    format!("50300{date}{:016}", unique % 10_000_000_000_000_000)
+}
+
+
+/// The v3 refunds API.
+pub fn routes() -> crate::http::Routes {
+    use axum::routing::{get, post};
+    crate::http::Routes {
+        v3: axum::Router::new()
+            .route("/v3/refund/domestic/refunds", post(v3::create))
+            .route("/v3/refund/domestic/refunds/:out_refund_no", get(v3::query)),
+        ..Default::default()
+    }
+}
