@@ -62,6 +62,15 @@ pub trait Part: Send + Sync + 'static {
     fn new(config: &Config) -> Self;
 }
 
+/// Background work a capability needs (a reconciler, a worker for what came due), run by one task of
+/// `serve` every `every_secs` seconds, each chore after the other; a failure is logged and retried on
+/// the next round.
+pub struct Chore {
+    pub what: &'static str,
+    pub every_secs: u64,
+    pub run: fn(Arc<App>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>,
+}
+
 /// Shared state of every handler. Small on purpose: what a capability needs of another it asks through
 /// that capability's functions, not through fields here.
 pub struct App {

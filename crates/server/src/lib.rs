@@ -22,7 +22,7 @@ pub mod refunds;
 pub mod transit;
 pub mod users;
 
-pub use app::{blocking, App, Config, Part};
+pub use app::{blocking, App, Chore, Config, Part};
 pub use serve::{serve, ServeError};
 
 /// Every capability's routes, mounted by `http::router` behind its protocol's authentication. A new
@@ -40,5 +40,20 @@ pub fn capabilities() -> Vec<http::Routes> {
         agreements::routes(),
         notifications::routes(),
         transit::routes(),
+    ]
+}
+
+/// Every capability's background work, run by `serve`. A capability that needs some adds one line here.
+pub fn chores() -> Vec<Chore> {
+    vec![
+        Chore { what: "bank reconciliation", every_secs: 1, run: |app| Box::pin(async move { bank::reconcile(&app).await.map(drop) }) },
+        Chore { what: "settling open rides", every_secs: 1, run: |app| Box::pin(async move { transit::ingest::settle_open_rides(&app).await.map(drop) }) },
+        Chore { what: "card refunds", every_secs: 1, run: |app| Box::pin(async move { transit::settle_leaving(&app).await.map(drop) }) },
+        // Another process may have rotated the platform's keys.
+        Chore { what: "reloading platform keys", every_secs: 30, run: |app| Box::pin(async move {
+            app.keys.reload(&app.store);
+            Ok(())
+        }) },
+        Chore { what: "pruning request nonces", every_secs: 60, run: |app| Box::pin(async move { http::v3::auth::prune_nonces(&app).await.map(drop) }) },
     ]
 }

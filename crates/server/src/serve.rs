@@ -1,9 +1,9 @@
 //! `saoma serve`: the data directory made private and the master key installed, the store opened, the
 //! application over it, the listener, the workers (notifications, reconcilers), and a graceful stop.
 
-use crate::http::{self, conn, v3};
+use crate::http::{self, conn};
 use crate::platform::secrets;
-use crate::{bank, notifications, transit, App, Config};
+use crate::{notifications, App, Config};
 use saoma_store::{Clock, Store, StoreError, SystemClock, VirtualClock};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -101,24 +101,13 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     let reconciler = {
         let app = app.clone();
         tokio::spawn(async move {
+            let chores = crate::chores();
             let mut tick = 0u64;
             loop {
-                if let Err(e) = bank::reconcile(&app).await {
-                    tracing::warn!(error = %e, "bank reconciliation");
-                }
-                if let Err(e) = transit::ingest::settle_open_rides(&app).await {
-                    tracing::warn!(error = %e, "settling open rides");
-                }
-                if let Err(e) = transit::settle_leaving(&app).await {
-                    tracing::warn!(error = %e, "card refunds");
-                }
                 tick += 1;
-                if tick % 30 == 0 {
-                    app.keys.reload(&app.store);
-                }
-                if tick % 60 == 0 {
-                    if let Err(e) = v3::auth::prune_nonces(&app).await {
-                        tracing::warn!(error = %e, "pruning request nonces");
+                for chore in chores.iter().filter(|c| tick % c.every_secs == 0) {
+                    if let Err(e) = (chore.run)(app.clone()).await {
+                        tracing::warn!(error = %e, chore = chore.what, "background work failed");
                     }
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
