@@ -11,8 +11,8 @@
 //! Jobs read the ledger through [`JobTx::account`] and [`JobTx::transfer`] (the writer's working set, which
 //! includes this group's uncommitted changes), never with SQL on the ledger's tables.
 
-use crate::writer::Writer;
-use crate::StoreError;
+use crate::schema::Dialect;
+use crate::{Backend, StoreError};
 use saoma_ledger::{Account, AccountError, AccountId, Applied, NewAccount, NewTransfer, Transfer, TransferError, TransferId};
 use std::any::Any;
 
@@ -110,9 +110,21 @@ pub(crate) fn unerase<T: 'static, E: 'static>(o: Outcome) -> Result<Result<T, E>
     })
 }
 
+/// What a job needs from whoever runs it (the writer): its connection, inside the group's transaction,
+/// and its working set of the ledger. Kept to this so that jobs do not know the writer.
+pub(crate) trait JobHost {
+    fn backend(&mut self) -> &mut dyn Backend;
+    fn dialect(&self) -> Dialect;
+    fn create_accounts(&mut self, accounts: &[NewAccount], now: i64) -> Result<Vec<Result<Applied, AccountError>>, StoreError>;
+    fn create_transfers(&mut self, transfers: &[NewTransfer], now: i64) -> Result<Vec<Result<Applied, TransferError>>, StoreError>;
+    /// The account as this group sees it (loaded on first use).
+    fn working_account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError>;
+    fn working_transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
+}
+
 /// What a job can do inside the writer's transaction.
 pub struct JobTx<'a> {
-    pub(crate) writer: &'a mut Writer,
+    pub(crate) host: &'a mut dyn JobHost,
     pub(crate) now: i64,
 }
 
@@ -123,17 +135,17 @@ impl JobTx<'_> {
     }
 
     /// Which SQL the database speaks (for the rare statement that differs).
-    pub fn dialect(&self) -> crate::schema::Dialect {
-        self.writer.db.dialect()
+    pub fn dialect(&self) -> Dialect {
+        self.host.dialect()
     }
 
     /// Runs a statement; returns the number of rows changed.
     pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        self.writer.db.execute(sql, params)
+        self.host.backend().execute(sql, params)
     }
 
     pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        self.writer.db.query(sql, params)
+        self.host.backend().query(sql, params)
     }
 
     pub fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
@@ -141,20 +153,20 @@ impl JobTx<'_> {
     }
 
     pub fn create_accounts(&mut self, accounts: &[NewAccount]) -> Result<Vec<Result<Applied, AccountError>>, StoreError> {
-        self.writer.create_accounts(accounts, self.now)
+        self.host.create_accounts(accounts, self.now)
     }
 
     /// Applies transfers (linked chains all-or-nothing) to the working set; they are written with the
     /// group. If the job then refuses, they are undone with the rest of it.
     pub fn create_transfers(&mut self, transfers: &[NewTransfer]) -> Result<Vec<Result<Applied, TransferError>>, StoreError> {
-        self.writer.create_transfers(transfers, self.now)
+        self.host.create_transfers(transfers, self.now)
     }
 
     pub fn account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        self.writer.working_account(id)
+        self.host.working_account(id)
     }
 
     pub fn transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
-        self.writer.working_transfer(id)
+        self.host.working_transfer(id)
     }
 }
