@@ -13,12 +13,13 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
 use saoma_ledger::{Account, AccountFlags, AccountId, Changes, Ledger, PendingStatus, Transfer, TransferFlags, TransferId};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 pub struct Postgres {
     client: Client,
     stmts: Option<Stmts>,
-    /// Jobs' statements, prepared once each.
-    prepared: std::collections::HashMap<String, Statement>,
+    /// Jobs' statements, prepared once each, with their result's column names (shared by every row).
+    prepared: std::collections::HashMap<String, (Statement, Arc<[String]>)>,
     /// Statements that go to the database with the next COMMIT, in its round trip.
     at_commit: String,
 }
@@ -213,13 +214,14 @@ impl Postgres {
 }
 
 impl Postgres {
-    fn prepared(&mut self, sql: &str) -> Result<Statement, StoreError> {
+    fn prepared(&mut self, sql: &str) -> Result<(Statement, Arc<[String]>), StoreError> {
         if let Some(s) = self.prepared.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(sql)?;
-        self.prepared.insert(sql.to_string(), s.clone());
-        Ok(s)
+        let stmt = self.client.prepare(sql)?;
+        let columns: Arc<[String]> = stmt.columns().iter().map(|c| c.name().to_string()).collect();
+        self.prepared.insert(sql.to_string(), (stmt.clone(), columns.clone()));
+        Ok((stmt, columns))
     }
 }
 
@@ -233,17 +235,17 @@ impl Backend for Postgres {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        let stmt = self.prepared(sql)?;
+        let (stmt, _) = self.prepared(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         Ok(self.client.execute(&stmt, &refs)?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<JobRow>, StoreError> {
-        let stmt = self.prepared(sql)?;
+        let (stmt, columns) = self.prepared(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let mut out = Vec::new();
         for r in self.client.query(&stmt, &refs)? {
-            out.push((0..r.len()).map(|i| value_at(&r, i)).collect::<Result<_, _>>()?);
+            out.push(JobRow::new(columns.clone(), (0..r.len()).map(|i| value_at(&r, i)).collect::<Result<_, _>>()?));
         }
         Ok(out)
     }

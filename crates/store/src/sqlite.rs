@@ -321,7 +321,9 @@ impl Backend for Sqlite {
         use rusqlite::types::ValueRef;
         let mut stmt = self.conn.prepare_cached(&sqlite_placeholders(sql))?;
         bind_values(&mut stmt, params)?;
-        let n = stmt.column_count();
+        // Named once for the whole result; every row shares them.
+        let columns: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
+        let n = columns.len();
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
@@ -335,7 +337,7 @@ impl Backend for Sqlite {
                     ValueRef::Real(_) => return Err(StoreError::Corrupt("a floating-point column: saoma stores none".into())),
                 });
             }
-            out.push(row);
+            out.push(JobRow::new(columns.clone(), row));
         }
         Ok(out)
     }

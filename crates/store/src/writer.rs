@@ -1,6 +1,7 @@
 //! The group-commit writer: one thread, one write connection, many commands per transaction.
 
-use crate::job::{JobFn, JobTx, Outcome};
+use crate::job::{JobFn, JobHost, JobTx, Outcome};
+use crate::schema::Dialect;
 use crate::{journal, Backend, Clock, Meta, Metrics, StoreError, StoreOptions};
 use saoma_ledger::{Account, AccountError, AccountId, Applied, Ledger, NewAccount, NewTransfer, Transfer, TransferError, TransferId, MAX_BATCH};
 use std::sync::atomic::Ordering::Relaxed;
@@ -127,7 +128,7 @@ pub(crate) fn spawn(
 }
 
 pub(crate) struct Writer {
-    pub(crate) db: Box<dyn Backend>,
+    db: Box<dyn Backend>,
     ledger: Ledger,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
@@ -255,47 +256,6 @@ impl Writer {
         Ok(())
     }
 
-    pub(crate) fn create_accounts(&mut self, v: &[NewAccount], now: i64) -> Result<Vec<Result<Applied, AccountError>>, StoreError> {
-        let ids: Vec<AccountId> = v.iter().map(|a| a.id).filter(|id| id.0 != 0 && self.ledger.account(*id).is_none()).collect();
-        self.load_accounts(&ids)?;
-        let r = self.ledger.create_accounts(v, now);
-        self.metrics.accounts_created.fetch_add(r.iter().filter(|r| r.is_ok_and(|a| !a.replay)).count() as u64, Relaxed);
-        Ok(r)
-    }
-
-    pub(crate) fn create_transfers(&mut self, v: &[NewTransfer], now: i64) -> Result<Vec<Result<Applied, TransferError>>, StoreError> {
-        if v.len() > MAX_BATCH {
-            return Err(StoreError::Batch(saoma_ledger::BatchError::TooLarge { len: v.len(), max: MAX_BATCH }));
-        }
-        let mut tids = self.ledger.missing_transfers(v);
-        // Ids above the highest stored one cannot be in the database (the ones this group created are
-        // in memory already).
-        let max = self.max_stored_id;
-        tids.retain(|id| max.is_some_and(|m| id.0 <= m));
-        self.load_transfers(&tids)?;
-        let aids = self.ledger.missing_accounts(v);
-        self.load_accounts(&aids)?;
-        let r = self.ledger.create_transfers(v, now).map_err(StoreError::Batch)?;
-        let ok = r.iter().filter(|r| r.is_ok()).count() as u64;
-        self.metrics.transfers_applied.fetch_add(ok, Relaxed);
-        self.metrics.transfers_refused.fetch_add(r.len() as u64 - ok, Relaxed);
-        Ok(r)
-    }
-
-    pub(crate) fn working_account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        if self.ledger.account(id).is_none() {
-            self.load_accounts(&[id])?;
-        }
-        Ok(self.ledger.account(id).copied())
-    }
-
-    pub(crate) fn working_transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
-        if self.ledger.transfer(id).is_none() && self.max_stored_id.is_some_and(|m| id.0 <= m) {
-            self.load_transfers(&[id])?;
-        }
-        Ok(self.ledger.transfer(id).copied())
-    }
-
     /// Runs a job inside a database savepoint and a ledger savepoint: a refusal undoes both.
     fn run_job(&mut self, job: JobFn, now: i64) -> Result<Outcome, StoreError> {
         match self.job_savepoint {
@@ -305,7 +265,7 @@ impl Writer {
         }
         self.job_savepoint = JobSavepoint::Kept;
         let sp = self.ledger.savepoint();
-        let outcome = job(&mut JobTx { writer: self, now });
+        let outcome = job(&mut JobTx { host: self, now });
         match outcome {
             Ok(Ok(v)) => {
                 // What the job wrote stays; its savepoint is released lazily (see JobSavepoint::Kept).
@@ -475,5 +435,58 @@ impl Writer {
             self.published.write().extend(fresh);
         }
         Ok(replies)
+    }
+}
+
+/// Jobs reach the writer only through this (see job.rs); the writer's own commands use the same
+/// `create_accounts` and `create_transfers`.
+impl JobHost for Writer {
+    fn backend(&mut self) -> &mut dyn Backend {
+        &mut *self.db
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    fn create_accounts(&mut self, v: &[NewAccount], now: i64) -> Result<Vec<Result<Applied, AccountError>>, StoreError> {
+        let ids: Vec<AccountId> = v.iter().map(|a| a.id).filter(|id| id.0 != 0 && self.ledger.account(*id).is_none()).collect();
+        self.load_accounts(&ids)?;
+        let r = self.ledger.create_accounts(v, now);
+        self.metrics.accounts_created.fetch_add(r.iter().filter(|r| r.is_ok_and(|a| !a.replay)).count() as u64, Relaxed);
+        Ok(r)
+    }
+
+    fn create_transfers(&mut self, v: &[NewTransfer], now: i64) -> Result<Vec<Result<Applied, TransferError>>, StoreError> {
+        if v.len() > MAX_BATCH {
+            return Err(StoreError::Batch(saoma_ledger::BatchError::TooLarge { len: v.len(), max: MAX_BATCH }));
+        }
+        let mut tids = self.ledger.missing_transfers(v);
+        // Ids above the highest stored one cannot be in the database (the ones this group created are
+        // in memory already).
+        let max = self.max_stored_id;
+        tids.retain(|id| max.is_some_and(|m| id.0 <= m));
+        self.load_transfers(&tids)?;
+        let aids = self.ledger.missing_accounts(v);
+        self.load_accounts(&aids)?;
+        let r = self.ledger.create_transfers(v, now).map_err(StoreError::Batch)?;
+        let ok = r.iter().filter(|r| r.is_ok()).count() as u64;
+        self.metrics.transfers_applied.fetch_add(ok, Relaxed);
+        self.metrics.transfers_refused.fetch_add(r.len() as u64 - ok, Relaxed);
+        Ok(r)
+    }
+
+    fn working_account(&mut self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        if self.ledger.account(id).is_none() {
+            self.load_accounts(&[id])?;
+        }
+        Ok(self.ledger.account(id).copied())
+    }
+
+    fn working_transfer(&mut self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        if self.ledger.transfer(id).is_none() && self.max_stored_id.is_some_and(|m| id.0 <= m) {
+            self.load_transfers(&[id])?;
+        }
+        Ok(self.ledger.transfer(id).copied())
     }
 }

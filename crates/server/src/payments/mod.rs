@@ -22,7 +22,7 @@ use crate::users::{self, blob_id, User};
 use crate::App;
 use saoma_core::{fees, order as rules};
 use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags};
-use saoma_store::{JobTx, StoreError, Value};
+use saoma_store::{JobTx, Row, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PayError {
@@ -113,7 +113,7 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
                 return Ok(Err(OrderError::from(e).into()));
             }
             let user = users::from_row(&row[ORDER_COLS..ORDER_COLS + USER_COLS])?;
-            let merchant = row[ORDER_COLS + USER_COLS..ORDER_COLS + USER_COLS + 3].to_vec();
+            let merchant = row.slice(ORDER_COLS + USER_COLS..ORDER_COLS + USER_COLS + 3);
             let openid = row[ORDER_COLS + USER_COLS + 3].as_str().map(str::to_string);
             // A JSAPI order names its payer (payer.openid): nobody else may pay it.
             if let Some(expected) = &order.payer_openid {
@@ -194,7 +194,7 @@ pub fn charge(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_free: bool, id
 /// merchants' accounts, fee rates and APIv3 keys, and the payers' openids. Valid within one job.
 #[derive(Default)]
 pub struct PayMemo {
-    merchants: std::collections::HashMap<String, Vec<Value>>,
+    merchants: std::collections::HashMap<String, Row>,
     openids: std::collections::HashMap<(u128, String), String>,
     /// The agreement the next charge goes through (set by the agreements service for each charge).
     pub(crate) agreement: Option<u128>,
