@@ -163,21 +163,21 @@ async fn claim(app: &Arc<App>) -> Result<Vec<Due>, StoreError> {
                  WHERE nth <= $3 ORDER BY next_attempt_at LIMIT $2",
                 &[now.into(), BATCH.into(), CLAIM_PER_MERCHANT.into()],
             )?;
-            // One statement claims the whole batch (on PostgreSQL every statement is a round trip).
-            for chunk in rows.chunks(IN_LIST) {
-                let mut params = vec![(now + LEASE_SECS).into()];
-                params.extend(padded_ids(chunk.iter().map(|r| r[0].clone())));
-                tx.execute(&format!("UPDATE notifications SET next_attempt_at = $1 WHERE id IN ({})", in_list(2)), &params)?;
-            }
             let mut due = Vec::new();
             for r in rows {
                 due.push(Due {
-                    id: r[0].clone(),
-                    mchid: r[1].as_str().unwrap_or_default().to_string(),
-                    url: r[2].as_str().unwrap_or_default().to_string(),
-                    body: r[3].as_str().unwrap_or_default().to_string(),
-                    attempts: r[4].as_i64().unwrap_or(0),
+                    id: r.value("id")?.clone(),
+                    mchid: r.opt_text("mchid")?.unwrap_or_default().to_string(),
+                    url: r.opt_text("url")?.unwrap_or_default().to_string(),
+                    body: r.opt_text("body")?.unwrap_or_default().to_string(),
+                    attempts: r.opt_int("attempts")?.unwrap_or(0),
                 });
+            }
+            // One statement claims the whole batch (on PostgreSQL every statement is a round trip).
+            for chunk in due.chunks(IN_LIST) {
+                let mut params = vec![(now + LEASE_SECS).into()];
+                params.extend(padded_ids(chunk.iter().map(|d| d.id.clone())));
+                tx.execute(&format!("UPDATE notifications SET next_attempt_at = $1 WHERE id IN ({})", in_list(2)), &params)?;
             }
             Ok(Ok::<_, ()>(due))
         })
@@ -268,18 +268,22 @@ pub fn list(app: &App, mchid: &str) -> Result<serde_json::Value, StoreError> {
         )?;
         let mut out = Vec::new();
         for r in rows {
-            let attempts = app.store.query("SELECT attempt, at, status, error FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt", &[r[0].clone()])?;
+            let attempts = app.store.query("SELECT attempt, at, status, error FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt", &[r.value("id")?.clone()])?;
+            let attempt_log = attempts
+                .iter()
+                .map(|a| Ok(serde_json::json!({"attempt": a.opt_int("attempt")?, "at": a.opt_int("at")?, "status": a.opt_int("status")?, "error": a.opt_text("error")?})))
+                .collect::<Result<Vec<_>, StoreError>>()?;
             out.push(serde_json::json!({
-                "id": r[0].as_blob().map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
-                "event_type": r[1].as_str(),
-                "reference": r[2].as_str(),
-                "url": r[3].as_str(),
-                "state": r[4].as_str(),
-                "attempts": r[5].as_i64(),
-                "next_attempt_at": r[6].as_i64(),
-                "created_at": r[7].as_i64(),
-                "delivered_at": r[8].as_i64(),
-                "attempt_log": attempts.iter().map(|a| serde_json::json!({"attempt": a[0].as_i64(), "at": a[1].as_i64(), "status": a[2].as_i64(), "error": a[3].as_str()})).collect::<Vec<_>>(),
+                "id": r.opt_blob("id")?.map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+                "event_type": r.opt_text("event_type")?,
+                "reference": r.opt_text("reference")?,
+                "url": r.opt_text("url")?,
+                "state": r.opt_text("state")?,
+                "attempts": r.opt_int("attempts")?,
+                "next_attempt_at": r.opt_int("next_attempt_at")?,
+                "created_at": r.opt_int("created_at")?,
+                "delivered_at": r.opt_int("delivered_at")?,
+                "attempt_log": attempt_log,
             }));
         }
         Ok(serde_json::json!({ "mchid": mchid, "notifications": out }))

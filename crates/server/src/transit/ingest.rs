@@ -10,12 +10,11 @@ use std::collections::HashMap;
 use crate::payments::orders::{self, NewOrder};
 use crate::payments::ChargeIds;
 use crate::refunds::{self, RefundIds};
-use crate::users::blob_id;
 use crate::{agreements, hex, App};
 use saoma_core::fare::{FareTable, MAX_TRIP_SECS};
 use saoma_core::order::TradeType;
 use saoma_ridecode::{DecodedKey, Direction, PublicKey, RecordReason, Reject, RideCode, Suite, TerminalRecord, DOUBLE_TAP_WINDOW};
-use saoma_store::{JobTx, StoreError, Value};
+use saoma_store::{JobTx, Row, StoreError, Value};
 use std::sync::Arc;
 
 /// The most records one upload may carry.
@@ -34,7 +33,7 @@ pub async fn register(app: &App, scope: u16, stop_id: u32, public_key: Vec<u8>, 
             if operator_in_job(tx, scope)?.is_none() {
                 return Ok(Err("no transit operator with this scope"));
             }
-            let id = tx.query_one("SELECT MAX(terminal_id) FROM terminals", &[])?.and_then(|r| r[0].as_i64()).unwrap_or(0) + 1;
+            let id = tx.query_one("SELECT MAX(terminal_id) AS highest FROM terminals", &[])?.map(|r| r.opt_int("highest")).transpose()?.flatten().unwrap_or(0) + 1;
             tx.execute(
                 "INSERT INTO terminals (terminal_id, scope, stop_id, public_key, name, registered_at, highest_sequence, records, last_upload_at) VALUES ($1, $2, $3, $4, $5, $6, 0, 0, NULL)",
                 &[id.into(), (scope as i64).into(), (stop_id as i64).into(), hex::encode(&public_key).into(), name.into(), now.into()],
@@ -48,16 +47,17 @@ pub async fn register(app: &App, scope: u16, stop_id: u32, public_key: Vec<u8>, 
 pub fn terminals(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
     let rows = app.store.query(
         "SELECT t.terminal_id, t.stop_id, t.name, t.highest_sequence, t.records, t.last_upload_at, \
-         (SELECT COUNT(*) FROM transit_alarms a WHERE a.terminal_id = t.terminal_id) FROM terminals t WHERE t.scope = $1 ORDER BY t.terminal_id",
+         (SELECT COUNT(*) FROM transit_alarms a WHERE a.terminal_id = t.terminal_id) AS alarms FROM terminals t WHERE t.scope = $1 ORDER BY t.terminal_id",
         &[(scope as i64).into()],
     )?;
-    Ok(serde_json::json!({ "terminals": rows.iter().map(|r| {
-        let (highest, records) = (r[3].as_i64().unwrap_or(0), r[4].as_i64().unwrap_or(0));
-        serde_json::json!({
-            "terminal_id": r[0].as_i64(), "stop_id": r[1].as_i64(), "name": r[2].as_str(), "highest_sequence": highest,
-            "records": records, "missing": highest - records, "last_upload_at": r[5].as_i64(), "alarms": r[6].as_i64(),
-        })
-    }).collect::<Vec<_>>() }))
+    let terminals = rows.iter().map(|r| {
+        let (highest, records) = (r.opt_int("highest_sequence")?.unwrap_or(0), r.opt_int("records")?.unwrap_or(0));
+        Ok(serde_json::json!({
+            "terminal_id": r.opt_int("terminal_id")?, "stop_id": r.opt_int("stop_id")?, "name": r.opt_text("name")?, "highest_sequence": highest,
+            "records": records, "missing": highest - records, "last_upload_at": r.opt_int("last_upload_at")?, "alarms": r.opt_int("alarms")?,
+        }))
+    }).collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(serde_json::json!({ "terminals": terminals }))
 }
 
 pub fn alarms(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
@@ -65,9 +65,13 @@ pub fn alarms(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
         "SELECT a.terminal_id, a.kind, a.detail, a.created_at FROM transit_alarms a JOIN terminals t ON t.terminal_id = a.terminal_id WHERE t.scope = $1 ORDER BY a.created_at",
         &[(scope as i64).into()],
     )?;
-    Ok(serde_json::json!({ "alarms": rows.iter().map(|r| serde_json::json!({
-        "terminal_id": r[0].as_i64(), "kind": r[1].as_str(), "reason": r[1].as_str().and_then(alarm_reason), "detail": r[2].as_str(), "time": r[3].as_i64(),
-    })).collect::<Vec<_>>() }))
+    let alarms = rows.iter().map(|r| {
+        let kind = r.opt_text("kind")?;
+        Ok(serde_json::json!({
+            "terminal_id": r.opt_int("terminal_id")?, "kind": kind, "reason": kind.and_then(alarm_reason), "detail": r.opt_text("detail")?, "time": r.opt_int("created_at")?,
+        }))
+    }).collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(serde_json::json!({ "alarms": alarms }))
 }
 
 #[derive(Debug)]
@@ -117,14 +121,14 @@ impl Charges {
     }
 }
 
-fn terminal_from_row(id: u64, row: &[Value]) -> Result<check::Terminal, StoreError> {
-    let key = row[1]
-        .as_str()
+fn terminal_from_row(id: u64, row: &Row) -> Result<check::Terminal, StoreError> {
+    let key = row
+        .opt_text("public_key")?
         .and_then(hex::decode)
         .and_then(|k| PublicKey::from_bytes(Suite::Ed25519, &k).ok())
         .and_then(|k| DecodedKey::new(&k).ok())
         .ok_or_else(|| StoreError::Corrupt("terminal key".into()))?;
-    Ok(check::Terminal { id, scope: row[0].as_i64().unwrap_or(0) as u16, key })
+    Ok(check::Terminal { id, scope: row.opt_int("scope")?.unwrap_or(0) as u16, key })
 }
 
 const TERMINAL: &str = "SELECT scope, public_key FROM terminals WHERE terminal_id = $1";
@@ -190,8 +194,8 @@ pub async fn upload(app: &Arc<App>, terminal_id: u64, records: Vec<Vec<u8>>) -> 
                 let mut params: Vec<Value> = vec![(terminal_id as i64).into()];
                 params.extend((0..TAP_LOOKUP).map(|i| Value::from(chunk[i.min(chunk.len() - 1)])));
                 for r in tx.query(&sql, &params)? {
-                    let text = |i: usize| r[i].as_str().map(str::to_string);
-                    batch.taps.insert(r[0].as_i64().unwrap_or(0), (text(1).unwrap_or_default(), text(2).unwrap_or_default(), text(3)));
+                    let text = |name: &str| r.opt_text(name).map(|t| t.map(str::to_string));
+                    batch.taps.insert(r.opt_int("terminal_sequence")?.unwrap_or(0), (text("digest")?.unwrap_or_default(), text("status")?.unwrap_or_default(), text("reason")?));
                 }
             }
             let mut out = Vec::with_capacity(records.len());
@@ -239,9 +243,9 @@ fn issued(tx: &mut JobTx<'_>, batch: &mut Batch, account: u64, sequence: u32) ->
     let i = match row {
         None => None,
         Some(r) => Some(check::Issued {
-            key_id: r[0].as_i64().unwrap_or(-1),
-            device_key: r[1].as_str().and_then(hex::decode).ok_or_else(|| StoreError::Corrupt("issued device key".into()))?,
-            max_uses: r[2].as_i64().unwrap_or(0),
+            key_id: r.opt_int("key_id")?.unwrap_or(-1),
+            device_key: r.opt_text("device_key")?.and_then(hex::decode).ok_or_else(|| StoreError::Corrupt("issued device key".into()))?,
+            max_uses: r.opt_int("max_uses")?.unwrap_or(0),
         }),
     };
     batch.issued.insert((account, sequence), i.clone());
@@ -313,14 +317,15 @@ fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, batch: &mut Batch, index: usiz
         "SELECT terminal_id, time FROM taps WHERE account_id = $1 AND credential_sequence = $2 AND counter = $3 AND status = 'ACCEPTED'",
         &[(account as i64).into(), (cred_seq as i64).into(), (counter as i64).into()],
     )? {
-        let same_gate = prev[0].as_i64() == Some(terminal_id as i64) && (prev[1].as_i64().unwrap_or(0) - rec.time as i64).abs() <= DOUBLE_TAP_WINDOW as i64;
+        let (prev_terminal, prev_time) = (prev.opt_int("terminal_id")?, prev.opt_int("time")?.unwrap_or(0));
+        let same_gate = prev_terminal == Some(terminal_id as i64) && (prev_time - rec.time as i64).abs() <= DOUBLE_TAP_WINDOW as i64;
         if same_gate {
             let reason = RecordReason::DoubleTap.code();
             record_tap(tx, batch, "DUPLICATE", Some(reason), None)?;
             return Ok(result(index, Some(seq), "DUPLICATE", Some(reason)));
         }
         record_tap(tx, batch, "CLONE", Some(RecordReason::Clone.code()), None)?;
-        alarm(tx, app, terminal_id, "CLONE", &format!("account {account} credential {cred_seq} counter {counter} also seen at terminal {}", prev[0].as_i64().unwrap_or(0)), now)?;
+        alarm(tx, app, terminal_id, "CLONE", &format!("account {account} credential {cred_seq} counter {counter} also seen at terminal {}", prev_terminal.unwrap_or(0)), now)?;
         let until = code.credential().terms().not_after as i64;
         tx.execute("UPDATE transit_cards SET blocked_until = CASE WHEN blocked_until < $1 THEN $1 ELSE blocked_until END WHERE account_id = $2", &[until.into(), (account as i64).into()])?;
         batch.cards.remove(&account);
@@ -378,7 +383,7 @@ fn on_tap(tx: &mut JobTx<'_>, app: &Arc<App>, charges: &mut Charges, card: &Card
                 "SELECT id FROM rides WHERE account_id = $1 AND entry_time IS NULL AND exit_time >= $2 AND exit_time <= $3 AND state IN ('CHARGED', 'DEBT') ORDER BY exit_time LIMIT 1",
                 &[account.into(), time.into(), (time + MAX_TRIP_SECS).into()],
             )? {
-                let ride = blob_id(&r[0]).ok_or_else(|| StoreError::Corrupt("ride id".into()))?;
+                let ride = r.id("id")?;
                 tx.execute("UPDATE rides SET entry_time = $1, entry_stop = $2 WHERE id = $3", &[time.into(), (stop as i64).into(), ride.into()])?;
                 correct(tx, app, op, ride, now)?;
                 return Ok(Some(ride));
@@ -391,8 +396,8 @@ fn on_tap(tx: &mut JobTx<'_>, app: &Arc<App>, charges: &mut Charges, card: &Card
                 "SELECT id, entry_stop FROM rides WHERE account_id = $1 AND state = 'OPEN' AND entry_time <= $2 AND entry_time >= $3 ORDER BY entry_time DESC LIMIT 1",
                 &[account.into(), time.into(), (time - MAX_TRIP_SECS).into()],
             )? {
-                let ride = blob_id(&r[0]).ok_or_else(|| StoreError::Corrupt("ride id".into()))?;
-                let fare = op.fares.between(r[1].as_i64().unwrap_or(0) as u16, stop);
+                let ride = r.id("id")?;
+                let fare = op.fares.between(r.opt_int("entry_stop")?.unwrap_or(0) as u16, stop);
                 tx.execute("UPDATE rides SET exit_time = $1, exit_stop = $2, fare = $3 WHERE id = $4", &[time.into(), (stop as i64).into(), fare.into(), ride.into()])?;
                 charge(tx, app, charges, card, ride)?;
                 return Ok(Some(ride));
@@ -402,7 +407,7 @@ fn on_tap(tx: &mut JobTx<'_>, app: &Arc<App>, charges: &mut Charges, card: &Card
                 "SELECT id FROM rides WHERE account_id = $1 AND exit_time IS NULL AND state IN ('CHARGED', 'DEBT') AND entry_time <= $2 AND entry_time >= $3 ORDER BY entry_time DESC LIMIT 1",
                 &[account.into(), time.into(), (time - MAX_TRIP_SECS).into()],
             )? {
-                let ride = blob_id(&r[0]).ok_or_else(|| StoreError::Corrupt("ride id".into()))?;
+                let ride = r.id("id")?;
                 tx.execute("UPDATE rides SET exit_time = $1, exit_stop = $2 WHERE id = $3", &[time.into(), (stop as i64).into(), ride.into()])?;
                 correct(tx, app, op, ride, now)?;
                 return Ok(Some(ride));
@@ -439,14 +444,14 @@ fn new_ride(tx: &mut JobTx<'_>, app: &App, card: &Card, entry: Option<(i64, u16)
 /// (or the debt lowered if the charge had failed).
 fn correct(tx: &mut JobTx<'_>, app: &Arc<App>, op: &Operator, ride: u128, now: i64) -> Result<(), StoreError> {
     let r = tx.query_one("SELECT entry_stop, exit_stop, fare, state, order_id FROM rides WHERE id = $1", &[ride.into()])?.ok_or_else(|| StoreError::Corrupt("ride".into()))?;
-    let fare = op.fares.between(r[0].as_i64().unwrap_or(0) as u16, r[1].as_i64().unwrap_or(0) as u16);
-    let diff = r[2].as_i64().unwrap_or(0) - fare;
-    if r[3].as_str() == Some("DEBT") {
+    let fare = op.fares.between(r.opt_int("entry_stop")?.unwrap_or(0) as u16, r.opt_int("exit_stop")?.unwrap_or(0) as u16);
+    let diff = r.opt_int("fare")?.unwrap_or(0) - fare;
+    if r.opt_text("state")? == Some("DEBT") {
         tx.execute("UPDATE rides SET fare = $1 WHERE id = $2", &[fare.into(), ride.into()])?;
         return Ok(());
     }
     if diff > 0 {
-        let order_id = r[4].as_blob().map(|b| b.to_vec()).ok_or_else(|| StoreError::Corrupt("charged ride without an order".into()))?;
+        let order_id = r.opt_blob("order_id")?.map(|b| b.to_vec()).ok_or_else(|| StoreError::Corrupt("charged ride without an order".into()))?;
         let row = tx.query_one(&format!("SELECT {} FROM orders WHERE id = $1", orders::COLUMNS), &[Value::Blob(order_id)])?.ok_or_else(|| StoreError::Corrupt("ride's order".into()))?;
         let (order, _) = orders::from_row(&row)?;
         let out_refund_no = format!("FIX{}", &order.out_trade_no[1..]);
@@ -519,8 +524,8 @@ pub fn charge_ride(tx: &mut JobTx<'_>, app: &Arc<App>, card: &Card, ride: u128, 
 
 fn charge_ride_with(tx: &mut JobTx<'_>, app: &Arc<App>, charges: &mut Charges, card: &Card, ride: u128, within_limits: bool) -> Result<Result<i64, ()>, StoreError> {
     let r = tx.query_one("SELECT fare, entry_stop, exit_stop FROM rides WHERE id = $1", &[ride.into()])?.ok_or_else(|| StoreError::Corrupt("ride".into()))?;
-    let fare = r[0].as_i64().unwrap_or(0);
-    match charge_fare(tx, app, charges, card, ride, fare, (r[1].as_i64(), r[2].as_i64()), within_limits)? {
+    let fare = r.opt_int("fare")?.unwrap_or(0);
+    match charge_fare(tx, app, charges, card, ride, fare, (r.opt_int("entry_stop")?, r.opt_int("exit_stop")?), within_limits)? {
         Charged::Paid(order, now) => {
             tx.execute("UPDATE rides SET state = 'CHARGED', order_id = $1, charged_at = $2 WHERE id = $3", &[order.into(), now.into(), ride.into()])?;
             Ok(Ok(fare))
@@ -542,8 +547,8 @@ pub async fn settle_open_rides(app: &Arc<App>) -> Result<usize, StoreError> {
     let now = app.business_now_secs();
     let due: Vec<u128> = app.store.query("SELECT id FROM rides WHERE state = 'OPEN' AND entry_time < $1 LIMIT 500", &[(now - MAX_TRIP_SECS).into()])?
         .iter()
-        .filter_map(|r| blob_id(&r[0]))
-        .collect();
+        .filter_map(|r| r.opt_id("id").transpose())
+        .collect::<Result<_, _>>()?;
     if due.is_empty() {
         return Ok(0);
     }
@@ -554,10 +559,10 @@ pub async fn settle_open_rides(app: &Arc<App>) -> Result<usize, StoreError> {
             let mut charges = Charges::default();
             for ride in due {
                 let Some(row) = tx.query_one("SELECT account_id, state FROM rides WHERE id = $1", &[ride.into()])? else { continue };
-                if row[1].as_str() != Some("OPEN") {
+                if row.opt_text("state")? != Some("OPEN") {
                     continue;
                 }
-                let card = card_by_account_in_job(tx, row[0].as_i64().unwrap_or(0) as u64)?.ok_or_else(|| StoreError::Corrupt("ride without a card".into()))?;
+                let card = card_by_account_in_job(tx, row.opt_int("account_id")?.unwrap_or(0) as u64)?.ok_or_else(|| StoreError::Corrupt("ride without a card".into()))?;
                 charge(tx, &app2, &mut charges, &card, ride)?;
             }
             Ok(Ok::<(), ()>(()))

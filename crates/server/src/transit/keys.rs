@@ -7,7 +7,7 @@
 
 use crate::hex;
 use saoma_ridecode::{IssuerKeyPair, IssuerPublicKey, KeyPair, PlatformKeyPair, PlatformPublicKey, PublicKey, Suite};
-use saoma_store::{JobTx, Store, StoreError, Value};
+use saoma_store::{JobTx, Row, Store, StoreError};
 
 const YEAR: i64 = 365 * 24 * 3600;
 
@@ -65,20 +65,20 @@ impl StoredKey {
 
 const COLUMNS: &str = "key_id, suite, seed, public_key, not_before, not_after, revoked_at";
 
-fn from_row(r: &[Value]) -> Result<StoredKey, StoreError> {
-    let bad = || StoreError::Corrupt("ridecode key row".into());
-    let key_id = r[0].as_i64().ok_or_else(bad)?;
+fn from_row(r: &Row) -> Result<StoredKey, StoreError> {
+    let bad = |column: &str| StoreError::Corrupt(format!("ridecode key row: bad {column}"));
+    let key_id = r.int("key_id")?;
     // Sealed at rest under the master key (crate::platform::secrets).
-    let seed_hex = crate::platform::secrets::open("ridecode_keys", "seed", &key_id.to_string(), r[2].as_str().ok_or_else(bad)?)?;
-    let seed: [u8; 32] = Some(seed_hex.as_str()).and_then(hex::decode).and_then(|v| v.try_into().ok()).ok_or_else(bad)?;
+    let seed_hex = crate::platform::secrets::open("ridecode_keys", "seed", &key_id.to_string(), r.text("seed")?)?;
+    let seed: [u8; 32] = hex::decode(&seed_hex).and_then(|v| v.try_into().ok()).ok_or_else(|| bad("seed"))?;
     Ok(StoredKey {
-        key_id: u16::try_from(r[0].as_i64().ok_or_else(bad)?).map_err(|_| bad())?,
-        suite: r[1].as_i64().and_then(|b| u8::try_from(b).ok()).and_then(Suite::from_byte).ok_or_else(bad)?,
+        key_id: u16::try_from(key_id).map_err(|_| bad("key_id"))?,
+        suite: u8::try_from(r.int("suite")?).ok().and_then(Suite::from_byte).ok_or_else(|| bad("suite"))?,
         seed,
-        public_key: r[3].as_str().and_then(hex::decode).ok_or_else(bad)?,
-        not_before: r[4].as_i64().ok_or_else(bad)?,
-        not_after: r[5].as_i64().ok_or_else(bad)?,
-        revoked_at: r[6].as_i64(),
+        public_key: hex::decode(r.text("public_key")?).ok_or_else(|| bad("public_key"))?,
+        not_before: r.int("not_before")?,
+        not_after: r.int("not_after")?,
+        revoked_at: r.opt_int("revoked_at")?,
     })
 }
 
@@ -124,9 +124,9 @@ pub async fn ensure(store: &Store, now: i64) -> Result<(), StoreError> {
                 if current_of(&keys, suite, now).is_some() {
                     continue;
                 }
-                let next = tx.query_one("SELECT MAX(key_id) FROM ridecode_keys", &[])?.and_then(|r| r[0].as_i64()).unwrap_or(0) + 1;
+                let next = tx.query_one("SELECT MAX(key_id) AS highest FROM ridecode_keys", &[])?.map(|r| r.opt_int("highest")).transpose()?.flatten().unwrap_or(0) + 1;
                 tx.execute(
-                    &format!("INSERT INTO ridecode_keys ({COLUMNS}, purpose, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8)"),
+                    "INSERT INTO ridecode_keys (key_id, suite, seed, public_key, not_before, not_after, revoked_at, purpose, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8)",
                     &[
                         next.into(),
                         (suite.as_byte() as i64).into(),

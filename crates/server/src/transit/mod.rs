@@ -14,14 +14,14 @@ pub mod keys;
 use crate::platform::accounts::{kind, movement};
 use crate::agreements::{self, Agreement};
 use crate::payments;
-use crate::users::{self, blob_id, User};
+use crate::users::{self, User};
 use crate::{hex, App};
 use saoma_core::agreement::{AgreementState, Limits};
 use saoma_core::fare::FareTable;
 use saoma_core::time::cst_day_start;
 use saoma_ledger::{AccountFlags, AccountId, Currency, NewAccount, NewTransfer, TransferError};
 use saoma_ridecode::{Blacklist, BlacklistEntry, CredentialTerms, KeyList, KeyListEntry, PublicKey, Suite};
-use saoma_store::{JobTx, StoreError, Value};
+use saoma_store::{JobTx, Row, StoreError};
 
 /// How long after the later of the refund request and the last credential's expiry the deposit waits
 /// for late uploads.
@@ -73,17 +73,17 @@ pub fn fares_to_json(f: &FareTable) -> serde_json::Value {
 
 const OPERATOR_COLUMNS: &str = "scope, mchid, fare_table, max_uses, stale_fare_limit, deposit, deposit_account";
 
-fn operator_from_row(r: &[Value]) -> Result<Operator, StoreError> {
-    let bad = || StoreError::Corrupt("transit operator row".into());
-    let fares = r[2].as_str().and_then(|s| serde_json::from_str(s).ok()).and_then(|v: serde_json::Value| fares_from_json(&v)).ok_or_else(bad)?;
+fn operator_from_row(r: &Row) -> Result<Operator, StoreError> {
+    let bad = |column: &str| StoreError::Corrupt(format!("transit operator row: bad {column}"));
+    let fares = serde_json::from_str(r.text("fare_table")?).ok().and_then(|v: serde_json::Value| fares_from_json(&v)).ok_or_else(|| bad("fare_table"))?;
     Ok(Operator {
-        scope: r[0].as_i64().and_then(|s| u16::try_from(s).ok()).ok_or_else(bad)?,
-        mchid: r[1].as_str().ok_or_else(bad)?.to_string(),
+        scope: u16::try_from(r.int("scope")?).map_err(|_| bad("scope"))?,
+        mchid: r.text("mchid")?.to_string(),
         fares,
-        max_uses: r[3].as_i64().and_then(|s| u8::try_from(s).ok()).ok_or_else(bad)?,
-        stale_fare_limit: r[4].as_i64().and_then(|s| u16::try_from(s).ok()).ok_or_else(bad)?,
-        deposit: r[5].as_i64().ok_or_else(bad)?,
-        deposit_account: AccountId(blob_id(&r[6]).ok_or_else(bad)?),
+        max_uses: u8::try_from(r.int("max_uses")?).map_err(|_| bad("max_uses"))?,
+        stale_fare_limit: u16::try_from(r.int("stale_fare_limit")?).map_err(|_| bad("stale_fare_limit"))?,
+        deposit: r.int("deposit")?,
+        deposit_account: AccountId(r.id("deposit_account")?),
     })
 }
 
@@ -146,7 +146,7 @@ pub async fn create_operator(app: &App, mchid: String, scope: u16, fares: FareTa
                 return Err(StoreError::Corrupt(format!("deposit account: {e}")));
             }
             tx.execute(
-                &format!("INSERT INTO transit_operators ({OPERATOR_COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+                "INSERT INTO transit_operators (scope, mchid, fare_table, max_uses, stale_fare_limit, deposit, deposit_account, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     (scope as i64).into(),
                     op.mchid.as_str().into(),
@@ -180,20 +180,19 @@ pub struct Card {
 
 const CARD_COLUMNS: &str = "id, scope, user_id, card_no, account_id, agreement_id, deposit, state, refund_requested_at, reminded_at, blocked_until";
 
-fn card_from_row(r: &[Value]) -> Result<Card, StoreError> {
-    let bad = || StoreError::Corrupt("transit card row".into());
+fn card_from_row(r: &Row) -> Result<Card, StoreError> {
     Ok(Card {
-        id: blob_id(&r[0]).ok_or_else(bad)?,
-        scope: r[1].as_i64().and_then(|s| u16::try_from(s).ok()).ok_or_else(bad)?,
-        user_id: blob_id(&r[2]).ok_or_else(bad)?,
-        card_no: r[3].as_str().ok_or_else(bad)?.to_string(),
-        account_id: r[4].as_i64().ok_or_else(bad)? as u64,
-        agreement_id: blob_id(&r[5]).ok_or_else(bad)?,
-        deposit: r[6].as_i64().ok_or_else(bad)?,
-        state: r[7].as_str().ok_or_else(bad)?.to_string(),
-        refund_requested_at: r[8].as_i64(),
-        reminded_at: r[9].as_i64(),
-        blocked_until: r[10].as_i64().ok_or_else(bad)?,
+        id: r.id("id")?,
+        scope: u16::try_from(r.int("scope")?).map_err(|_| StoreError::Corrupt("transit card row: bad scope".into()))?,
+        user_id: r.id("user_id")?,
+        card_no: r.text("card_no")?.to_string(),
+        account_id: r.int("account_id")? as u64,
+        agreement_id: r.id("agreement_id")?,
+        deposit: r.int("deposit")?,
+        state: r.text("state")?.to_string(),
+        refund_requested_at: r.opt_int("refund_requested_at")?,
+        reminded_at: r.opt_int("reminded_at")?,
+        blocked_until: r.int("blocked_until")?,
     })
 }
 
@@ -209,18 +208,19 @@ pub fn card_by_account_in_job(tx: &mut JobTx<'_>, account_id: u64) -> Result<Opt
 }
 
 pub fn agreement_of(tx: &mut JobTx<'_>, card: &Card) -> Result<Agreement, StoreError> {
-    let cid = tx.query_one("SELECT contract_id FROM agreements WHERE id = $1", &[card.agreement_id.into()])?.and_then(|r| r[0].as_str().map(str::to_string));
+    let row = tx.query_one("SELECT contract_id FROM agreements WHERE id = $1", &[card.agreement_id.into()])?;
+    let cid = row.as_ref().map(|r| r.opt_text("contract_id")).transpose()?.flatten().map(str::to_string);
     let cid = cid.ok_or_else(|| StoreError::Corrupt("card's agreement".into()))?;
     agreements::in_job(tx, &cid)?.ok_or_else(|| StoreError::Corrupt("card's agreement".into()))
 }
 
 /// What the rider owes: rides whose charge failed.
-const DEBT: &str = "SELECT CAST(COALESCE(SUM(fare), 0) AS BIGINT) FROM rides WHERE account_id = $1 AND state = 'DEBT'";
+const DEBT: &str = "SELECT CAST(COALESCE(SUM(fare), 0) AS BIGINT) AS debt FROM rides WHERE account_id = $1 AND state = 'DEBT'";
 
 /// [`DEBT`] inside a job (under the writer: current).
 pub fn debt_in_job(tx: &mut JobTx<'_>, account_id: u64) -> Result<i64, StoreError> {
     let r = tx.query_one(DEBT, &[(account_id as i64).into()])?;
-    Ok(r.and_then(|r| r[0].as_i64()).unwrap_or(0))
+    Ok(r.map(|r| r.opt_int("debt")).transpose()?.flatten().unwrap_or(0))
 }
 
 fn random_u63() -> Result<u64, StoreError> {
@@ -256,13 +256,16 @@ pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result
             if let Some(Err(e)) = r.into_iter().next() {
                 return Err(StoreError::Corrupt(format!("deposit: {e}")));
             }
-            let appid = tx.query_one("SELECT appid FROM merchant_appids WHERE mchid = $1 ORDER BY appid LIMIT 1", &[op.mchid.as_str().into()])?.and_then(|r| r[0].as_str().map(str::to_string));
+            let row = tx.query_one("SELECT appid FROM merchant_appids WHERE mchid = $1 ORDER BY appid LIMIT 1", &[op.mchid.as_str().into()])?;
+            let appid = row.as_ref().map(|r| r.opt_text("appid")).transpose()?.flatten().map(str::to_string);
             let appid = appid.ok_or_else(|| StoreError::Corrupt("operator without an appid".into()))?;
-            let notify_url = tx.query_one("SELECT notify_url FROM merchants WHERE mchid = $1", &[op.mchid.as_str().into()])?.and_then(|r| r[0].as_str().map(str::to_string));
+            let row = tx.query_one("SELECT notify_url FROM merchants WHERE mchid = $1", &[op.mchid.as_str().into()])?;
+            let notify_url = row.as_ref().map(|r| r.opt_text("notify_url")).transpose()?.flatten().map(str::to_string);
             let limits = Limits { per_charge: op.fares.max_fare(), per_day: op.daily_cap().max(op.fares.max_fare()) };
             // Proposed and signed at once: the rider opened the service and gave the PIN.
             tx.execute(
-                &format!("INSERT INTO agreements ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PROPOSED', $11, NULL, NULL, NULL, '')", agreements::COLUMNS),
+                "INSERT INTO agreements (id, contract_id, mchid, appid, out_contract_code, user_id, description, per_charge_limit, per_day_limit, notify_url, state, \
+                 proposed_at, signed_at, terminated_at, terminated_by, request_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PROPOSED', $11, NULL, NULL, NULL, '')",
                 &[
                     agreement_id.into(),
                     contract_id.as_str().into(),
@@ -282,7 +285,8 @@ pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result
                 return Err(StoreError::Corrupt(format!("signing the transit agreement: {e:?}")));
             }
             tx.execute(
-                &format!("INSERT INTO transit_cards ({CARD_COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'ACTIVE', NULL, NULL, 0, $8)"),
+                "INSERT INTO transit_cards (id, scope, user_id, card_no, account_id, agreement_id, deposit, state, refund_requested_at, reminded_at, blocked_until, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'ACTIVE', NULL, NULL, 0, $8)",
                 &[card_id.into(), (scope as i64).into(), user_id.into(), card_no.as_str().into(), (account_id as i64).into(), agreement_id.into(), op.deposit.into(), now.into()],
             )?;
             Ok(Ok(Card {
@@ -327,7 +331,7 @@ pub async fn credential(app: &App, user: &User, scope: u16, suite: Suite, device
             }
             let issuers = keys::all_in_job(tx, "issuer")?;
             let key = keys::current_of(&issuers, suite, now).ok_or_else(|| StoreError::Corrupt(format!("no valid {} issuer key", suite.name())))?;
-            let sequence = tx.query_one("SELECT MAX(sequence) FROM transit_credentials WHERE account_id = $1", &[(card.account_id as i64).into()])?.and_then(|r| r[0].as_i64()).unwrap_or(0) + 1;
+            let sequence = tx.query_one("SELECT MAX(sequence) AS highest FROM transit_credentials WHERE account_id = $1", &[(card.account_id as i64).into()])?.map(|r| r.opt_int("highest")).transpose()?.flatten().unwrap_or(0) + 1;
             let day = cst_day_start(now);
             let terms = CredentialTerms {
                 account_id: card.account_id,
@@ -378,8 +382,8 @@ pub fn lists(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
         .collect::<Result<Vec<_>, StoreError>>()?;
     let key_list = KeyList::new(now as u64, now as u32, entries).map_err(|e| StoreError::Corrupt(format!("key list: {e:?}")))?;
     let rows = app.store.query(
-        "SELECT c.account_id, (SELECT MAX(not_after) FROM transit_credentials t WHERE t.account_id = c.account_id), c.state, c.blocked_until, \
-         (SELECT COUNT(*) FROM rides r WHERE r.account_id = c.account_id AND r.state = 'DEBT') FROM transit_cards c WHERE c.scope = $1",
+        "SELECT c.account_id, (SELECT MAX(not_after) FROM transit_credentials t WHERE t.account_id = c.account_id) AS last_expiry, c.state, c.blocked_until, \
+         (SELECT COUNT(*) FROM rides r WHERE r.account_id = c.account_id AND r.state = 'DEBT') AS unpaid_rides FROM transit_cards c WHERE c.scope = $1",
         &[(scope as i64).into()],
     )?;
     let mut blocked = Vec::new();
@@ -387,10 +391,10 @@ pub fn lists(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
     // gate up to the maximum age later: the entry stays in force (gate time ≤ until) that long.
     let tail = (saoma_ridecode::WINDOW_GRACE + saoma_ridecode::MAX_CODE_AGE) as i64;
     for r in rows {
-        let until = r[1].as_i64().map_or(0, |t| t + tail);
-        let refused = r[2].as_str() != Some("ACTIVE") || r[3].as_i64().unwrap_or(0) > now || r[4].as_i64().unwrap_or(0) > 0;
+        let until = r.opt_int("last_expiry")?.map_or(0, |t| t + tail);
+        let refused = r.opt_text("state")? != Some("ACTIVE") || r.opt_int("blocked_until")?.unwrap_or(0) > now || r.opt_int("unpaid_rides")?.unwrap_or(0) > 0;
         if refused && until >= now {
-            blocked.push(BlacklistEntry { account_id: r[0].as_i64().unwrap_or(0) as u64, until: until as u32 });
+            blocked.push(BlacklistEntry { account_id: r.opt_int("account_id")?.unwrap_or(0) as u64, until: until as u32 });
         }
     }
     let blacklist = Blacklist::new(now as u64, now as u32, blocked);
@@ -412,8 +416,8 @@ pub async fn repay(app: &std::sync::Arc<App>, user: &User, scope: u16) -> Result
             let rides: Vec<u128> = tx
                 .query("SELECT id FROM rides WHERE account_id = $1 AND state = 'DEBT' ORDER BY created_at", &[(card.account_id as i64).into()])?
                 .iter()
-                .filter_map(|r| blob_id(&r[0]))
-                .collect();
+                .filter_map(|r| r.opt_id("id").transpose())
+                .collect::<Result<_, _>>()?;
             let mut paid = 0;
             for ride in rides {
                 match ingest::charge_ride(tx, &app2, &card, ride, false)? {
@@ -449,8 +453,8 @@ pub async fn settle_leaving(app: &App) -> Result<usize, StoreError> {
     let now = app.business_now_secs();
     let due: Vec<u128> = app.store.query("SELECT id FROM transit_cards WHERE state = 'LEAVING' AND refund_requested_at <= $1", &[(now - CARD_REFUND_HOLD_SECS).into()])?
         .iter()
-        .filter_map(|r| blob_id(&r[0]))
-        .collect();
+        .filter_map(|r| r.opt_id("id").transpose())
+        .collect::<Result<_, _>>()?;
     let mut settled = 0;
     for card_id in due {
         let (refund, sms, notification) = (app.ids.next(), app.ids.next(), app.ids.next());
@@ -460,7 +464,7 @@ pub async fn settle_leaving(app: &App) -> Result<usize, StoreError> {
                 let Some(card) = tx.query_one(&format!("SELECT {CARD_COLUMNS} FROM transit_cards WHERE id = $1"), &[card_id.into()])?.map(|r| card_from_row(&r)).transpose()? else {
                     return Ok(Ok(false));
                 };
-                let last_expiry = tx.query_one("SELECT MAX(not_after) FROM transit_credentials WHERE account_id = $1", &[(card.account_id as i64).into()])?.and_then(|r| r[0].as_i64()).unwrap_or(0);
+                let last_expiry = tx.query_one("SELECT MAX(not_after) AS last_expiry FROM transit_credentials WHERE account_id = $1", &[(card.account_id as i64).into()])?.map(|r| r.opt_int("last_expiry")).transpose()?.flatten().unwrap_or(0);
                 let requested = card.refund_requested_at.unwrap_or(now);
                 if card.state != "LEAVING" || now < requested.max(last_expiry) + CARD_REFUND_HOLD_SECS {
                     return Ok(Ok(false));
@@ -508,7 +512,7 @@ pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_jso
         &[(card.account_id as i64).into()],
     )?;
     // All of the debt, not only what the latest rides show (the same sum that refuses credentials).
-    let debt = app.store.query_one(DEBT, &[(card.account_id as i64).into()])?.and_then(|r| r[0].as_i64()).unwrap_or(0);
+    let debt = app.store.query_one(DEBT, &[(card.account_id as i64).into()])?.map(|r| r.opt_int("debt")).transpose()?.flatten().unwrap_or(0);
     // Only a clone blocks a card (ingest sets `blocked_until` to the copied credential's expiry).
     let blocked = (card.blocked_until > app.business_now_secs()).then(|| {
         serde_json::json!({
@@ -516,13 +520,19 @@ pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_jso
         })
     });
     let state = if blocked.is_some() && card.state == "ACTIVE" { "BLOCKED" } else { card.state.as_str() };
+    let rides = rides
+        .iter()
+        .map(|r| {
+            Ok(serde_json::json!({
+                "entry_time": r.opt_int("entry_time")?, "entry_stop": r.opt_int("entry_stop")?, "exit_time": r.opt_int("exit_time")?, "exit_stop": r.opt_int("exit_stop")?,
+                "fare": r.opt_int("fare")?, "state": r.opt_text("state")?, "charged_at": r.opt_int("charged_at")?,
+            }))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Some(serde_json::json!({
         "card_no": card.card_no, "scope": card.scope, "state": state, "blocked": blocked, "deposit": card.deposit, "debt": debt,
         "refund_requested_at": card.refund_requested_at,
-        "rides": rides.iter().map(|r| serde_json::json!({
-            "entry_time": r[0].as_i64(), "entry_stop": r[1].as_i64(), "exit_time": r[2].as_i64(), "exit_stop": r[3].as_i64(),
-            "fare": r[4].as_i64(), "state": r[5].as_str(), "charged_at": r[6].as_i64(),
-        })).collect::<Vec<_>>(),
+        "rides": rides,
     })))
 }
 
