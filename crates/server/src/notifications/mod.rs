@@ -8,6 +8,15 @@
 //! uses) is a failed attempt with its reason;
 //! otherwise it retries on WeChat Pay's schedule (business clock), about 24 hours in all. Delivery is
 //! at least once: rows survive restarts, and a crash between delivery and recording repeats it.
+//!
+//! Here: the claim, the recorder and the retry schedule (`mod.rs`); `deliver.rs`, one task per claimed row
+//! with per-receiver, per-merchant and global limits; `outbound.rs`, where the server may send a request at
+//! all; `admin.rs`, a merchant's notifications and attempts for operators. Other capabilities write
+//! notifications in their own jobs (`enqueue`) and check a notify_url before storing it (`check_url`).
+//!
+//! Invariants: a notification exists iff the change it reports committed; each is delivered at least once
+//! or its retries run out; no request goes to a non-public address unless the operator allowed it, and
+//! never to this server itself; one merchant's slow receiver delays only that merchant.
 
 mod admin;
 pub mod outbound;

@@ -3,6 +3,15 @@
 //! uploads (re-verification, dedupe and clones, fares, charging through the agreement, debt), repayment,
 //! and the card refund after a 72-hour hold. The code format and offline checks are `saoma_ridecode`;
 //! fares are `saoma_core::fare`.
+//!
+//! Here: operators, cards, credentials, lists, repayment and card refunds (`mod.rs`); `keys.rs` the issuer
+//! and list keys; `ingest.rs` the gates' uploads in one job each; `check.rs` its pure half (decoding and
+//! signatures, fuzzed alone); `wallet.rs`, `gates.rs`, `admin.rs` the rider's, the gates' and the
+//! operators' routes.
+//!
+//! Invariants: each tap is charged at most once (the ride is the order's key); an upload is idempotent on
+//! (terminal, sequence); a ride the wallet cannot pay becomes debt, and a card in debt gets no new
+//! credential; the deposit is held while the card is open and returned only after the 72-hour hold.
 
 pub mod check;
 mod admin;
