@@ -41,8 +41,8 @@ impl Config {
     }
 }
 
-/// `a.x, a.y, …` of a comma-separated column list, for a join that reads a table's columns in its
-/// `from_row` order.
+/// `a.x, a.y, …` of a comma-separated column list, for a join that reads a table's columns as one
+/// `Row::slice` its `from_row` reads by name.
 pub(crate) fn qualified_columns(alias: &str, columns: &str) -> String {
     columns.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
 }

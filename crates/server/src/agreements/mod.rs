@@ -9,12 +9,12 @@ mod wallet;
 
 use crate::payments::orders::{self, NewOrder, Order, OrderError};
 use crate::payments::{self, ChargeIds, PayError};
-use crate::users::{self, blob_id, User};
+use crate::users::{self, User};
 use crate::App;
 use saoma_core::agreement::{self as rules, AgreementError, AgreementState, Limits};
 use saoma_core::order::{TradeState, TradeType};
 use saoma_core::time::{cst_day_start, format_rfc3339_cst};
-use saoma_store::{JobTx, StoreError, Value};
+use saoma_store::{JobTx, Row, StoreError};
 
 #[derive(Clone, Debug)]
 pub struct Agreement {
@@ -93,28 +93,28 @@ pub fn agreement_json(a: &Agreement, openid: Option<&str>) -> serde_json::Value 
 pub const COLUMNS: &str = "id, contract_id, mchid, appid, out_contract_code, user_id, description, per_charge_limit, per_day_limit, notify_url, state, \
                            proposed_at, signed_at, terminated_at, terminated_by, request_digest";
 
-fn from_row(r: &[Value]) -> Result<(Agreement, String), StoreError> {
+fn from_row(r: &Row) -> Result<(Agreement, String), StoreError> {
     let bad = |w: &str| StoreError::Corrupt(format!("agreement row: {w}"));
-    let text = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad("text"));
-    let int = |i: usize| r.get(i).and_then(Value::as_i64).ok_or_else(|| bad("integer"));
+    let text = |name: &str| r.text(name).map(str::to_string);
+    let opt = |name: &str| r.opt_text(name).map(|t| t.map(str::to_string));
     Ok((
         Agreement {
-            id: r.first().and_then(blob_id).ok_or_else(|| bad("id"))?,
-            contract_id: text(1)?,
-            mchid: text(2)?,
-            appid: text(3)?,
-            out_contract_code: text(4)?,
-            user_id: r.get(5).and_then(blob_id).ok_or_else(|| bad("user"))?,
-            description: text(6)?,
-            limits: Limits { per_charge: int(7)?, per_day: int(8)? },
-            notify_url: r.get(9).and_then(Value::as_str).map(str::to_string),
-            state: AgreementState::parse(&text(10)?).ok_or_else(|| bad("state"))?,
-            proposed_at: int(11)?,
-            signed_at: r.get(12).and_then(Value::as_i64),
-            terminated_at: r.get(13).and_then(Value::as_i64),
-            terminated_by: r.get(14).and_then(Value::as_str).map(str::to_string),
+            id: r.id("id")?,
+            contract_id: text("contract_id")?,
+            mchid: text("mchid")?,
+            appid: text("appid")?,
+            out_contract_code: text("out_contract_code")?,
+            user_id: r.id("user_id")?,
+            description: text("description")?,
+            limits: Limits { per_charge: r.int("per_charge_limit")?, per_day: r.int("per_day_limit")? },
+            notify_url: opt("notify_url")?,
+            state: AgreementState::parse(r.text("state")?).ok_or_else(|| bad("state"))?,
+            proposed_at: r.int("proposed_at")?,
+            signed_at: r.opt_int("signed_at")?,
+            terminated_at: r.opt_int("terminated_at")?,
+            terminated_by: opt("terminated_by")?,
         },
-        text(15)?,
+        text("request_digest")?,
     ))
 }
 
@@ -137,10 +137,10 @@ pub fn by_out_contract_code(app: &App, mchid: &str, code: &str) -> Result<Option
 /// The user's agreements (the wallet's list), newest first.
 pub fn of_user(app: &App, user: u128) -> Result<Vec<(Agreement, String)>, StoreError> {
     let rows = app.store.query(
-        &format!("SELECT {COLUMNS}, (SELECT name FROM merchants m WHERE m.mchid = agreements.mchid) FROM agreements WHERE user_id = $1 ORDER BY proposed_at DESC"),
+        &format!("SELECT {COLUMNS}, (SELECT name FROM merchants m WHERE m.mchid = agreements.mchid) AS merchant_name FROM agreements WHERE user_id = $1 ORDER BY proposed_at DESC"),
         &[user.into()],
     )?;
-    rows.iter().map(|r| from_row(r).map(|(a, _)| (a, r.last().and_then(Value::as_str).unwrap_or_default().to_string()))).collect()
+    rows.iter().map(|r| Ok((from_row(r)?.0, r.opt_text("merchant_name")?.unwrap_or_default().to_string()))).collect()
 }
 
 /// The openid the merchant knows the agreement's user by.
@@ -150,8 +150,8 @@ pub fn openid_in_job(tx: &mut JobTx<'_>, a: &Agreement) -> Result<String, StoreE
 
 fn notify(tx: &mut JobTx<'_>, id: u128, a: &Agreement, event: &str, summary: &str, now: i64) -> Result<(), StoreError> {
     let Some(url) = a.notify_url.as_deref().filter(|u| !u.is_empty()) else { return Ok(()) };
-    let key = tx.query_one("SELECT apiv3_key FROM merchants WHERE mchid = $1", &[a.mchid.as_str().into()])?.and_then(|r| r[0].as_str().map(str::to_string));
-    let key = key.ok_or_else(|| StoreError::Corrupt("agreement of an unknown merchant".into()))?;
+    let key = tx.query_one("SELECT apiv3_key FROM merchants WHERE mchid = $1", &[a.mchid.as_str().into()])?;
+    let key = key.map(|r| r.opt_text("apiv3_key").map(|k| k.map(str::to_string))).transpose()?.flatten().ok_or_else(|| StoreError::Corrupt("agreement of an unknown merchant".into()))?;
     let key = crate::platform::secrets::open("merchants", "apiv3_key", &a.mchid, &key)?;
     let openid = openid_in_job(tx, a)?;
     crate::notifications::enqueue(tx, id, &a.mchid, &key, url, event, summary, "agreement", &a.contract_id, &agreement_json(a, Some(&openid)), now)
@@ -173,9 +173,10 @@ pub async fn propose(app: &App, n: NewAgreement) -> Result<Agreement, AgreementF
             let Some(user) = tx.query_one("SELECT user_id FROM openids WHERE openid = $1 AND appid = $2", &[n.openid.as_str().into(), n.appid.as_str().into()])? else {
                 return Ok(Err(AgreementFail::UnknownUser));
             };
-            let user_id = blob_id(&user[0]).ok_or_else(|| StoreError::Corrupt("openid's user".into()))?;
+            let user_id = user.id("user_id")?;
             tx.execute(
-                &format!("INSERT INTO agreements ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PROPOSED', $11, NULL, NULL, NULL, $12)"),
+                "INSERT INTO agreements (id, contract_id, mchid, appid, out_contract_code, user_id, description, per_charge_limit, per_day_limit, notify_url, state, \
+                 proposed_at, signed_at, terminated_at, terminated_by, request_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PROPOSED', $11, NULL, NULL, NULL, $12)",
                 &[
                     id.into(),
                     contract_id.as_str().into(),
@@ -292,8 +293,8 @@ pub async fn notice(app: &App, mchid: &str, contract_id: &str, amount: i64, desc
                 "INSERT INTO agreement_notices (id, agreement_id, amount, description, created_at) VALUES ($1, $2, $3, $4, $5)",
                 &[id.into(), a.id.into(), amount.into(), description.as_str().into(), now.into()],
             )?;
-            let phone = tx.query_one("SELECT phone FROM users WHERE id = $1", &[a.user_id.into()])?.and_then(|r| r[0].as_str().map(str::to_string)).unwrap_or_default();
-            let merchant = tx.query_one("SELECT name FROM merchants WHERE mchid = $1", &[a.mchid.as_str().into()])?.and_then(|r| r[0].as_str().map(str::to_string)).unwrap_or_default();
+            let phone = tx.query_one("SELECT phone FROM users WHERE id = $1", &[a.user_id.into()])?.map(|r| r.opt_text("phone").map(|p| p.unwrap_or_default().to_string())).transpose()?.unwrap_or_default();
+            let merchant = tx.query_one("SELECT name FROM merchants WHERE mchid = $1", &[a.mchid.as_str().into()])?.map(|r| r.opt_text("name").map(|n| n.unwrap_or_default().to_string())).transpose()?.unwrap_or_default();
             let text = format!("{merchant} will charge {} CNY through your agreement {}: {description}", saoma_core::yuan::format(amount), a.contract_id);
             users::message_in_job(tx, sms, &phone, "pre-debit", &text, now)?;
             Ok(Ok(serde_json::json!({ "notice_id": format!("{id:032x}"), "contract_id": a.contract_id, "amount": { "total": amount, "currency": "CNY" }, "description": description, "create_time": format_rfc3339_cst(now) })))
@@ -304,8 +305,8 @@ pub async fn notice(app: &App, mchid: &str, contract_id: &str, amount: i64, desc
 
 /// What the day's charges through `a` add up to (China day).
 pub fn charged_today(tx: &mut JobTx<'_>, a: &Agreement, now: i64) -> Result<i64, StoreError> {
-    let row = tx.query_one("SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM orders WHERE agreement_id = $1 AND success_at >= $2", &[a.id.into(), cst_day_start(now).into()])?;
-    Ok(row.and_then(|r| r[0].as_i64()).unwrap_or(0))
+    let row = tx.query_one("SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS charged FROM orders WHERE agreement_id = $1 AND success_at >= $2", &[a.id.into(), cst_day_start(now).into()])?;
+    Ok(row.map(|r| r.opt_int("charged")).transpose()?.flatten().unwrap_or(0))
 }
 
 /// Charges `n` (an order of trade type PAP) through the agreement inside a job: the order is created

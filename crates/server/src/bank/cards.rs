@@ -5,7 +5,7 @@
 
 use crate::bank::BindingAnswer;
 use crate::users::pins::{self, PinError};
-use crate::users::{blob_id, User};
+use crate::users::User;
 use crate::App;
 use saoma_store::{StoreError, Value};
 use std::sync::Arc;
@@ -64,7 +64,7 @@ fn tail(card_no: &str) -> String {
 
 /// Which user, if any, has bound `card_no`.
 fn bound_by(app: &App, card_no: &str) -> Result<Option<u128>, StoreError> {
-    Ok(app.store.query_one("SELECT user_id FROM bank_cards WHERE card_no = $1 AND bound_at IS NOT NULL", &[card_no.into()])?.and_then(|r| blob_id(&r[0])))
+    Ok(app.store.query_one("SELECT user_id FROM bank_cards WHERE card_no = $1 AND bound_at IS NOT NULL", &[card_no.into()])?.map(|r| r.opt_id("user_id")).transpose()?.flatten())
 }
 
 /// Starts binding `card_no`: the PIN, then the bank sends its code to the holder's phone.
@@ -98,7 +98,7 @@ pub async fn request(app: &Arc<App>, user: &User, card_no: String, pin: &str) ->
                     &format!("SELECT created_at FROM card_bindings WHERE {column} = $1 AND created_at > $2 ORDER BY created_at DESC LIMIT 1 OFFSET $3"),
                     &[key, since.into(), (limit - 1).into()],
                 )?;
-                if let Some(t) = oldest.and_then(|r| r[0].as_i64()) {
+                if let Some(t) = oldest.map(|r| r.opt_int("created_at")).transpose()?.flatten() {
                     return Ok(Err(CardError::TooMany { retry_after: (t + DAY - now).max(1) }));
                 }
             }
@@ -137,10 +137,10 @@ pub async fn confirm(app: &Arc<App>, user: &User, binding_id: &str, code: String
     let id = u128::from_str_radix(binding_id, 16).ok().filter(|_| binding_id.len() == 32).ok_or(CardError::NoSuchBinding)?;
     let row = app.store.query_one("SELECT card_no, state, error FROM card_bindings WHERE id = $1 AND user_id = $2", &[id.into(), user.id.into()])?;
     let Some(row) = row else { return Err(CardError::NoSuchBinding) };
-    let card_no = row[0].as_str().unwrap_or_default().to_string();
-    match row[1].as_str() {
+    let card_no = row.opt_text("card_no")?.unwrap_or_default().to_string();
+    match row.opt_text("state")? {
         Some("code_sent") | Some("bound") => {}
-        _ => return Err(CardError::Refused(row[2].as_str().unwrap_or("the binding failed").to_string())),
+        _ => return Err(CardError::Refused(row.opt_text("error")?.unwrap_or("the binding failed").to_string())),
     }
     let now = app.business_now_secs();
     let (app2, name) = (app.clone(), format!("{id:032x}"));
@@ -165,8 +165,8 @@ pub async fn confirm(app: &Arc<App>, user: &User, binding_id: &str, code: String
                     )?;
                     let r = tx.query_one("SELECT id, bound_at FROM bank_cards WHERE user_id = $1 AND card_no = $2", &[user_id.into(), card2.as_str().into()])?;
                     let r = r.ok_or_else(|| StoreError::Corrupt("bound card vanished".into()))?;
-                    let id = blob_id(&r[0]).ok_or_else(|| StoreError::Corrupt("card id".into()))?;
-                    Ok(Ok::<_, ()>(Ok(Card { id: format!("{id:032x}"), tail: tail(&card2), bound_at: r[1].as_i64().unwrap_or(now) })))
+                    let id = r.id("id")?;
+                    Ok(Ok::<_, ()>(Ok(Card { id: format!("{id:032x}"), tail: tail(&card2), bound_at: r.opt_int("bound_at")?.unwrap_or(now) })))
                 })
                 .await?
                 .map_err(|_| CardError::Store("binding".into()))?
@@ -190,12 +190,13 @@ pub async fn confirm(app: &Arc<App>, user: &User, binding_id: &str, code: String
 /// The user's bound cards, oldest first.
 pub fn list(app: &App, user: u128) -> Result<Vec<Card>, StoreError> {
     let rows = app.store.query("SELECT id, card_no, bound_at FROM bank_cards WHERE user_id = $1 AND bound_at IS NOT NULL ORDER BY bound_at, id", &[user.into()])?;
-    Ok(rows
-        .iter()
-        .map(|r| Card {
-            id: blob_id(&r[0]).map(|i| format!("{i:032x}")).unwrap_or_default(),
-            tail: tail(r[1].as_str().unwrap_or_default()),
-            bound_at: r[2].as_i64().unwrap_or(0),
+    rows.iter()
+        .map(|r| {
+            Ok(Card {
+                id: r.opt_id("id")?.map(|i| format!("{i:032x}")).unwrap_or_default(),
+                tail: tail(r.opt_text("card_no")?.unwrap_or_default()),
+                bound_at: r.opt_int("bound_at")?.unwrap_or(0),
+            })
         })
-        .collect())
+        .collect()
 }

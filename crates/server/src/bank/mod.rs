@@ -20,11 +20,11 @@ mod wallet;
 
 use crate::platform::accounts::{movement, BANK_CLEARING_CNY};
 use crate::users::pins::{PinError, PinProof};
-use crate::users::{blob_id, User};
+use crate::users::User;
 use crate::App;
 use std::sync::Arc;
 use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags, TransferId};
-use saoma_store::{Store, StoreError, Value};
+use saoma_store::{Row, Store, StoreError};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,8 +120,8 @@ fn simulate_confirm_binding(store: &Store, binding: String, code: String, now: i
         let Some(r) = tx.query_one("SELECT code, tries, expires_at, outcome, phone FROM simulated_bank_bindings WHERE binding = $1", &[binding.as_str().into()])? else {
             return Ok(Ok::<_, ()>(BindingAnswer::Refused("the bank has no such binding request".into())));
         };
-        let (tries, expires_at) = (r[1].as_i64().unwrap_or(BINDING_CODE_TRIES), r[2].as_i64().unwrap_or(0));
-        match r[3].as_str() {
+        let (tries, expires_at) = (r.opt_int("tries")?.unwrap_or(BINDING_CODE_TRIES), r.opt_int("expires_at")?.unwrap_or(0));
+        match r.opt_text("outcome")? {
             Some("bound") => return Ok(Ok(BindingAnswer::Bound)),
             Some("waiting") => {}
             _ => return Ok(Ok(BindingAnswer::Refused("the binding failed; start again".into()))),
@@ -133,9 +133,9 @@ fn simulate_confirm_binding(store: &Store, binding: String, code: String, now: i
         if now >= expires_at {
             return Ok(Ok(fail(tx, "the code expired; start again")?));
         }
-        if r[0].as_str() == Some(code.as_str()) {
+        if r.opt_text("code")? == Some(code.as_str()) {
             tx.execute("UPDATE simulated_bank_bindings SET outcome = 'bound', tries = $1 WHERE binding = $2", &[(tries + 1).into(), binding.as_str().into()])?;
-            tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE phone = $2 AND code = $3 AND purpose = 'card_bind' AND used_at IS NULL", &[now.into(), r[4].clone(), code.into()])?;
+            tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE phone = $2 AND code = $3 AND purpose = 'card_bind' AND used_at IS NULL", &[now.into(), r.value("phone")?.clone(), code.into()])?;
             return Ok(Ok(BindingAnswer::Bound));
         }
         let tries = tries + 1;
@@ -201,8 +201,8 @@ impl BankConnector for SimulatedBank {
         let row = store.query_one("SELECT outcome, completes_at FROM simulated_bank WHERE operation = $1", &[operation.into()])?;
         Ok(match row {
             None => BankAnswer::Declined("the bank never received the operation".into()),
-            Some(r) if r[1].as_i64().unwrap_or(0) > now => BankAnswer::Unknown,
-            Some(r) if r[0].as_str() == Some("declined") => BankAnswer::Declined("declined by the issuing bank (test card)".into()),
+            Some(r) if r.opt_int("completes_at")?.unwrap_or(0) > now => BankAnswer::Unknown,
+            Some(r) if r.opt_text("outcome")? == Some("declined") => BankAnswer::Declined("declined by the issuing bank (test card)".into()),
             Some(_) => BankAnswer::Succeeded,
         })
     }
@@ -242,15 +242,15 @@ pub fn valid_card(card: &str) -> bool {
     (16..=19).contains(&card.len()) && card.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn op_from_row(r: &[Value]) -> Operation {
-    Operation {
-        id: r[0].as_blob().map(|b| b.iter().map(|x| format!("{x:02x}")).collect()).unwrap_or_default(),
-        request_id: r[1].as_str().unwrap_or_default().to_string(),
-        kind: r[2].as_str().unwrap_or_default().to_string(),
-        amount: r[3].as_i64().unwrap_or(0),
-        state: r[4].as_str().unwrap_or_default().to_string(),
-        error: r[5].as_str().map(str::to_string),
-    }
+fn op_from_row(r: &Row) -> Result<Operation, StoreError> {
+    Ok(Operation {
+        id: r.opt_blob("id")?.map(|b| b.iter().map(|x| format!("{x:02x}")).collect()).unwrap_or_default(),
+        request_id: r.opt_text("request_id")?.unwrap_or_default().to_string(),
+        kind: r.opt_text("kind")?.unwrap_or_default().to_string(),
+        amount: r.opt_int("amount")?.unwrap_or(0),
+        state: r.opt_text("state")?.unwrap_or_default().to_string(),
+        error: r.opt_text("error")?.map(str::to_string),
+    })
 }
 
 const OP_COLUMNS: &str = "id, request_id, kind, amount, state, error, hold_transfer, card_no";
@@ -277,8 +277,8 @@ pub fn card_bound(app: &App, user: u128, card_no: &str) -> Result<bool, StoreErr
 const CARD_BOUND: &str = "SELECT id FROM bank_cards WHERE user_id = $1 AND card_no = $2 AND bound_at IS NOT NULL";
 
 /// Whether a stored operation (`OP_COLUMNS`) is the one asked for again: same kind, amount and card.
-fn same_operation(r: &[Value], kind: Kind, amount: i64, card_no: &str) -> bool {
-    r[2].as_str() == Some(kind.as_str()) && r[3].as_i64() == Some(amount) && r[7].as_str() == Some(card_no)
+fn same_operation(r: &Row, kind: Kind, amount: i64, card_no: &str) -> Result<bool, StoreError> {
+    Ok(r.opt_text("kind")? == Some(kind.as_str()) && r.opt_int("amount")? == Some(amount) && r.opt_text("card_no")? == Some(card_no))
 }
 
 /// The operation `user` already started under `request_id`, looked up before the PIN is asked for: a
@@ -286,7 +286,7 @@ fn same_operation(r: &[Value], kind: Kind, amount: i64, card_no: &str) -> bool {
 /// (a replay moves nothing); the request_id used for something else is refused. `None`: a new operation.
 pub fn replay(app: &App, user: u128, kind: Kind, card_no: &str, amount: i64, request_id: &str) -> Result<Option<Operation>, BankError> {
     match app.store.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE user_id = $1 AND request_id = $2"), &[user.into(), request_id.into()])? {
-        Some(r) if same_operation(&r, kind, amount, card_no) => Ok(Some(op_from_row(&r))),
+        Some(r) if same_operation(&r, kind, amount, card_no)? => Ok(Some(op_from_row(&r)?)),
         Some(_) => Err(BankError::RequestIdReused),
         None => Ok(None),
     }
@@ -308,7 +308,7 @@ pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: 
         .transact(move |tx| {
             if let Some(r) = tx.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE user_id = $1 AND request_id = $2"), &[user_id.into(), rid2.as_str().into()])? {
                 // Two first requests raced past `replay`: the later one gets the earlier's operation.
-                return Ok(if same_operation(&r, kind, amount, &card2) { Ok((op_from_row(&r), false)) } else { Err(BankError::RequestIdReused) });
+                return Ok(if same_operation(&r, kind, amount, &card2)? { Ok((op_from_row(&r)?, false)) } else { Err(BankError::RequestIdReused) });
             }
             // Under the writer: the card is bound to this user, and no PIN lock came after the check.
             if tx.query_one(CARD_BOUND, &[user_id.into(), card2.as_str().into()])?.is_none() {
@@ -330,7 +330,7 @@ pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: 
                 None => return Err(StoreError::Corrupt("bank hold: no result".into())),
             }
             tx.execute(
-                &format!("INSERT INTO bank_operations ({OP_COLUMNS}, user_id, created_at, finished_at) VALUES ($1, $2, $3, $4, 'pending', NULL, $5, $6, $7, $8, NULL)"),
+                "INSERT INTO bank_operations (id, request_id, kind, amount, state, error, hold_transfer, card_no, user_id, created_at, finished_at) VALUES ($1, $2, $3, $4, 'pending', NULL, $5, $6, $7, $8, NULL)",
                 &[op_id.into(), rid2.as_str().into(), kind.as_str().into(), amount.into(), hold_id.into(), card2.as_str().into(), user_id.into(), now.into()],
             )?;
             Ok(Ok((Operation { id: format!("{op_id:032x}"), request_id: rid2, kind: kind.as_str().into(), amount, state: "pending".into(), error: None }, true)))
@@ -349,6 +349,7 @@ pub async fn start(app: &std::sync::Arc<App>, user: &User, kind: Kind, card_no: 
 fn load(app: &App, op_id: u128) -> Result<Operation, StoreError> {
     app.store.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE id = $1"), &[op_id.into()])?
         .map(|r| op_from_row(&r))
+        .transpose()?
         .ok_or_else(|| StoreError::Corrupt("bank operation vanished".into()))
 }
 
@@ -364,10 +365,10 @@ async fn settle(app: &App, op_id: u128, answer: BankAnswer) -> Result<(), StoreE
             let Some(r) = tx.query_one(&format!("SELECT {OP_COLUMNS} FROM bank_operations WHERE id = $1"), &[op_id.into()])? else {
                 return Ok(Ok(()));
             };
-            if r[4].as_str() != Some("pending") {
+            if r.opt_text("state")? != Some("pending") {
                 return Ok(Ok(())); // settled already (by the reconciler, or a retry)
             }
-            let hold = TransferId(blob_id(&r[6]).ok_or_else(|| StoreError::Corrupt("hold id".into()))?);
+            let hold = TransferId(r.id("hold_transfer")?);
             let (flags, state, error) = match &answer {
                 BankAnswer::Succeeded => (TransferFlags::POST_PENDING, "succeeded", None),
                 BankAnswer::Declined(why) => (TransferFlags::VOID_PENDING, "failed", Some(why.clone())),
@@ -380,7 +381,7 @@ async fn settle(app: &App, op_id: u128, answer: BankAnswer) -> Result<(), StoreE
                 amount: 0,
                 pending_id: Some(hold),
                 currency: None,
-                code: if r[2].as_str() == Some("withdrawal") { movement::WITHDRAWAL } else { movement::TOP_UP },
+                code: if r.opt_text("kind")? == Some("withdrawal") { movement::WITHDRAWAL } else { movement::TOP_UP },
                 reference: op_id,
                 flags,
                 timeout: 0,
@@ -414,7 +415,7 @@ pub async fn reconcile(app: &std::sync::Arc<App>) -> Result<usize, StoreError> {
     let rows = app.store.query("SELECT id FROM bank_operations WHERE state = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT 64", &[(now - RECONCILE_AFTER_SECS).into()])?;
     let mut n = 0;
     for r in rows {
-        let Some(op_id) = blob_id(&r[0]) else { continue };
+        let Some(op_id) = r.opt_id("id")? else { continue };
         let (app2, name) = (app.clone(), format!("{op_id:032x}"));
         let answer = tokio::task::spawn_blocking(move || crate::bank::connector(&app2).status(&app2.store, &name, now)).await.map_err(|e| StoreError::Io(e.to_string()))??;
         if answer != BankAnswer::Unknown {

@@ -24,10 +24,9 @@
 mod admin;
 mod v3;
 
-use crate::users::blob_id;
 use crate::App;
 use saoma_core::bill::{self, AccountType, FundKind, FundRow, OrderInfo, TradeBillType, TradeEntry, TradeRow};
-use saoma_store::{StoreError, Value};
+use saoma_store::{Row, StoreError};
 use saoma_wechatpay::keys::{KeyError, PrivateKey, PublicKey};
 use std::io::Write;
 
@@ -133,31 +132,31 @@ struct Refunded {
 
 const ORDER_INFO: &str = "o.appid, o.transaction_id, o.out_trade_no, o.payer_openid, o.trade_type, o.currency, o.description, o.attach, o.fee_rate_bp";
 
-fn order_info(r: &[Value], at: usize, mchid: &str) -> Result<OrderInfo, StoreError> {
-    let text = |i: usize| r.get(at + i).and_then(Value::as_str).unwrap_or("").to_string();
+fn order_info(r: &Row, mchid: &str) -> Result<OrderInfo, StoreError> {
+    let text = |name: &str| r.opt_text(name).map(|t| t.unwrap_or("").to_string());
     Ok(OrderInfo {
-        appid: text(0),
+        appid: text("appid")?,
         mchid: mchid.to_string(),
-        transaction_id: text(1),
-        out_trade_no: text(2),
-        openid: text(3),
-        trade_type: text(4),
+        transaction_id: text("transaction_id")?,
+        out_trade_no: text("out_trade_no")?,
+        openid: text("payer_openid")?,
+        trade_type: text("trade_type")?,
         // As the order query answers (orders::transaction_json).
         bank_type: "OTHERS".into(),
-        currency: text(5),
-        description: text(6),
-        attach: text(7),
-        fee_rate_bp: r.get(at + 8).and_then(Value::as_i64).unwrap_or(0),
+        currency: text("currency")?,
+        description: text("description")?,
+        attach: text("attach")?,
+        fee_rate_bp: r.opt_int("fee_rate_bp")?.unwrap_or(0),
     })
 }
 
-/// The ledger transfer in columns `at` (id), `at + 1` (ts), `at + 2` (amount): it must exist and move
-/// `amount` — a bill never shows money the ledger does not have. `None` where the business row names no
-/// transfer (a fee of 0).
-fn transfer(r: &[Value], at: usize, amount: i64, what: &str) -> Result<Option<(u128, i64)>, StoreError> {
-    let Some(id) = r.get(at).and_then(blob_id) else { return Ok(None) };
-    let ts = r.get(at + 1).and_then(Value::as_i64).ok_or_else(|| corrupt(format!("{what} transfer {id:032x} is not in the ledger")))?;
-    let moved = r.get(at + 2).and_then(Value::as_i64).unwrap_or(-1);
+/// The ledger transfer in columns `{name}_transfer` (id), `{name}_ts` (ts), `{name}_amount` (amount): it
+/// must exist and move `amount` — a bill never shows money the ledger does not have. `None` where the
+/// business row names no transfer (a fee of 0).
+fn transfer(r: &Row, name: &str, amount: i64, what: &str) -> Result<Option<(u128, i64)>, StoreError> {
+    let Some(id) = r.opt_id(&format!("{name}_transfer"))? else { return Ok(None) };
+    let ts = r.opt_int(&format!("{name}_ts"))?.ok_or_else(|| corrupt(format!("{what} transfer {id:032x} is not in the ledger")))?;
+    let moved = r.opt_int(&format!("{name}_amount"))?.unwrap_or(-1);
     if moved != amount {
         return Err(corrupt(format!("{what} transfer {id:032x} moved {moved}, the business row says {amount}")));
     }
@@ -166,22 +165,22 @@ fn transfer(r: &[Value], at: usize, amount: i64, what: &str) -> Result<Option<(u
 
 fn paid_orders(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<Paid>, StoreError> {
     let sql = format!(
-        "SELECT o.success_at, {ORDER_INFO}, o.total, o.fee, o.payment_transfer, p.ts, p.amount, o.fee_transfer, f.ts, f.amount \
+        "SELECT o.success_at, {ORDER_INFO}, o.total, o.fee, o.payment_transfer, p.ts AS payment_ts, p.amount AS payment_amount, \
+         o.fee_transfer, f.ts AS fee_ts, f.amount AS fee_amount \
          FROM orders o LEFT JOIN transfers p ON p.id = o.payment_transfer LEFT JOIN transfers f ON f.id = o.fee_transfer \
          WHERE o.mchid = $1 AND o.success_at >= $2 AND o.success_at < $3"
     );
     let rows = app.store.query(&sql, &[mchid.into(), from.into(), to.into()])?;
     rows.iter()
         .map(|r| {
-            let int = |i: usize| r.get(i).and_then(Value::as_i64).ok_or_else(|| corrupt("order row".into()));
-            let (total, fee) = (int(10)?, int(11)?);
-            let order = order_info(r, 1, mchid)?;
-            let payment = transfer(r, 12, total, "payment")?.ok_or_else(|| corrupt(format!("paid order {} has no payment transfer", order.transaction_id)))?;
-            let fee_transfer = transfer(r, 15, fee, "fee")?;
+            let (total, fee) = (r.int("total")?, r.int("fee")?);
+            let order = order_info(r, mchid)?;
+            let payment = transfer(r, "payment", total, "payment")?.ok_or_else(|| corrupt(format!("paid order {} has no payment transfer", order.transaction_id)))?;
+            let fee_transfer = transfer(r, "fee", fee, "fee")?;
             if fee_transfer.is_none() && fee != 0 {
                 return Err(corrupt(format!("order {} charged a fee of {fee} without a transfer", order.transaction_id)));
             }
-            Ok(Paid { at: int(0)?, order, total, fee, payment, fee_transfer })
+            Ok(Paid { at: r.int("success_at")?, order, total, fee, payment, fee_transfer })
         })
         .collect()
 }
@@ -189,7 +188,7 @@ fn paid_orders(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<Paid>, 
 fn refunds(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<Refunded>, StoreError> {
     let sql = format!(
         "SELECT r.success_at, {ORDER_INFO}, r.created_at, r.refund_id, r.out_refund_no, r.amount, r.fee_refund, \
-         r.refund_transfer, t.ts, t.amount, r.fee_refund_transfer, g.ts, g.amount \
+         r.refund_transfer, t.ts AS refund_ts, t.amount AS refund_amount, r.fee_refund_transfer, g.ts AS fee_refund_ts, g.amount AS fee_refund_amount \
          FROM refunds r JOIN orders o ON o.id = r.order_id \
          LEFT JOIN transfers t ON t.id = r.refund_transfer LEFT JOIN transfers g ON g.id = r.fee_refund_transfer \
          WHERE r.mchid = $1 AND r.status = 'SUCCESS' AND r.success_at >= $2 AND r.success_at < $3"
@@ -197,21 +196,20 @@ fn refunds(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<Refunded>, 
     let rows = app.store.query(&sql, &[mchid.into(), from.into(), to.into()])?;
     rows.iter()
         .map(|r| {
-            let int = |i: usize| r.get(i).and_then(Value::as_i64).ok_or_else(|| corrupt("refund row".into()));
-            let text = |i: usize| r.get(i).and_then(Value::as_str).unwrap_or("").to_string();
-            let (amount, fee_refund) = (int(13)?, int(14)?);
-            let refund_id = text(11);
-            let refund = transfer(r, 15, amount, "refund")?.ok_or_else(|| corrupt(format!("refund {refund_id} has no transfer")))?;
-            let fee_refund_transfer = transfer(r, 18, fee_refund, "fee refund")?;
+            let text = |name: &str| r.opt_text(name).map(|t| t.unwrap_or("").to_string());
+            let (amount, fee_refund) = (r.int("amount")?, r.int("fee_refund")?);
+            let refund_id = text("refund_id")?;
+            let refund = transfer(r, "refund", amount, "refund")?.ok_or_else(|| corrupt(format!("refund {refund_id} has no transfer")))?;
+            let fee_refund_transfer = transfer(r, "fee_refund", fee_refund, "fee refund")?;
             if fee_refund_transfer.is_none() && fee_refund != 0 {
                 return Err(corrupt(format!("refund {refund_id} gave back a fee of {fee_refund} without a transfer")));
             }
             Ok(Refunded {
-                at: int(0)?,
-                requested_at: int(10)?,
-                order: order_info(r, 1, mchid)?,
+                at: r.int("success_at")?,
+                requested_at: r.int("created_at")?,
+                order: order_info(r, mchid)?,
                 refund_id,
-                out_refund_no: text(12),
+                out_refund_no: text("out_refund_no")?,
                 amount,
                 fee_refund,
                 refund,
@@ -284,10 +282,10 @@ pub fn fund_rows(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<FundR
 pub fn opening_balance(app: &App, mchid: &str, before: i64) -> Result<i64, StoreError> {
     let sum = |sql: &str| -> Result<i64, StoreError> {
         let r = app.store.query_one(sql, &[mchid.into(), before.into()])?;
-        Ok(r.and_then(|r| r.first().and_then(Value::as_i64)).unwrap_or(0))
+        Ok(r.map(|r| r.opt_int("amount")).transpose()?.flatten().unwrap_or(0))
     };
-    let paid = sum("SELECT CAST(COALESCE(SUM(total - fee), 0) AS BIGINT) FROM orders WHERE mchid = $1 AND success_at < $2")?;
-    let refunded = sum("SELECT CAST(COALESCE(SUM(amount - fee_refund), 0) AS BIGINT) FROM refunds WHERE mchid = $1 AND status = 'SUCCESS' AND success_at < $2")?;
+    let paid = sum("SELECT CAST(COALESCE(SUM(total - fee), 0) AS BIGINT) AS amount FROM orders WHERE mchid = $1 AND success_at < $2")?;
+    let refunded = sum("SELECT CAST(COALESCE(SUM(amount - fee_refund), 0) AS BIGINT) AS amount FROM refunds WHERE mchid = $1 AND status = 'SUCCESS' AND success_at < $2")?;
     Ok(paid - refunded)
 }
 
@@ -304,13 +302,14 @@ pub fn ledger_window(app: &App, account: u128, from_ns: i64, to_ns: i64) -> Resu
             &[account.into(), to_ns.into()],
         )
     })?;
-    let hex = |v: &Value| blob_id(v).map(|id| format!("{id:032x}")).unwrap_or_default();
+
     let (mut before, mut after) = (0i64, 0i64);
     let mut listed: Vec<(i64, serde_json::Value)> = Vec::new();
     for r in &rows {
-        let int = |i: usize| r.get(i).and_then(Value::as_i64).unwrap_or(0);
-        let (amount, flags, ts) = (int(3), int(6), int(7));
-        let credit = blob_id(&r[2]) == Some(account);
+        let int = |name: &str| r.opt_int(name).map(|v| v.unwrap_or(0));
+        let hex = |name: &str| r.opt_id(name).map(|id| id.map(|id| format!("{id:032x}")).unwrap_or_default());
+        let (amount, flags, ts) = (int("amount")?, int("flags")?, int("ts")?);
+        let credit = r.opt_id("credit_account_id")? == Some(account);
         // Posted: a plain transfer or the post of a pending one. A pending reservation or a void moves no
         // posted balance.
         let posted = flags & (saoma_ledger::TransferFlags::PENDING.0 | saoma_ledger::TransferFlags::VOID_PENDING.0) as i64 == 0;
@@ -323,8 +322,8 @@ pub fn ledger_window(app: &App, account: u128, from_ns: i64, to_ns: i64) -> Resu
         listed.push((
             ts,
             serde_json::json!({
-                "id": hex(&r[0]), "debit_account_id": hex(&r[1]), "credit_account_id": hex(&r[2]), "amount": amount,
-                "currency": r[4].as_str(), "code": int(5), "flags": flags, "ts": ts, "posted": posted,
+                "id": hex("id")?, "debit_account_id": hex("debit_account_id")?, "credit_account_id": hex("credit_account_id")?, "amount": amount,
+                "currency": r.opt_text("currency")?, "code": int("code")?, "flags": flags, "ts": ts, "posted": posted,
                 "direction": if credit { "credit" } else { "debit" },
             }),
         ));
@@ -346,7 +345,7 @@ pub fn ledger_window(app: &App, account: u128, from_ns: i64, to_ns: i64) -> Resu
 /// The ledger account of a merchant's basic account (its unsettled account, until settlement exists).
 pub fn merchant_account(app: &App, mchid: &str) -> Result<Option<u128>, StoreError> {
     let r = app.store.query_one("SELECT unsettled_account FROM merchants WHERE mchid = $1", &[mchid.into()])?;
-    Ok(r.and_then(|r| r.first().and_then(blob_id)))
+    Ok(r.map(|r| r.opt_id("unsettled_account")).transpose()?.flatten())
 }
 
 /// The download URL's token: everything needed to make the bill again, when it stops working, the

@@ -125,7 +125,7 @@ impl Unpayable {
 fn payer_mismatch(app: &App, order: &Order, user: &User) -> Result<bool, saoma_store::StoreError> {
     let Some(expected) = &order.payer_openid else { return Ok(false) };
     let row = app.store.query_one("SELECT openid FROM openids WHERE user_id = $1 AND appid = $2", &[user.id.into(), order.appid.as_str().into()])?;
-    Ok(row.and_then(|r| r[0].as_str().map(str::to_string)).as_ref() != Some(expected))
+    Ok(row.map(|r| r.opt_text("openid").map(|o| o.map(str::to_string))).transpose()?.flatten().as_ref() != Some(expected))
 }
 
 /// The top of every payment page: whom, what, how much.

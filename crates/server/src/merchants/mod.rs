@@ -72,22 +72,23 @@ impl Merchants {
         else {
             return Ok(None);
         };
-        let text = |i: usize| r[i].as_str().map(str::to_string).ok_or_else(|| corrupt("text"));
-        let apiv3 = crate::platform::secrets::open("merchants", "apiv3_key", mchid, &text(4)?)?;
+        let text = |name: &str| r.text(name).map(str::to_string);
+        let apiv3 = crate::platform::secrets::open("merchants", "apiv3_key", mchid, r.text("apiv3_key")?)?;
         let appids = store
             .query("SELECT appid FROM merchant_appids WHERE mchid = $1 ORDER BY appid", &[mchid.into()])?
-            .into_iter()
-            .filter_map(|r| r[0].as_str().map(str::to_string))
-            .collect();
+            .iter()
+            .filter_map(|r| r.opt_text("appid").transpose())
+            .map(|a| a.map(str::to_string))
+            .collect::<Result<_, _>>()?;
         let m = Arc::new(Merchant {
-            mchid: text(0)?,
-            name: text(1)?,
-            serial_no: text(2)?,
-            public_key: PublicKey::from_pem(&text(3)?).map_err(|_| corrupt("public key"))?,
+            mchid: text("mchid")?,
+            name: text("name")?,
+            serial_no: text("serial_no")?,
+            public_key: PublicKey::from_pem(r.text("public_key")?).map_err(|_| corrupt("public key"))?,
             apiv3_key: ApiV3Key::new(&apiv3).map_err(|_| corrupt("apiv3 key"))?,
-            notify_url: r[5].as_str().map(str::to_string),
-            key_mode: KeyMode::parse(&text(6)?).ok_or_else(|| corrupt("key mode"))?,
-            h5_domains: text(7)?.split(',').filter(|d| !d.is_empty()).map(str::to_string).collect(),
+            notify_url: r.opt_text("notify_url")?.map(str::to_string),
+            key_mode: KeyMode::parse(r.text("platform_key_mode")?).ok_or_else(|| corrupt("key mode"))?,
+            h5_domains: r.text("h5_domains")?.split(',').filter(|d| !d.is_empty()).map(str::to_string).collect(),
             appids,
         });
         self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(mchid.to_string(), m.clone());

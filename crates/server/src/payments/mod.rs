@@ -18,7 +18,7 @@ pub(crate) use wallet::pay_error;
 use crate::platform::accounts::{movement, FEES_CNY};
 use orders::{Order, OrderError};
 use crate::users::pins::{self, PinError, PinProof};
-use crate::users::{self, blob_id, User};
+use crate::users::{self, User};
 use crate::App;
 use saoma_core::{fees, order as rules};
 use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags};
@@ -108,13 +108,13 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
             let Some(row) = tx.query_one(&PAY_READ, &[code.as_str().into(), user_id.into()])? else {
                 return Ok(Err(PayError::NoSuchOrder));
             };
-            let (order, _) = orders::from_row(&row[..ORDER_COLS])?;
+            let (order, _) = orders::from_row(&row.slice(..ORDER_COLS))?;
             if let Err(e) = rules::pay(order.state_at(now)) {
                 return Ok(Err(OrderError::from(e).into()));
             }
-            let user = users::from_row(&row[ORDER_COLS..ORDER_COLS + USER_COLS])?;
-            let merchant = row.slice(ORDER_COLS + USER_COLS..ORDER_COLS + USER_COLS + 3);
-            let openid = row[ORDER_COLS + USER_COLS + 3].as_str().map(str::to_string);
+            let user = users::from_row(&row.slice(ORDER_COLS..ORDER_COLS + USER_COLS))?;
+            let merchant = row.slice(ORDER_COLS + USER_COLS..ORDER_COLS + USER_COLS + MERCHANT_COLS);
+            let openid = row.slice(ORDER_COLS + USER_COLS + MERCHANT_COLS..).opt_text("openid")?.map(str::to_string);
             // A JSAPI order names its payer (payer.openid): nobody else may pay it.
             if let Some(expected) = &order.payer_openid {
                 if openid.as_ref() != Some(expected) {
@@ -143,6 +143,7 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
 
 const ORDER_COLS: usize = 23;
 const USER_COLS: usize = 7;
+const MERCHANT_COLS: usize = 3;
 
 /// The pay job's one read: the order by its code, the payer, the merchant's accounts, fee rate and
 /// APIv3 key (as `PayMemo` keeps them), and the payer's openid for the order's app (if one was made).
@@ -150,6 +151,7 @@ static PAY_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let (o, u) = (crate::app::qualified_columns("o", orders::COLUMNS), crate::app::qualified_columns("u", users::COLUMNS));
     assert_eq!(o.matches(',').count() + 1, ORDER_COLS);
     assert_eq!(u.matches(',').count() + 1, USER_COLS);
+    assert_eq!(MERCHANT_PAY_COLUMNS.matches(',').count() + 1, MERCHANT_COLS);
     format!(
         "SELECT {o}, {u}, {MERCHANT_PAY_COLUMNS}, i.openid FROM orders o JOIN users u ON u.id = $2 JOIN merchants m ON m.mchid = o.mchid \
          LEFT JOIN openids i ON i.user_id = u.id AND i.appid = o.appid WHERE o.code = $1"
@@ -162,10 +164,10 @@ const MERCHANT_PAY_COLUMNS: &str = "m.unsettled_account, m.fee_rate_bp, m.apiv3_
 /// Payment-code payments the user made today (China time) without the PIN: the eleventh asks for it.
 pub fn pin_free_today_in_job(tx: &mut JobTx<'_>, user: u128, now: i64) -> Result<i64, StoreError> {
     let row = tx.query_one(PIN_FREE_TODAY, &[user.into(), saoma_core::time::cst_day_start(now).into()])?;
-    Ok(row.and_then(|r| r[0].as_i64()).unwrap_or(0))
+    Ok(row.map(|r| r.opt_int("paid")).transpose()?.flatten().unwrap_or(0))
 }
 
-const PIN_FREE_TODAY: &str = "SELECT COUNT(*) FROM orders WHERE payer_user = $1 AND success_at >= $2 AND pin_free = 1";
+const PIN_FREE_TODAY: &str = "SELECT COUNT(*) AS paid FROM orders WHERE payer_user = $1 AND success_at >= $2 AND pin_free = 1";
 
 /// The ids a charge may use, drawn before the job (the generator is not the job's).
 #[derive(Clone, Copy)]
@@ -214,8 +216,8 @@ pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_fr
             m
         }
     };
-    let unsettled = AccountId(blob_id(&m[0]).ok_or_else(|| StoreError::Corrupt("merchant account".into()))?);
-    let rate = m[1].as_i64().unwrap_or(0).clamp(0, 10_000);
+    let unsettled = AccountId(m.id("unsettled_account")?);
+    let rate = m.opt_int("fee_rate_bp")?.unwrap_or(0).clamp(0, 10_000);
     let fee = fees::fee(order.total, rate as u32);
     let reference = order.id;
     let mut chain = vec![NewTransfer::simple(ids.pay, payer.wallet, unsettled, order.total, Currency::CNY, movement::PAYMENT, reference)];
@@ -257,7 +259,7 @@ pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_fr
     // The notification commits with the payment, or neither does. Payment-code orders have no
     // notify_url: the cashier learns the result from the answer and the query.
     if !paid.notify_url.is_empty() {
-        let apiv3 = m[2].as_str().ok_or_else(|| StoreError::Corrupt("merchant apiv3 key".into()))?;
+        let apiv3 = m.text("apiv3_key")?;
         let apiv3 = crate::platform::secrets::open("merchants", "apiv3_key", &paid.mchid, apiv3)?;
         crate::notifications::enqueue(
             tx,

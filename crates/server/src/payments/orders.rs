@@ -3,7 +3,7 @@
 
 use crate::App;
 use saoma_core::order::{self as rules, FieldError, StateError, TradeState, TradeType};
-use saoma_store::{JobTx, StoreError, Value};
+use saoma_store::{JobTx, Row, StoreError};
 
 /// The order as v3 shows it (queries, and the resource of a TRANSACTION.SUCCESS notification).
 pub fn transaction_json(o: &Order, now: i64) -> serde_json::Value {
@@ -124,38 +124,36 @@ pub const COLUMNS: &str = "id, mchid, out_trade_no, transaction_id, appid, trade
                        payer_openid, trade_state, expire_at, success_at, code, request_digest, payer_user, fee, fee_rate_bp, refunded, \
                        fee_refunded, refund_count";
 
-pub fn from_row(r: &[Value]) -> Result<(Order, String), StoreError> {
+pub fn from_row(r: &Row) -> Result<(Order, String), StoreError> {
     let bad = |what: &str| StoreError::Corrupt(format!("order row: {what}"));
-    let text = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad("text"));
-    let opt = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string);
-    let int = |i: usize| r.get(i).and_then(Value::as_i64).ok_or_else(|| bad("integer"));
-    let id = r.first().and_then(Value::as_blob).and_then(|b| <[u8; 16]>::try_from(b).ok()).map(u128::from_be_bytes).ok_or_else(|| bad("id"))?;
+    let text = |name: &str| r.text(name).map(str::to_string);
+    let opt = |name: &str| r.opt_text(name).map(|t| t.map(str::to_string));
     Ok((
         Order {
-            id,
-            mchid: text(1)?,
-            out_trade_no: text(2)?,
-            transaction_id: text(3)?,
-            appid: text(4)?,
-            trade_type: TradeType::parse(&text(5)?).ok_or_else(|| bad("trade_type"))?,
-            description: text(6)?,
-            attach: opt(7),
-            notify_url: text(8)?,
-            total: int(9)?,
-            currency: text(10)?,
-            payer_openid: opt(11),
-            trade_state: TradeState::parse(&text(12)?).ok_or_else(|| bad("trade_state"))?,
-            expire_at: int(13)?,
-            success_at: r.get(14).and_then(Value::as_i64),
-            code: text(15)?,
-            payer_user: r.get(17).and_then(crate::users::blob_id),
-            fee: int(18)?,
-            fee_rate_bp: int(19)?,
-            refunded: int(20)?,
-            fee_refunded: int(21)?,
-            refund_count: int(22)?,
+            id: r.id("id")?,
+            mchid: text("mchid")?,
+            out_trade_no: text("out_trade_no")?,
+            transaction_id: text("transaction_id")?,
+            appid: text("appid")?,
+            trade_type: TradeType::parse(r.text("trade_type")?).ok_or_else(|| bad("trade_type"))?,
+            description: text("description")?,
+            attach: opt("attach")?,
+            notify_url: text("notify_url")?,
+            total: r.int("total")?,
+            currency: text("currency")?,
+            payer_openid: opt("payer_openid")?,
+            trade_state: TradeState::parse(r.text("trade_state")?).ok_or_else(|| bad("trade_state"))?,
+            expire_at: r.int("expire_at")?,
+            success_at: r.opt_int("success_at")?,
+            code: text("code")?,
+            payer_user: r.opt_id("payer_user")?,
+            fee: r.int("fee")?,
+            fee_rate_bp: r.int("fee_rate_bp")?,
+            refunded: r.int("refunded")?,
+            fee_refunded: r.int("fee_refunded")?,
+            refund_count: r.int("refund_count")?,
         },
-        text(16)?,
+        text("request_digest")?,
     ))
 }
 

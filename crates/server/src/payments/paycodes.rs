@@ -92,10 +92,10 @@ pub async fn codepay(app: &App, n: NewOrder, auth_code: String) -> Result<Order,
             let Some(row) = tx.query_one("SELECT user_id, expires_at, used_at FROM payment_codes WHERE code = $1", &[auth_code.as_str().into()])? else {
                 return Ok(Err(CodepayError::Code(CodeError::Unknown)));
             };
-            if let Err(e) = paycode::check(row[1].as_i64().unwrap_or(0), !row[2].is_null(), now) {
+            if let Err(e) = paycode::check(row.opt_int("expires_at")?.unwrap_or(0), !row.value("used_at")?.is_null(), now) {
                 return Ok(Err(CodepayError::Code(e)));
             }
-            let user_id = users::blob_id(&row[0]).ok_or_else(|| StoreError::Corrupt("payment code's user".into()))?;
+            let user_id = row.id("user_id")?;
             let user = users::in_job(tx, user_id)?.ok_or_else(|| StoreError::Corrupt("payment code of a vanished user".into()))?;
             tx.execute("UPDATE payment_codes SET used_at = $1, order_id = $2 WHERE code = $3", &[now.into(), order.id.into(), auth_code.as_str().into()])?;
             let pin_free_today = payments::pin_free_today_in_job(tx, user_id, now)?;
@@ -137,11 +137,11 @@ fn outcome(c: Charged) -> Result<Order, CodepayError> {
 pub fn waiting(app: &App, user: &User) -> Result<Vec<(Order, String)>, StoreError> {
     let now = app.business_now_secs();
     let rows = app.store.query(
-        &format!("SELECT {}, (SELECT name FROM merchants m WHERE m.mchid = orders.mchid) FROM orders WHERE payer_user = $1 AND trade_state = 'USERPAYING' AND expire_at > $2", orders::COLUMNS),
+        &format!("SELECT {}, (SELECT name FROM merchants m WHERE m.mchid = orders.mchid) AS merchant_name FROM orders WHERE payer_user = $1 AND trade_state = 'USERPAYING' AND expire_at > $2", orders::COLUMNS),
         &[user.id.into(), now.into()],
     )?;
     rows.iter()
-        .map(|r| orders::from_row(r).map(|(o, _)| (o, r.last().and_then(|v| v.as_str()).unwrap_or_default().to_string())))
+        .map(|r| Ok((orders::from_row(r)?.0, r.opt_text("merchant_name")?.unwrap_or_default().to_string())))
         .collect()
 }
 

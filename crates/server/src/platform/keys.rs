@@ -2,7 +2,7 @@
 //! a public key (`PUB_KEY_ID_…`) and as an X.509 certificate. Created at first start; several can be
 //! valid at once so that a rotation overlaps.
 
-use saoma_store::{Store, StoreError, Value};
+use saoma_store::{Row, Store, StoreError};
 use std::sync::RwLock;
 use saoma_wechatpay::cert;
 use saoma_wechatpay::keys::{PrivateKey, PublicKey};
@@ -58,26 +58,23 @@ impl PlatformKey {
     }
 }
 
-fn from_row(r: &[Value]) -> Result<PlatformKey, StoreError> {
-    let text = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string).ok_or_else(|| StoreError::Corrupt("platform key row".into()));
-    let key_id = text(0)?;
+fn from_row(r: &Row) -> Result<PlatformKey, StoreError> {
+    let key_id = r.text("key_id")?.to_string();
     // Sealed at rest under the master key (crate::platform::secrets).
-    let private_pem = crate::platform::secrets::open("platform_keys", "private_key", &key_id, &text(2)?)?;
+    let private_pem = crate::platform::secrets::open("platform_keys", "private_key", &key_id, r.text("private_key")?)?;
     Ok(PlatformKey {
         key_id,
-        serial_no: text(1)?,
+        serial_no: r.text("serial_no")?.to_string(),
         private_key: PrivateKey::from_pem(&private_pem).map_err(|e| StoreError::Corrupt(format!("platform private key: {e}")))?,
-        public_key_pem: text(3)?,
-        certificate_pem: text(4)?,
-        not_before: r.get(5).and_then(Value::as_i64).unwrap_or(0),
-        not_after: r.get(6).and_then(Value::as_i64).unwrap_or(0),
-        retires_at: r.get(7).and_then(Value::as_i64),
+        public_key_pem: r.text("public_key")?.to_string(),
+        certificate_pem: r.text("certificate")?.to_string(),
+        not_before: r.opt_int("not_before")?.unwrap_or(0),
+        not_after: r.opt_int("not_after")?.unwrap_or(0),
+        retires_at: r.opt_int("retires_at")?,
     })
 }
 
-const COLUMNS: &str = "key_id, serial_no, private_key, public_key, certificate, not_before, not_after";
-/// As read back: with `retires_at`.
-const READ_COLUMNS: &str = "key_id, serial_no, private_key, public_key, certificate, not_before, not_after, retires_at";
+const COLUMNS: &str = "key_id, serial_no, private_key, public_key, certificate, not_before, not_after, retires_at";
 
 struct NewKey {
     key_id: String,
@@ -110,7 +107,7 @@ fn generate(now: i64) -> Result<NewKey, StoreError> {
 fn insert(tx: &mut saoma_store::JobTx<'_>, k: NewKey, now: i64) -> Result<(), StoreError> {
     let private = crate::platform::secrets::seal("platform_keys", "private_key", &k.key_id, &k.private)?;
     tx.execute(
-        &format!("INSERT INTO platform_keys ({COLUMNS}, retires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"),
+        "INSERT INTO platform_keys (key_id, serial_no, private_key, public_key, certificate, not_before, not_after, retires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
         &[k.key_id.into(), k.serial.into(), private.into(), k.public.into(), k.certificate.into(), k.not_before.into(), k.not_after.into(), now.into()],
     )?;
     Ok(())
@@ -120,7 +117,7 @@ fn insert(tx: &mut saoma_store::JobTx<'_>, k: NewKey, now: i64) -> Result<(), St
 pub fn load(store: &Store, now: i64) -> Result<Vec<PlatformKey>, StoreError> {
     let rows = store.query(
         // Newest first: the current key is the one not retiring.
-        &format!("SELECT {READ_COLUMNS} FROM platform_keys WHERE not_before <= $1 AND not_after > $1 AND (retires_at IS NULL OR retires_at > $1) ORDER BY (retires_at IS NULL) DESC, created_at DESC"),
+        &format!("SELECT {COLUMNS} FROM platform_keys WHERE not_before <= $1 AND not_after > $1 AND (retires_at IS NULL OR retires_at > $1) ORDER BY (retires_at IS NULL) DESC, created_at DESC"),
         &[now.into()],
     )?;
     let keys: Vec<PlatformKey> = rows.iter().map(|r| from_row(r)).collect::<Result<_, _>>()?;

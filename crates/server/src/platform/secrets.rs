@@ -135,14 +135,14 @@ pub async fn seal_existing(store: &Store) -> Result<u64, StoreError> {
             let mut sealed = 0u64;
             for (table, key, column) in SECRET_COLUMNS {
                 for r in tx.query(&format!("SELECT {key}, {column} FROM {table}"), &[])? {
-                    let row = row_key(&r[0]).ok_or_else(|| StoreError::Corrupt(format!("{table}.{key}")))?;
-                    let value = r[1].as_str().ok_or_else(|| StoreError::Corrupt(format!("{table}.{column} of {row}")))?;
+                    let row = row_key(r.value(key)?).ok_or_else(|| StoreError::Corrupt(format!("{table}.{key}")))?;
+                    let value = r.opt_text(column)?.ok_or_else(|| StoreError::Corrupt(format!("{table}.{column} of {row}")))?;
                     if value.starts_with(PREFIX) {
                         open(table, column, &row, value)?;
                         continue;
                     }
                     let s = seal(table, column, &row, value)?;
-                    tx.execute(&format!("UPDATE {table} SET {column} = $1 WHERE {key} = $2"), &[s.into(), r[0].clone()])?;
+                    tx.execute(&format!("UPDATE {table} SET {column} = $1 WHERE {key} = $2"), &[s.into(), r.value(key)?.clone()])?;
                     sealed += 1;
                 }
             }

@@ -9,13 +9,12 @@ pub(crate) use v3::refund_error;
 
 use crate::platform::accounts::{movement, FEES_CNY};
 use crate::payments::orders::{self, Order};
-use crate::users::blob_id;
 use crate::App;
 use saoma_core::order::TradeState;
 use saoma_core::refund::{self as rules, Paid, RefundError};
 use saoma_core::time::format_rfc3339_cst;
 use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags};
-use saoma_store::{JobTx, StoreError, Value};
+use saoma_store::{JobTx, Row, StoreError};
 
 /// A refund as the merchant asked for it (fields checked by the adapter).
 #[derive(Clone, Debug)]
@@ -107,27 +106,25 @@ fn notification_json(r: &Refund) -> serde_json::Value {
 const COLUMNS: &str = "r.id, r.refund_id, r.out_refund_no, r.mchid, o.transaction_id, o.out_trade_no, r.amount, o.total, r.currency, r.status, \
                        r.created_at, r.success_at, r.fee_refund, r.request_digest";
 
-fn from_row(r: &[Value]) -> Result<(Refund, String), StoreError> {
-    let bad = |what: &str| StoreError::Corrupt(format!("refund row: {what}"));
-    let text = |i: usize| r.get(i).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad("text"));
-    let int = |i: usize| r.get(i).and_then(Value::as_i64).ok_or_else(|| bad("integer"));
+fn from_row(r: &Row) -> Result<(Refund, String), StoreError> {
+    let text = |name: &str| r.text(name).map(str::to_string);
     Ok((
         Refund {
-            id: r.first().and_then(blob_id).ok_or_else(|| bad("id"))?,
-            refund_id: text(1)?,
-            out_refund_no: text(2)?,
-            mchid: text(3)?,
-            transaction_id: text(4)?,
-            out_trade_no: text(5)?,
-            amount: int(6)?,
-            total: int(7)?,
-            currency: text(8)?,
-            status: text(9)?,
-            created_at: int(10)?,
-            success_at: r.get(11).and_then(Value::as_i64),
-            fee_refund: int(12)?,
+            id: r.id("id")?,
+            refund_id: text("refund_id")?,
+            out_refund_no: text("out_refund_no")?,
+            mchid: text("mchid")?,
+            transaction_id: text("transaction_id")?,
+            out_trade_no: text("out_trade_no")?,
+            amount: r.int("amount")?,
+            total: r.int("total")?,
+            currency: text("currency")?,
+            status: text("status")?,
+            created_at: r.int("created_at")?,
+            success_at: r.opt_int("success_at")?,
+            fee_refund: r.int("fee_refund")?,
         },
-        text(13)?,
+        text("request_digest")?,
     ))
 }
 
@@ -224,12 +221,11 @@ pub fn in_job(
     let m = tx
         .query_one("SELECT unsettled_account, apiv3_key FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
         .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
-    let unsettled = AccountId(blob_id(&m[0]).ok_or_else(|| StoreError::Corrupt("merchant account".into()))?);
+    let unsettled = AccountId(m.id("unsettled_account")?);
     let wallet = tx
         .query_one("SELECT wallet_account FROM users WHERE id = $1", &[payer.into()])?
-        .and_then(|r| blob_id(&r[0]))
-        .map(AccountId)
         .ok_or_else(|| StoreError::Corrupt("payer's wallet".into()))?;
+    let wallet = AccountId(wallet.id("wallet_account")?);
     // The fee share first: the merchant's account must not go negative, and the share is part of what
     // it can give back.
     let mut chain = Vec::with_capacity(2);
@@ -297,7 +293,7 @@ pub fn in_job(
         fee_refund: fee_share,
     };
     if let Some(url) = notify_url.filter(|u| !u.is_empty()) {
-        let apiv3 = m[1].as_str().ok_or_else(|| StoreError::Corrupt("merchant apiv3 key".into()))?;
+        let apiv3 = m.text("apiv3_key")?;
         let apiv3 = crate::platform::secrets::open("merchants", "apiv3_key", &order.mchid, apiv3)?;
         crate::notifications::enqueue(tx, ids.notification, &order.mchid, &apiv3, url, "REFUND.SUCCESS", "退款成功", "refund", out_refund_no, &notification_json(&refund), now)?;
     }

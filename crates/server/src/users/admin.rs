@@ -46,13 +46,13 @@ pub(super) struct PhoneQuery {
 pub(super) async fn sms_outbox(State(app): State<Arc<App>>, axum::extract::Query(q): axum::extract::Query<PhoneQuery>) -> Response {
     // The outbox holds each phone in its one spelling (`users::canonical_phone`).
     let phone = crate::users::canonical_phone(&q.phone).unwrap_or_else(|| q.phone.clone());
-    let rows = app.store.query("SELECT code, purpose, created_at, expires_at, used_at, message FROM sms_outbox WHERE phone = $1 ORDER BY created_at DESC, id DESC LIMIT 20", &[phone.as_str().into()]);
-    match rows {
-        Ok(rows) => {
-            let messages: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|r| serde_json::json!({ "code": r[0].as_str(), "purpose": r[1].as_str(), "created_at": r[2].as_i64(), "expires_at": r[3].as_i64(), "used": !r[4].is_null(), "message": r[5].as_str() }))
-                .collect();
+    let messages = app.store.query("SELECT code, purpose, created_at, expires_at, used_at, message FROM sms_outbox WHERE phone = $1 ORDER BY created_at DESC, id DESC LIMIT 20", &[phone.as_str().into()]).and_then(|rows| {
+        rows.iter()
+            .map(|r| Ok(serde_json::json!({ "code": r.opt_text("code")?, "purpose": r.opt_text("purpose")?, "created_at": r.opt_int("created_at")?, "expires_at": r.opt_int("expires_at")?, "used": !r.value("used_at")?.is_null(), "message": r.opt_text("message")? })))
+            .collect::<Result<Vec<serde_json::Value>, saoma_store::StoreError>>()
+    });
+    match messages {
+        Ok(messages) => {
             Json(serde_json::json!({ "phone": q.phone, "messages": messages })).into_response()
         }
         Err(e) => {

@@ -62,8 +62,8 @@ fn send_refusal(tx: &mut JobTx<'_>, phone: &str, addr: &str, per_address: u32, n
             &[phone.into(), (now - HOUR).into(), SMS_PER_PHONE_PER_HOUR.into()],
         )?
         .iter()
-        .filter_map(|r| r[0].as_i64())
-        .collect();
+        .filter_map(|r| r.opt_int("created_at").transpose())
+        .collect::<Result<_, _>>()?;
     if let Some(&newest) = recent.first() {
         if newest > now - SMS_INTERVAL_SECS {
             return Ok(Some(newest + SMS_INTERVAL_SECS - now));
@@ -78,7 +78,7 @@ fn send_refusal(tx: &mut JobTx<'_>, phone: &str, addr: &str, per_address: u32, n
         "SELECT created_at FROM sms_outbox WHERE client_addr = $1 AND created_at > $2 ORDER BY created_at DESC LIMIT 1 OFFSET $3",
         &[addr.into(), (now - HOUR).into(), (i64::from(per_address.max(1)) - 1).into()],
     )?;
-    Ok(nth.and_then(|r| r[0].as_i64()).map(|t| t + HOUR - now))
+    Ok(nth.map(|r| r.opt_int("created_at")).transpose()?.flatten().map(|t| t + HOUR - now))
 }
 
 /// Puts a 6-digit login code for `phone` in the SMS outbox, within the send limits; the phone's older
@@ -135,11 +135,14 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
                 "SELECT at FROM login_failures WHERE client_addr = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
                 &[addr.as_str().into(), (now - HOUR).into(), (i64::from(per_address.max(1)) - 1).into()],
             )?;
-            if let Some(t) = nth.and_then(|r| r[0].as_i64()) {
+            if let Some(t) = nth.map(|r| r.opt_int("at")).transpose()?.flatten() {
                 return Ok(Err(UserError::FrequencyLimited { retry_after: (t + HOUR - now).max(1) }));
             }
             let guard = tx.query_one("SELECT failures, locked_until FROM login_guards WHERE phone = $1", &[phone.as_str().into()])?;
-            let (failures, locked_until) = guard.map(|r| (r[0].as_i64().unwrap_or(0), r[1].as_i64().unwrap_or(0))).unwrap_or((0, 0));
+            let (failures, locked_until) = match guard {
+                Some(r) => (r.opt_int("failures")?.unwrap_or(0), r.opt_int("locked_until")?.unwrap_or(0)),
+                None => (0, 0),
+            };
             if locked_until > now {
                 return Ok(Err(UserError::LoginLocked { until: locked_until, retry_after: locked_until - now }));
             }
@@ -147,7 +150,10 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
                 "SELECT id, code FROM sms_outbox WHERE phone = $1 AND purpose = 'login' AND used_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id DESC LIMIT 1",
                 &[phone.as_str().into(), now.into()],
             )?;
-            let right = live.as_ref().filter(|r| r[1].as_str().is_some_and(|c| same(c, &code)));
+            let right = match &live {
+                Some(r) if r.opt_text("code")?.is_some_and(|c| same(c, &code)) => Some(r),
+                _ => None,
+            };
             if let Some(row) = right {
                 let user = match (tx.query_one(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"), &[phone.as_str().into()])?, new_user) {
                     (Some(u), _) => users::from_row(&u)?,
@@ -158,7 +164,7 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
                         Err(e) => return Ok(Err(e)),
                     },
                 };
-                tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE id = $2", &[now.into(), row[0].clone()])?;
+                tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE id = $2", &[now.into(), row.value("id")?.clone()])?;
                 tx.execute("DELETE FROM login_guards WHERE phone = $1", &[phone.as_str().into()])?;
                 tx.execute("INSERT INTO wallet_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)", &[token_hash.into(), user.id.into(), (now + SESSION_SECS).into()])?;
                 return Ok(Ok(Ok((token, user))));
@@ -175,7 +181,7 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
             )?;
             if locked_until > 0 {
                 if let Some(row) = &live {
-                    tx.execute("UPDATE sms_outbox SET expires_at = $1 WHERE id = $2", &[now.into(), row[0].clone()])?;
+                    tx.execute("UPDATE sms_outbox SET expires_at = $1 WHERE id = $2", &[now.into(), row.value("id")?.clone()])?;
                 }
                 return Ok(Ok(Err(UserError::BadCode { tries_left: 0, locked_until })));
             }

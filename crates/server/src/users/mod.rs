@@ -17,7 +17,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use saoma_core::pin;
 use saoma_ledger::{AccountFlags, AccountId, Currency, NewAccount, NewTransfer};
-use saoma_store::{JobTx, StoreError, Value};
+use saoma_store::{JobTx, Row, StoreError, Value};
 use saoma_wechatpay::aead::random_string;
 
 /// Above this a payment needs the PIN (1,000 CNY, WeChat Pay's default), in fen.
@@ -63,16 +63,15 @@ pub fn blob_id(v: &Value) -> Option<u128> {
     v.as_blob().and_then(|b| <[u8; 16]>::try_from(b).ok()).map(u128::from_be_bytes)
 }
 
-pub(crate) fn from_row(r: &[Value]) -> Result<User, StoreError> {
-    let bad = || StoreError::Corrupt("user row".into());
+pub(crate) fn from_row(r: &Row) -> Result<User, StoreError> {
     Ok(User {
-        id: blob_id(&r[0]).ok_or_else(bad)?,
-        phone: r[1].as_str().ok_or_else(bad)?.to_string(),
-        pin_hash: r[2].as_str().map(str::to_string),
-        pin_failures: r[3].as_i64().ok_or_else(bad)?,
-        pin_locked_until: r[4].as_i64().ok_or_else(bad)?,
-        password_free_limit: r[5].as_i64().ok_or_else(bad)?,
-        wallet: AccountId(blob_id(&r[6]).ok_or_else(bad)?),
+        id: r.id("id")?,
+        phone: r.text("phone")?.to_string(),
+        pin_hash: r.opt_text("pin_hash")?.map(str::to_string),
+        pin_failures: r.int("pin_failures")?,
+        pin_locked_until: r.int("pin_locked_until")?,
+        password_free_limit: r.int("password_free_limit")?,
+        wallet: AccountId(r.id("wallet_account")?),
     })
 }
 
@@ -166,7 +165,7 @@ pub(crate) fn create_in_job(tx: &mut JobTx<'_>, ids: NewUserIds, phone: String, 
         }
     }
     tx.execute(
-        &format!("INSERT INTO users ({COLUMNS}, created_at) VALUES ($1, $2, $3, 0, 0, $4, $5, $6)"),
+        "INSERT INTO users (id, phone, pin_hash, pin_failures, pin_locked_until, password_free_limit, wallet_account, created_at) VALUES ($1, $2, $3, 0, 0, $4, $5, $6)",
         &[id.into(), phone.as_str().into(), pin_hash.clone().into(), DEFAULT_PASSWORD_FREE_LIMIT.into(), wallet.0.into(), now.into()],
     )?;
     Ok(Ok(User { id, phone, pin_hash, pin_failures: 0, pin_locked_until: 0, password_free_limit: DEFAULT_PASSWORD_FREE_LIMIT, wallet }))
@@ -175,7 +174,7 @@ pub(crate) fn create_in_job(tx: &mut JobTx<'_>, ids: NewUserIds, phone: String, 
 /// The user's openid for `appid`, created on first use.
 pub fn openid_for(tx: &mut JobTx<'_>, user: u128, appid: &str) -> Result<String, StoreError> {
     if let Some(r) = tx.query_one("SELECT openid FROM openids WHERE user_id = $1 AND appid = $2", &[user.into(), appid.into()])? {
-        return r[0].as_str().map(str::to_string).ok_or_else(|| StoreError::Corrupt("openid".into()));
+        return Ok(r.text("openid")?.to_string());
     }
     let openid = format!("o{}", random_string(27).map_err(|e| StoreError::Io(e.to_string()))?);
     tx.execute("INSERT INTO openids (openid, appid, user_id) VALUES ($1, $2, $3)", &[openid.as_str().into(), appid.into(), user.into()])?;
@@ -186,7 +185,7 @@ pub fn openid_for(tx: &mut JobTx<'_>, user: u128, appid: &str) -> Result<String,
 pub async fn all_openids(app: &App, user: u128) -> Result<Vec<(String, String)>, StoreError> {
     app.store
         .transact(move |tx| {
-            let appids: Vec<String> = tx.query("SELECT appid FROM merchant_appids ORDER BY appid", &[])?.into_iter().filter_map(|r| r[0].as_str().map(str::to_string)).collect();
+            let appids: Vec<String> = tx.query("SELECT appid FROM merchant_appids ORDER BY appid", &[])?.iter().filter_map(|r| r.opt_text("appid").transpose()).map(|a| a.map(str::to_string)).collect::<Result<_, _>>()?;
             let mut out = Vec::new();
             for a in appids {
                 let o = openid_for(tx, user, &a)?;

@@ -58,7 +58,7 @@ impl PinProof {
 
     /// [`PinProof::check`] reading the lock itself.
     pub fn check_in_job(&self, tx: &mut JobTx<'_>, now: i64) -> Result<Result<(), PinError>, StoreError> {
-        let until = tx.query_one("SELECT pin_locked_until FROM users WHERE id = $1", &[self.user.into()])?.and_then(|r| r[0].as_i64());
+        let until = tx.query_one("SELECT pin_locked_until FROM users WHERE id = $1", &[self.user.into()])?.map(|r| r.opt_int("pin_locked_until")).transpose()?.flatten();
         Ok(match until {
             None => Err(PinError::Wrong { tries_left: 0 }),
             Some(u) if pin::locked(u, now) => Err(PinError::Locked { until: u }),
@@ -71,8 +71,10 @@ const TRIES_COLUMNS: &str = "pin_hash, pin_failures, pin_locked_until, pin_in_fl
 
 fn tries_in_job(tx: &mut JobTx<'_>, user: u128) -> Result<(Option<String>, Tries), StoreError> {
     let r = tx.query_one(&format!("SELECT {TRIES_COLUMNS} FROM users WHERE id = $1"), &[user.into()])?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))?;
-    let n = |i: usize| r[i].as_i64().ok_or_else(|| StoreError::Corrupt("user pin counters".into()));
-    Ok((r[0].as_str().map(str::to_string), Tries { failures: n(1)?, locked_until: n(2)?, in_flight: n(3)?, in_flight_until: n(4)? }))
+    Ok((
+        r.opt_text("pin_hash")?.map(str::to_string),
+        Tries { failures: r.int("pin_failures")?, locked_until: r.int("pin_locked_until")?, in_flight: r.int("pin_in_flight")?, in_flight_until: r.int("pin_in_flight_until")? },
+    ))
 }
 
 fn write_tries(tx: &mut JobTx<'_>, user: u128, t: Tries) -> Result<(), StoreError> {
@@ -148,12 +150,12 @@ pub struct PinStatus {
 pub fn status(app: &App, user: u128) -> Result<PinStatus, StoreError> {
     let now = app.business_now_secs();
     let r = app.store.query_one(&format!("SELECT {TRIES_COLUMNS} FROM users WHERE id = $1"), &[user.into()])?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))?;
-    let n = |i: usize| r[i].as_i64().unwrap_or(0);
-    let t = pin::lapse(Tries { failures: n(1), locked_until: n(2), in_flight: n(3), in_flight_until: n(4) }, now);
+    let n = |name: &str| r.opt_int(name).map(|v| v.unwrap_or(0));
+    let t = pin::lapse(Tries { failures: n("pin_failures")?, locked_until: n("pin_locked_until")?, in_flight: n("pin_in_flight")?, in_flight_until: n("pin_in_flight_until")? }, now);
     let (failures, locked_until, in_flight) = (t.failures, t.locked_until, t.in_flight);
     let locked = pin::locked(locked_until, now);
     Ok(PinStatus {
-        set: r[0].as_str().is_some(),
+        set: r.opt_text("pin_hash")?.is_some(),
         failures,
         tries_left: if locked { 0 } else { (pin::MAX_FAILURES - failures).max(0) },
         in_flight,

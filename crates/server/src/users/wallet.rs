@@ -93,11 +93,11 @@ pub(super) async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap
              JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 AND o.success_at IS NOT NULL ORDER BY o.success_at DESC LIMIT 50",
             &[user.id.into()],
         )? {
-            let at = r[0].as_i64().unwrap_or(0);
+            let at = r.opt_int("success_at")?.unwrap_or(0);
             out.push((at, json!({
-                "kind": "payment", "time": saoma_core::time::format_rfc3339_cst(at), "amount": -r[6].as_i64().unwrap_or(0),
-                "merchant": r[2].as_str(), "mchid": r[1].as_str(), "out_trade_no": r[3].as_str(), "transaction_id": r[4].as_str(),
-                "description": r[5].as_str(), "state": r[7].as_str(),
+                "kind": "payment", "time": saoma_core::time::format_rfc3339_cst(at), "amount": -r.opt_int("total")?.unwrap_or(0),
+                "merchant": r.opt_text("name")?, "mchid": r.opt_text("mchid")?, "out_trade_no": r.opt_text("out_trade_no")?, "transaction_id": r.opt_text("transaction_id")?,
+                "description": r.opt_text("description")?, "state": r.opt_text("trade_state")?,
             })));
         }
         for r in app.store.query(
@@ -105,17 +105,18 @@ pub(super) async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap
              JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 ORDER BY r.success_at DESC LIMIT 50",
             &[user.id.into()],
         )? {
-            let at = r[0].as_i64().unwrap_or(0);
+            let at = r.opt_int("success_at")?.unwrap_or(0);
             out.push((at, json!({
-                "kind": "refund", "time": saoma_core::time::format_rfc3339_cst(at), "amount": r[5].as_i64().unwrap_or(0),
-                "merchant": r[2].as_str(), "mchid": r[1].as_str(), "out_trade_no": r[3].as_str(), "refund_id": r[6].as_str(),
+                "kind": "refund", "time": saoma_core::time::format_rfc3339_cst(at), "amount": r.opt_int("amount")?.unwrap_or(0),
+                "merchant": r.opt_text("name")?, "mchid": r.opt_text("mchid")?, "out_trade_no": r.opt_text("out_trade_no")?, "refund_id": r.opt_text("refund_id")?,
             })));
         }
         for r in app.store.query("SELECT created_at, kind, amount, state, request_id FROM bank_operations WHERE user_id = $1 ORDER BY created_at DESC LIMIT 50", &[user.id.into()])? {
-            let at = r[0].as_i64().unwrap_or(0);
-            let amount = r[2].as_i64().unwrap_or(0);
-            let signed = if r[1].as_str() == Some("withdrawal") { -amount } else { amount };
-            out.push((at, json!({ "kind": r[1].as_str(), "time": saoma_core::time::format_rfc3339_cst(at), "amount": signed, "state": r[3].as_str(), "request_id": r[4].as_str() })));
+            let at = r.opt_int("created_at")?.unwrap_or(0);
+            let amount = r.opt_int("amount")?.unwrap_or(0);
+            let kind = r.opt_text("kind")?;
+            let signed = if kind == Some("withdrawal") { -amount } else { amount };
+            out.push((at, json!({ "kind": kind, "time": saoma_core::time::format_rfc3339_cst(at), "amount": signed, "state": r.opt_text("state")?, "request_id": r.opt_text("request_id")? })));
         }
         // Transit cards: the deposit held when the card was opened, and returned when it was closed.
         for r in app.store.query(
@@ -123,12 +124,13 @@ pub(super) async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap
              JOIN merchants m ON m.mchid = o.mchid WHERE c.user_id = $1 ORDER BY c.created_at DESC LIMIT 50",
             &[user.id.into()],
         )? {
-            let (opened, deposit) = (r[0].as_i64().unwrap_or(0), r[3].as_i64().unwrap_or(0));
+            let (opened, deposit) = (r.opt_int("created_at")?.unwrap_or(0), r.opt_int("deposit")?.unwrap_or(0));
+            let (merchant, card_no, scope) = (r.opt_text("name")?, r.opt_text("card_no")?, r.opt_int("scope")?);
             let card = |kind: &str, at: i64, amount: i64| {
-                (at, json!({ "kind": kind, "time": saoma_core::time::format_rfc3339_cst(at), "amount": amount, "merchant": r[6].as_str(), "card_no": r[4].as_str(), "scope": r[5].as_i64() }))
+                (at, json!({ "kind": kind, "time": saoma_core::time::format_rfc3339_cst(at), "amount": amount, "merchant": merchant, "card_no": card_no, "scope": scope }))
             };
             out.push(card("transit_deposit_hold", opened, -deposit));
-            if let (Some("CLOSED"), Some(closed)) = (r[2].as_str(), r[1].as_i64()) {
+            if let (Some("CLOSED"), Some(closed)) = (r.opt_text("state")?, r.opt_int("closed_at")?) {
                 out.push(card("transit_deposit_return", closed, deposit));
             }
         }
