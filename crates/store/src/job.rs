@@ -219,15 +219,6 @@ fn mistyped(name: &str, expected: &str, found: &Value) -> StoreError {
     StoreError::Corrupt(format!("column {name:?}: expected {expected}, found {found}"))
 }
 
-/// For the transition from rows read by position: `row[3]`, `row.len()`, `&row[..n]` still work. To be
-/// removed once every caller reads by name.
-impl std::ops::Deref for Row {
-    type Target = [Value];
-    fn deref(&self) -> &[Value] {
-        &self.values
-    }
-}
-
 impl From<Row> for Vec<Value> {
     fn from(row: Row) -> Vec<Value> {
         row.values

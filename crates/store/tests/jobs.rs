@@ -39,10 +39,10 @@ fn pay(store: &Store, out_trade_no: &str, amount: i64, transfer_id: u128, refuse
     let no = out_trade_no.to_string();
     store.transact_blocking(move |tx| {
         if let Some(row) = tx.query_one("SELECT amount, state FROM demo_orders WHERE out_trade_no = $1", &[no.as_str().into()])? {
-            if row[0].as_i64() != Some(amount) {
+            if row.int("amount")? != amount {
                 return Ok(Err(Refusal::Changed("amount")));
             }
-            return Ok(if row[1].as_str() == Some("SUCCESS") { Ok("replay") } else { Err(Refusal::AlreadyPaid) });
+            return Ok(if row.text("state")? == "SUCCESS" { Ok("replay") } else { Err(Refusal::AlreadyPaid) });
         }
         tx.execute("INSERT INTO demo_orders (out_trade_no, amount, state, paid_by) VALUES ($1, $2, $3, $4)", &[no.as_str().into(), amount.into(), "SUCCESS".into(), transfer_id.into()])?;
         let fee = amount / 100;
@@ -60,7 +60,7 @@ fn pay(store: &Store, out_trade_no: &str, amount: i64, transfer_id: u128, refuse
 }
 
 fn order_count(store: &Store) -> i64 {
-    store.transact_blocking(|tx| Ok(Ok::<i64, ()>(tx.query_one("SELECT COUNT(*) FROM demo_orders", &[])?.unwrap()[0].as_i64().unwrap()))).unwrap().unwrap()
+    store.transact_blocking(|tx| Ok(Ok::<i64, ()>(tx.query_one("SELECT COUNT(*) AS n FROM demo_orders", &[])?.unwrap().int("n")?))).unwrap().unwrap()
 }
 
 #[test]

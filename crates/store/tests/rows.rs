@@ -78,9 +78,9 @@ fn check(db: &str, r: &Row) {
     assert_eq!(names.values(), [Value::Text("Tea House".into()), Value::Null]);
     assert_eq!(names.value("name").unwrap(), &Value::Text("Tea House".into()));
     assert_eq!(names, Row::new(Arc::from(["name".to_string(), "fee_rate".to_string()]), vec![Value::Text("Tea House".into()), Value::Null]));
-    // Still readable by position while callers move to names.
-    assert_eq!(r.len(), 11);
-    assert_eq!(r[1].as_i64(), Some(300));
+    // Every column of the result, in order.
+    assert_eq!(r.values().len(), 11);
+    assert_eq!(r.values()[1].as_i64(), Some(300));
     assert_eq!(r.clone().into_values(), Vec::<Value>::from(r.clone()));
 }
 

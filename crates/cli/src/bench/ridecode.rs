@@ -29,7 +29,7 @@ use saoma_ridecode::{
 use saoma_server::transit::{self, ingest};
 use saoma_server::{hex, users, App};
 use saoma_store::testing::TestDb;
-use saoma_store::{Store, StoreOptions, Value, VirtualClock};
+use saoma_store::{Store, StoreOptions, VirtualClock};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -442,8 +442,8 @@ async fn ingest_run(backend: &'static str, app: &Arc<App>, clock: &VirtualClock,
     // Every ride charged once, and the ledger balanced.
     // Store reads block (the PostgreSQL client starts its own runtime): off the async threads.
     let app2 = app.clone();
-    let rows = tokio::task::spawn_blocking(move || app2.store.query("SELECT COUNT(*) FROM rides WHERE state = 'CHARGED'", &[])).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-    let charged = rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or(0);
+    let rows = tokio::task::spawn_blocking(move || app2.store.query("SELECT COUNT(*) AS charged FROM rides WHERE state = 'CHARGED'", &[])).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    let charged = rows.first().map(|r| r.int("charged")).transpose().map_err(|e| e.to_string())?.unwrap_or(0);
     let app2 = app.clone();
     if charged != uploaded as i64 || uploaded != args.rides {
         return Err(format!("{uploaded} rides uploaded of {}, {charged} charged", args.rides));

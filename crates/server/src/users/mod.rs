@@ -17,7 +17,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use saoma_core::pin;
 use saoma_ledger::{AccountFlags, AccountId, Currency, NewAccount, NewTransfer};
-use saoma_store::{JobTx, Row, StoreError, Value};
+use saoma_store::{JobTx, Row, StoreError};
 use saoma_wechatpay::aead::random_string;
 
 /// Above this a payment needs the PIN (1,000 CNY, WeChat Pay's default), in fen.
@@ -58,10 +58,6 @@ impl From<StoreError> for UserError {
 }
 
 pub(crate) const COLUMNS: &str = "id, phone, pin_hash, pin_failures, pin_locked_until, password_free_limit, wallet_account";
-
-pub fn blob_id(v: &Value) -> Option<u128> {
-    v.as_blob().and_then(|b| <[u8; 16]>::try_from(b).ok()).map(u128::from_be_bytes)
-}
 
 pub(crate) fn from_row(r: &Row) -> Result<User, StoreError> {
     Ok(User {
