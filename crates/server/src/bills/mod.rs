@@ -342,12 +342,6 @@ pub fn ledger_window(app: &App, account: u128, from_ns: i64, to_ns: i64) -> Resu
     }))
 }
 
-/// The ledger account of a merchant's basic account (its unsettled account, until settlement exists).
-pub fn merchant_account(app: &App, mchid: &str) -> Result<Option<u128>, StoreError> {
-    let r = app.store.query_one("SELECT unsettled_account FROM merchants WHERE mchid = $1", &[mchid.into()])?;
-    Ok(r.map(|r| r.opt_id("unsettled_account")).transpose()?.flatten())
-}
-
 /// The download URL's token: everything needed to make the bill again, when it stops working, the
 /// SHA-1 that was published, and the platform's signature over all of it.
 #[derive(Clone, Debug, PartialEq, Eq)]

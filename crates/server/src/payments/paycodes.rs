@@ -137,7 +137,7 @@ fn outcome(c: Charged) -> Result<Order, CodepayError> {
 pub fn waiting(app: &App, user: &User) -> Result<Vec<(Order, String)>, StoreError> {
     let now = app.business_now_secs();
     let rows = app.store.query(
-        &format!("SELECT {}, (SELECT name FROM merchants m WHERE m.mchid = orders.mchid) AS merchant_name FROM orders WHERE payer_user = $1 AND trade_state = 'USERPAYING' AND expire_at > $2", orders::COLUMNS),
+        &format!("SELECT {}, {} AS merchant_name FROM orders WHERE payer_user = $1 AND trade_state = 'USERPAYING' AND expire_at > $2", orders::COLUMNS, crate::merchants::name_of("orders.mchid")),
         &[user.id.into(), now.into()],
     )?;
     rows.iter()

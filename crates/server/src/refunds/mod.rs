@@ -13,7 +13,7 @@ use crate::App;
 use saoma_core::order::TradeState;
 use saoma_core::refund::{self as rules, Paid, RefundError};
 use saoma_core::time::format_rfc3339_cst;
-use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags};
+use saoma_ledger::{Currency, NewTransfer, TransferError, TransferFlags};
 use saoma_store::{JobTx, Row, StoreError};
 
 /// A refund as the merchant asked for it (fields checked by the adapter).
@@ -136,6 +136,16 @@ pub fn by_out_refund_no(app: &App, mchid: &str, out_refund_no: &str) -> Result<O
     row.map(|r| from_row(&r).map(|(r, _)| r)).transpose()
 }
 
+/// The refunds to `user`'s wallet, each with its merchant's name, newest first, at most `limit` (the
+/// wallet's history).
+pub fn to_payer(app: &App, user: u128, limit: i64) -> Result<Vec<(Refund, String)>, StoreError> {
+    let rows = app.store.query(
+        &format!("SELECT {COLUMNS}, {} AS merchant_name {SELECT} {} WHERE o.payer_user = $1 ORDER BY r.success_at DESC LIMIT $2", crate::merchants::NAME, crate::merchants::join("o.mchid")),
+        &[user.into(), limit.into()],
+    )?;
+    rows.iter().map(|r| Ok((from_row(r)?.0, r.text("merchant_name")?.to_string()))).collect()
+}
+
 /// Ids drawn outside the writer for one refund.
 #[derive(Clone, Copy)]
 pub struct RefundIds {
@@ -218,14 +228,9 @@ pub fn in_job(
         Ok(f) => f,
         Err(e) => return Ok(Err(RefundFail::Rule(e))),
     };
-    let m = tx
-        .query_one("SELECT unsettled_account, apiv3_key FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
-        .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
-    let unsettled = AccountId(m.id("unsettled_account")?);
-    let wallet = tx
-        .query_one("SELECT wallet_account FROM users WHERE id = $1", &[payer.into()])?
-        .ok_or_else(|| StoreError::Corrupt("payer's wallet".into()))?;
-    let wallet = AccountId(wallet.id("wallet_account")?);
+    let m = crate::merchants::settlement_in_job(tx, &order.mchid)?.ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
+    let unsettled = m.unsettled;
+    let wallet = crate::users::wallet_in_job(tx, payer)?.ok_or_else(|| StoreError::Corrupt("payer's wallet".into()))?;
     // The fee share first: the merchant's account must not go negative, and the share is part of what
     // it can give back.
     let mut chain = Vec::with_capacity(2);
@@ -293,8 +298,7 @@ pub fn in_job(
         fee_refund: fee_share,
     };
     if let Some(url) = notify_url.filter(|u| !u.is_empty()) {
-        let apiv3 = m.text("apiv3_key")?;
-        let apiv3 = crate::platform::secrets::open("merchants", "apiv3_key", &order.mchid, apiv3)?;
+        let apiv3 = m.apiv3_key(&order.mchid)?;
         crate::notifications::enqueue(tx, ids.notification, &order.mchid, &apiv3, url, "REFUND.SUCCESS", "退款成功", "refund", out_refund_no, &notification_json(&refund), now)?;
     }
     Ok(Ok((refund, TradeState::Refund)))

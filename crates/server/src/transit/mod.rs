@@ -144,7 +144,7 @@ pub async fn create_operator(app: &App, mchid: String, scope: u16, fares: FareTa
     let op = Operator { scope, mchid, deposit: 2 * max_uses as i64 * fares.max_fare(), fares, max_uses, stale_fare_limit, deposit_account: account };
     app.store
         .transact(move |tx| {
-            if tx.query_one("SELECT mchid FROM merchants WHERE mchid = $1", &[op.mchid.as_str().into()])?.is_none() {
+            if !crate::merchants::exists_in_job(tx, &op.mchid)? {
                 return Ok(Err(TransitFail::NoMerchant));
             }
             if tx.query_one("SELECT scope FROM transit_operators WHERE scope = $1 OR mchid = $2", &[(scope as i64).into(), op.mchid.as_str().into()])?.is_some() {
@@ -265,11 +265,8 @@ pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result
             if let Some(Err(e)) = r.into_iter().next() {
                 return Err(StoreError::Corrupt(format!("deposit: {e}")));
             }
-            let row = tx.query_one("SELECT appid FROM merchant_appids WHERE mchid = $1 ORDER BY appid LIMIT 1", &[op.mchid.as_str().into()])?;
-            let appid = row.as_ref().map(|r| r.opt_text("appid")).transpose()?.flatten().map(str::to_string);
-            let appid = appid.ok_or_else(|| StoreError::Corrupt("operator without an appid".into()))?;
-            let row = tx.query_one("SELECT notify_url FROM merchants WHERE mchid = $1", &[op.mchid.as_str().into()])?;
-            let notify_url = row.as_ref().map(|r| r.opt_text("notify_url")).transpose()?.flatten().map(str::to_string);
+            let appid = crate::merchants::first_appid_in_job(tx, &op.mchid)?.ok_or_else(|| StoreError::Corrupt("operator without an appid".into()))?;
+            let notify_url = crate::merchants::notify_url_in_job(tx, &op.mchid)?;
             let limits = Limits { per_charge: op.fares.max_fare(), per_day: op.daily_cap().max(op.fares.max_fare()) };
             // Proposed and signed at once: the rider opened the service and gave the PIN.
             tx.execute(
@@ -508,6 +505,44 @@ pub async fn settle_leaving(app: &App) -> Result<usize, StoreError> {
         }
     }
     Ok(settled)
+}
+
+/// A card's deposit as the rider's wallet history shows it: held when the card was opened, returned when
+/// it was closed.
+#[derive(Clone, Debug)]
+pub struct CardDeposit {
+    pub card_no: String,
+    pub scope: u16,
+    /// The operator's (merchant's) name.
+    pub merchant: String,
+    pub amount: i64,
+    pub held_at: i64,
+    pub returned_at: Option<i64>,
+}
+
+/// The deposits of `user`'s cards, newest card first, at most `limit` cards (the wallet's history).
+pub fn deposits_of(app: &App, user: u128, limit: i64) -> Result<Vec<CardDeposit>, StoreError> {
+    let rows = app.store.query(
+        &format!(
+            "SELECT c.created_at, c.closed_at, c.state, c.deposit, c.card_no, c.scope, {} AS merchant_name FROM transit_cards c JOIN transit_operators o ON o.scope = c.scope \
+             {} WHERE c.user_id = $1 ORDER BY c.created_at DESC LIMIT $2",
+            crate::merchants::NAME,
+            crate::merchants::join("o.mchid"),
+        ),
+        &[user.into(), limit.into()],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(CardDeposit {
+                card_no: r.text("card_no")?.to_string(),
+                scope: u16::try_from(r.int("scope")?).map_err(|_| StoreError::Corrupt("transit card row: bad scope".into()))?,
+                merchant: r.text("merchant_name")?.to_string(),
+                amount: r.int("deposit")?,
+                held_at: r.int("created_at")?,
+                returned_at: if r.text("state")? == "CLOSED" { r.opt_int("closed_at")? } else { None },
+            })
+        })
+        .collect()
 }
 
 /// What the rider sees: the card, deposit, debt, and the latest rides. A card blocked after a clone
