@@ -123,6 +123,39 @@ pub fn in_job(tx: &mut JobTx<'_>, contract_id: &str) -> Result<Option<Agreement>
     tx.query_one(&format!("SELECT {COLUMNS} FROM agreements WHERE contract_id = $1"), &[contract_id.into()])?.map(|r| from_row(&r).map(|(a, _)| a)).transpose()
 }
 
+/// The agreement by its id, inside a job.
+pub fn by_id_in_job(tx: &mut JobTx<'_>, id: u128) -> Result<Option<Agreement>, StoreError> {
+    tx.query_one(&format!("SELECT {COLUMNS} FROM agreements WHERE id = $1"), &[id.into()])?.map(|r| from_row(&r).map(|(a, _)| a)).transpose()
+}
+
+/// Inside a job: writes a new agreement as `a` has it (proposed: the caller has checked the limits,
+/// found the user and drawn the ids). `digest` is what makes a repeated proposal the same request.
+pub fn record_in_job(tx: &mut JobTx<'_>, a: &Agreement, digest: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO agreements (id, contract_id, mchid, appid, out_contract_code, user_id, description, per_charge_limit, per_day_limit, notify_url, state, \
+         proposed_at, signed_at, terminated_at, terminated_by, request_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        &[
+            a.id.into(),
+            a.contract_id.as_str().into(),
+            a.mchid.as_str().into(),
+            a.appid.as_str().into(),
+            a.out_contract_code.as_str().into(),
+            a.user_id.into(),
+            a.description.as_str().into(),
+            a.limits.per_charge.into(),
+            a.limits.per_day.into(),
+            a.notify_url.clone().into(),
+            a.state.as_str().into(),
+            a.proposed_at.into(),
+            a.signed_at.into(),
+            a.terminated_at.into(),
+            a.terminated_by.clone().into(),
+            digest.into(),
+        ],
+    )?;
+    Ok(())
+}
+
 /// The agreement by contract_id (read side).
 pub fn get(app: &App, contract_id: &str) -> Result<Option<Agreement>, StoreError> {
     let row = app.store.query_one(&format!("SELECT {COLUMNS} FROM agreements WHERE contract_id = $1"), &[contract_id.into()])?;
@@ -171,25 +204,7 @@ pub async fn propose(app: &App, n: NewAgreement) -> Result<Agreement, AgreementF
             let Some(user_id) = users::by_openid_in_job(tx, &n.openid, &n.appid)? else {
                 return Ok(Err(AgreementFail::UnknownUser));
             };
-            tx.execute(
-                "INSERT INTO agreements (id, contract_id, mchid, appid, out_contract_code, user_id, description, per_charge_limit, per_day_limit, notify_url, state, \
-                 proposed_at, signed_at, terminated_at, terminated_by, request_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PROPOSED', $11, NULL, NULL, NULL, $12)",
-                &[
-                    id.into(),
-                    contract_id.as_str().into(),
-                    n.mchid.as_str().into(),
-                    n.appid.as_str().into(),
-                    n.out_contract_code.as_str().into(),
-                    user_id.into(),
-                    n.description.as_str().into(),
-                    n.limits.per_charge.into(),
-                    n.limits.per_day.into(),
-                    n.notify_url.clone().into(),
-                    now.into(),
-                    digest.into(),
-                ],
-            )?;
-            Ok(Ok(Agreement {
+            let a = Agreement {
                 id,
                 contract_id,
                 mchid: n.mchid,
@@ -204,7 +219,9 @@ pub async fn propose(app: &App, n: NewAgreement) -> Result<Agreement, AgreementF
                 signed_at: None,
                 terminated_at: None,
                 terminated_by: None,
-            }))
+            };
+            record_in_job(tx, &a, &digest)?;
+            Ok(Ok(a))
         })
         .await?
 }
@@ -302,8 +319,7 @@ pub async fn notice(app: &App, mchid: &str, contract_id: &str, amount: i64, desc
 
 /// What the day's charges through `a` add up to (China day).
 pub fn charged_today(tx: &mut JobTx<'_>, a: &Agreement, now: i64) -> Result<i64, StoreError> {
-    let row = tx.query_one("SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS charged FROM orders WHERE agreement_id = $1 AND success_at >= $2", &[a.id.into(), cst_day_start(now).into()])?;
-    Ok(row.map(|r| r.opt_int("charged")).transpose()?.flatten().unwrap_or(0))
+    orders::charged_through(tx, a.id, cst_day_start(now))
 }
 
 /// Charges `n` (an order of trade type PAP) through the agreement inside a job: the order is created
@@ -388,7 +404,7 @@ pub fn charge_remembering(
             Ok(Ok((paid, None)))
         }
         Err(reason) => {
-            tx.execute("UPDATE orders SET trade_state = 'PAYERROR', payer_user = $1, agreement_id = $2 WHERE id = $3", &[user.id.into(), within_limits.then_some(a.id).into(), id.into()])?;
+            orders::mark_pay_error(tx, id, user.id, within_limits.then_some(a.id))?;
             Ok(Ok((Order { trade_state: TradeState::PayError, payer_user: Some(user.id), ..failed }, Some(reason))))
         }
     }

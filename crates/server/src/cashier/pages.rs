@@ -389,8 +389,7 @@ pub async fn result(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Q
         Err(e) => return system_error(&ctx, e),
     };
     let transaction_id = param(&q, "transaction_id");
-    let row = app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()]);
-    let order = match row.and_then(|r| r.map(|r| orders::from_row(&r).map(|(o, _)| o)).transpose()) {
+    let order = match orders::by_transaction_id_any(&app, transaction_id) {
         Ok(Some(o)) if o.payer_user == Some(user.id) && o.success_at.is_some() => o,
         Ok(_) => return nothing(),
         Err(e) => return system_error(&ctx, e),

@@ -217,10 +217,7 @@ pub fn card_by_account_in_job(tx: &mut JobTx<'_>, account_id: u64) -> Result<Opt
 }
 
 pub fn agreement_of(tx: &mut JobTx<'_>, card: &Card) -> Result<Agreement, StoreError> {
-    let row = tx.query_one("SELECT contract_id FROM agreements WHERE id = $1", &[card.agreement_id.into()])?;
-    let cid = row.as_ref().map(|r| r.opt_text("contract_id")).transpose()?.flatten().map(str::to_string);
-    let cid = cid.ok_or_else(|| StoreError::Corrupt("card's agreement".into()))?;
-    agreements::in_job(tx, &cid)?.ok_or_else(|| StoreError::Corrupt("card's agreement".into()))
+    agreements::by_id_in_job(tx, card.agreement_id)?.ok_or_else(|| StoreError::Corrupt("card's agreement".into()))
 }
 
 /// What the rider owes: rides whose charge failed.
@@ -269,24 +266,24 @@ pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result
             let notify_url = crate::merchants::notify_url_in_job(tx, &op.mchid)?;
             let limits = Limits { per_charge: op.fares.max_fare(), per_day: op.daily_cap().max(op.fares.max_fare()) };
             // Proposed and signed at once: the rider opened the service and gave the PIN.
-            tx.execute(
-                "INSERT INTO agreements (id, contract_id, mchid, appid, out_contract_code, user_id, description, per_charge_limit, per_day_limit, notify_url, state, \
-                 proposed_at, signed_at, terminated_at, terminated_by, request_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PROPOSED', $11, NULL, NULL, NULL, '')",
-                &[
-                    agreement_id.into(),
-                    contract_id.as_str().into(),
-                    op.mchid.as_str().into(),
-                    appid.as_str().into(),
-                    format!("CARD{card_no}").into(),
-                    user_id.into(),
-                    "乘车码免密支付".into(),
-                    limits.per_charge.into(),
-                    limits.per_day.into(),
-                    notify_url.into(),
-                    now.into(),
-                ],
-            )?;
-            let a = agreements::in_job(tx, &contract_id)?.ok_or_else(|| StoreError::Corrupt("agreement".into()))?;
+            let a = Agreement {
+                id: agreement_id,
+                contract_id,
+                mchid: op.mchid.clone(),
+                appid,
+                out_contract_code: format!("CARD{card_no}"),
+                user_id,
+                description: "乘车码免密支付".into(),
+                limits,
+                notify_url,
+                state: AgreementState::Proposed,
+                proposed_at: now,
+                signed_at: None,
+                terminated_at: None,
+                terminated_by: None,
+            };
+            // No digest: not proposed through the merchant API, so no repeated request to compare.
+            agreements::record_in_job(tx, &a, "")?;
             if let Err(e) = agreements::sign_in_job(tx, a, notification, now)? {
                 return Err(StoreError::Corrupt(format!("signing the transit agreement: {e:?}")));
             }
