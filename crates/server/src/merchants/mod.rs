@@ -1,4 +1,10 @@
 //! Merchants: who may call the v3 API, with which key, and how the platform signs for them.
+//!
+//! Here: the merchants, their appids, their unsettled ledger account, the in-memory cache (a `Part`) and
+//! the reads other capabilities use (`settlement_in_job`, `name_in_job`, the join fragments); `admin.rs`
+//! creating a merchant. Invariants: a merchant's APIv3 key is stored sealed; the cache holds rows as the
+//! database has them (nothing changes a merchant after its creation yet: a change will have to reach
+//! every process's cache).
 
 mod admin;
 

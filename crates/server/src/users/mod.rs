@@ -1,6 +1,15 @@
 //! Users and their wallets: registration by phone (login by SMS code and sessions are `login.rs`), the
 //! SMS outbox (there is no gateway), the payment PIN (argon2; five wrong tries lock PIN payments for
 //! three hours), openids per app, and the CNY wallet — a no-overdraft ledger account.
+//!
+//! Here: users, wallets, openids and the SMS outbox (`mod.rs`); `login.rs` codes, limits and sessions;
+//! `pins.rs` the one way a PIN is checked; `wallet.rs` the wallet API's login, balance, history and PIN
+//! state; `admin.rs` user creation and the SMS outbox for operators; `pages.rs` the login pages.
+//!
+//! Invariants: one wallet per phone (its canonical spelling); a wallet never goes below zero (the ledger
+//! account's flag); every login limit and PIN try is a row counted in the job that checks it; sessions
+//! are stored only as hashes. Other capabilities read a user through `in_job`, `by_openid_in_job`,
+//! `wallet_in_job` and the join fragments here, never through the tables.
 
 mod admin;
 pub mod login;
