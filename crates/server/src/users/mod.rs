@@ -3,6 +3,7 @@
 //! three hours), openids per app, and the CNY wallet — a no-overdraft ledger account.
 
 mod admin;
+pub mod home;
 pub mod login;
 mod pages;
 pub mod pins;
@@ -218,6 +219,7 @@ pub fn routes() -> crate::http::Routes {
             .route("/admin/users", post(admin::create_user))
             .route("/admin/sms", get(admin::sms_outbox)),
         pages: axum::Router::new()
+            .route("/", get(home::home))
             .route("/cashier/sms", post(pages::send_code))
             .route("/cashier/login", post(pages::login))
             .route("/cashier/register", post(pages::register))

@@ -147,6 +147,32 @@ macro_rules! catalogue {
 }
 
 catalogue! {
+    // The wallet app (`/`): its shell and home.
+    WalletTitle => "钱包", "Wallet";
+    WalletLoginTitle => "登录钱包", "Log in to your wallet";
+    WalletLoginHint => "输入手机号，获取短信验证码。还没有钱包？验证后可以当场开通。", "Enter your phone number to get an SMS code. No wallet yet? You can open one right after the code.";
+    TabHome => "首页", "Home";
+    TabPayCode => "付款码", "Pay";
+    WalletOf => "{phone} 的钱包", "Wallet of {phone}";
+    AvailableBalance => "可用余额", "Available balance";
+    LogOut => "退出登录", "Log out";
+
+    // The payment code (`/code`).
+    PayCodeTitle => "向商家付款", "Pay a shop";
+    PayCodeHint => "请把付款码出示给收银员扫描。它每分钟自动更新，只能使用一次。", "Show this code to the cashier to scan. It changes every minute and works only once.";
+    PayCodeDigits => "付款码数字", "Code digits";
+    PayCodeBarcodeAlt => "付款码条形码", "Payment code as a barcode";
+    PayCodeQrAlt => "付款码二维码", "Payment code as a QR code";
+    PayCodeRefresh => "刷新付款码", "New code";
+    PayCodeWaitingTitle => "请输入支付密码", "Enter your PIN";
+    PayCodeWaiting => "{merchant} 向你收款 {amount}。请输入支付密码完成付款；45 秒内未确认将自动撤销，不会扣款。", "{merchant} is charging you {amount}. Enter your PIN to pay; if you do not confirm within 45 seconds the payment is cancelled and nothing is charged.";
+    PayCodeConfirm => "确认付款 {amount}", "Pay {amount}";
+    PayCodePaidTitle => "付款成功", "Paid";
+    PayCodePaid => "已向 {merchant} 付款 {amount}。", "You paid {merchant} {amount}.";
+    PayCodeNoPin => "这笔付款需要支付密码，但你的钱包还没有设置支付密码，付款已无法完成。", "This payment needs a payment PIN and your wallet has none, so it cannot be completed.";
+    PayCodeGone => "这笔付款已结束（已确认、已撤销或已超时）。", "This payment is over (confirmed, cancelled or timed out).";
+    BackToWallet => "返回钱包", "Back to the wallet";
+
     // The page shell.
     SwitchLanguage => "English", "中文";
     ChinaTime => "{time}（北京时间）", "{time} (China time)";
