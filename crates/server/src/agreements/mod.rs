@@ -123,6 +123,39 @@ pub fn in_job(tx: &mut JobTx<'_>, contract_id: &str) -> Result<Option<Agreement>
     tx.query_one(&format!("SELECT {COLUMNS} FROM agreements WHERE contract_id = $1"), &[contract_id.into()])?.map(|r| from_row(&r).map(|(a, _)| a)).transpose()
 }
 
+/// The agreement by its id, inside a job.
+pub fn by_id_in_job(tx: &mut JobTx<'_>, id: u128) -> Result<Option<Agreement>, StoreError> {
+    tx.query_one(&format!("SELECT {COLUMNS} FROM agreements WHERE id = $1"), &[id.into()])?.map(|r| from_row(&r).map(|(a, _)| a)).transpose()
+}
+
+/// Inside a job: writes a new agreement as `a` has it (proposed: the caller has checked the limits,
+/// found the user and drawn the ids). `digest` is what makes a repeated proposal the same request.
+pub fn record_in_job(tx: &mut JobTx<'_>, a: &Agreement, digest: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO agreements (id, contract_id, mchid, appid, out_contract_code, user_id, description, per_charge_limit, per_day_limit, notify_url, state, \
+         proposed_at, signed_at, terminated_at, terminated_by, request_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        &[
+            a.id.into(),
+            a.contract_id.as_str().into(),
+            a.mchid.as_str().into(),
+            a.appid.as_str().into(),
+            a.out_contract_code.as_str().into(),
+            a.user_id.into(),
+            a.description.as_str().into(),
+            a.limits.per_charge.into(),
+            a.limits.per_day.into(),
+            a.notify_url.clone().into(),
+            a.state.as_str().into(),
+            a.proposed_at.into(),
+            a.signed_at.into(),
+            a.terminated_at.into(),
+            a.terminated_by.clone().into(),
+            digest.into(),
+        ],
+    )?;
+    Ok(())
+}
+
 /// The agreement by contract_id (read side).
 pub fn get(app: &App, contract_id: &str) -> Result<Option<Agreement>, StoreError> {
     let row = app.store.query_one(&format!("SELECT {COLUMNS} FROM agreements WHERE contract_id = $1"), &[contract_id.into()])?;
@@ -137,7 +170,7 @@ pub fn by_out_contract_code(app: &App, mchid: &str, code: &str) -> Result<Option
 /// The user's agreements (the wallet's list), newest first.
 pub fn of_user(app: &App, user: u128) -> Result<Vec<(Agreement, String)>, StoreError> {
     let rows = app.store.query(
-        &format!("SELECT {COLUMNS}, (SELECT name FROM merchants m WHERE m.mchid = agreements.mchid) AS merchant_name FROM agreements WHERE user_id = $1 ORDER BY proposed_at DESC"),
+        &format!("SELECT {COLUMNS}, {} AS merchant_name FROM agreements WHERE user_id = $1 ORDER BY proposed_at DESC", crate::merchants::name_of("agreements.mchid")),
         &[user.into()],
     )?;
     rows.iter().map(|r| Ok((from_row(r)?.0, r.opt_text("merchant_name")?.unwrap_or_default().to_string()))).collect()
@@ -150,9 +183,7 @@ pub fn openid_in_job(tx: &mut JobTx<'_>, a: &Agreement) -> Result<String, StoreE
 
 fn notify(tx: &mut JobTx<'_>, id: u128, a: &Agreement, event: &str, summary: &str, now: i64) -> Result<(), StoreError> {
     let Some(url) = a.notify_url.as_deref().filter(|u| !u.is_empty()) else { return Ok(()) };
-    let key = tx.query_one("SELECT apiv3_key FROM merchants WHERE mchid = $1", &[a.mchid.as_str().into()])?;
-    let key = key.map(|r| r.opt_text("apiv3_key").map(|k| k.map(str::to_string))).transpose()?.flatten().ok_or_else(|| StoreError::Corrupt("agreement of an unknown merchant".into()))?;
-    let key = crate::platform::secrets::open("merchants", "apiv3_key", &a.mchid, &key)?;
+    let key = crate::merchants::settlement_in_job(tx, &a.mchid)?.ok_or_else(|| StoreError::Corrupt("agreement of an unknown merchant".into()))?.apiv3_key(&a.mchid)?;
     let openid = openid_in_job(tx, a)?;
     crate::notifications::enqueue(tx, id, &a.mchid, &key, url, event, summary, "agreement", &a.contract_id, &agreement_json(a, Some(&openid)), now)
 }
@@ -170,29 +201,10 @@ pub async fn propose(app: &App, n: NewAgreement) -> Result<Agreement, AgreementF
                 let (a, existing) = from_row(&row)?;
                 return Ok(if existing == digest { Ok(a) } else { Err(AgreementFail::CodeUsed) });
             }
-            let Some(user) = tx.query_one("SELECT user_id FROM openids WHERE openid = $1 AND appid = $2", &[n.openid.as_str().into(), n.appid.as_str().into()])? else {
+            let Some(user_id) = users::by_openid_in_job(tx, &n.openid, &n.appid)? else {
                 return Ok(Err(AgreementFail::UnknownUser));
             };
-            let user_id = user.id("user_id")?;
-            tx.execute(
-                "INSERT INTO agreements (id, contract_id, mchid, appid, out_contract_code, user_id, description, per_charge_limit, per_day_limit, notify_url, state, \
-                 proposed_at, signed_at, terminated_at, terminated_by, request_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PROPOSED', $11, NULL, NULL, NULL, $12)",
-                &[
-                    id.into(),
-                    contract_id.as_str().into(),
-                    n.mchid.as_str().into(),
-                    n.appid.as_str().into(),
-                    n.out_contract_code.as_str().into(),
-                    user_id.into(),
-                    n.description.as_str().into(),
-                    n.limits.per_charge.into(),
-                    n.limits.per_day.into(),
-                    n.notify_url.clone().into(),
-                    now.into(),
-                    digest.into(),
-                ],
-            )?;
-            Ok(Ok(Agreement {
+            let a = Agreement {
                 id,
                 contract_id,
                 mchid: n.mchid,
@@ -207,7 +219,9 @@ pub async fn propose(app: &App, n: NewAgreement) -> Result<Agreement, AgreementF
                 signed_at: None,
                 terminated_at: None,
                 terminated_by: None,
-            }))
+            };
+            record_in_job(tx, &a, &digest)?;
+            Ok(Ok(a))
         })
         .await?
 }
@@ -293,8 +307,8 @@ pub async fn notice(app: &App, mchid: &str, contract_id: &str, amount: i64, desc
                 "INSERT INTO agreement_notices (id, agreement_id, amount, description, created_at) VALUES ($1, $2, $3, $4, $5)",
                 &[id.into(), a.id.into(), amount.into(), description.as_str().into(), now.into()],
             )?;
-            let phone = tx.query_one("SELECT phone FROM users WHERE id = $1", &[a.user_id.into()])?.map(|r| r.opt_text("phone").map(|p| p.unwrap_or_default().to_string())).transpose()?.unwrap_or_default();
-            let merchant = tx.query_one("SELECT name FROM merchants WHERE mchid = $1", &[a.mchid.as_str().into()])?.map(|r| r.opt_text("name").map(|n| n.unwrap_or_default().to_string())).transpose()?.unwrap_or_default();
+            let phone = users::in_job(tx, a.user_id)?.map(|u| u.phone).unwrap_or_default();
+            let merchant = crate::merchants::name_in_job(tx, &a.mchid)?.unwrap_or_default();
             let text = format!("{merchant} will charge {} CNY through your agreement {}: {description}", saoma_core::yuan::format(amount), a.contract_id);
             users::message_in_job(tx, sms, &phone, "pre-debit", &text, now)?;
             Ok(Ok(serde_json::json!({ "notice_id": format!("{id:032x}"), "contract_id": a.contract_id, "amount": { "total": amount, "currency": "CNY" }, "description": description, "create_time": format_rfc3339_cst(now) })))
@@ -305,8 +319,7 @@ pub async fn notice(app: &App, mchid: &str, contract_id: &str, amount: i64, desc
 
 /// What the day's charges through `a` add up to (China day).
 pub fn charged_today(tx: &mut JobTx<'_>, a: &Agreement, now: i64) -> Result<i64, StoreError> {
-    let row = tx.query_one("SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS charged FROM orders WHERE agreement_id = $1 AND success_at >= $2", &[a.id.into(), cst_day_start(now).into()])?;
-    Ok(row.map(|r| r.opt_int("charged")).transpose()?.flatten().unwrap_or(0))
+    orders::charged_through(tx, a.id, cst_day_start(now))
 }
 
 /// Charges `n` (an order of trade type PAP) through the agreement inside a job: the order is created
@@ -391,7 +404,7 @@ pub fn charge_remembering(
             Ok(Ok((paid, None)))
         }
         Err(reason) => {
-            tx.execute("UPDATE orders SET trade_state = 'PAYERROR', payer_user = $1, agreement_id = $2 WHERE id = $3", &[user.id.into(), within_limits.then_some(a.id).into(), id.into()])?;
+            orders::mark_pay_error(tx, id, user.id, within_limits.then_some(a.id))?;
             Ok(Ok((Order { trade_state: TradeState::PayError, payer_user: Some(user.id), ..failed }, Some(reason))))
         }
     }

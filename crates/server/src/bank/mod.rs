@@ -104,10 +104,7 @@ fn simulate_request_binding(store: &Store, binding: String, card_no: String, pho
         )?;
         // The bank's text message; its purpose keeps it from ever serving as a login code.
         let message = format!("【模拟银行】验证码 {code}，用于绑定尾号 {tail} 的银行卡，5 分钟内有效。");
-        tx.execute(
-            "INSERT INTO sms_outbox (id, phone, code, purpose, created_at, expires_at, used_at, message) VALUES ($1, $2, $3, 'card_bind', $4, $5, NULL, $6)",
-            &[sms.into(), phone.into(), code.into(), now.into(), (now + BINDING_CODE_SECS).into(), message.into()],
-        )?;
+        crate::users::code_in_job(tx, sms, &phone, "card_bind", &code, &message, now, now + BINDING_CODE_SECS)?;
         Ok(Ok(()))
     }))?
     .ok();
@@ -135,7 +132,7 @@ fn simulate_confirm_binding(store: &Store, binding: String, code: String, now: i
         }
         if r.opt_text("code")? == Some(code.as_str()) {
             tx.execute("UPDATE simulated_bank_bindings SET outcome = 'bound', tries = $1 WHERE binding = $2", &[(tries + 1).into(), binding.as_str().into()])?;
-            tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE phone = $2 AND code = $3 AND purpose = 'card_bind' AND used_at IS NULL", &[now.into(), r.value("phone")?.clone(), code.into()])?;
+            crate::users::code_used_in_job(tx, r.text("phone")?, "card_bind", &code, now)?;
             return Ok(Ok(BindingAnswer::Bound));
         }
         let tries = tries + 1;
@@ -290,6 +287,13 @@ pub fn replay(app: &App, user: u128, kind: Kind, card_no: &str, amount: i64, req
         Some(_) => Err(BankError::RequestIdReused),
         None => Ok(None),
     }
+}
+
+/// `user`'s top-ups and withdrawals, each with when it was started, newest first, at most `limit` (the
+/// wallet's history).
+pub fn operations_of(app: &App, user: u128, limit: i64) -> Result<Vec<(i64, Operation)>, StoreError> {
+    let rows = app.store.query(&format!("SELECT {OP_COLUMNS}, created_at FROM bank_operations WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"), &[user.into(), limit.into()])?;
+    rows.iter().map(|r| Ok((r.int("created_at")?, op_from_row(r)?))).collect()
 }
 
 /// Starts a top-up or a withdrawal, asks the bank, and settles what the bank answered. Both need the

@@ -30,7 +30,7 @@ pub(super) async fn ledger_transfers(State(app): State<Arc<App>>, axum::extract:
         return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "from must not be after to");
     }
     let account = match (&q.mchid, &q.account) {
-        (Some(m), None) => match crate::bills::merchant_account(&app, m) {
+        (Some(m), None) => match crate::merchants::unsettled_account(&app, m) {
             Ok(Some(a)) => a,
             Ok(None) => return error(StatusCode::NOT_FOUND, "MCH_NOT_EXISTS", "no such merchant"),
             Err(e) => {

@@ -24,9 +24,11 @@
 mod admin;
 mod v3;
 
+use crate::payments::orders;
+use crate::platform::accounts::Booked;
 use crate::App;
 use saoma_core::bill::{self, AccountType, FundKind, FundRow, OrderInfo, TradeBillType, TradeEntry, TradeRow};
-use saoma_store::{Row, StoreError};
+use saoma_store::StoreError;
 use saoma_wechatpay::keys::{KeyError, PrivateKey, PublicKey};
 use std::io::Write;
 
@@ -130,33 +132,13 @@ struct Refunded {
     fee_refund_transfer: Option<(u128, i64)>,
 }
 
-const ORDER_INFO: &str = "o.appid, o.transaction_id, o.out_trade_no, o.payer_openid, o.trade_type, o.currency, o.description, o.attach, o.fee_rate_bp";
-
-fn order_info(r: &Row, mchid: &str) -> Result<OrderInfo, StoreError> {
-    let text = |name: &str| r.opt_text(name).map(|t| t.unwrap_or("").to_string());
-    Ok(OrderInfo {
-        appid: text("appid")?,
-        mchid: mchid.to_string(),
-        transaction_id: text("transaction_id")?,
-        out_trade_no: text("out_trade_no")?,
-        openid: text("payer_openid")?,
-        trade_type: text("trade_type")?,
-        // As the order query answers (orders::transaction_json).
-        bank_type: "OTHERS".into(),
-        currency: text("currency")?,
-        description: text("description")?,
-        attach: text("attach")?,
-        fee_rate_bp: r.opt_int("fee_rate_bp")?.unwrap_or(0),
-    })
-}
-
-/// The ledger transfer in columns `{name}_transfer` (id), `{name}_ts` (ts), `{name}_amount` (amount): it
-/// must exist and move `amount` — a bill never shows money the ledger does not have. `None` where the
-/// business row names no transfer (a fee of 0).
-fn transfer(r: &Row, name: &str, amount: i64, what: &str) -> Result<Option<(u128, i64)>, StoreError> {
-    let Some(id) = r.opt_id(&format!("{name}_transfer"))? else { return Ok(None) };
-    let ts = r.opt_int(&format!("{name}_ts"))?.ok_or_else(|| corrupt(format!("{what} transfer {id:032x} is not in the ledger")))?;
-    let moved = r.opt_int(&format!("{name}_amount"))?.unwrap_or(-1);
+/// A ledger transfer as a business row names it and the ledger has it: it must exist and move `amount`
+/// — a bill never shows money the ledger does not have. `None` where the business row names no
+/// transfer (a fee of 0).
+fn transfer(booked: Option<Booked>, amount: i64, what: &str) -> Result<Option<(u128, i64)>, StoreError> {
+    let Some(Booked { id, ts, amount: moved }) = booked else { return Ok(None) };
+    let ts = ts.ok_or_else(|| corrupt(format!("{what} transfer {id:032x} is not in the ledger")))?;
+    let moved = moved.unwrap_or(-1);
     if moved != amount {
         return Err(corrupt(format!("{what} transfer {id:032x} moved {moved}, the business row says {amount}")));
     }
@@ -164,52 +146,36 @@ fn transfer(r: &Row, name: &str, amount: i64, what: &str) -> Result<Option<(u128
 }
 
 fn paid_orders(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<Paid>, StoreError> {
-    let sql = format!(
-        "SELECT o.success_at, {ORDER_INFO}, o.total, o.fee, o.payment_transfer, p.ts AS payment_ts, p.amount AS payment_amount, \
-         o.fee_transfer, f.ts AS fee_ts, f.amount AS fee_amount \
-         FROM orders o LEFT JOIN transfers p ON p.id = o.payment_transfer LEFT JOIN transfers f ON f.id = o.fee_transfer \
-         WHERE o.mchid = $1 AND o.success_at >= $2 AND o.success_at < $3"
-    );
-    let rows = app.store.query(&sql, &[mchid.into(), from.into(), to.into()])?;
-    rows.iter()
-        .map(|r| {
-            let (total, fee) = (r.int("total")?, r.int("fee")?);
-            let order = order_info(r, mchid)?;
-            let payment = transfer(r, "payment", total, "payment")?.ok_or_else(|| corrupt(format!("paid order {} has no payment transfer", order.transaction_id)))?;
-            let fee_transfer = transfer(r, "fee", fee, "fee")?;
+    orders::paid_between(app, mchid, from, to)?
+        .into_iter()
+        .map(|p| {
+            let (total, fee, order) = (p.total, p.fee, p.info);
+            let payment = transfer(p.payment, total, "payment")?.ok_or_else(|| corrupt(format!("paid order {} has no payment transfer", order.transaction_id)))?;
+            let fee_transfer = transfer(p.fee_transfer, fee, "fee")?;
             if fee_transfer.is_none() && fee != 0 {
                 return Err(corrupt(format!("order {} charged a fee of {fee} without a transfer", order.transaction_id)));
             }
-            Ok(Paid { at: r.int("success_at")?, order, total, fee, payment, fee_transfer })
+            Ok(Paid { at: p.success_at, order, total, fee, payment, fee_transfer })
         })
         .collect()
 }
 
 fn refunds(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<Refunded>, StoreError> {
-    let sql = format!(
-        "SELECT r.success_at, {ORDER_INFO}, r.created_at, r.refund_id, r.out_refund_no, r.amount, r.fee_refund, \
-         r.refund_transfer, t.ts AS refund_ts, t.amount AS refund_amount, r.fee_refund_transfer, g.ts AS fee_refund_ts, g.amount AS fee_refund_amount \
-         FROM refunds r JOIN orders o ON o.id = r.order_id \
-         LEFT JOIN transfers t ON t.id = r.refund_transfer LEFT JOIN transfers g ON g.id = r.fee_refund_transfer \
-         WHERE r.mchid = $1 AND r.status = 'SUCCESS' AND r.success_at >= $2 AND r.success_at < $3"
-    );
-    let rows = app.store.query(&sql, &[mchid.into(), from.into(), to.into()])?;
-    rows.iter()
+    crate::refunds::succeeded_between(app, mchid, from, to)?
+        .into_iter()
         .map(|r| {
-            let text = |name: &str| r.opt_text(name).map(|t| t.unwrap_or("").to_string());
-            let (amount, fee_refund) = (r.int("amount")?, r.int("fee_refund")?);
-            let refund_id = text("refund_id")?;
-            let refund = transfer(r, "refund", amount, "refund")?.ok_or_else(|| corrupt(format!("refund {refund_id} has no transfer")))?;
-            let fee_refund_transfer = transfer(r, "fee_refund", fee_refund, "fee refund")?;
+            let (amount, fee_refund, refund_id) = (r.amount, r.fee_refund, r.refund_id);
+            let refund = transfer(r.refund, amount, "refund")?.ok_or_else(|| corrupt(format!("refund {refund_id} has no transfer")))?;
+            let fee_refund_transfer = transfer(r.fee_refund_transfer, fee_refund, "fee refund")?;
             if fee_refund_transfer.is_none() && fee_refund != 0 {
                 return Err(corrupt(format!("refund {refund_id} gave back a fee of {fee_refund} without a transfer")));
             }
             Ok(Refunded {
-                at: r.int("success_at")?,
-                requested_at: r.int("created_at")?,
-                order: order_info(r, mchid)?,
+                at: r.success_at,
+                requested_at: r.created_at,
+                order: r.order,
                 refund_id,
-                out_refund_no: text("out_refund_no")?,
+                out_refund_no: r.out_refund_no,
                 amount,
                 fee_refund,
                 refund,
@@ -280,13 +246,7 @@ pub fn fund_rows(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<FundR
 /// The basic account's balance when the day began: everything paid in before, less fees, refunds and
 /// plus fees given back (the only movements of a merchant's account until settlement exists).
 pub fn opening_balance(app: &App, mchid: &str, before: i64) -> Result<i64, StoreError> {
-    let sum = |sql: &str| -> Result<i64, StoreError> {
-        let r = app.store.query_one(sql, &[mchid.into(), before.into()])?;
-        Ok(r.map(|r| r.opt_int("amount")).transpose()?.flatten().unwrap_or(0))
-    };
-    let paid = sum("SELECT CAST(COALESCE(SUM(total - fee), 0) AS BIGINT) AS amount FROM orders WHERE mchid = $1 AND success_at < $2")?;
-    let refunded = sum("SELECT CAST(COALESCE(SUM(amount - fee_refund), 0) AS BIGINT) AS amount FROM refunds WHERE mchid = $1 AND status = 'SUCCESS' AND success_at < $2")?;
-    Ok(paid - refunded)
+    Ok(orders::paid_net_before(app, mchid, before)? - crate::refunds::refunded_net_before(app, mchid, before)?)
 }
 
 /// The ledger's side of a reconciliation (the admin API's `GET /admin/ledger/transfers`): every transfer
@@ -340,12 +300,6 @@ pub fn ledger_window(app: &App, account: u128, from_ns: i64, to_ns: i64) -> Resu
         "balance_now": now.map(|a| a.credits_posted.saturating_sub(a.debits_posted)),
         "transfers": listed.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
     }))
-}
-
-/// The ledger account of a merchant's basic account (its unsettled account, until settlement exists).
-pub fn merchant_account(app: &App, mchid: &str) -> Result<Option<u128>, StoreError> {
-    let r = app.store.query_one("SELECT unsettled_account FROM merchants WHERE mchid = $1", &[mchid.into()])?;
-    Ok(r.map(|r| r.opt_id("unsettled_account")).transpose()?.flatten())
 }
 
 /// The download URL's token: everything needed to make the bill again, when it stops working, the

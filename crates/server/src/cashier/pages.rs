@@ -124,8 +124,7 @@ impl Unpayable {
 /// order's app). The payment job decides again under the writer; this shapes the page.
 fn payer_mismatch(app: &App, order: &Order, user: &User) -> Result<bool, saoma_store::StoreError> {
     let Some(expected) = &order.payer_openid else { return Ok(false) };
-    let row = app.store.query_one("SELECT openid FROM openids WHERE user_id = $1 AND appid = $2", &[user.id.into(), order.appid.as_str().into()])?;
-    Ok(row.map(|r| r.opt_text("openid").map(|o| o.map(str::to_string))).transpose()?.flatten().as_ref() != Some(expected))
+    Ok(crate::users::openid_made(app, user.id, &order.appid)?.as_ref() != Some(expected))
 }
 
 /// The top of every payment page: whom, what, how much.
@@ -390,8 +389,7 @@ pub async fn result(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Q
         Err(e) => return system_error(&ctx, e),
     };
     let transaction_id = param(&q, "transaction_id");
-    let row = app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()]);
-    let order = match row.and_then(|r| r.map(|r| orders::from_row(&r).map(|(o, _)| o)).transpose()) {
+    let order = match orders::by_transaction_id_any(&app, transaction_id) {
         Ok(Some(o)) if o.payer_user == Some(user.id) && o.success_at.is_some() => o,
         Ok(_) => return nothing(),
         Err(e) => return system_error(&ctx, e),

@@ -6,7 +6,7 @@ use crate::platform::accounts::kind;
 use crate::platform::KeyMode;
 use saoma_ledger::{AccountFlags, AccountId, Currency, NewAccount};
 use crate::App;
-use saoma_store::{IdGen, Store, StoreError};
+use saoma_store::{IdGen, JobTx, Row, Store, StoreError};
 
 /// The platform's default fee: 0.6%, as WeChat Pay's standard rate.
 pub const DEFAULT_FEE_BP: i64 = 60;
@@ -188,4 +188,85 @@ pub fn get(app: &App, mchid: &str) -> Result<Option<Arc<Merchant>>, StoreError> 
 /// Creates a merchant: its keys (the APIv3 key sealed), its unsettled account and its appids, in one job.
 pub async fn create(app: &App, name: String, notify_url: Option<String>, key_mode: KeyMode, h5_domains: Vec<String>) -> Result<Created, StoreError> {
     app.part::<Merchants>().create(&app.store, &app.ids, name, notify_url, key_mode, h5_domains, app.business_now_secs()).await
+}
+
+/// A merchant's ledger account (its unsettled account, until settlement exists).
+pub fn unsettled_account(app: &App, mchid: &str) -> Result<Option<u128>, StoreError> {
+    let r = app.store.query_one("SELECT unsettled_account FROM merchants WHERE mchid = $1", &[mchid.into()])?;
+    Ok(r.map(|r| r.opt_id("unsettled_account")).transpose()?.flatten())
+}
+
+/// Whether the merchant exists (inside a job: the caller writes something that names it).
+pub fn exists_in_job(tx: &mut JobTx<'_>, mchid: &str) -> Result<bool, StoreError> {
+    Ok(tx.query_one("SELECT mchid FROM merchants WHERE mchid = $1", &[mchid.into()])?.is_some())
+}
+
+/// The merchant's name, inside a job (a text to the user names who charges them).
+pub fn name_in_job(tx: &mut JobTx<'_>, mchid: &str) -> Result<Option<String>, StoreError> {
+    tx.query_one("SELECT name FROM merchants WHERE mchid = $1", &[mchid.into()])?.map(|r| r.opt_text("name").map(|n| n.map(str::to_string))).transpose().map(Option::flatten)
+}
+
+/// The merchant's notify_url, inside a job.
+pub fn notify_url_in_job(tx: &mut JobTx<'_>, mchid: &str) -> Result<Option<String>, StoreError> {
+    tx.query_one("SELECT notify_url FROM merchants WHERE mchid = $1", &[mchid.into()])?.map(|r| r.opt_text("notify_url").map(|n| n.map(str::to_string))).transpose().map(Option::flatten)
+}
+
+/// The merchant's first appid (in appid order), inside a job: the app the platform acts in for it.
+pub fn first_appid_in_job(tx: &mut JobTx<'_>, mchid: &str) -> Result<Option<String>, StoreError> {
+    tx.query_one("SELECT appid FROM merchant_appids WHERE mchid = $1 ORDER BY appid LIMIT 1", &[mchid.into()])?.map(|r| r.opt_text("appid").map(|a| a.map(str::to_string))).transpose().map(Option::flatten)
+}
+
+/// Every merchant's appids, in order, inside a job.
+pub fn all_appids_in_job(tx: &mut JobTx<'_>) -> Result<Vec<String>, StoreError> {
+    tx.query("SELECT appid FROM merchant_appids ORDER BY appid", &[])?.iter().filter_map(|r| r.opt_text("appid").transpose()).map(|a| a.map(str::to_string)).collect()
+}
+
+/// What moving money to or from a merchant needs: the ledger account its payments are credited to until
+/// settlement, its fee rate, and its APIv3 key (sealed as stored: [`Settlement::apiv3_key`] opens it,
+/// only when a notification is written).
+#[derive(Clone, Debug)]
+pub struct Settlement {
+    pub unsettled: AccountId,
+    pub fee_rate_bp: i64,
+    sealed_apiv3_key: String,
+}
+
+impl Settlement {
+    /// The merchant's APIv3 key, opened (`mchid` is the merchant's: the seal is bound to its row).
+    pub fn apiv3_key(&self, mchid: &str) -> Result<String, StoreError> {
+        crate::platform::secrets::open("merchants", "apiv3_key", mchid, &self.sealed_apiv3_key)
+    }
+}
+
+/// The merchant's [`Settlement`], inside a job.
+pub fn settlement_in_job(tx: &mut JobTx<'_>, mchid: &str) -> Result<Option<Settlement>, StoreError> {
+    tx.query_one(&format!("SELECT {SETTLEMENT_COLUMNS} FROM merchants m WHERE m.mchid = $1"), &[mchid.into()])?.map(|r| settlement_from_row(&r)).transpose()
+}
+
+// Where another capability keeps one statement over its own table and `merchants` on purpose (a read on a
+// hot path, where each statement is a round trip on PostgreSQL; a list with each row's merchant name), the
+// merchants' part of that statement comes from here: its column lists, its join and its subquery, with
+// `merchants` always as `m`. Nothing else outside this folder names the table or its columns.
+
+/// The [`Settlement`]'s columns of `merchants m`, in the order [`settlement_from_row`] reads them (the pay job
+/// reads them with the order, the payer and the openid in one statement).
+pub(crate) const SETTLEMENT_COLUMNS: &str = "m.unsettled_account, m.fee_rate_bp, m.apiv3_key";
+
+/// A [`Settlement`] from [`SETTLEMENT_COLUMNS`] (a row's slice where the statement read more).
+pub(crate) fn settlement_from_row(r: &Row) -> Result<Settlement, StoreError> {
+    Ok(Settlement { unsettled: AccountId(r.id("unsettled_account")?), fee_rate_bp: r.opt_int("fee_rate_bp")?.unwrap_or(0), sealed_apiv3_key: r.text("apiv3_key")?.to_string() })
+}
+
+/// `merchants m` joined (inner) to the merchant numbered `mchid`, an expression of the outer statement.
+pub(crate) fn join(mchid: &str) -> String {
+    format!("JOIN merchants m ON m.mchid = {mchid}")
+}
+
+/// The merchant's name, for display, as a column of [`join`]'s `m`.
+pub(crate) const NAME: &str = "m.name";
+
+/// The name of the merchant numbered `mchid` (an expression of the outer statement) as a scalar subquery:
+/// NULL where there is none.
+pub(crate) fn name_of(mchid: &str) -> String {
+    format!("(SELECT name FROM merchants m WHERE m.mchid = {mchid})")
 }

@@ -20,10 +20,10 @@ use crate::platform::accounts::{movement, FEES_CNY};
 use orders::{Order, OrderError};
 use crate::users::pins::{self, PinError, PinProof};
 use crate::users::{self, User};
-use crate::App;
+use crate::{merchants, App};
 use saoma_core::{fees, order as rules};
-use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags};
-use saoma_store::{JobTx, Row, StoreError};
+use saoma_ledger::{Currency, NewTransfer, TransferError, TransferFlags};
+use saoma_store::{JobTx, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PayError {
@@ -114,7 +114,7 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
                 return Ok(Err(OrderError::from(e).into()));
             }
             let user = users::from_row(&row.slice(ORDER_COLS..ORDER_COLS + USER_COLS))?;
-            let merchant = row.slice(ORDER_COLS + USER_COLS..ORDER_COLS + USER_COLS + MERCHANT_COLS);
+            let merchant = merchants::settlement_from_row(&row.slice(ORDER_COLS + USER_COLS..ORDER_COLS + USER_COLS + MERCHANT_COLS))?;
             let openid = row.slice(ORDER_COLS + USER_COLS + MERCHANT_COLS..).opt_text("openid")?.map(str::to_string);
             // A JSAPI order names its payer (payer.openid): nobody else may pay it.
             if let Some(expected) = &order.payer_openid {
@@ -146,21 +146,23 @@ const ORDER_COLS: usize = 23;
 const USER_COLS: usize = 7;
 const MERCHANT_COLS: usize = 3;
 
-/// The pay job's one read: the order by its code, the payer, the merchant's accounts, fee rate and
-/// APIv3 key (as `PayMemo` keeps them), and the payer's openid for the order's app (if one was made).
+/// The pay job's one read: the order by its code, the payer, the merchant's settlement (as `PayMemo`
+/// keeps it), and the payer's openid for the order's app (if one was made). One statement over four
+/// owners' tables on purpose (see [`pay`]): each table's columns and join come from its owner
+/// (`users::join`, `merchants::join`, `users::openid_join`), only the order's from here.
 static PAY_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let (o, u) = (crate::app::qualified_columns("o", orders::COLUMNS), crate::app::qualified_columns("u", users::COLUMNS));
+    let (o, u, m) = (crate::app::qualified_columns("o", orders::COLUMNS), crate::app::qualified_columns("u", users::COLUMNS), merchants::SETTLEMENT_COLUMNS);
     assert_eq!(o.matches(',').count() + 1, ORDER_COLS);
     assert_eq!(u.matches(',').count() + 1, USER_COLS);
-    assert_eq!(MERCHANT_PAY_COLUMNS.matches(',').count() + 1, MERCHANT_COLS);
+    assert_eq!(m.matches(',').count() + 1, MERCHANT_COLS);
     format!(
-        "SELECT {o}, {u}, {MERCHANT_PAY_COLUMNS}, i.openid FROM orders o JOIN users u ON u.id = $2 JOIN merchants m ON m.mchid = o.mchid \
-         LEFT JOIN openids i ON i.user_id = u.id AND i.appid = o.appid WHERE o.code = $1"
+        "SELECT {o}, {u}, {m}, {} FROM orders o {} {} {} WHERE o.code = $1",
+        users::OPENID,
+        users::join("$2"),
+        merchants::join("o.mchid"),
+        users::openid_join("u.id", "o.appid"),
     )
 });
-
-/// What a charge needs of the merchant, in this order (`PayMemo::merchants`).
-const MERCHANT_PAY_COLUMNS: &str = "m.unsettled_account, m.fee_rate_bp, m.apiv3_key";
 
 /// Payment-code payments the user made today (China time) without the PIN: the eleventh asks for it.
 pub fn pin_free_today_in_job(tx: &mut JobTx<'_>, user: u128, now: i64) -> Result<i64, StoreError> {
@@ -169,6 +171,22 @@ pub fn pin_free_today_in_job(tx: &mut JobTx<'_>, user: u128, now: i64) -> Result
 }
 
 const PIN_FREE_TODAY: &str = "SELECT COUNT(*) AS paid FROM orders WHERE payer_user = $1 AND success_at >= $2 AND pin_free = 1";
+
+/// The orders `user` paid, each with its merchant's name, newest first, at most `limit` (the wallet's
+/// history). Paid orders only: a payment-code order that was never charged (USERPAYING, PAYERROR,
+/// revoked before paying) moved no money.
+pub fn paid_by(app: &App, user: u128, limit: i64) -> Result<Vec<(Order, String)>, StoreError> {
+    let rows = app.store.query(
+        &format!(
+            "SELECT {}, {} AS merchant_name FROM orders o {} WHERE o.payer_user = $1 AND o.success_at IS NOT NULL ORDER BY o.success_at DESC LIMIT $2",
+            crate::app::qualified_columns("o", orders::COLUMNS),
+            merchants::NAME,
+            merchants::join("o.mchid"),
+        ),
+        &[user.into(), limit.into()],
+    )?;
+    rows.iter().map(|r| Ok((orders::from_row(r)?.0, r.text("merchant_name")?.to_string()))).collect()
+}
 
 /// The ids a charge may use, drawn before the job (the generator is not the job's).
 #[derive(Clone, Copy)]
@@ -194,10 +212,10 @@ pub fn charge(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_free: bool, id
 }
 
 /// What a job that makes many payments keeps between them rather than reading it again: the
-/// merchants' accounts, fee rates and APIv3 keys, and the payers' openids. Valid within one job.
+/// merchants' settlements (accounts, fee rates and APIv3 keys), and the payers' openids. Valid within one job.
 #[derive(Default)]
 pub struct PayMemo {
-    merchants: std::collections::HashMap<String, Row>,
+    merchants: std::collections::HashMap<String, merchants::Settlement>,
     openids: std::collections::HashMap<(u128, String), String>,
     /// The agreement the next charge goes through (set by the agreements service for each charge).
     pub(crate) agreement: Option<u128>,
@@ -210,15 +228,13 @@ pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_fr
     let m = match memo.merchants.get(&order.mchid) {
         Some(m) => m.clone(),
         None => {
-            let m = tx
-                .query_one(&format!("SELECT {MERCHANT_PAY_COLUMNS} FROM merchants m WHERE m.mchid = $1"), &[order.mchid.as_str().into()])?
-                .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
+            let m = merchants::settlement_in_job(tx, &order.mchid)?.ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
             memo.merchants.insert(order.mchid.clone(), m.clone());
             m
         }
     };
-    let unsettled = AccountId(m.id("unsettled_account")?);
-    let rate = m.opt_int("fee_rate_bp")?.unwrap_or(0).clamp(0, 10_000);
+    let unsettled = m.unsettled;
+    let rate = m.fee_rate_bp.clamp(0, 10_000);
     let fee = fees::fee(order.total, rate as u32);
     let reference = order.id;
     let mut chain = vec![NewTransfer::simple(ids.pay, payer.wallet, unsettled, order.total, Currency::CNY, movement::PAYMENT, reference)];
@@ -260,8 +276,7 @@ pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_fr
     // The notification commits with the payment, or neither does. Payment-code orders have no
     // notify_url: the cashier learns the result from the answer and the query.
     if !paid.notify_url.is_empty() {
-        let apiv3 = m.text("apiv3_key")?;
-        let apiv3 = crate::platform::secrets::open("merchants", "apiv3_key", &paid.mchid, apiv3)?;
+        let apiv3 = m.apiv3_key(&paid.mchid)?;
         crate::notifications::enqueue(
             tx,
             ids.notification,

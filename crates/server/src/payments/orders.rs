@@ -1,7 +1,9 @@
 //! Orders, the application service: v3 field rules and the state machine from `saoma_core::order`,
 //! persisted in one job each. Money moves only when an order is paid (the wallet, next).
 
+use crate::platform::accounts::Booked;
 use crate::App;
+use saoma_core::bill::OrderInfo;
 use saoma_core::order::{self as rules, FieldError, StateError, TradeState, TradeType};
 use saoma_store::{JobTx, Row, StoreError};
 
@@ -304,19 +306,141 @@ pub fn by_transaction_id(app: &App, mchid: &str, transaction_id: &str) -> Result
     row.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
 }
 
+/// Inside a job: the order by its id.
+pub fn in_job(tx: &mut JobTx<'_>, id: u128) -> Result<Option<Order>, StoreError> {
+    tx.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE id = $1"), &[id.into()])?.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
+}
+
+/// Inside a job: the merchant's order with this transaction_id.
+pub fn by_transaction_id_in_job(tx: &mut JobTx<'_>, mchid: &str, transaction_id: &str) -> Result<Option<Order>, StoreError> {
+    tx.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND transaction_id = $2"), &[mchid.into(), transaction_id.into()])?.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
+}
+
+/// Inside a job: the merchant's order with this out_trade_no.
+pub fn by_out_trade_no_in_job(tx: &mut JobTx<'_>, mchid: &str, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
+    tx.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[mchid.into(), out_trade_no.into()])?.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
+}
+
+/// The order with this transaction_id, whichever merchant's (a payer's receipt: the caller checks whose it is).
+pub fn by_transaction_id_any(app: &App, transaction_id: &str) -> Result<Option<Order>, StoreError> {
+    let row = app.store.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE transaction_id = $1"), &[transaction_id.into()])?;
+    row.map(|r| from_row(&r).map(|(o, _)| o)).transpose()
+}
+
+/// Inside a job: the order takes `state` (the caller has decided it by the rules).
+pub fn set_state(tx: &mut JobTx<'_>, id: u128, state: TradeState) -> Result<(), StoreError> {
+    tx.execute("UPDATE orders SET trade_state = $1 WHERE id = $2", &[state.as_str().into(), id.into()])?;
+    Ok(())
+}
+
+/// Inside a job: a charge through an agreement failed — the order is PAYERROR, with its payer, and the
+/// agreement when the charge counted against its limits (`None` for a repayment of debts).
+pub fn mark_pay_error(tx: &mut JobTx<'_>, id: u128, payer: u128, agreement: Option<u128>) -> Result<(), StoreError> {
+    tx.execute("UPDATE orders SET trade_state = 'PAYERROR', payer_user = $1, agreement_id = $2 WHERE id = $3", &[payer.into(), agreement.into(), id.into()])?;
+    Ok(())
+}
+
+/// Inside a job: a refund of `amount` (of which `fee_refund` is the fee given back) is added to the
+/// order's refunded sums and count, which the refund rules read back.
+pub fn record_refund(tx: &mut JobTx<'_>, id: u128, amount: i64, fee_refund: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE orders SET refunded = refunded + $1, fee_refunded = fee_refunded + $2, refund_count = refund_count + 1 WHERE id = $3",
+        &[amount.into(), fee_refund.into(), id.into()],
+    )?;
+    Ok(())
+}
+
+/// Inside a job: what the orders paid through the agreement `agreement` since `since` add up to.
+pub fn charged_through(tx: &mut JobTx<'_>, agreement: u128, since: i64) -> Result<i64, StoreError> {
+    let row = tx.query_one("SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) AS charged FROM orders WHERE agreement_id = $1 AND success_at >= $2", &[agreement.into(), since.into()])?;
+    Ok(row.map(|r| r.opt_int("charged")).transpose()?.flatten().unwrap_or(0))
+}
+
+/// For the statements of other capabilities that read their rows with the order each belongs to in one
+/// (a refund with its order: `refunds`): the order joined as `o` to the row whose order id is in
+/// `order_id`. The `o.`-qualified column lists below read from it.
+pub(crate) fn join(order_id: &str) -> String {
+    format!("JOIN orders o ON o.id = {order_id}")
+}
+
+/// What a refund shows of its order (through [`join`]).
+pub(crate) const REFUNDED_COLUMNS: &str = "o.transaction_id, o.out_trade_no, o.total";
+
+/// What a bill shows of an order (through [`join`], or [`paid_between`]'s own), read by [`bill_info`].
+pub(crate) const BILL_COLUMNS: &str = "o.appid, o.transaction_id, o.out_trade_no, o.payer_openid, o.trade_type, o.currency, o.description, o.attach, o.fee_rate_bp";
+
+/// The order as a bill of `mchid` shows it, from a row read with [`BILL_COLUMNS`].
+pub(crate) fn bill_info(r: &Row, mchid: &str) -> Result<OrderInfo, StoreError> {
+    let text = |name: &str| r.opt_text(name).map(|t| t.unwrap_or("").to_string());
+    Ok(OrderInfo {
+        appid: text("appid")?,
+        mchid: mchid.to_string(),
+        transaction_id: text("transaction_id")?,
+        out_trade_no: text("out_trade_no")?,
+        openid: text("payer_openid")?,
+        trade_type: text("trade_type")?,
+        // As the order query answers (transaction_json).
+        bank_type: "OTHERS".into(),
+        currency: text("currency")?,
+        description: text("description")?,
+        attach: text("attach")?,
+        fee_rate_bp: r.opt_int("fee_rate_bp")?.unwrap_or(0),
+    })
+}
+
+/// An order paid in a bill's window, with the ledger transfers it names as the ledger has them (a bill
+/// checks the one against the other).
+pub struct PaidOrder {
+    pub success_at: i64,
+    pub info: OrderInfo,
+    pub total: i64,
+    pub fee: i64,
+    pub payment: Option<Booked>,
+    pub fee_transfer: Option<Booked>,
+}
+
+/// The merchant's orders paid in `[from, to)` (business seconds), each with its transfers: one
+/// statement, the ledger's transfers joined.
+pub fn paid_between(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<PaidOrder>, StoreError> {
+    let sql = format!(
+        "SELECT o.success_at, {BILL_COLUMNS}, o.total, o.fee, o.payment_transfer, p.ts AS payment_ts, p.amount AS payment_amount, \
+         o.fee_transfer, f.ts AS fee_ts, f.amount AS fee_amount \
+         FROM orders o LEFT JOIN transfers p ON p.id = o.payment_transfer LEFT JOIN transfers f ON f.id = o.fee_transfer \
+         WHERE o.mchid = $1 AND o.success_at >= $2 AND o.success_at < $3"
+    );
+    let rows = app.store.query(&sql, &[mchid.into(), from.into(), to.into()])?;
+    rows.iter()
+        .map(|r| {
+            Ok(PaidOrder {
+                success_at: r.int("success_at")?,
+                info: bill_info(r, mchid)?,
+                total: r.int("total")?,
+                fee: r.int("fee")?,
+                payment: Booked::read(r, "payment")?,
+                fee_transfer: Booked::read(r, "fee")?,
+            })
+        })
+        .collect()
+}
+
+/// What the merchant's orders paid before `before` brought in, fees taken (a fund-flow bill's opening balance).
+pub fn paid_net_before(app: &App, mchid: &str, before: i64) -> Result<i64, StoreError> {
+    let r = app.store.query_one("SELECT CAST(COALESCE(SUM(total - fee), 0) AS BIGINT) AS amount FROM orders WHERE mchid = $1 AND success_at < $2", &[mchid.into(), before.into()])?;
+    Ok(r.map(|r| r.opt_int("amount")).transpose()?.flatten().unwrap_or(0))
+}
+
 /// Closes an unpaid order (closing a closed one again is done already).
 pub async fn close(app: &App, mchid: &str, out_trade_no: &str) -> Result<(), OrderError> {
     let now = app.business_now_secs();
     let (mchid, out_trade_no) = (mchid.to_string(), out_trade_no.to_string());
     app.store
         .transact(move |tx| {
-            let Some(row) = tx.query_one(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND out_trade_no = $2"), &[mchid.into(), out_trade_no.into()])? else {
+            let Some(order) = by_out_trade_no_in_job(tx, &mchid, &out_trade_no)? else {
                 return Ok(Err(OrderError::NotFound));
             };
-            let (order, _) = from_row(&row)?;
             match rules::close(order.state_at(now)) {
                 Ok(next) => {
-                    tx.execute("UPDATE orders SET trade_state = $1 WHERE id = $2", &[next.as_str().into(), order.id.into()])?;
+                    set_state(tx, order.id, next)?;
                     Ok(Ok(()))
                 }
                 Err(e) => Ok(Err(e.into())),

@@ -137,7 +137,7 @@ fn outcome(c: Charged) -> Result<Order, CodepayError> {
 pub fn waiting(app: &App, user: &User) -> Result<Vec<(Order, String)>, StoreError> {
     let now = app.business_now_secs();
     let rows = app.store.query(
-        &format!("SELECT {}, (SELECT name FROM merchants m WHERE m.mchid = orders.mchid) AS merchant_name FROM orders WHERE payer_user = $1 AND trade_state = 'USERPAYING' AND expire_at > $2", orders::COLUMNS),
+        &format!("SELECT {}, {} AS merchant_name FROM orders WHERE payer_user = $1 AND trade_state = 'USERPAYING' AND expire_at > $2", orders::COLUMNS, crate::merchants::name_of("orders.mchid")),
         &[user.id.into(), now.into()],
     )?;
     rows.iter()
@@ -148,8 +148,7 @@ pub fn waiting(app: &App, user: &User) -> Result<Vec<(Order, String)>, StoreErro
 /// The user confirms a waiting payment-code order with the PIN.
 pub async fn confirm(app: &App, user: &User, transaction_id: &str, pin_given: &str) -> Result<Order, PayError> {
     let now = app.business_now_secs();
-    let row = app.store.query_one(&format!("SELECT {} FROM orders WHERE transaction_id = $1", orders::COLUMNS), &[transaction_id.into()])?;
-    let order = row.map(|r| orders::from_row(&r).map(|(o, _)| o)).transpose()?;
+    let order = orders::by_transaction_id_any(app, transaction_id)?;
     // Another user's order is not this user's business: it does not exist for them.
     let Some(order) = order.filter(|o| o.payer_user == Some(user.id)) else {
         return Err(PayError::NoSuchOrder);
@@ -161,10 +160,9 @@ pub async fn confirm(app: &App, user: &User, transaction_id: &str, pin_given: &s
     let r = app
         .store
         .transact(move |tx| {
-            let Some(row) = tx.query_one(&format!("SELECT {} FROM orders WHERE id = $1", orders::COLUMNS), &[order_id.into()])? else {
+            let Some(order) = orders::in_job(tx, order_id)? else {
                 return Ok(Err(CodepayError::Order(OrderError::NotFound)));
             };
-            let (order, _) = orders::from_row(&row)?;
             if let Err(e) = check_waiting(order.state_at(now)) {
                 return Ok(Err(CodepayError::PayError { order: Box::new(order), reason: e }));
             }
@@ -217,10 +215,9 @@ pub async fn reverse(app: &App, mchid: &str, out_trade_no: &str) -> Result<Order
         .transact(move |tx| {
             // The job's own time: the refund a paid order gets is stamped with it, like its transfers.
             let now = tx.now().div_euclid(saoma_store::NANOS_PER_SEC);
-            let Some(row) = tx.query_one(&format!("SELECT {} FROM orders WHERE mchid = $1 AND out_trade_no = $2", orders::COLUMNS), &[mchid.into(), out_trade_no.into()])? else {
+            let Some(order) = orders::by_out_trade_no_in_job(tx, &mchid, &out_trade_no)? else {
                 return Ok(Err(ReverseFail::NotFound));
             };
-            let (order, _) = orders::from_row(&row)?;
             let paid = match rules::reverse(order.trade_type, order.state_at(now)) {
                 Ok(p) => p,
                 Err(e) => return Ok(Err(ReverseFail::Rule(e))),

@@ -1,7 +1,7 @@
 //! The platform's own ledger accounts and the codes that name kinds of accounts and of transfers.
 
 use saoma_ledger::{AccountFlags, AccountId, Currency, NewAccount};
-use saoma_store::{Store, StoreError};
+use saoma_store::{Row, Store, StoreError};
 
 /// Account kinds (`Account::code`).
 pub mod kind {
@@ -39,4 +39,23 @@ pub async fn ensure(store: &Store) -> Result<(), StoreError> {
         return Err(StoreError::Corrupt(format!("platform accounts: {e}")));
     }
     Ok(())
+}
+
+/// A ledger transfer a business row names (an order's payment, a refund's fee share), beside what the
+/// ledger has under that id: `ts` and `amount` are `None` when the ledger has no such transfer. Read
+/// from a statement that joins the ledger's `transfers` to the row; a bill checks the one against the
+/// other (it never shows money the ledger does not have).
+pub struct Booked {
+    pub id: u128,
+    pub ts: Option<i64>,
+    pub amount: Option<i64>,
+}
+
+impl Booked {
+    /// The transfer in columns `{name}_transfer` (its id), `{name}_ts`, `{name}_amount` (the joined
+    /// transfer's); `None` where the row names no transfer (a fee of 0).
+    pub fn read(r: &Row, name: &str) -> Result<Option<Booked>, StoreError> {
+        let Some(id) = r.opt_id(&format!("{name}_transfer"))? else { return Ok(None) };
+        Ok(Some(Booked { id, ts: r.opt_int(&format!("{name}_ts"))?, amount: r.opt_int(&format!("{name}_amount"))? }))
+    }
 }

@@ -7,13 +7,14 @@ mod v3;
 
 pub(crate) use v3::refund_error;
 
-use crate::platform::accounts::{movement, FEES_CNY};
+use crate::platform::accounts::{movement, Booked, FEES_CNY};
 use crate::payments::orders::{self, Order};
 use crate::App;
+use saoma_core::bill::OrderInfo;
 use saoma_core::order::TradeState;
 use saoma_core::refund::{self as rules, Paid, RefundError};
 use saoma_core::time::format_rfc3339_cst;
-use saoma_ledger::{AccountId, Currency, NewTransfer, TransferError, TransferFlags};
+use saoma_ledger::{Currency, NewTransfer, TransferError, TransferFlags};
 use saoma_store::{JobTx, Row, StoreError};
 
 /// A refund as the merchant asked for it (fields checked by the adapter).
@@ -103,8 +104,9 @@ fn notification_json(r: &Refund) -> serde_json::Value {
     })
 }
 
-const COLUMNS: &str = "r.id, r.refund_id, r.out_refund_no, r.mchid, o.transaction_id, o.out_trade_no, r.amount, o.total, r.currency, r.status, \
-                       r.created_at, r.success_at, r.fee_refund, r.request_digest";
+/// A refund's own columns; what it shows of its order (transaction_id, out_trade_no, total) comes with
+/// it in the same statement, joined by `payments::orders` (`by_out_refund_no_sql`, `succeeded_between`).
+const COLUMNS: &str = "r.id, r.refund_id, r.out_refund_no, r.mchid, r.amount, r.currency, r.status, r.created_at, r.success_at, r.fee_refund, r.request_digest";
 
 fn from_row(r: &Row) -> Result<(Refund, String), StoreError> {
     let text = |name: &str| r.text(name).map(str::to_string);
@@ -128,12 +130,84 @@ fn from_row(r: &Row) -> Result<(Refund, String), StoreError> {
     ))
 }
 
-const SELECT: &str = "FROM refunds r JOIN orders o ON o.id = r.order_id";
+/// The merchant's refund by its out_refund_no, with its order: one statement, the order's part as
+/// `payments::orders` gives it.
+fn by_out_refund_no_sql() -> String {
+    format!("SELECT {COLUMNS}, {} FROM refunds r {} WHERE r.mchid = $1 AND r.out_refund_no = $2", orders::REFUNDED_COLUMNS, orders::join("r.order_id"))
+}
 
 /// A refund of this merchant by its out_refund_no.
 pub fn by_out_refund_no(app: &App, mchid: &str, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
-    let row = app.store.query_one(&format!("SELECT {COLUMNS} {SELECT} WHERE r.mchid = $1 AND r.out_refund_no = $2"), &[mchid.into(), out_refund_no.into()])?;
+    let row = app.store.query_one(&by_out_refund_no_sql(), &[mchid.into(), out_refund_no.into()])?;
     row.map(|r| from_row(&r).map(|(r, _)| r)).transpose()
+}
+
+/// The refunds to `user`'s wallet, each with its merchant's name, newest first, at most `limit` (the
+/// wallet's history).
+pub fn to_payer(app: &App, user: u128, limit: i64) -> Result<Vec<(Refund, String)>, StoreError> {
+    let rows = app.store.query(
+        &format!(
+            "SELECT {COLUMNS}, {}, {} AS merchant_name FROM refunds r {} {} WHERE o.payer_user = $1 ORDER BY r.success_at DESC LIMIT $2",
+            orders::REFUNDED_COLUMNS,
+            crate::merchants::NAME,
+            orders::join("r.order_id"),
+            crate::merchants::join("o.mchid")
+        ),
+        &[user.into(), limit.into()],
+    )?;
+    rows.iter().map(|r| Ok((from_row(r)?.0, r.text("merchant_name")?.to_string()))).collect()
+}
+
+/// A refund made in a bill's window, with the order it gave back from and the ledger transfers it
+/// names as the ledger has them (a bill checks the one against the other).
+pub struct Settled {
+    pub success_at: i64,
+    pub created_at: i64,
+    pub order: OrderInfo,
+    pub refund_id: String,
+    pub out_refund_no: String,
+    pub amount: i64,
+    pub fee_refund: i64,
+    pub refund: Option<Booked>,
+    pub fee_refund_transfer: Option<Booked>,
+}
+
+/// The merchant's refunds that succeeded in `[from, to)` (business seconds): one statement, each
+/// joined to its order (the order's part from `payments::orders`) and to the ledger's transfers.
+pub fn succeeded_between(app: &App, mchid: &str, from: i64, to: i64) -> Result<Vec<Settled>, StoreError> {
+    let sql = format!(
+        "SELECT r.success_at, {}, r.created_at, r.refund_id, r.out_refund_no, r.amount, r.fee_refund, \
+         r.refund_transfer, t.ts AS refund_ts, t.amount AS refund_amount, r.fee_refund_transfer, g.ts AS fee_refund_ts, g.amount AS fee_refund_amount \
+         FROM refunds r {} \
+         LEFT JOIN transfers t ON t.id = r.refund_transfer LEFT JOIN transfers g ON g.id = r.fee_refund_transfer \
+         WHERE r.mchid = $1 AND r.status = 'SUCCESS' AND r.success_at >= $2 AND r.success_at < $3",
+        orders::BILL_COLUMNS,
+        orders::join("r.order_id"),
+    );
+    let rows = app.store.query(&sql, &[mchid.into(), from.into(), to.into()])?;
+    rows.iter()
+        .map(|r| {
+            let text = |name: &str| r.opt_text(name).map(|t| t.unwrap_or("").to_string());
+            Ok(Settled {
+                success_at: r.int("success_at")?,
+                created_at: r.int("created_at")?,
+                order: orders::bill_info(r, mchid)?,
+                refund_id: text("refund_id")?,
+                out_refund_no: text("out_refund_no")?,
+                amount: r.int("amount")?,
+                fee_refund: r.int("fee_refund")?,
+                refund: Booked::read(r, "refund")?,
+                fee_refund_transfer: Booked::read(r, "fee_refund")?,
+            })
+        })
+        .collect()
+}
+
+/// What the merchant's refunds that succeeded before `before` gave back, fee shares taken (a fund-flow
+/// bill's opening balance).
+pub fn refunded_net_before(app: &App, mchid: &str, before: i64) -> Result<i64, StoreError> {
+    let r = app.store.query_one("SELECT CAST(COALESCE(SUM(amount - fee_refund), 0) AS BIGINT) AS amount FROM refunds WHERE mchid = $1 AND status = 'SUCCESS' AND success_at < $2", &[mchid.into(), before.into()])?;
+    Ok(r.map(|r| r.opt_int("amount")).transpose()?.flatten().unwrap_or(0))
 }
 
 /// Ids drawn outside the writer for one refund.
@@ -162,20 +236,19 @@ pub async fn create(app: &App, n: NewRefund) -> Result<Refund, RefundFail> {
             // days by the row's time. A time read before the job was queued could fall in a day whose
             // bill has already been made (and on another day than the transfers).
             let now = tx.now().div_euclid(saoma_store::NANOS_PER_SEC);
-            if let Some(row) = tx.query_one(&format!("SELECT {COLUMNS} {SELECT} WHERE r.mchid = $1 AND r.out_refund_no = $2"), &[n.mchid.as_str().into(), n.out_refund_no.as_str().into()])? {
+            if let Some(row) = tx.query_one(&by_out_refund_no_sql(), &[n.mchid.as_str().into(), n.out_refund_no.as_str().into()])? {
                 let (refund, existing) = from_row(&row)?;
                 return Ok(if existing == digest { Ok(refund) } else { Err(RefundFail::OutRefundNoUsed) });
             }
-            let row = match (&n.transaction_id, &n.out_trade_no) {
-                (Some(t), _) => tx.query_one(&format!("SELECT {} FROM orders WHERE mchid = $1 AND transaction_id = $2", orders::COLUMNS), &[n.mchid.as_str().into(), t.as_str().into()])?,
-                (None, Some(o)) => tx.query_one(&format!("SELECT {} FROM orders WHERE mchid = $1 AND out_trade_no = $2", orders::COLUMNS), &[n.mchid.as_str().into(), o.as_str().into()])?,
+            let order = match (&n.transaction_id, &n.out_trade_no) {
+                (Some(t), _) => orders::by_transaction_id_in_job(tx, &n.mchid, t)?,
+                (None, Some(o)) => orders::by_out_trade_no_in_job(tx, &n.mchid, o)?,
                 (None, None) => None,
             };
-            let Some(row) = row else { return Ok(Err(RefundFail::OrderNotFound)) };
-            let (order, _) = orders::from_row(&row)?;
+            let Some(order) = order else { return Ok(Err(RefundFail::OrderNotFound)) };
             let r = in_job(tx, &order, n.refund, n.total, &n.out_refund_no, n.reason.as_deref(), n.notify_url.as_deref(), &digest, now, ids)?;
             if let Ok((_, order_state)) = &r {
-                tx.execute("UPDATE orders SET trade_state = $1 WHERE id = $2", &[order_state.as_str().into(), order.id.into()])?;
+                orders::set_state(tx, order.id, *order_state)?;
             }
             Ok(r.map(|(refund, _)| refund))
         })
@@ -218,14 +291,9 @@ pub fn in_job(
         Ok(f) => f,
         Err(e) => return Ok(Err(RefundFail::Rule(e))),
     };
-    let m = tx
-        .query_one("SELECT unsettled_account, apiv3_key FROM merchants WHERE mchid = $1", &[order.mchid.as_str().into()])?
-        .ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
-    let unsettled = AccountId(m.id("unsettled_account")?);
-    let wallet = tx
-        .query_one("SELECT wallet_account FROM users WHERE id = $1", &[payer.into()])?
-        .ok_or_else(|| StoreError::Corrupt("payer's wallet".into()))?;
-    let wallet = AccountId(wallet.id("wallet_account")?);
+    let m = crate::merchants::settlement_in_job(tx, &order.mchid)?.ok_or_else(|| StoreError::Corrupt("order of an unknown merchant".into()))?;
+    let unsettled = m.unsettled;
+    let wallet = crate::users::wallet_in_job(tx, payer)?.ok_or_else(|| StoreError::Corrupt("payer's wallet".into()))?;
     // The fee share first: the merchant's account must not go negative, and the share is part of what
     // it can give back.
     let mut chain = Vec::with_capacity(2);
@@ -273,10 +341,7 @@ pub fn in_job(
             fee_transfer.into(),
         ],
     )?;
-    tx.execute(
-        "UPDATE orders SET refunded = refunded + $1, fee_refunded = fee_refunded + $2, refund_count = refund_count + 1 WHERE id = $3",
-        &[amount.into(), fee_share.into(), order.id.into()],
-    )?;
+    orders::record_refund(tx, order.id, amount, fee_share)?;
     let refund = Refund {
         id: ids.id,
         refund_id,
@@ -293,8 +358,7 @@ pub fn in_job(
         fee_refund: fee_share,
     };
     if let Some(url) = notify_url.filter(|u| !u.is_empty()) {
-        let apiv3 = m.text("apiv3_key")?;
-        let apiv3 = crate::platform::secrets::open("merchants", "apiv3_key", &order.mchid, apiv3)?;
+        let apiv3 = m.apiv3_key(&order.mchid)?;
         crate::notifications::enqueue(tx, ids.notification, &order.mchid, &apiv3, url, "REFUND.SUCCESS", "退款成功", "refund", out_refund_no, &notification_json(&refund), now)?;
     }
     Ok(Ok((refund, TradeState::Refund)))

@@ -451,14 +451,13 @@ fn correct(tx: &mut JobTx<'_>, app: &Arc<App>, op: &Operator, ride: u128, now: i
         return Ok(());
     }
     if diff > 0 {
-        let order_id = r.opt_blob("order_id")?.map(|b| b.to_vec()).ok_or_else(|| StoreError::Corrupt("charged ride without an order".into()))?;
-        let row = tx.query_one(&format!("SELECT {} FROM orders WHERE id = $1", orders::COLUMNS), &[Value::Blob(order_id)])?.ok_or_else(|| StoreError::Corrupt("ride's order".into()))?;
-        let (order, _) = orders::from_row(&row)?;
+        let order_id = r.opt_id("order_id")?.ok_or_else(|| StoreError::Corrupt("charged ride without an order".into()))?;
+        let order = orders::in_job(tx, order_id)?.ok_or_else(|| StoreError::Corrupt("ride's order".into()))?;
         let out_refund_no = format!("FIX{}", &order.out_trade_no[1..]);
         let digest = serde_json::json!(["fare correction", ride.to_string()]).to_string();
         match refunds::in_job(tx, &order, diff, order.total, &out_refund_no, Some("票价更正"), None, &digest, now, RefundIds::new(app))? {
             Ok((_, state)) => {
-                tx.execute("UPDATE orders SET trade_state = $1 WHERE id = $2", &[state.as_str().into(), order.id.into()])?;
+                orders::set_state(tx, order.id, state)?;
             }
             Err(e) => return Err(StoreError::Corrupt(format!("fare correction refund: {e:?}"))),
         }

@@ -144,7 +144,7 @@ pub async fn create_operator(app: &App, mchid: String, scope: u16, fares: FareTa
     let op = Operator { scope, mchid, deposit: 2 * max_uses as i64 * fares.max_fare(), fares, max_uses, stale_fare_limit, deposit_account: account };
     app.store
         .transact(move |tx| {
-            if tx.query_one("SELECT mchid FROM merchants WHERE mchid = $1", &[op.mchid.as_str().into()])?.is_none() {
+            if !crate::merchants::exists_in_job(tx, &op.mchid)? {
                 return Ok(Err(TransitFail::NoMerchant));
             }
             if tx.query_one("SELECT scope FROM transit_operators WHERE scope = $1 OR mchid = $2", &[(scope as i64).into(), op.mchid.as_str().into()])?.is_some() {
@@ -217,10 +217,7 @@ pub fn card_by_account_in_job(tx: &mut JobTx<'_>, account_id: u64) -> Result<Opt
 }
 
 pub fn agreement_of(tx: &mut JobTx<'_>, card: &Card) -> Result<Agreement, StoreError> {
-    let row = tx.query_one("SELECT contract_id FROM agreements WHERE id = $1", &[card.agreement_id.into()])?;
-    let cid = row.as_ref().map(|r| r.opt_text("contract_id")).transpose()?.flatten().map(str::to_string);
-    let cid = cid.ok_or_else(|| StoreError::Corrupt("card's agreement".into()))?;
-    agreements::in_job(tx, &cid)?.ok_or_else(|| StoreError::Corrupt("card's agreement".into()))
+    agreements::by_id_in_job(tx, card.agreement_id)?.ok_or_else(|| StoreError::Corrupt("card's agreement".into()))
 }
 
 /// What the rider owes: rides whose charge failed.
@@ -265,31 +262,28 @@ pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result
             if let Some(Err(e)) = r.into_iter().next() {
                 return Err(StoreError::Corrupt(format!("deposit: {e}")));
             }
-            let row = tx.query_one("SELECT appid FROM merchant_appids WHERE mchid = $1 ORDER BY appid LIMIT 1", &[op.mchid.as_str().into()])?;
-            let appid = row.as_ref().map(|r| r.opt_text("appid")).transpose()?.flatten().map(str::to_string);
-            let appid = appid.ok_or_else(|| StoreError::Corrupt("operator without an appid".into()))?;
-            let row = tx.query_one("SELECT notify_url FROM merchants WHERE mchid = $1", &[op.mchid.as_str().into()])?;
-            let notify_url = row.as_ref().map(|r| r.opt_text("notify_url")).transpose()?.flatten().map(str::to_string);
+            let appid = crate::merchants::first_appid_in_job(tx, &op.mchid)?.ok_or_else(|| StoreError::Corrupt("operator without an appid".into()))?;
+            let notify_url = crate::merchants::notify_url_in_job(tx, &op.mchid)?;
             let limits = Limits { per_charge: op.fares.max_fare(), per_day: op.daily_cap().max(op.fares.max_fare()) };
             // Proposed and signed at once: the rider opened the service and gave the PIN.
-            tx.execute(
-                "INSERT INTO agreements (id, contract_id, mchid, appid, out_contract_code, user_id, description, per_charge_limit, per_day_limit, notify_url, state, \
-                 proposed_at, signed_at, terminated_at, terminated_by, request_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PROPOSED', $11, NULL, NULL, NULL, '')",
-                &[
-                    agreement_id.into(),
-                    contract_id.as_str().into(),
-                    op.mchid.as_str().into(),
-                    appid.as_str().into(),
-                    format!("CARD{card_no}").into(),
-                    user_id.into(),
-                    "乘车码免密支付".into(),
-                    limits.per_charge.into(),
-                    limits.per_day.into(),
-                    notify_url.into(),
-                    now.into(),
-                ],
-            )?;
-            let a = agreements::in_job(tx, &contract_id)?.ok_or_else(|| StoreError::Corrupt("agreement".into()))?;
+            let a = Agreement {
+                id: agreement_id,
+                contract_id,
+                mchid: op.mchid.clone(),
+                appid,
+                out_contract_code: format!("CARD{card_no}"),
+                user_id,
+                description: "乘车码免密支付".into(),
+                limits,
+                notify_url,
+                state: AgreementState::Proposed,
+                proposed_at: now,
+                signed_at: None,
+                terminated_at: None,
+                terminated_by: None,
+            };
+            // No digest: not proposed through the merchant API, so no repeated request to compare.
+            agreements::record_in_job(tx, &a, "")?;
             if let Err(e) = agreements::sign_in_job(tx, a, notification, now)? {
                 return Err(StoreError::Corrupt(format!("signing the transit agreement: {e:?}")));
             }
@@ -508,6 +502,44 @@ pub async fn settle_leaving(app: &App) -> Result<usize, StoreError> {
         }
     }
     Ok(settled)
+}
+
+/// A card's deposit as the rider's wallet history shows it: held when the card was opened, returned when
+/// it was closed.
+#[derive(Clone, Debug)]
+pub struct CardDeposit {
+    pub card_no: String,
+    pub scope: u16,
+    /// The operator's (merchant's) name.
+    pub merchant: String,
+    pub amount: i64,
+    pub held_at: i64,
+    pub returned_at: Option<i64>,
+}
+
+/// The deposits of `user`'s cards, newest card first, at most `limit` cards (the wallet's history).
+pub fn deposits_of(app: &App, user: u128, limit: i64) -> Result<Vec<CardDeposit>, StoreError> {
+    let rows = app.store.query(
+        &format!(
+            "SELECT c.created_at, c.closed_at, c.state, c.deposit, c.card_no, c.scope, {} AS merchant_name FROM transit_cards c JOIN transit_operators o ON o.scope = c.scope \
+             {} WHERE c.user_id = $1 ORDER BY c.created_at DESC LIMIT $2",
+            crate::merchants::NAME,
+            crate::merchants::join("o.mchid"),
+        ),
+        &[user.into(), limit.into()],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(CardDeposit {
+                card_no: r.text("card_no")?.to_string(),
+                scope: u16::try_from(r.int("scope")?).map_err(|_| StoreError::Corrupt("transit card row: bad scope".into()))?,
+                merchant: r.text("merchant_name")?.to_string(),
+                amount: r.int("deposit")?,
+                held_at: r.int("created_at")?,
+                returned_at: if r.text("state")? == "CLOSED" { r.opt_int("closed_at")? } else { None },
+            })
+        })
+        .collect()
 }
 
 /// What the rider sees: the card, deposit, debt, and the latest rides. A card blocked after a clone

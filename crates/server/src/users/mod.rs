@@ -178,13 +178,46 @@ pub fn openid_for(tx: &mut JobTx<'_>, user: u128, appid: &str) -> Result<String,
     Ok(openid)
 }
 
+/// The user `openid` names in `appid`, inside a job.
+pub fn by_openid_in_job(tx: &mut JobTx<'_>, openid: &str, appid: &str) -> Result<Option<u128>, StoreError> {
+    tx.query_one("SELECT user_id FROM openids WHERE openid = $1 AND appid = $2", &[openid.into(), appid.into()])?.map(|r| r.id("user_id")).transpose()
+}
+
+/// The user's openid for `appid` if one was made (a read: none is created).
+pub fn openid_made(app: &App, user: u128, appid: &str) -> Result<Option<String>, StoreError> {
+    let row = app.store.query_one("SELECT openid FROM openids WHERE user_id = $1 AND appid = $2", &[user.into(), appid.into()])?;
+    Ok(row.map(|r| r.opt_text("openid").map(|o| o.map(str::to_string))).transpose()?.flatten())
+}
+
+/// The user's wallet account, inside a job.
+pub fn wallet_in_job(tx: &mut JobTx<'_>, id: u128) -> Result<Option<AccountId>, StoreError> {
+    tx.query_one("SELECT wallet_account FROM users WHERE id = $1", &[id.into()])?.map(|r| r.id("wallet_account").map(AccountId)).transpose()
+}
+
+// The pay job reads the order, the payer, the merchant and the payer's openid in one statement (the
+// busiest path: each statement is a round trip on PostgreSQL). The users' part of it comes from here:
+// `users u` (read with [`COLUMNS`] qualified by `u`) and `openids i`.
+
+/// `users u` joined to the user whose id is `id`, an expression (or parameter) of the outer statement.
+pub(crate) fn join(id: &str) -> String {
+    format!("JOIN users u ON u.id = {id}")
+}
+
+/// `openids i` left-joined to user `user`'s openid in app `appid` (expressions of the outer statement):
+/// [`OPENID`] is NULL where none was made.
+pub(crate) fn openid_join(user: &str, appid: &str) -> String {
+    format!("LEFT JOIN openids i ON i.user_id = {user} AND i.appid = {appid}")
+}
+
+/// The openid, as a column of [`openid_join`]'s `i`.
+pub(crate) const OPENID: &str = "i.openid";
+
 /// The user's openid for every app on the platform (what a test or sandbox user needs to place JSAPI orders).
 pub async fn all_openids(app: &App, user: u128) -> Result<Vec<(String, String)>, StoreError> {
     app.store
         .transact(move |tx| {
-            let appids: Vec<String> = tx.query("SELECT appid FROM merchant_appids ORDER BY appid", &[])?.iter().filter_map(|r| r.opt_text("appid").transpose()).map(|a| a.map(str::to_string)).collect::<Result<_, _>>()?;
             let mut out = Vec::new();
-            for a in appids {
+            for a in crate::merchants::all_appids_in_job(tx)? {
                 let o = openid_for(tx, user, &a)?;
                 out.push((a, o));
             }
@@ -204,6 +237,25 @@ pub fn message_in_job(tx: &mut JobTx<'_>, id: u128, phone: &str, purpose: &str, 
     Ok(())
 }
 
+
+/// Texts a one-time code from someone other than the platform's login (a bank's card binding code):
+/// valid until `expires_at`; its purpose keeps it from ever serving as a login code.
+#[allow(clippy::too_many_arguments)]
+pub fn code_in_job(tx: &mut JobTx<'_>, id: u128, phone: &str, purpose: &str, code: &str, message: &str, now: i64, expires_at: i64) -> Result<(), StoreError> {
+    debug_assert_ne!(purpose, "login");
+    tx.execute(
+        "INSERT INTO sms_outbox (id, phone, code, purpose, created_at, expires_at, used_at, message) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
+        &[id.into(), phone.into(), code.into(), purpose.into(), now.into(), expires_at.into(), message.into()],
+    )?;
+    Ok(())
+}
+
+/// Marks the [`code_in_job`] texts of `code` for `purpose` to `phone` used.
+pub fn code_used_in_job(tx: &mut JobTx<'_>, phone: &str, purpose: &str, code: &str, now: i64) -> Result<(), StoreError> {
+    debug_assert_ne!(purpose, "login");
+    tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE phone = $2 AND code = $3 AND purpose = $4 AND used_at IS NULL", &[now.into(), phone.into(), code.into(), purpose.into()])?;
+    Ok(())
+}
 
 /// Logging in, the wallet's balance and history, the PIN's state; operators' user creation and SMS outbox; the login pages.
 pub fn routes() -> crate::http::Routes {

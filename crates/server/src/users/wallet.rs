@@ -77,65 +77,50 @@ pub(super) async fn balance(State(app): State<Arc<App>>, headers: HeaderMap) -> 
     }
 }
 
+/// How many entries the wallet's history shows, and reads of each kind.
+const HISTORY_LIMIT: i64 = 50;
+
 /// The user's payments, refunds, top-ups and withdrawals, and transit deposits held and returned, newest
-/// first (at most 50).
+/// first (at most [`HISTORY_LIMIT`]), each read from the capability that keeps it.
 pub(super) async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let user = match session(&app, &headers) {
         Ok(u) => u,
         Err(e) => return e,
     };
     let rows = crate::blocking(|| -> Result<Vec<(i64, serde_json::Value)>, saoma_store::StoreError> {
+        let time = saoma_core::time::format_rfc3339_cst;
         let mut out = Vec::new();
-        for r in app.store.query(
-            // Paid orders only: a payment-code order that was never charged (USERPAYING, PAYERROR,
-            // revoked before paying) moved no money.
-            "SELECT o.success_at, o.mchid, m.name, o.out_trade_no, o.transaction_id, o.description, o.total, o.trade_state FROM orders o \
-             JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 AND o.success_at IS NOT NULL ORDER BY o.success_at DESC LIMIT 50",
-            &[user.id.into()],
-        )? {
-            let at = r.opt_int("success_at")?.unwrap_or(0);
+        for (o, merchant) in crate::payments::paid_by(&app, user.id, HISTORY_LIMIT)? {
+            let at = o.success_at.unwrap_or(0);
             out.push((at, json!({
-                "kind": "payment", "time": saoma_core::time::format_rfc3339_cst(at), "amount": -r.opt_int("total")?.unwrap_or(0),
-                "merchant": r.opt_text("name")?, "mchid": r.opt_text("mchid")?, "out_trade_no": r.opt_text("out_trade_no")?, "transaction_id": r.opt_text("transaction_id")?,
-                "description": r.opt_text("description")?, "state": r.opt_text("trade_state")?,
+                "kind": "payment", "time": time(at), "amount": -o.total,
+                "merchant": merchant, "mchid": o.mchid, "out_trade_no": o.out_trade_no, "transaction_id": o.transaction_id,
+                "description": o.description, "state": o.trade_state.as_str(),
             })));
         }
-        for r in app.store.query(
-            "SELECT r.success_at, o.mchid, m.name, o.out_trade_no, r.out_refund_no, r.amount, r.refund_id FROM refunds r JOIN orders o ON o.id = r.order_id \
-             JOIN merchants m ON m.mchid = o.mchid WHERE o.payer_user = $1 ORDER BY r.success_at DESC LIMIT 50",
-            &[user.id.into()],
-        )? {
-            let at = r.opt_int("success_at")?.unwrap_or(0);
+        for (r, merchant) in crate::refunds::to_payer(&app, user.id, HISTORY_LIMIT)? {
+            let at = r.success_at.unwrap_or(0);
             out.push((at, json!({
-                "kind": "refund", "time": saoma_core::time::format_rfc3339_cst(at), "amount": r.opt_int("amount")?.unwrap_or(0),
-                "merchant": r.opt_text("name")?, "mchid": r.opt_text("mchid")?, "out_trade_no": r.opt_text("out_trade_no")?, "refund_id": r.opt_text("refund_id")?,
+                "kind": "refund", "time": time(at), "amount": r.amount,
+                "merchant": merchant, "mchid": r.mchid, "out_trade_no": r.out_trade_no, "refund_id": r.refund_id,
             })));
         }
-        for r in app.store.query("SELECT created_at, kind, amount, state, request_id FROM bank_operations WHERE user_id = $1 ORDER BY created_at DESC LIMIT 50", &[user.id.into()])? {
-            let at = r.opt_int("created_at")?.unwrap_or(0);
-            let amount = r.opt_int("amount")?.unwrap_or(0);
-            let kind = r.opt_text("kind")?;
-            let signed = if kind == Some("withdrawal") { -amount } else { amount };
-            out.push((at, json!({ "kind": kind, "time": saoma_core::time::format_rfc3339_cst(at), "amount": signed, "state": r.opt_text("state")?, "request_id": r.opt_text("request_id")? })));
+        for (at, op) in crate::bank::operations_of(&app, user.id, HISTORY_LIMIT)? {
+            let signed = if op.kind == "withdrawal" { -op.amount } else { op.amount };
+            out.push((at, json!({ "kind": op.kind, "time": time(at), "amount": signed, "state": op.state, "request_id": op.request_id })));
         }
         // Transit cards: the deposit held when the card was opened, and returned when it was closed.
-        for r in app.store.query(
-            "SELECT c.created_at, c.closed_at, c.state, c.deposit, c.card_no, c.scope, m.name FROM transit_cards c JOIN transit_operators o ON o.scope = c.scope \
-             JOIN merchants m ON m.mchid = o.mchid WHERE c.user_id = $1 ORDER BY c.created_at DESC LIMIT 50",
-            &[user.id.into()],
-        )? {
-            let (opened, deposit) = (r.opt_int("created_at")?.unwrap_or(0), r.opt_int("deposit")?.unwrap_or(0));
-            let (merchant, card_no, scope) = (r.opt_text("name")?, r.opt_text("card_no")?, r.opt_int("scope")?);
+        for d in crate::transit::deposits_of(&app, user.id, HISTORY_LIMIT)? {
             let card = |kind: &str, at: i64, amount: i64| {
-                (at, json!({ "kind": kind, "time": saoma_core::time::format_rfc3339_cst(at), "amount": amount, "merchant": merchant, "card_no": card_no, "scope": scope }))
+                (at, json!({ "kind": kind, "time": time(at), "amount": amount, "merchant": d.merchant, "card_no": d.card_no, "scope": d.scope }))
             };
-            out.push(card("transit_deposit_hold", opened, -deposit));
-            if let (Some("CLOSED"), Some(closed)) = (r.opt_text("state")?, r.opt_int("closed_at")?) {
-                out.push(card("transit_deposit_return", closed, deposit));
+            out.push(card("transit_deposit_hold", d.held_at, -d.amount));
+            if let Some(returned) = d.returned_at {
+                out.push(card("transit_deposit_return", returned, d.amount));
             }
         }
         out.sort_by(|a, b| b.0.cmp(&a.0));
-        out.truncate(50);
+        out.truncate(HISTORY_LIMIT as usize);
         Ok(out)
     });
     match rows {
