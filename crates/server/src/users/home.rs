@@ -17,11 +17,13 @@ use std::sync::Arc;
 pub enum Tab {
     Home,
     PayCode,
+    History,
+    Me,
 }
 
 /// A wallet page for `user`: the title, the body, the tabs.
 pub fn wallet_page(ctx: &Ctx, user: &User, tab: Tab, title: &str, body: Markup) -> String {
-    let tabs = [(Tab::Home, "/", Msg::TabHome), (Tab::PayCode, "/code", Msg::TabPayCode)];
+    let tabs = [(Tab::Home, "/", Msg::TabHome), (Tab::PayCode, "/code", Msg::TabPayCode), (Tab::History, "/history", Msg::TabHistory), (Tab::Me, "/me", Msg::TabMe)];
     let page = markup! {
         p.muted.who { (ctx.fill(Msg::WalletOf, &[("phone", &masked_phone(&user.phone))])) }
         (body)

@@ -153,6 +153,8 @@ catalogue! {
     WalletLoginHint => "输入手机号，获取短信验证码。还没有钱包？验证后可以当场开通。", "Enter your phone number to get an SMS code. No wallet yet? You can open one right after the code.";
     TabHome => "首页", "Home";
     TabPayCode => "付款码", "Pay";
+    TabHistory => "账单", "History";
+    TabMe => "我的", "Me";
     WalletOf => "{phone} 的钱包", "Wallet of {phone}";
     AvailableBalance => "可用余额", "Available balance";
     LogOut => "退出登录", "Log out";
