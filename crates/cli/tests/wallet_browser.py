@@ -57,14 +57,26 @@ def text(driver, css):
 
 
 def screen(driver, name):
-    if SCREENS:
-        driver.get_screenshot_as_file(os.path.join(SCREENS, f"wallet-{name}.png"))
+    """Saves what the user sees now as wallet-NAME.png (a 390x844 phone) and wallet-NAME-desktop.png
+    (1280x800), when asked to (docs/screens, made by scripts/screens)."""
+    if not SCREENS:
+        return
+    driver.get_screenshot_as_file(os.path.join(SCREENS, f"wallet-{name}.png"))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+    driver.get_screenshot_as_file(os.path.join(SCREENS, f"wallet-{name}-desktop.png"))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
 
 
 def no_console_errors(driver):
     """Nothing the page did was refused (its script under the Content-Security-Policy, its fetches)."""
     errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
     assert not errors, errors
+
+
+def same_host_only(driver, base):
+    """Every resource the page loaded came from this server: nothing fetched from another host."""
+    urls = driver.execute_script("return performance.getEntriesByType('resource').map(function (e) { return e.name; })")
+    assert all(u.startswith(base) or u.startswith("data:") for u in urls), urls
 
 
 def digits(driver):
@@ -94,6 +106,7 @@ def main():
         # The barcode and the QR code are drawn, and the page's script runs (no CSP refusal).
         assert driver.find_elements(By.CSS_SELECTOR, ".barcode svg path") and driver.find_elements(By.CSS_SELECTOR, ".qr svg path")
         screen(driver, "paycode")
+        same_host_only(driver, spec["base"])
         # The cashier scans it: the page notices the code was used and shows a new one by itself.
         assert ask("CODE", first).startswith("OK")
         WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.ID, "paycode-digits") and digits(d) != first)
@@ -110,6 +123,7 @@ def main():
         screen(driver, "paid")
         say("PAID", amount)
         no_console_errors(driver)
+        same_host_only(driver, spec["base"])
         driver.get(spec["base"] + "/")
         say("BALANCE", text(driver, "#balance"))
     finally:

@@ -75,6 +75,20 @@ fn pages_over_http() {
     }
 }
 
+/// `saoma bench pages --json`, run tiny: every page measured, each under 100 KB with what it loads.
+#[test]
+fn bench_pages_json() {
+    let out = saoma().args(["bench", "pages", "--json", "--backend", "sqlite", "--secs", "0.2", "--clients", "2"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pages: Vec<&str> = v["pages"].as_array().unwrap().iter().map(|p| p["page"].as_str().unwrap()).collect();
+    assert_eq!(pages, ["healthz", "login", "home", "paycode", "cashier", "collect"]);
+    for p in v["pages"].as_array().unwrap() {
+        assert!(p["requests"].as_u64().unwrap() > 0 && p["server_p50_ms"].as_f64().unwrap() > 0.0, "{p}");
+        assert!(p["bytes"].as_u64().unwrap() < 100 * 1024, "{p}");
+    }
+}
+
 #[test]
 fn browser_shows_the_payment_code_a_cashier_charges_it_and_the_pin_prompt() {
     if !support::browser_available("wallet") {
