@@ -4,7 +4,8 @@
 //! a restart; a cashier cannot open the managers' pages; the console's session and the wallet's are
 //! separate; the events stream delivers a payment made through v3 and the wallet API within 2 s, and the
 //! orders search finds it. In headless Chromium (`console_browser.py`): a cashier logs in, the test pays,
-//! the open page shows the payment within 2 s and says it aloud. `SAOMA_SCREENS=DIR` saves console-*.png.
+//! the open page shows the payment within 2 s and says it aloud; the manager finds it among the orders.
+//! `SAOMA_SCREENS=DIR` saves console-*.png.
 
 mod support;
 
@@ -318,11 +319,12 @@ fn browser_shows_a_payment_on_the_open_console_within_two_seconds() {
         let m = s.merchant("便利店 Corner Shop", "public_key");
         let mchid = m["mchid"].as_str().unwrap().to_string();
         assert_eq!(add_staff(&s, &mchid, "13600000002", "小张", "cashier", "cashier-pass-1").0, 201);
+        assert_eq!(add_staff(&s, &mchid, "13600000001", "赵店长", "manager", "manager-pass-1").0, 201);
         support::user(&s, "13600000009", 100_000);
         let payer = s.wallet_session("13600000009");
         let screens = std::env::var("SAOMA_SCREENS").ok().filter(|_| s.backend == "sqlite");
-        let spec = json!({"base": s.base, "phone": "13600000002", "password": "cashier-pass-1", "screens": screens});
-        let (mut shown, mut spoken) = (String::new(), String::new());
+        let spec = json!({"base": s.base, "phone": "13600000002", "password": "cashier-pass-1", "manager_phone": "13600000001", "manager_password": "manager-pass-1", "screens": screens});
+        let (mut shown, mut spoken, mut found) = (String::new(), String::new(), String::new());
         support::run_browser(&s, script, &spec, |words| match words {
             ["SMS", phone] => Some(console_code(&s, phone)),
             ["PAY"] => {
@@ -337,6 +339,10 @@ fn browser_shows_a_payment_on_the_open_console_within_two_seconds() {
                 spoken = words.join(" ");
                 None
             }
+            ["FOUND", state] => {
+                found = state.to_string();
+                None
+            }
             _ => {
                 eprintln!("browser script: {}", words.join(" "));
                 None
@@ -344,5 +350,6 @@ fn browser_shows_a_payment_on_the_open_console_within_two_seconds() {
         });
         assert!(shown.starts_with("¥12.50 "), "{}: {shown}", s.backend);
         assert_eq!(spoken, "收款到账 ¥12.50", "{}", s.backend);
+        assert_eq!(found, "支付成功", "{}: the manager found the payment", s.backend);
     }
 }

@@ -1,7 +1,8 @@
 """Drives the merchant console (`/console`) in headless Chromium, as a cashier at the till would, for
 crates/cli/tests/console.rs.
 
-Usage: console_browser.py SPEC_JSON, SPEC {"base", "phone", "password", "screens"?}. A phone-sized window
+Usage: console_browser.py SPEC_JSON, SPEC {"base", "phone", "password", "manager_phone", "manager_password",
+"screens"?}. A phone-sized window
 (390x844) preferring Chinese. The Rust test pays and answers on stdin:
   we print  "SMS <phone>"           it answers with the console login code
   we print  "PAY"                   it makes a payment of ¥12.50 (v3 order, wallet API) and answers "OK <out_trade_no>"
@@ -112,6 +113,25 @@ def main():
         # The choice is remembered: after a reload the switch is still on.
         driver.refresh()
         WebDriverWait(driver, 5).until(lambda d: d.find_element(By.ID, "speak").is_selected())
+        no_console_errors(driver)
+        # The manager: logs in on the same browser after the cashier logs out, finds the payment.
+        driver.find_element(By.ID, "logout").click()
+        wait_for(driver, "#phone").send_keys(spec["manager_phone"])
+        driver.find_element(By.ID, "send-code").click()
+        wait_for(driver, "#code").send_keys(ask("SMS", spec["manager_phone"]))
+        driver.find_element(By.ID, "login").click()
+        wait_for(driver, "#password").send_keys(spec["manager_password"])
+        driver.find_element(By.ID, "unlock").click()
+        assert text(driver, "#takings-sum") == "¥12.50"
+        driver.find_element(By.CSS_SELECTOR, "a[href='/console/orders']").click()
+        wait_for(driver, "#no").send_keys(no)
+        driver.find_element(By.ID, "search").click()
+        assert text(driver, "#orders .pay-amount") == "¥12.50"
+        say("FOUND", text(driver, "#orders .pay-state"))
+        screen(driver, "orders")
+        driver.find_element(By.CSS_SELECTOR, "a[href='/console/staff']").click()
+        wait_for(driver, "#staff-add")
+        screen(driver, "staff")
         no_console_errors(driver)
     finally:
         driver.quit()

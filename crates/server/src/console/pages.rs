@@ -62,7 +62,7 @@ fn who(app: &App, headers: &HeaderMap) -> Result<Option<(Staff, Stage)>, saoma_s
     }
 }
 
-/// A console page: the staff member and their shop, the console's tabs (managers see all three), the body.
+/// A console page: the staff member and their shop, the console's tabs (a manager's), the body.
 fn console_page(ctx: &Ctx, app: &App, staff: &Staff, current: &str, title: &str, body: Markup) -> String {
     let shop = crate::merchants::get(app, &staff.mchid).ok().flatten().map(|m| m.name.clone()).unwrap_or_default();
     let role = match staff.role {
@@ -77,9 +77,12 @@ fn console_page(ctx: &Ctx, app: &App, staff: &Staff, current: &str, title: &str,
     let page = markup! {
         style { (PreEscaped(CSS)) }
         p.muted.who #who { (ctx.fill(Msg::ConsoleWho, &[("name", &staff.name), ("role", role), ("shop", &shop)])) }
-        nav.tabs aria-label=(ctx.t(Msg::ConsoleTitle)) {
-            @for (href, label) in &tabs {
-                @if *href == current { a.current href=(href) aria-current="page" { (ctx.t(*label)) } } @else { a href=(href) { (ctx.t(*label)) } }
+        // A cashier has the takings only: no tabs to choose from.
+        @if tabs.len() > 1 {
+            nav.tabs aria-label=(ctx.t(Msg::ConsoleTitle)) {
+                @for (href, label) in &tabs {
+                    @if *href == current { a.current href=(href) aria-current="page" { (ctx.t(*label)) } } @else { a href=(href) { (ctx.t(*label)) } }
+                }
             }
         }
         (body)
