@@ -283,6 +283,64 @@ catalogue! {
     AmountZero => "金额至少为 0.01 元。", "The amount must be at least 0.01 yuan.";
     AmountTooLarge => "金额不能超过 {max} 元。", "The amount must be at most {max} yuan.";
     AmountRefused => "这个金额不能在这里付款。请检查金额后重试。", "This amount cannot be paid here. Check it and try again.";
+
+    // The merchant console (console/): its login, the takings of the day, orders and staff.
+    ConsoleTitle => "商户收款台", "Merchant console";
+    ConsoleLoginTitle => "登录商户收款台", "Log in to the merchant console";
+    ConsoleLoginHint => "店员请输入手机号，我们会发送验证码；验证后再输入你的收款台密码。", "Staff: enter your phone number and we will text you a code; then enter your console password.";
+    ConsoleNext => "下一步", "Next";
+    ConsoleNotStaff => "这个手机号不是任何商户的店员。请让店长或平台为你添加账号，或换个手机号。", "This phone number is not staff of any merchant. Ask your manager or the platform to add you, or use another number.";
+    ConsolePasswordTitle => "输入收款台密码", "Enter your console password";
+    ConsolePasswordHint => "{name}（{phone}），手机号已验证。请输入你的收款台密码。", "{name} ({phone}): your phone is verified. Enter your console password.";
+    ConsolePasswordLabel => "收款台密码", "Console password";
+    ConsoleWrongPassword => "密码错误（还可以再试 {n} 次）。请重新输入；忘记密码请联系店长。", "Wrong password ({n} tries left). Type it again; if you forgot it, ask your manager.";
+    ConsolePasswordLocked => "密码错误次数过多，收款台登录已锁定至 {until}。请届时再试，或联系店长。", "Too many wrong passwords: the console is locked for you until {until}. Try again then, or ask your manager.";
+    ConsolePasswordBusy => "正在核对你刚才输入的密码，请稍后再试一次。", "Your last passwords are still being checked. Try again in a moment.";
+    ConsoleSessionGone => "登录已过期或已退出，请重新输入手机号登录。", "Your login expired or ended. Enter your phone number to log in again.";
+    ConsoleWho => "{name}（{role}）· {shop}", "{name} ({role}) · {shop}";
+    ConsoleRoleManager => "店长", "Manager";
+    ConsoleRoleCashier => "收银员", "Cashier";
+    ConsoleTabTakings => "今日收款", "Takings";
+    ConsoleTabOrders => "订单", "Orders";
+    ConsoleTabStaff => "店员", "Staff";
+    ConsoleTodayTakings => "今日收款（北京时间）", "Today's takings (China time)";
+    ConsolePaymentCount => "共 {n} 笔", "{n} payments";
+    ConsoleLiveHint => "新的收款会在 2 秒内自动出现在这里，无需刷新。", "New payments appear here by themselves within 2 seconds; no need to reload.";
+    ConsoleSpeakToggle => "语音播报收款", "Announce payments aloud";
+    ConsoleSpeak => "收款到账 {amount}", "Payment received {amount}";
+    ConsoleLatest => "最近收款", "Latest payments";
+    ConsoleNoPayments => "今天还没有收款。顾客付款后会显示在这里。", "No payments yet today. They will show here as customers pay.";
+    ConsoleManagersOnlyTitle => "仅限店长", "Managers only";
+    ConsoleManagersOnly => "这个页面只有店长可以查看。你可以在“今日收款”查看收款。", "Only managers can open this page. You can see the payments under Takings.";
+    ConsoleBackToTakings => "返回今日收款", "Back to the takings";
+    ConsoleOrdersTitle => "查询订单", "Find orders";
+    ConsoleOrderNoLabel => "商户单号或交易单号（可不填）", "Merchant order no. or transaction no. (optional)";
+    ConsoleStateLabel => "订单状态", "Order state";
+    ConsoleStateAny => "全部状态", "Any state";
+    ConsoleStateSuccess => "支付成功", "Paid";
+    ConsoleStateRefund => "已转入退款", "Refunded";
+    ConsoleStateNotPay => "未支付", "Not paid";
+    ConsoleStateClosed => "已关闭", "Closed";
+    ConsoleStateUserPaying => "等待顾客输入密码", "Waiting for the customer's PIN";
+    ConsoleStateRevoked => "已撤销", "Revoked";
+    ConsoleStatePayError => "支付失败", "Payment failed";
+    ConsoleDayLabel => "下单日期（不填单号时按日期查询）", "Day the order was made (used when no number is given)";
+    ConsoleSearch => "查询", "Search";
+    ConsoleFound => "找到 {n} 笔订单", "{n} orders found";
+    ConsoleNoOrders => "没有符合条件的订单。请检查单号，或换个日期或状态再查。", "No orders match. Check the number, or try another day or state.";
+    ConsoleBadDay => "日期格式不正确，已按今天查询。请按 2026-01-31 的格式选择日期。", "That date could not be read, so today is shown. Pick a date like 2026-01-31.";
+    ConsoleBadState => "没有这个订单状态，已查询全部状态。", "There is no such order state, so every state is shown.";
+    ConsoleStaffTitle => "店员", "Staff";
+    ConsoleStaffAdded => "已添加店员 {name}。请告诉 TA 用手机号和你设置的密码登录。", "{name} was added. Tell them to log in with their phone number and the password you set.";
+    ConsoleAddStaffTitle => "添加店员", "Add a staff member";
+    ConsoleNameLabel => "姓名", "Name";
+    ConsoleRoleLabel => "角色", "Role";
+    ConsoleNewPasswordLabel => "TA 的收款台密码", "Their console password";
+    ConsolePasswordRule => "密码至少 {min} 个字符。", "The password must have at least {min} characters.";
+    ConsoleAddStaff => "添加店员", "Add staff member";
+    ConsoleBadName => "请填写姓名（最多 {max} 个字）。", "Enter a name (at most {max} characters).";
+    ConsoleBadRole => "请选择角色：店长或收银员。", "Choose a role: manager or cashier.";
+    ConsolePhoneTaken => "这个手机号已经是店员了（一个手机号只能属于一个商户）。请换个手机号。", "This phone number is staff already (a number belongs to one merchant). Use another number.";
 }
 
 #[cfg(test)]
