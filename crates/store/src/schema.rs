@@ -561,7 +561,7 @@ CREATE INDEX login_failures_addr ON login_failures (client_addr, at);
 ",
     postgres_only: "",
 }, Migration {
-    version: 17,
+    version: 16,
     name: "merchant_staff_and_console",
     sql: "
 -- A merchant's staff: who may open the merchant console (/console), by phone + SMS code, then their own
