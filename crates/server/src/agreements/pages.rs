@@ -47,9 +47,12 @@ fn list_page(ctx: &Ctx, app: &App, user: &User, error: Option<(&str, &str)>, sta
         Ok(l) => l,
         Err(e) => return system_error(ctx, e),
     };
+    // An error about an agreement not in the list (not the user's) is said at the top.
+    let unlisted = error.filter(|(c, _)| !list.iter().any(|(a, _)| a.contract_id == *c)).map(|(_, m)| m);
     let body = markup! {
         div.card {
             h1 { (ctx.t(Msg::AgreementsTitle)) }
+            (PreEscaped(error_box(unlisted)))
             @if list.is_empty() { p #no-agreements { (ctx.t(Msg::AgreementsNone)) } }
         }
         @for (a, merchant) in &list {
