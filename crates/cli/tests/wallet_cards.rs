@@ -5,7 +5,7 @@
 //! amount, a withdrawal above the balance and one within it, a declined card, a slow card pending and
 //! then settled, a wrong PIN and the lock; a merchant's proposal (v3) signed and ended on the pages.
 //! And in headless Chromium (`wallet_cards_browser.py`): log in, bind a card with the bank's code, top up
-//! ¥100.00, the new balance on `/`. `SAOMA_SCREENS=DIR` saves the pages as cards-*.png.
+//! ¥100.00, the new balance on `/`; sign a merchant's proposal with the PIN and end it. `SAOMA_SCREENS=DIR` saves the pages as cards-*.png.
 
 mod support;
 
@@ -216,9 +216,15 @@ fn browser_binds_a_card_and_tops_up() {
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wallet_cards_browser.py");
     for s in Server::all(true) {
-        user(&s, "13800000009", 5_000);
+        let m = s.merchant("公交公司", "public_key");
+        let c = s.client(&m);
+        let appid = m["appid"].as_str().unwrap();
+        let openid = user(&s, "13800000009", 5_000)["openids"][appid].as_str().unwrap().to_string();
+        let (st, a) = v3(&c, "POST", "/v3/agreements", json!({"appid": appid, "mchid": m["mchid"], "out_contract_code": "BROWSER01", "openid": openid, "description": "乘车码免密支付", "limits": {"per_charge": 500, "per_day": 2_000}}));
+        assert_eq!(st, 200, "{a}");
+        let contract = a["contract_id"].as_str().unwrap().to_string();
         let screens = std::env::var("SAOMA_SCREENS").ok().filter(|_| s.backend == "sqlite");
-        let spec = json!({"base": s.base, "phone": "13800000009", "pin": "123456", "card": "6222 0200 0000 0001", "screens": screens});
+        let spec = json!({"base": s.base, "phone": "13800000009", "pin": "123456", "card": "6222 0200 0000 0001", "contract": contract, "screens": screens});
         let (mut result, mut home) = (String::new(), String::new());
         support::run_browser(&s, script, &spec, |words| match words {
             ["SMS", phone] => {
@@ -235,6 +241,10 @@ fn browser_binds_a_card_and_tops_up() {
                 home = b.to_string();
                 None
             }
+            ["AGREEMENT", state] => {
+                assert_eq!(v3(&c, "GET", &format!("/v3/agreements/{contract}"), Value::Null).1["state"], *state, "{}", s.backend);
+                Some("OK".into())
+            }
             _ => {
                 eprintln!("browser script: {}", words.join(" "));
                 None
@@ -242,6 +252,8 @@ fn browser_binds_a_card_and_tops_up() {
         });
         assert!(result.contains("¥100.00"), "{}: {result}", s.backend);
         assert_eq!(home, "¥150.00", "{}: 50.00 + 100.00", s.backend);
+        let t = v3(&c, "GET", &format!("/v3/agreements/{contract}"), Value::Null).1;
+        assert_eq!((t["state"].as_str(), t["terminated_by"].as_str()), (Some("TERMINATED"), Some("USER")), "{t}");
         ledger_check(&s);
     }
 }

@@ -1,12 +1,13 @@
-"""Drives the wallet's bank card pages (`/cards`, `/cards/topup`) in headless Chromium, as a user adding a
-card and topping up would, for crates/cli/tests/wallet_cards.rs.
+"""Drives the wallet's bank card pages (`/cards`, `/cards/topup`) and agreements (`/agreements`) in headless
+Chromium, as a user adding a card, topping up, and signing then ending a merchant's agreement would, for crates/cli/tests/wallet_cards.rs.
 
-Usage: wallet_cards_browser.py SPEC_JSON, SPEC {"base", "phone", "pin", "card", "screens"?}. A phone-sized
+Usage: wallet_cards_browser.py SPEC_JSON, SPEC {"base", "phone", "pin", "card", "contract", "screens"?}. A phone-sized
 window (390x844) preferring Chinese. The Rust test plays the SMS gateway and the bank, answering on stdin:
   we print  "SMS <phone>"          it answers with the login code
   we print  "BANK_CODE <phone>"    it answers with the bank's binding code
   we print  "RESULT <text>"        the top-up's result page
   we print  "BALANCE <amount>"     the balance on the home page afterwards
+  we print  "AGREEMENT <state>"    the agreement's state as the merchant should now see it; it answers "OK"
   we print  "DONE"                 at the end
 """
 
@@ -118,6 +119,30 @@ def main():
         assert not errors, errors
         driver.get(spec["base"] + "/")
         say("BALANCE", text(driver, "#balance"))
+        # The merchant's proposal: sign it with the PIN, then end it after the confirming step.
+        driver.get(spec["base"] + "/agreements")
+        card = wait_for(driver, "#agreement-" + spec["contract"])
+        assert card.get_attribute("data-state") == "PROPOSED" and "¥5.00" in card.text and "¥20.00" in card.text, card.text
+        fits(driver)
+        screen(driver, "agreements")
+        card.find_element(By.CSS_SELECTOR, "input.pin").send_keys(spec["pin"])
+        card.find_element(By.CSS_SELECTOR, "button.sign").click()
+        wait_for(driver, "#done")
+        screen(driver, "signed")
+        assert ask("AGREEMENT", "SIGNED") == "OK"
+        driver.get(spec["base"] + "/agreements")
+        wait_for(driver, "#agreement-" + spec["contract"] + " a.terminate").click()
+        wait_for(driver, "#terminate-yes")
+        screen(driver, "terminate")
+        driver.find_element(By.ID, "terminate-yes").click()
+        wait_for(driver, "#done")
+        assert ask("AGREEMENT", "TERMINATED") == "OK"
+        driver.get(spec["base"] + "/agreements?lang=en")
+        wait_for(driver, "#agreement-" + spec["contract"])
+        fits(driver)
+        screen(driver, "agreements-en")
+        errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        assert not errors, errors
     finally:
         driver.quit()
     say("DONE")
