@@ -2,6 +2,9 @@
 //! limits and where it stands; a proposal signed with the PIN (`agreements::sign`), an agreement ended
 //! after a confirming step (`agreements::terminate`), as the wallet API does.
 
+// Page helpers answer `Result<T, Response>`: the error is the finished page (as in `http::web`).
+#![allow(clippy::result_large_err)]
+
 use super::{AgreementFail, Party};
 use crate::http::web::i18n::Msg;
 use crate::http::web::{error_box, html, param, session, system_error, yuan, Ctx, Params};

@@ -9,6 +9,9 @@
 //! request_id; one whose request_id went to another operation gets a new one. Forms name a card by its
 //! id; no page shows more of a number than its last four digits.
 
+// Page helpers answer `Result<T, Response>`: the error is the finished page (as in `http::web`).
+#![allow(clippy::result_large_err)]
+
 use super::cards::{self, Card, CardError};
 use super::{BankError, Kind, Operation};
 use crate::http::web::i18n::Msg;
