@@ -227,11 +227,21 @@ fn browser_opens_a_wallet_sets_its_pin_and_sees_the_history() {
     for s in Server::all(true) {
         let phone = "13700000004";
         let screens = std::env::var("SAOMA_SCREENS").ok().filter(|_| s.backend == "sqlite");
-        let spec = json!({"base": s.base, "phone": phone, "pin": "135790", "screens": screens});
+        // The PIN support::bind_card types.
+        let spec = json!({"base": s.base, "phone": phone, "pin": "123456", "screens": screens});
         let mut seen = Vec::new();
         support::run_browser(&s, script, &spec, |words| match words {
             ["SMS", p] => Some(sms(&s, p, "login")),
             ["PIN_SMS", p] => Some(sms(&s, p, "set_pin")),
+            ["PIN_SET"] => {
+                support::advance(&s, "61s"); // the login's one code a minute
+                let session = s.wallet_session(phone);
+                bind_card(&s, &session, phone, "6222000000000001");
+                assert_eq!(bank(&s, &session, "/wallet/topup", "6222000000000001", 20_000, "bt1"), "succeeded");
+                support::advance(&s, "1s");
+                assert_eq!(bank(&s, &session, "/wallet/withdraw", "6222000000000001", 4_550, "bw1"), "succeeded");
+                Some("OK".into())
+            }
             ["SEEN", what] => {
                 seen.push(what.to_string());
                 None
@@ -241,8 +251,7 @@ fn browser_opens_a_wallet_sets_its_pin_and_sees_the_history() {
                 None
             }
         });
-        assert_eq!(seen, ["pin-set", "history-empty"], "{}", s.backend);
-        support::advance(&s, "61s"); // the login's one code a minute
+        assert_eq!(seen, ["pin-set", "history-empty", "-¥45.50,+¥200.00"], "{}", s.backend);
         let session = s.wallet_session(phone);
         assert_eq!(pin_status(&s, &session)["set"], true, "the PIN typed on Me is set");
     }

@@ -5,7 +5,8 @@ Usage: wallet_me_browser.py SPEC_JSON, SPEC {"base", "phone", "pin", "screens"?}
 preferring Chinese. The Rust test answers on stdin:
   we print  "SMS <phone>"        it answers with the login code
   we print  "PIN_SMS <phone>"    it answers with the code texted for setting the PIN
-  we print  "SEEN <what>"        what the pages showed (pin-set, history-empty)
+  we print  "PIN_SET"            it tops the wallet up and withdraws (with the PIN), answers "OK"
+  we print  "SEEN <what>"        what the pages showed (pin-set, history-empty, the History's amounts)
   we print  "DONE"               at the end
 """
 
@@ -50,14 +51,24 @@ def main():
         assert "已设置" in wb.text(driver, "#pin-state")
         assert driver.find_elements(By.ID, "old-pin"), "now the form changes the PIN"
         screen(driver, "pin-set")
+        driver.find_element(By.ID, "change-pin-open").click()
+        assert driver.find_element(By.ID, "old-pin").is_displayed()
+        screen(driver, "change-pin")
         wb.say("SEEN", "pin-set")
         # Nothing fits wider than the phone.
         assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
         driver.find_element(By.CSS_SELECTOR, "nav.tabs a[href='/history']").click()
         wb.wait_for(driver, "#history-empty")
         assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
-        screen(driver, "history")
+        screen(driver, "history-empty")
         wb.say("SEEN", "history-empty")
+        # Money moved with the new PIN shows on History, newest first.
+        assert wb.ask("PIN_SET") == "OK"
+        driver.refresh()
+        amounts = [e.text.strip() for e in driver.find_elements(By.CSS_SELECTOR, "#history .move-amount")]
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+        screen(driver, "history")
+        wb.say("SEEN", ",".join(amounts))
         wb.no_console_errors(driver)
     finally:
         driver.quit()

@@ -27,7 +27,7 @@ const HISTORY_CSS: &str = "ul.moves{list-style:none;margin:0;padding:0}ul.moves 
 ul.moves li:first-child{border-top:0}.move-what{min-width:0;overflow-wrap:anywhere}.move-what p{margin:0}.move-amount{font-weight:600;white-space:nowrap;font-variant-numeric:tabular-nums}\
 .move-amount.in{color:#07c160}.declined{color:#a8071a}";
 const ME_CSS: &str = ".pin-state{font-weight:600}.pin-state.none,.pin-state.locked{color:#a8071a}.done{background:#e8f8ef;color:#05713a;padding:.6rem .8rem;border-radius:.35rem;margin:.5rem 0}\
-ul.links{list-style:none;margin:0;padding:0}ul.links li{border-top:1px solid #eee}ul.links li:first-child{border-top:0}ul.links a{display:block;padding:.75rem 0;color:#576b95;text-decoration:none}";
+ul.links{list-style:none;margin:0;padding:0}ul.links li{border-top:1px solid #eee}ul.links li:first-child{border-top:0}ul.links a{display:block;padding:.75rem 0;color:#576b95;text-decoration:none}summary{color:#576b95;cursor:pointer;padding:.25rem 0}";
 
 /// The session's user, or the login page that comes back to `next`.
 fn user_or_login(app: &App, ctx: &Ctx, headers: &HeaderMap, next: &str) -> Result<User, Response> {
@@ -100,10 +100,8 @@ pub async fn history_page(State(app): State<Arc<App>>, ctx: Ctx, headers: Header
                         li.move {
                             div.move-what {
                                 p.move-title { (what) }
-                                p.muted {
-                                    time { (ctx.lang.time(e.at)) }
-                                    @if let Some((state, refused)) = state { " · " span.move-state.declined[refused] { (state) } }
-                                }
+                                p.muted { time { (ctx.lang.time(e.at)) } }
+                                @if let Some((state, refused)) = state { p.muted.move-state.declined[refused] { (state) } }
                             }
                             span.move-amount.in[e.amount > 0] { (signed(e.amount)) }
                         }
@@ -127,7 +125,8 @@ enum PinStep<'a> {
     Done(Msg, &'a PinStep<'a>),
 }
 
-fn pin_form(ctx: &Ctx, user: &User, step: &PinStep) -> Markup {
+/// `open`: the change form shown unfolded (it answers a refusal); otherwise folded under its button.
+fn pin_form(ctx: &Ctx, user: &User, step: &PinStep, open: bool) -> Markup {
     let new_pin = markup! {
         label for="new-pin" { (ctx.t(Msg::NewPinLabel)) }
         input #new-pin name="pin" type="password" inputmode="numeric" autocomplete="new-password" pattern="[0-9]{6}" maxlength="6" required;
@@ -152,17 +151,20 @@ fn pin_form(ctx: &Ctx, user: &User, step: &PinStep) -> Markup {
             }
         },
         PinStep::Change => markup! {
-            p.muted { (ctx.t(Msg::ChangePinHint)) }
-            form method="post" action="/me/pin" {
-                label for="old-pin" { (ctx.t(Msg::OldPinLabel)) }
-                input #old-pin name="old_pin" type="password" inputmode="numeric" autocomplete="current-password" pattern="[0-9]{6}" maxlength="6" required;
-                (new_pin)
-                button #change-pin type="submit" { (ctx.t(Msg::ChangePinButton)) }
+            details #change-pin-details open[open] {
+                summary #change-pin-open { (ctx.t(Msg::ChangePinButton)) }
+                p.muted { (ctx.t(Msg::ChangePinHint)) }
+                form method="post" action="/me/pin" {
+                    label for="old-pin" { (ctx.t(Msg::OldPinLabel)) }
+                    input #old-pin name="old_pin" type="password" inputmode="numeric" autocomplete="current-password" pattern="[0-9]{6}" maxlength="6" required;
+                    (new_pin)
+                    button #change-pin type="submit" { (ctx.t(Msg::ChangePinButton)) }
+                }
             }
         },
         PinStep::Done(msg, then) => markup! {
             p.done #pin-done role="status" { (ctx.t(*msg)) }
-            (pin_form(ctx, user, then))
+            (pin_form(ctx, user, then, open))
         },
     }
 }
@@ -192,7 +194,7 @@ fn me_page(ctx: &Ctx, app: &App, user: &User, step: &PinStep, error: Option<&str
         div.card #pin-card {
             h1 { (ctx.t(Msg::PinSection)) }
             (PreEscaped(error_box(error)))
-            (pin_form(ctx, user, step))
+            (pin_form(ctx, user, step, error.is_some()))
         }
         div.card #more {
             h1 { (ctx.t(Msg::MoreSection)) }
