@@ -60,7 +60,7 @@ pub fn of(app: &App, user: u128) -> Result<Vec<Entry>, StoreError> {
             out.push(Entry { at, amount: d.amount, kind: deposit(true) });
         }
     }
-    out.sort_by(|a, b| b.at.cmp(&a.at));
+    out.sort_by_key(|e| std::cmp::Reverse(e.at));
     out.truncate(LIMIT as usize);
     Ok(out)
 }

@@ -6,6 +6,9 @@
 //! PIN twice; the job that sets the PIN checks the code (`pins::set`). A wallet with a PIN changes it
 //! with the old one (`pins::verify`, tries counted). The forms move no money, so they carry no request_id.
 
+// Page helpers answer `Result<T, Response>`: the error is the finished page (large, built only on the way out).
+#![allow(clippy::result_large_err)]
+
 use crate::http::web::i18n::Msg;
 use crate::http::web::{error_box, html, masked_phone, param, see_other, session, system_error, yuan, Ctx, Params};
 use crate::users::history::{self, Kind};
