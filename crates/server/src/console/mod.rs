@@ -19,7 +19,7 @@
 mod admin;
 mod pages;
 
-use crate::users::login::{self as sms_login, CodeCheck};
+use crate::users::login::{self as sms_login, Purpose};
 use crate::users::UserError;
 use crate::App;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -30,8 +30,6 @@ use saoma_wechatpay::aead::random_string;
 use saoma_wechatpay::digest::sha256_hex;
 use std::net::IpAddr;
 
-/// The SMS codes' purpose in the outbox.
-const PURPOSE: &str = "console";
 /// Between the SMS code and the password.
 const PASSWORD_STAGE_SECS: i64 = 10 * 60;
 /// A console left open at the till for a working day.
@@ -173,7 +171,7 @@ impl From<UserError> for LoginError {
 
 /// Texts a console login code to `phone` (the wallet's limits, counted in one job).
 pub async fn send_code(app: &App, phone: &str, client: IpAddr) -> Result<(), LoginError> {
-    Ok(sms_login::send_code_for(app, phone.replace([' ', '-'], ""), client, PURPOSE).await?)
+    Ok(sms_login::send_code_for(app, phone.replace([' ', '-'], ""), Purpose::Console, client).await?)
 }
 
 fn new_token() -> Result<(String, String), StoreError> {
@@ -195,11 +193,10 @@ pub async fn code_step(app: &App, phone: &str, code: &str, client: IpAddr) -> Re
     app.store
         .transact(move |tx| {
             let now = secs(tx);
-            let sms = match sms_login::check_code_in_job(tx, &phone, &code, PURPOSE, &addr, per_address, now)? {
-                CodeCheck::Right(sms) => sms,
-                CodeCheck::Limited(e) => return Ok(Err(e.into())),
-                // Kept: the wrong code is counted.
-                CodeCheck::Wrong(e) => return Ok(Ok(Err(e.into()))),
+            let sms = match sms_login::check_code_in_job(tx, &phone, Purpose::Console, &code, &addr, per_address, now)? {
+                Ok(sms) => sms,
+                // Kept: a wrong code is counted (a refusal before the check wrote nothing).
+                Err(e) => return Ok(Ok(Err(e.into()))),
             };
             let Some(staff) = tx.query_one("SELECT id FROM staff WHERE phone = $1", &[phone.as_str().into()])? else {
                 return Ok(Err(LoginError::NotStaff));

@@ -12,7 +12,7 @@
 
 use crate::users::{self, User, UserError, COLUMNS};
 use crate::App;
-use saoma_store::{JobTx, StoreError, NANOS_PER_SEC};
+use saoma_store::{JobTx, StoreError, Value, NANOS_PER_SEC};
 use saoma_wechatpay::aead::{random_digits, random_string};
 use saoma_wechatpay::digest::sha256_hex;
 use std::net::IpAddr;
@@ -50,16 +50,16 @@ pub fn address_key(ip: IpAddr) -> String {
     }
 }
 
-fn secs(tx: &JobTx<'_>) -> i64 {
+pub(crate) fn secs(tx: &JobTx<'_>) -> i64 {
     tx.now().div_euclid(NANOS_PER_SEC)
 }
 
 /// Why a send is refused now: seconds until it would be allowed.
-fn send_refusal(tx: &mut JobTx<'_>, phone: &str, purpose: &str, addr: &str, per_address: u32, now: i64) -> Result<Option<i64>, StoreError> {
+fn send_refusal(tx: &mut JobTx<'_>, phone: &str, purpose: Purpose, addr: &str, per_address: u32, now: i64) -> Result<Option<i64>, StoreError> {
     let recent: Vec<i64> = tx
         .query(
-            "SELECT created_at FROM sms_outbox WHERE phone = $1 AND purpose = $4 AND created_at > $2 ORDER BY created_at DESC LIMIT $3",
-            &[phone.into(), (now - HOUR).into(), SMS_PER_PHONE_PER_HOUR.into(), purpose.into()],
+            "SELECT created_at FROM sms_outbox WHERE phone = $1 AND purpose = $2 AND created_at > $3 ORDER BY created_at DESC LIMIT $4",
+            &[phone.into(), purpose.as_str().into(), (now - HOUR).into(), SMS_PER_PHONE_PER_HOUR.into()],
         )?
         .iter()
         .filter_map(|r| r.opt_int("created_at").transpose())
@@ -81,18 +81,36 @@ fn send_refusal(tx: &mut JobTx<'_>, phone: &str, purpose: &str, addr: &str, per_
     Ok(nth.map(|r| r.opt_int("created_at")).transpose()?.flatten().map(|t| t + HOUR - now))
 }
 
+/// What a platform code proves, kept with it: a code texted for one purpose never serves another (a
+/// login code cannot set a PIN, nor a PIN code log in). Each has its own live code and per-phone send
+/// limit; the per-address limit and the wrong-code counts are shared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Login,
+    /// Setting the payment PIN of a wallet that has none (`pins::set`).
+    SetPin,
+    /// The merchant console's first login step (`console`): a staff phone need not have a wallet.
+    Console,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Login => "login",
+            Purpose::SetPin => "set_pin",
+            Purpose::Console => "console",
+        }
+    }
+}
+
 /// Puts a 6-digit login code for `phone` in the SMS outbox, within the send limits; the phone's older
 /// codes stop working.
 pub async fn send_code(app: &App, phone: String, client: IpAddr) -> Result<(), UserError> {
-    send_code_for(app, phone, client, LOGIN).await
+    send_code_for(app, phone, Purpose::Login, client).await
 }
 
-/// The wallet's login codes' purpose in the outbox.
-const LOGIN: &str = "login";
-
-/// [`send_code`] for a login of `purpose` (`login`: the wallet; `console`: the merchant console): each
-/// purpose has its own live code and per-phone limits, the per-address limit counts them all.
-pub(crate) async fn send_code_for(app: &App, phone: String, client: IpAddr, purpose: &'static str) -> Result<(), UserError> {
+/// [`send_code`] for `purpose`: only the phone's older codes of that purpose stop working.
+pub async fn send_code_for(app: &App, phone: String, purpose: Purpose, client: IpAddr) -> Result<(), UserError> {
     let Some(phone) = users::canonical_phone(&phone) else { return Err(UserError::BadPhone) };
     let code = random_digits(6).map_err(|e| StoreError::Io(e.to_string()))?;
     let (id, addr, per_address) = (app.ids.next(), address_key(client), app.config.sms_per_address_per_hour);
@@ -104,11 +122,11 @@ pub(crate) async fn send_code_for(app: &App, phone: String, client: IpAddr, purp
             }
             tx.execute(
                 "UPDATE sms_outbox SET expires_at = $1 WHERE phone = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
-                &[now.into(), phone.as_str().into(), purpose.into()],
+                &[now.into(), phone.as_str().into(), purpose.as_str().into()],
             )?;
             tx.execute(
-                "INSERT INTO sms_outbox (id, phone, code, purpose, created_at, expires_at, used_at, client_addr) VALUES ($1, $2, $3, $7, $4, $5, NULL, $6)",
-                &[id.into(), phone.into(), code.into(), now.into(), (now + SMS_VALID_SECS).into(), addr.into(), purpose.into()],
+                "INSERT INTO sms_outbox (id, phone, code, purpose, created_at, expires_at, used_at, client_addr) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
+                &[id.into(), phone.into(), code.into(), purpose.as_str().into(), now.into(), (now + SMS_VALID_SECS).into(), addr.into()],
             )?;
             Ok(Ok(()))
         })
@@ -138,10 +156,9 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
     app.store
         .transact(move |tx| {
             let now = secs(tx);
-            let sms = match check_code_in_job(tx, &phone, &code, LOGIN, &addr, per_address, now)? {
-                CodeCheck::Right(sms) => sms,
-                CodeCheck::Limited(e) => return Ok(Err(e)),
-                CodeCheck::Wrong(e) => return Ok(Ok(Err(e))),
+            let id = match check_code_in_job(tx, &phone, Purpose::Login, &code, &addr, per_address, now)? {
+                Ok(id) => id,
+                Err(e) => return Ok(Ok(Err(e))),
             };
             let user = match (tx.query_one(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"), &[phone.as_str().into()])?, new_user) {
                 (Some(u), _) => users::from_row(&u)?,
@@ -152,7 +169,7 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
                     Err(e) => return Ok(Err(e)),
                 },
             };
-            code_used_in_job(tx, sms, &phone, now)?;
+            code_used_in_job(tx, id, &phone, now)?;
             tx.execute("INSERT INTO wallet_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)", &[token_hash.into(), user.id.into(), (now + SESSION_SECS).into()])?;
             Ok(Ok(Ok((token, user))))
         })
@@ -160,21 +177,12 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
         .and_then(|r| r)
 }
 
-/// What [`check_code_in_job`] found.
-pub(crate) enum CodeCheck {
-    /// The phone's live code of that purpose (its `sms_outbox` id): nothing written yet; the caller
-    /// uses it up with [`code_used_in_job`] when it lets the person in.
-    Right(u128),
-    /// Refused before the code was looked at (the address's wrong codes, the phone's lock): nothing written.
-    Limited(UserError),
-    /// A wrong code, counted (against the phone and the address): the job must be kept.
-    Wrong(UserError),
-}
-
-/// Checks `code` against the phone's live code of `purpose`, under the limits: the address's wrong codes
-/// within the hour, the phone's lock (shared by every purpose: one handset), its wrong codes counted
-/// and the fifth locking it for [`LOCK_SECS`] (and retiring its code).
-pub(crate) fn check_code_in_job(tx: &mut JobTx<'_>, phone: &str, code: &str, purpose: &str, addr: &str, per_address: u32, now: i64) -> Result<CodeCheck, StoreError> {
+/// Checks `code` against the phone's live code for `purpose`, in the job that acts on it: `Ok(id)`, the
+/// code's outbox row, for a right one (the caller marks it used with [`code_used_in_job`] once it acted);
+/// else the refusal, with the wrong code already counted — against the phone (the fifth in a row locks
+/// it for [`LOCK_SECS`] and retires its code) and the client address — and the job to be kept.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_code_in_job(tx: &mut JobTx<'_>, phone: &str, purpose: Purpose, code: &str, addr: &str, per_address: u32, now: i64) -> Result<Result<Value, UserError>, StoreError> {
     // An address that got its hour's share of codes wrong guesses no more (so that one address
     // cannot keep locking phone after phone, nor spread its guesses over many phones).
     let nth = tx.query_one(
@@ -182,7 +190,7 @@ pub(crate) fn check_code_in_job(tx: &mut JobTx<'_>, phone: &str, code: &str, pur
         &[addr.into(), (now - HOUR).into(), (i64::from(per_address.max(1)) - 1).into()],
     )?;
     if let Some(t) = nth.map(|r| r.opt_int("at")).transpose()?.flatten() {
-        return Ok(CodeCheck::Limited(UserError::FrequencyLimited { retry_after: (t + HOUR - now).max(1) }));
+        return Ok(Err(UserError::FrequencyLimited { retry_after: (t + HOUR - now).max(1) }));
     }
     let guard = tx.query_one("SELECT failures, locked_until FROM login_guards WHERE phone = $1", &[phone.into()])?;
     let (failures, locked_until) = match guard {
@@ -190,18 +198,16 @@ pub(crate) fn check_code_in_job(tx: &mut JobTx<'_>, phone: &str, code: &str, pur
         None => (0, 0),
     };
     if locked_until > now {
-        return Ok(CodeCheck::Limited(UserError::LoginLocked { until: locked_until, retry_after: locked_until - now }));
+        return Ok(Err(UserError::LoginLocked { until: locked_until, retry_after: locked_until - now }));
     }
     let live = tx.query_one(
-        "SELECT id, code FROM sms_outbox WHERE phone = $1 AND purpose = $3 AND used_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id DESC LIMIT 1",
-        &[phone.into(), now.into(), purpose.into()],
+        "SELECT id, code FROM sms_outbox WHERE phone = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id DESC LIMIT 1",
+        &[phone.into(), purpose.as_str().into(), now.into()],
     )?;
-    let right = match &live {
-        Some(r) if r.opt_text("code")?.is_some_and(|c| same(c, code)) => Some(r),
-        _ => None,
-    };
-    if let Some(row) = right {
-        return Ok(CodeCheck::Right(row.id("id")?));
+    if let Some(r) = &live {
+        if r.opt_text("code")?.is_some_and(|c| same(c, code)) {
+            return Ok(Ok(r.value("id")?.clone()));
+        }
     }
     // Counted (kept: the job succeeds and answers the refusal), against the phone and the address
     // (whose rows older than the hour go: at most the limit's worth are kept).
@@ -217,14 +223,14 @@ pub(crate) fn check_code_in_job(tx: &mut JobTx<'_>, phone: &str, code: &str, pur
         if let Some(row) = &live {
             tx.execute("UPDATE sms_outbox SET expires_at = $1 WHERE id = $2", &[now.into(), row.value("id")?.clone()])?;
         }
-        return Ok(CodeCheck::Wrong(UserError::BadCode { tries_left: 0, locked_until }));
+        return Ok(Err(UserError::BadCode { tries_left: 0, locked_until }));
     }
-    Ok(CodeCheck::Wrong(UserError::BadCode { tries_left: MAX_WRONG_CODES - failures, locked_until: 0 }))
+    Ok(Err(UserError::BadCode { tries_left: MAX_WRONG_CODES - failures, locked_until: 0 }))
 }
 
-/// Uses up a right code ([`CodeCheck::Right`]) and clears the phone's wrong codes.
-pub(crate) fn code_used_in_job(tx: &mut JobTx<'_>, sms: u128, phone: &str, now: i64) -> Result<(), StoreError> {
-    tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE id = $2", &[now.into(), sms.into()])?;
+/// The right code [`check_code_in_job`] found is used up, and the phone's wrong codes are forgiven.
+pub(crate) fn code_used_in_job(tx: &mut JobTx<'_>, id: Value, phone: &str, now: i64) -> Result<(), StoreError> {
+    tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE id = $2", &[now.into(), id])?;
     tx.execute("DELETE FROM login_guards WHERE phone = $1", &[phone.into()])?;
     Ok(())
 }

@@ -179,6 +179,51 @@ catalogue! {
     SwitchLanguage => "English", "中文";
     ChinaTime => "{time}（北京时间）", "{time} (China time)";
 
+    // History (`/history`) and Me (`/me`): the wallet's movements, the phone, the payment PIN.
+    HistoryTitle => "账单", "History";
+    HistoryHint => "最近 50 笔收支，最新的在前，时间为北京时间。", "Your latest 50 movements, newest first, in China time.";
+    HistoryEmpty => "还没有任何收支记录。先用银行卡充值，再在商店出示付款码付款，记录就会出现在这里。", "Nothing here yet. Top up from a bank card, then show your payment code at a shop: your payments will appear here.";
+    HistoryTopUp => "去充值", "Top up";
+    HistoryShowCode => "出示付款码", "Show the payment code";
+    HistPayment => "付款给 {merchant}", "Paid {merchant}";
+    HistWithholding => "{merchant} 代扣", "{merchant} charged by agreement";
+    HistRefund => "{merchant} 退款", "Refund from {merchant}";
+    HistTopUp => "银行卡充值", "Top-up from a bank card";
+    HistWithdrawal => "提现到银行卡", "Withdrawal to a bank card";
+    HistDepositHeld => "{merchant} 乘车卡押金", "{merchant} transit card deposit";
+    HistDepositReturned => "{merchant} 押金退回", "{merchant} deposit returned";
+    StatePaid => "已支付", "Paid";
+    StateRefunded => "有退款", "Refunded in part or whole";
+    StateReversed => "已撤销", "Reversed";
+    StateFailed => "失败", "Failed";
+    StatePending => "处理中", "Pending";
+    StateSucceeded => "成功", "Succeeded";
+    StateDeclined => "银行已拒绝，余额未变", "Declined by the bank; your balance did not change";
+    MeTitle => "我的", "Me";
+    MePhone => "手机号", "Phone";
+    PinSection => "支付密码", "Payment PIN";
+    PinStateSet => "已设置", "Set";
+    PinStateNone => "未设置", "Not set";
+    PinStateLocked => "输错次数过多，已锁定至 {until}", "Locked until {until} after too many wrong tries";
+    PinNoneHint => "钱包还没有支付密码。绑卡、充值、提现和超过免密额度的付款都需要它。我们会向 {phone} 发送验证码来确认是你本人。", "Your wallet has no payment PIN yet. Binding a card, topping up, withdrawing and payments above the password-free limit all need it. We will text a code to {phone} to make sure it is you.";
+    PinSendCode => "发送验证码", "Text me a code";
+    PinCodeSent => "验证码已发送至 {phone}，5 分钟内有效。输入验证码，再输入两次新的 6 位支付密码。", "We sent a code to {phone}; it is valid for 5 minutes. Enter it, then your new 6-digit PIN twice.";
+    ChangePinHint => "输入当前支付密码，再输入两次新的 6 位支付密码。", "Enter your current PIN, then your new 6-digit PIN twice.";
+    OldPinLabel => "当前支付密码", "Current PIN";
+    NewPinLabel => "新支付密码（6 位数字）", "New PIN (6 digits)";
+    NewPinAgainLabel => "再次输入新支付密码", "New PIN again";
+    SetPinButton => "设置支付密码", "Set the PIN";
+    ChangePinButton => "修改支付密码", "Change the PIN";
+    PinMismatch => "两次输入的新支付密码不一致，请重新输入。", "The two new PINs differ. Enter the new PIN twice again.";
+    PinBadFormat => "支付密码须为 6 位数字，请重新输入。", "The PIN must be 6 digits. Enter it again.";
+    PinCodeMissing => "请输入短信验证码；没有收到？返回“我的”重新发送。", "Enter the SMS code; none arrived? Go back to Me and send a new one.";
+    PinSetMeanwhile => "这个钱包刚刚设置了支付密码。如需修改，请输入当前支付密码。", "A PIN was just set for this wallet. To change it, enter the current PIN.";
+    PinSetDone => "支付密码已设置。现在可以绑定银行卡并充值。", "Your PIN is set. You can now bind a bank card and top up.";
+    PinChangedDone => "支付密码已修改，以后请使用新密码。", "Your PIN is changed. Use the new one from now on.";
+    MoreSection => "更多", "More";
+    CardsLink => "银行卡、充值与提现", "Bank cards, top-up and withdrawal";
+    AgreementsLink => "免密支付与代扣协议", "Payment agreements";
+
     // The order and the payment.
     // Bank cards (`/cards`: binding, top-up, withdrawal) and withholding agreements (`/agreements`).
     CardsTitle => "银行卡", "Bank cards";
