@@ -126,6 +126,8 @@ def main():
         driver.find_element(By.CSS_SELECTOR, "a[href='/console/orders']").click()
         wait_for(driver, "#no").send_keys(no)
         driver.find_element(By.ID, "search").click()
+        # The list before the search has the same rows: read the one the search answered.
+        WebDriverWait(driver, 15).until(lambda d: "no=" in d.current_url)
         assert text(driver, "#orders .pay-amount") == "¥12.50"
         say("FOUND", text(driver, "#orders .pay-state"))
         screen(driver, "orders")
