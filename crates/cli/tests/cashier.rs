@@ -24,8 +24,6 @@ mod words;
 use saoma_server::http::web::qr::Matrix;
 use saoma_wechatpay::client::{http, HttpResponse, V3Client};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{saoma, Server};
 
@@ -413,34 +411,9 @@ fn collection_code_over_http() {
     }
 }
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// What the browser test needs and this machine lacks.
-fn browser_missing() -> Vec<&'static str> {
-    let mut missing = Vec::new();
-    let chromium = std::env::var("SAOMA_CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
-    let driver = std::env::var("SAOMA_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.into());
-    if !std::path::Path::new(&chromium).exists() {
-        missing.push("chromium (apt-get install chromium)");
-    }
-    if !std::path::Path::new(&driver).exists() {
-        missing.push("chromedriver (apt-get install chromium-driver)");
-    }
-    if !Command::new("python3").args(["-c", "import selenium"]).status().is_ok_and(|s| s.success()) {
-        missing.push("Python selenium (pip install selenium)");
-    }
-    missing
-}
-
 #[test]
 fn browser_pays_h5_with_and_without_pin_and_a_collection_code_and_opens_a_wallet() {
-    let missing = browser_missing();
-    if !missing.is_empty() {
-        if std::env::var("SAOMA_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("SAOMA_REQUIRE_BROWSER=1 but missing: {}", missing.join(", "));
-        }
-        eprintln!("\n*** SKIPPED the headless-Chromium cashier test: missing {} ***\n", missing.join(", "));
+    if !support::browser_available("cashier") {
         return;
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cashier_browser.py");
@@ -467,43 +440,20 @@ fn browser_pays_h5_with_and_without_pin_and_a_collection_code_and_opens_a_wallet
             {"kind": "collect", "name": "collect", "url": collect_url, "phone": "13300000003", "amount": "12.34", "merchant": "Bubble Tea 奶茶"},
             {"kind": "register", "name": "register", "url": for_new, "phone": "13300000009", "amount": "¥12.50", "collect": collect_url},
         ]});
-        let stderr = s.data_dir.join("browser.log");
-        let mut child = Command::new("python3").arg(script).arg(spec.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(std::fs::File::create(&stderr).unwrap()).spawn().unwrap();
-        let mut to_script = child.stdin.take().unwrap();
-        // The script's lines, read on a thread so that a stuck browser fails the test instead of hanging it.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
         let mut results = std::collections::HashMap::new();
-        loop {
-            let line = match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(l) => l,
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("{}: the browser script stopped: {}", s.backend, std::fs::read_to_string(&stderr).unwrap_or_default());
-                }
-            };
-            let words: Vec<&str> = line.split_whitespace().collect();
-            match words.as_slice() {
-                ["SMS", phone] => writeln!(to_script, "{}", sms_code(&s, phone)).unwrap(),
+        support::run_browser(&s, script, &spec, |words| {
+            match words {
+                ["SMS", phone] => return Some(sms_code(&s, phone)),
                 ["RESULT", name, tid, amount] => {
                     results.insert(name.to_string(), (tid.to_string(), amount.to_string()));
                 }
                 ["REGISTERED", phone] => {
                     results.insert("registered".to_string(), (phone.to_string(), String::new()));
                 }
-                ["DONE"] => break,
-                _ => eprintln!("browser script: {line}"),
+                _ => eprintln!("browser script: {}", words.join(" ")),
             }
-        }
-        assert!(child.wait().unwrap().success(), "{}", std::fs::read_to_string(&stderr).unwrap_or_default());
+            None
+        });
         // The test looks at the wallets as another device: the browser logged these phones in a moment
         // ago, and the server sends a phone one code a minute.
         support::advance(&s, "61s");

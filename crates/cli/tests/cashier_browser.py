@@ -54,9 +54,14 @@ SCREENS = None
 
 
 def screen(driver, name):
-    """Saves what the user sees now (the viewport of a 390x844 phone) as cashier-NAME.png, when asked to."""
-    if SCREENS:
-        driver.get_screenshot_as_file(os.path.join(SCREENS, f"cashier-{name}.png"))
+    """Saves what the user sees now as cashier-NAME.png (a 390x844 phone) and cashier-NAME-desktop.png
+    (1280x800), when asked to (docs/screens, made by scripts/screens)."""
+    if not SCREENS:
+        return
+    driver.get_screenshot_as_file(os.path.join(SCREENS, f"cashier-{name}.png"))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+    driver.get_screenshot_as_file(os.path.join(SCREENS, f"cashier-{name}-desktop.png"))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
 
 
 def chinese(driver):

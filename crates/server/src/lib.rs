@@ -14,6 +14,7 @@ pub mod agreements;
 pub mod bank;
 pub mod bills;
 pub mod cashier;
+pub mod console;
 pub mod merchants;
 pub mod notifications;
 pub mod payments;
@@ -35,6 +36,7 @@ pub fn capabilities() -> Vec<http::Routes> {
         bank::routes(),
         payments::routes(),
         cashier::routes(),
+        console::routes(),
         refunds::routes(),
         bills::routes(),
         agreements::routes(),

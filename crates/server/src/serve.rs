@@ -94,7 +94,11 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     let router = http::router(app.clone(), crate::capabilities());
     // Written last: whoever reads it (the CLI, tests) finds a server ready to answer.
     let addr_file = app.config.data_dir.join("server.addr");
-    secrets::write_private(&addr_file, format!("http://{addr}\n").as_bytes(), false)?;
+    // Whole or not at all (written aside, then renamed): a reader polling for the file never reads it
+    // half-written.
+    let part = app.config.data_dir.join("server.addr.part");
+    secrets::write_private(&part, format!("http://{addr}\n").as_bytes(), false)?;
+    std::fs::rename(&part, &addr_file)?;
     tracing::info!(%addr, database = %database.redacted(), sandbox = app.config.sandbox, "saoma listening");
     let stop_worker = Arc::new(tokio::sync::Notify::new());
     let worker = tokio::spawn(notifications::worker(app.clone(), stop_worker.clone()));

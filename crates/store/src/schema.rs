@@ -560,6 +560,37 @@ CREATE TABLE login_failures (
 CREATE INDEX login_failures_addr ON login_failures (client_addr, at);
 ",
     postgres_only: "",
+}, Migration {
+    version: 16,
+    name: "merchant_staff_and_console",
+    sql: "
+-- A merchant's staff: who may open the merchant console (/console), by phone + SMS code, then their own
+-- password (argon2). A phone is staff of one merchant. Wrong passwords are counted like PIN tries
+-- (reserved before argon2 runs, settled after it: saoma_core::pin), five lock the console for hours.
+CREATE TABLE staff (
+    id {BLOB} PRIMARY KEY,
+    mchid TEXT NOT NULL,
+    phone TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    password_failures BIGINT NOT NULL DEFAULT 0,
+    password_locked_until BIGINT NOT NULL DEFAULT 0,
+    password_in_flight BIGINT NOT NULL DEFAULT 0,
+    password_in_flight_until BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+){WITHOUT_ROWID};
+CREATE INDEX staff_mchid ON staff (mchid);
+-- Console sessions, kept as the SHA-256 of their token: 'password' after the SMS code (the second
+-- factor still to come, short-lived), 'live' after the password.
+CREATE TABLE console_sessions (
+    token_hash TEXT PRIMARY KEY,
+    staff_id {BLOB} NOT NULL,
+    stage TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

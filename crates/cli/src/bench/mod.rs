@@ -4,7 +4,9 @@
 
 mod api;
 mod ledger;
+mod pages;
 mod ridecode;
+mod server;
 mod wire;
 
 use clap::Subcommand;
@@ -22,6 +24,9 @@ pub enum BenchCmd {
     /// Ride codes verified per second at a gate (issuer signature cached and not) against the raw
     /// signature-verify rate, per suite; and the server's ingest of uploaded batches, charging included.
     Ridecode(ridecode::Args),
+    /// Server render time per page of the wallet and the cashier (p50/p99 from the server's own request
+    /// log, and as the client saw it), and each page's size, against `GET /healthz` in the same run.
+    Pages(pages::Args),
 }
 
 pub fn run(cmd: BenchCmd) -> ExitCode {
@@ -29,6 +34,7 @@ pub fn run(cmd: BenchCmd) -> ExitCode {
         BenchCmd::Ledger(args) => ledger::run(args),
         BenchCmd::Api(args) => api::run(args),
         BenchCmd::Ridecode(args) => ridecode::run(args),
+        BenchCmd::Pages(args) => pages::run(args),
     }
 }
 

@@ -405,3 +405,70 @@ pub fn db_rows(s: &Server, q: &str) -> Vec<Vec<Cell>> {
         c.query(q, &[]).unwrap().iter().map(|r| (0..r.len()).map(|i| cell(r, i)).collect()).collect()
     }
 }
+
+/// Headless Chromium driven by a Python Selenium script: what a browser test needs and this machine lacks.
+pub fn browser_missing() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    let chromium = std::env::var("SAOMA_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let driver = std::env::var("SAOMA_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    if !std::path::Path::new(&chromium).exists() {
+        missing.push("chromium (apt-get install chromium)");
+    }
+    if !std::path::Path::new(&driver).exists() {
+        missing.push("chromedriver (apt-get install chromium-driver)");
+    }
+    if !Command::new("python3").args(["-c", "import selenium"]).status().is_ok_and(|s| s.success()) {
+        missing.push("Python selenium (pip install selenium)");
+    }
+    missing
+}
+
+/// Whether a browser test can run here: `false` (after saying so loudly) where Chromium, chromedriver or
+/// Selenium is missing, a panic instead with `SAOMA_REQUIRE_BROWSER=1` (CI).
+pub fn browser_available(test: &str) -> bool {
+    let missing = browser_missing();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("SAOMA_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+        panic!("SAOMA_REQUIRE_BROWSER=1 but missing: {}", missing.join(", "));
+    }
+    eprintln!("\n*** SKIPPED the headless-Chromium {test} test: missing {} ***\n", missing.join(", "));
+    false
+}
+
+/// Runs a browser script (`python3 SCRIPT SPEC_JSON`) and answers its lines: `answer` gets each line's
+/// words and returns what to write back (`None`: nothing); the script's `DONE` ends the run. A script
+/// silent for 60 s fails the test with its log, so a stuck browser cannot hang it.
+pub fn run_browser(s: &Server, script: &str, spec: &serde_json::Value, mut answer: impl FnMut(&[&str]) -> Option<String>) {
+    let stderr = s.data_dir.join("browser.log");
+    let mut child = Command::new("python3").arg(script).arg(spec.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(std::fs::File::create(&stderr).unwrap()).spawn().unwrap();
+    let mut to_script = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{}: the browser script stopped: {}", s.backend, std::fs::read_to_string(&stderr).unwrap_or_default());
+            }
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words == ["DONE"] {
+            break;
+        }
+        if let Some(reply) = answer(&words) {
+            writeln!(to_script, "{reply}").unwrap();
+        }
+    }
+    assert!(child.wait().unwrap().success(), "{}", std::fs::read_to_string(&stderr).unwrap_or_default());
+}

@@ -4,6 +4,7 @@
 //! sends pre-debit notices, and either side terminates. Signing, terminating and every charge notify the
 //! merchant. The rules are `saoma_core::agreement`.
 
+mod pages;
 mod v3;
 mod wallet;
 
@@ -436,10 +437,14 @@ pub async fn charge(app: &App, mchid: &str, contract_id: &str, mut n: NewOrder) 
 }
 
 
-/// The v3 withholding API; the user's agreements in the wallet.
+/// The v3 withholding API; the user's agreements in the wallet API and the wallet's pages.
 pub fn routes() -> crate::http::Routes {
     use axum::routing::{get, post};
     crate::http::Routes {
+        pages: axum::Router::new()
+            .route("/agreements", get(pages::show))
+            .route("/agreements/sign", post(pages::sign))
+            .route("/agreements/terminate", get(pages::confirm_terminate).post(pages::terminate)),
         v3: axum::Router::new()
             .route("/v3/agreements", post(v3::propose))
             .route("/v3/agreements/out-contract-code/:code", get(v3::query_by_code))

@@ -58,7 +58,8 @@ pub const BINDINGS_PER_USER_PER_DAY: i64 = 10;
 pub const BINDINGS_PER_CARD_PER_DAY: i64 = 5;
 const DAY: i64 = 24 * 3600;
 
-fn tail(card_no: &str) -> String {
+/// The last four digits, all a page ever shows of a card number.
+pub fn tail(card_no: &str) -> String {
     card_no[card_no.len().saturating_sub(4)..].to_string()
 }
 
@@ -199,4 +200,12 @@ pub fn list(app: &App, user: u128) -> Result<Vec<Card>, StoreError> {
             })
         })
         .collect()
+}
+
+/// The number of `user`'s bound card `card_id` (`Card::id`): pages name a card by its id and never show
+/// its number, and the bank is asked with the number.
+pub fn number(app: &App, user: u128, card_id: &str) -> Result<Option<String>, StoreError> {
+    let Some(id) = u128::from_str_radix(card_id, 16).ok().filter(|_| card_id.len() == 32) else { return Ok(None) };
+    let row = app.store.query_one("SELECT card_no FROM bank_cards WHERE id = $1 AND user_id = $2 AND bound_at IS NOT NULL", &[id.into(), user.into()])?;
+    row.map(|r| r.text("card_no").map(str::to_string)).transpose()
 }

@@ -16,6 +16,7 @@
 //! (purpose `card_bind`; never a login code), valid five minutes, three tries.
 
 pub mod cards;
+mod pages;
 mod wallet;
 
 use crate::platform::accounts::{movement, BANK_CLEARING_CNY};
@@ -431,10 +432,16 @@ pub async fn reconcile(app: &std::sync::Arc<App>) -> Result<usize, StoreError> {
 }
 
 
-/// Top-up, withdrawal and bank cards in the wallet.
+/// Top-up, withdrawal and bank cards in the wallet API and the wallet's pages.
 pub fn routes() -> crate::http::Routes {
     use axum::routing::{get, post};
     crate::http::Routes {
+        pages: axum::Router::new()
+            .route("/cards", get(pages::show))
+            .route("/cards/bind", post(pages::bind))
+            .route("/cards/bind/confirm", post(pages::confirm))
+            .route("/cards/topup", get(pages::topup_form).post(pages::topup))
+            .route("/cards/withdraw", get(pages::withdraw_form).post(pages::withdraw)),
         wallet: axum::Router::new()
             .route("/wallet/topup", post(wallet::top_up))
             .route("/wallet/withdraw", post(wallet::withdraw))

@@ -6,6 +6,7 @@
 //! creation is idempotent on (mchid, out_trade_no); a payment-code order waits USERPAYING at most 45 s.
 
 pub mod orders;
+mod pages;
 pub mod paycodes;
 mod v3;
 mod wallet;
@@ -307,6 +308,11 @@ pub fn routes() -> crate::http::Routes {
             .route("/v3/pay/transactions/out-trade-no/:out_trade_no", get(v3::query_by_out_trade_no))
             .route("/v3/pay/transactions/id/:transaction_id", get(v3::query_by_id))
             .route("/v3/pay/transactions/out-trade-no/:out_trade_no/close", post(v3::close)),
+        pages: axum::Router::new()
+            .route("/code", get(pages::show))
+            .route("/code/confirm", post(pages::confirm))
+            .route("/code/state", get(pages::state))
+            .route("/static/paycode.js", get(pages::paycode_js)),
         wallet: axum::Router::new()
             .route("/wallet/pay", post(wallet::pay))
             .route("/wallet/paycode", post(wallet::paycode))

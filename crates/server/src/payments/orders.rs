@@ -429,6 +429,51 @@ pub fn paid_net_before(app: &App, mchid: &str, before: i64) -> Result<i64, Store
     Ok(r.map(|r| r.opt_int("amount")).transpose()?.flatten().unwrap_or(0))
 }
 
+/// What the merchant's orders paid since `from` (business seconds) add up to — their count and sum —
+/// and the newest `limit` of them, newest first (the console's takings of the day).
+pub fn paid_since(app: &App, mchid: &str, from: i64, limit: i64) -> Result<(i64, i64, Vec<Order>), StoreError> {
+    let r = app.store.query_one(
+        "SELECT COUNT(*) AS paid, CAST(COALESCE(SUM(total), 0) AS BIGINT) AS amount FROM orders WHERE mchid = $1 AND success_at >= $2",
+        &[mchid.into(), from.into()],
+    )?;
+    let (count, sum) = match r {
+        Some(r) => (r.opt_int("paid")?.unwrap_or(0), r.opt_int("amount")?.unwrap_or(0)),
+        None => (0, 0),
+    };
+    let rows = app.store.query(&format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND success_at >= $2 ORDER BY success_at DESC, id DESC LIMIT $3"), &[mchid.into(), from.into(), limit.into()])?;
+    let latest = rows.iter().map(|r| from_row(r).map(|(o, _)| o)).collect::<Result<_, _>>()?;
+    Ok((count, sum, latest))
+}
+
+/// What a merchant looks for among its orders: one order by either of its numbers, else the orders
+/// created in `day` (`[from, to)`, business seconds); either kept to a state as of `now`.
+pub struct Search<'a> {
+    pub mchid: &'a str,
+    /// An `out_trade_no` or a `transaction_id`.
+    pub number: Option<&'a str>,
+    pub day: (i64, i64),
+    pub state: Option<TradeState>,
+    pub now: i64,
+    pub limit: i64,
+}
+
+/// The merchant's orders as [`Search`] asks, newest first.
+pub fn search(app: &App, q: &Search<'_>) -> Result<Vec<Order>, StoreError> {
+    let rows = match q.number {
+        Some(no) => app.store.query(
+            &format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND (out_trade_no = $2 OR transaction_id = $2)"),
+            &[q.mchid.into(), no.into()],
+        )?,
+        None => app.store.query(
+            &format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at DESC, id DESC LIMIT $4"),
+            &[q.mchid.into(), q.day.0.into(), q.day.1.into(), q.limit.into()],
+        )?,
+    };
+    let orders = rows.iter().map(|r| from_row(r).map(|(o, _)| o)).collect::<Result<Vec<_>, _>>()?;
+    // The state as of now (an unpaid order past its time_expire reads CLOSED), as the v3 query answers.
+    Ok(orders.into_iter().filter(|o| q.state.is_none_or(|s| o.state_at(q.now) == s)).collect())
+}
+
 /// Closes an unpaid order (closing a closed one again is done already).
 pub async fn close(app: &App, mchid: &str, out_trade_no: &str) -> Result<(), OrderError> {
     let now = app.business_now_secs();

@@ -234,3 +234,29 @@ pub async fn reverse(app: &App, mchid: &str, out_trade_no: &str) -> Result<Order
         })
         .await?
 }
+
+/// Where one of `user`'s payment codes stands, for the page that shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeState {
+    /// Not used and not expired: keep showing it.
+    Valid,
+    /// A cashier charged it (or an order for it waits for the PIN).
+    Used,
+    Expired,
+}
+
+/// The state of `code` if it is `user`'s (`None`: no such code of hers).
+pub fn state(app: &App, user: &User, code: &str) -> Result<Option<CodeState>, StoreError> {
+    let now = app.business_now_secs();
+    let row = app.store.query_one("SELECT expires_at, used_at FROM payment_codes WHERE code = $1 AND user_id = $2", &[code.into(), user.id.into()])?;
+    row.map(|r| {
+        Ok(if r.opt_int("used_at")?.is_some() {
+            CodeState::Used
+        } else if r.int("expires_at")? <= now {
+            CodeState::Expired
+        } else {
+            CodeState::Valid
+        })
+    })
+    .transpose()
+}

@@ -12,7 +12,7 @@
 
 use crate::users::{self, User, UserError, COLUMNS};
 use crate::App;
-use saoma_store::{JobTx, StoreError, NANOS_PER_SEC};
+use saoma_store::{JobTx, StoreError, Value, NANOS_PER_SEC};
 use saoma_wechatpay::aead::{random_digits, random_string};
 use saoma_wechatpay::digest::sha256_hex;
 use std::net::IpAddr;
@@ -50,16 +50,16 @@ pub fn address_key(ip: IpAddr) -> String {
     }
 }
 
-fn secs(tx: &JobTx<'_>) -> i64 {
+pub(crate) fn secs(tx: &JobTx<'_>) -> i64 {
     tx.now().div_euclid(NANOS_PER_SEC)
 }
 
 /// Why a send is refused now: seconds until it would be allowed.
-fn send_refusal(tx: &mut JobTx<'_>, phone: &str, addr: &str, per_address: u32, now: i64) -> Result<Option<i64>, StoreError> {
+fn send_refusal(tx: &mut JobTx<'_>, phone: &str, purpose: Purpose, addr: &str, per_address: u32, now: i64) -> Result<Option<i64>, StoreError> {
     let recent: Vec<i64> = tx
         .query(
-            "SELECT created_at FROM sms_outbox WHERE phone = $1 AND purpose = 'login' AND created_at > $2 ORDER BY created_at DESC LIMIT $3",
-            &[phone.into(), (now - HOUR).into(), SMS_PER_PHONE_PER_HOUR.into()],
+            "SELECT created_at FROM sms_outbox WHERE phone = $1 AND purpose = $2 AND created_at > $3 ORDER BY created_at DESC LIMIT $4",
+            &[phone.into(), purpose.as_str().into(), (now - HOUR).into(), SMS_PER_PHONE_PER_HOUR.into()],
         )?
         .iter()
         .filter_map(|r| r.opt_int("created_at").transpose())
@@ -81,25 +81,52 @@ fn send_refusal(tx: &mut JobTx<'_>, phone: &str, addr: &str, per_address: u32, n
     Ok(nth.map(|r| r.opt_int("created_at")).transpose()?.flatten().map(|t| t + HOUR - now))
 }
 
+/// What a platform code proves, kept with it: a code texted for one purpose never serves another (a
+/// login code cannot set a PIN, nor a PIN code log in). Each has its own live code and per-phone send
+/// limit; the per-address limit and the wrong-code counts are shared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Login,
+    /// Setting the payment PIN of a wallet that has none (`pins::set`).
+    SetPin,
+    /// The merchant console's first login step (`console`): a staff phone need not have a wallet.
+    Console,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Login => "login",
+            Purpose::SetPin => "set_pin",
+            Purpose::Console => "console",
+        }
+    }
+}
+
 /// Puts a 6-digit login code for `phone` in the SMS outbox, within the send limits; the phone's older
 /// codes stop working.
 pub async fn send_code(app: &App, phone: String, client: IpAddr) -> Result<(), UserError> {
+    send_code_for(app, phone, Purpose::Login, client).await
+}
+
+/// [`send_code`] for `purpose`: only the phone's older codes of that purpose stop working.
+pub async fn send_code_for(app: &App, phone: String, purpose: Purpose, client: IpAddr) -> Result<(), UserError> {
     let Some(phone) = users::canonical_phone(&phone) else { return Err(UserError::BadPhone) };
     let code = random_digits(6).map_err(|e| StoreError::Io(e.to_string()))?;
     let (id, addr, per_address) = (app.ids.next(), address_key(client), app.config.sms_per_address_per_hour);
     app.store
         .transact(move |tx| {
             let now = secs(tx);
-            if let Some(wait) = send_refusal(tx, &phone, &addr, per_address, now)? {
+            if let Some(wait) = send_refusal(tx, &phone, purpose, &addr, per_address, now)? {
                 return Ok(Err(UserError::FrequencyLimited { retry_after: wait.max(1) }));
             }
             tx.execute(
-                "UPDATE sms_outbox SET expires_at = $1 WHERE phone = $2 AND purpose = 'login' AND used_at IS NULL AND expires_at > $1",
-                &[now.into(), phone.as_str().into()],
+                "UPDATE sms_outbox SET expires_at = $1 WHERE phone = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
+                &[now.into(), phone.as_str().into(), purpose.as_str().into()],
             )?;
             tx.execute(
-                "INSERT INTO sms_outbox (id, phone, code, purpose, created_at, expires_at, used_at, client_addr) VALUES ($1, $2, $3, 'login', $4, $5, NULL, $6)",
-                &[id.into(), phone.into(), code.into(), now.into(), (now + SMS_VALID_SECS).into(), addr.into()],
+                "INSERT INTO sms_outbox (id, phone, code, purpose, created_at, expires_at, used_at, client_addr) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
+                &[id.into(), phone.into(), code.into(), purpose.as_str().into(), now.into(), (now + SMS_VALID_SECS).into(), addr.into()],
             )?;
             Ok(Ok(()))
         })
@@ -129,66 +156,83 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
     app.store
         .transact(move |tx| {
             let now = secs(tx);
-            // An address that got its hour's share of codes wrong guesses no more (so that one address
-            // cannot keep locking phone after phone, nor spread its guesses over many phones).
-            let nth = tx.query_one(
-                "SELECT at FROM login_failures WHERE client_addr = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
-                &[addr.as_str().into(), (now - HOUR).into(), (i64::from(per_address.max(1)) - 1).into()],
-            )?;
-            if let Some(t) = nth.map(|r| r.opt_int("at")).transpose()?.flatten() {
-                return Ok(Err(UserError::FrequencyLimited { retry_after: (t + HOUR - now).max(1) }));
-            }
-            let guard = tx.query_one("SELECT failures, locked_until FROM login_guards WHERE phone = $1", &[phone.as_str().into()])?;
-            let (failures, locked_until) = match guard {
-                Some(r) => (r.opt_int("failures")?.unwrap_or(0), r.opt_int("locked_until")?.unwrap_or(0)),
-                None => (0, 0),
+            let id = match check_code_in_job(tx, &phone, Purpose::Login, &code, &addr, per_address, now)? {
+                Ok(id) => id,
+                Err(e) => return Ok(Ok(Err(e))),
             };
-            if locked_until > now {
-                return Ok(Err(UserError::LoginLocked { until: locked_until, retry_after: locked_until - now }));
-            }
-            let live = tx.query_one(
-                "SELECT id, code FROM sms_outbox WHERE phone = $1 AND purpose = 'login' AND used_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id DESC LIMIT 1",
-                &[phone.as_str().into(), now.into()],
-            )?;
-            let right = match &live {
-                Some(r) if r.opt_text("code")?.is_some_and(|c| same(c, &code)) => Some(r),
-                _ => None,
+            let user = match (tx.query_one(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"), &[phone.as_str().into()])?, new_user) {
+                (Some(u), _) => users::from_row(&u)?,
+                // A right code, and the code left unused: the cashier may offer to open a wallet.
+                (None, None) => return Ok(Err(UserError::NoSuchUser)),
+                (None, Some(ids)) => match users::create_in_job(tx, ids, phone.clone(), None, 0, now)? {
+                    Ok(u) => u,
+                    Err(e) => return Ok(Err(e)),
+                },
             };
-            if let Some(row) = right {
-                let user = match (tx.query_one(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"), &[phone.as_str().into()])?, new_user) {
-                    (Some(u), _) => users::from_row(&u)?,
-                    // A right code, and the code left unused: the cashier may offer to open a wallet.
-                    (None, None) => return Ok(Err(UserError::NoSuchUser)),
-                    (None, Some(ids)) => match users::create_in_job(tx, ids, phone.clone(), None, 0, now)? {
-                        Ok(u) => u,
-                        Err(e) => return Ok(Err(e)),
-                    },
-                };
-                tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE id = $2", &[now.into(), row.value("id")?.clone()])?;
-                tx.execute("DELETE FROM login_guards WHERE phone = $1", &[phone.as_str().into()])?;
-                tx.execute("INSERT INTO wallet_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)", &[token_hash.into(), user.id.into(), (now + SESSION_SECS).into()])?;
-                return Ok(Ok(Ok((token, user))));
-            }
-            // Counted (kept: the job succeeds and answers the refusal), against the phone and the address
-            // (whose rows older than the hour go: at most the limit's worth are kept).
-            tx.execute("DELETE FROM login_failures WHERE client_addr = $1 AND at <= $2", &[addr.as_str().into(), (now - HOUR).into()])?;
-            tx.execute("INSERT INTO login_failures (client_addr, at) VALUES ($1, $2)", &[addr.as_str().into(), now.into()])?;
-            let failures = failures + 1;
-            let (failures, locked_until) = if failures >= MAX_WRONG_CODES { (0, now + LOCK_SECS) } else { (failures, 0) };
-            tx.execute(
-                "INSERT INTO login_guards (phone, failures, locked_until) VALUES ($1, $2, $3) ON CONFLICT (phone) DO UPDATE SET failures = $2, locked_until = $3",
-                &[phone.as_str().into(), failures.into(), locked_until.into()],
-            )?;
-            if locked_until > 0 {
-                if let Some(row) = &live {
-                    tx.execute("UPDATE sms_outbox SET expires_at = $1 WHERE id = $2", &[now.into(), row.value("id")?.clone()])?;
-                }
-                return Ok(Ok(Err(UserError::BadCode { tries_left: 0, locked_until })));
-            }
-            Ok(Ok(Err(UserError::BadCode { tries_left: MAX_WRONG_CODES - failures, locked_until: 0 })))
+            code_used_in_job(tx, id, &phone, now)?;
+            tx.execute("INSERT INTO wallet_sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)", &[token_hash.into(), user.id.into(), (now + SESSION_SECS).into()])?;
+            Ok(Ok(Ok((token, user))))
         })
         .await?
         .and_then(|r| r)
+}
+
+/// Checks `code` against the phone's live code for `purpose`, in the job that acts on it: `Ok(id)`, the
+/// code's outbox row, for a right one (the caller marks it used with [`code_used_in_job`] once it acted);
+/// else the refusal, with the wrong code already counted — against the phone (the fifth in a row locks
+/// it for [`LOCK_SECS`] and retires its code) and the client address — and the job to be kept.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_code_in_job(tx: &mut JobTx<'_>, phone: &str, purpose: Purpose, code: &str, addr: &str, per_address: u32, now: i64) -> Result<Result<Value, UserError>, StoreError> {
+    // An address that got its hour's share of codes wrong guesses no more (so that one address
+    // cannot keep locking phone after phone, nor spread its guesses over many phones).
+    let nth = tx.query_one(
+        "SELECT at FROM login_failures WHERE client_addr = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+        &[addr.into(), (now - HOUR).into(), (i64::from(per_address.max(1)) - 1).into()],
+    )?;
+    if let Some(t) = nth.map(|r| r.opt_int("at")).transpose()?.flatten() {
+        return Ok(Err(UserError::FrequencyLimited { retry_after: (t + HOUR - now).max(1) }));
+    }
+    let guard = tx.query_one("SELECT failures, locked_until FROM login_guards WHERE phone = $1", &[phone.into()])?;
+    let (failures, locked_until) = match guard {
+        Some(r) => (r.opt_int("failures")?.unwrap_or(0), r.opt_int("locked_until")?.unwrap_or(0)),
+        None => (0, 0),
+    };
+    if locked_until > now {
+        return Ok(Err(UserError::LoginLocked { until: locked_until, retry_after: locked_until - now }));
+    }
+    let live = tx.query_one(
+        "SELECT id, code FROM sms_outbox WHERE phone = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id DESC LIMIT 1",
+        &[phone.into(), purpose.as_str().into(), now.into()],
+    )?;
+    if let Some(r) = &live {
+        if r.opt_text("code")?.is_some_and(|c| same(c, code)) {
+            return Ok(Ok(r.value("id")?.clone()));
+        }
+    }
+    // Counted (kept: the job succeeds and answers the refusal), against the phone and the address
+    // (whose rows older than the hour go: at most the limit's worth are kept).
+    tx.execute("DELETE FROM login_failures WHERE client_addr = $1 AND at <= $2", &[addr.into(), (now - HOUR).into()])?;
+    tx.execute("INSERT INTO login_failures (client_addr, at) VALUES ($1, $2)", &[addr.into(), now.into()])?;
+    let failures = failures + 1;
+    let (failures, locked_until) = if failures >= MAX_WRONG_CODES { (0, now + LOCK_SECS) } else { (failures, 0) };
+    tx.execute(
+        "INSERT INTO login_guards (phone, failures, locked_until) VALUES ($1, $2, $3) ON CONFLICT (phone) DO UPDATE SET failures = $2, locked_until = $3",
+        &[phone.into(), failures.into(), locked_until.into()],
+    )?;
+    if locked_until > 0 {
+        if let Some(row) = &live {
+            tx.execute("UPDATE sms_outbox SET expires_at = $1 WHERE id = $2", &[now.into(), row.value("id")?.clone()])?;
+        }
+        return Ok(Err(UserError::BadCode { tries_left: 0, locked_until }));
+    }
+    Ok(Err(UserError::BadCode { tries_left: MAX_WRONG_CODES - failures, locked_until: 0 }))
+}
+
+/// The right code [`check_code_in_job`] found is used up, and the phone's wrong codes are forgiven.
+pub(crate) fn code_used_in_job(tx: &mut JobTx<'_>, id: Value, phone: &str, now: i64) -> Result<(), StoreError> {
+    tx.execute("UPDATE sms_outbox SET used_at = $1 WHERE id = $2", &[now.into(), id])?;
+    tx.execute("DELETE FROM login_guards WHERE phone = $1", &[phone.into()])?;
+    Ok(())
 }
 
 /// The user of a live session token (one statement: every wallet request starts here, and on

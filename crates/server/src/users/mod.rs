@@ -12,7 +12,10 @@
 //! `wallet_in_job` and the join fragments here, never through the tables.
 
 mod admin;
+pub mod history;
+pub mod home;
 pub mod login;
+mod me;
 mod pages;
 pub mod pins;
 mod wallet;
@@ -274,11 +277,17 @@ pub fn routes() -> crate::http::Routes {
             .route("/wallet/login", post(wallet::login))
             .route("/wallet/balance", get(wallet::balance))
             .route("/wallet/transactions", get(wallet::transactions))
-            .route("/wallet/pin", get(wallet::pin_status)),
+            .route("/wallet/pin", get(wallet::pin_status).post(wallet::set_pin))
+            .route("/wallet/pin/sms", post(wallet::send_pin_code)),
         admin: axum::Router::new()
             .route("/admin/users", post(admin::create_user))
             .route("/admin/sms", get(admin::sms_outbox)),
         pages: axum::Router::new()
+            .route("/", get(home::home))
+            .route("/history", get(me::history_page))
+            .route("/me", get(me::me))
+            .route("/me/pin/sms", post(me::send_pin_code))
+            .route("/me/pin", post(me::set_pin))
             .route("/cashier/sms", post(pages::send_code))
             .route("/cashier/login", post(pages::login))
             .route("/cashier/register", post(pages::register))

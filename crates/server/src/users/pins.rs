@@ -9,7 +9,9 @@
 //! runs, and a second job settles it (the rule is `saoma_core::pin::{reserve, settle}`). N guesses at
 //! once run argon2 at most as many times as there are tries left.
 
-use crate::users::User;
+use crate::users::login::{self, Purpose};
+use crate::users::{User, UserError};
+use std::net::IpAddr;
 use crate::App;
 use saoma_core::pin::{self, Outcome, Refusal, Tries};
 use saoma_store::{JobTx, StoreError};
@@ -161,4 +163,85 @@ pub fn status(app: &App, user: u128) -> Result<PinStatus, StoreError> {
         in_flight,
         locked_until: if locked { locked_until } else { 0 },
     })
+}
+
+/// Why a new PIN was not set.
+#[derive(Debug)]
+pub enum SetPinError {
+    /// The new PIN is not six digits.
+    BadPin,
+    /// The wallet has no PIN: setting one takes a code texted for it (`login::Purpose::SetPin`).
+    CodeRequired,
+    /// The code was refused (wrong, used or expired and counted like a wrong login code; the phone's
+    /// codes locked; the address's wrong codes used up): a `UserError` of the login's.
+    Code(UserError),
+    /// The wallet has a PIN: changing it takes the old one.
+    OldPinRequired,
+    /// The old PIN was not accepted (counted as any wrong PIN).
+    OldPin(PinError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for SetPinError {
+    fn from(e: StoreError) -> Self {
+        SetPinError::Store(e)
+    }
+}
+
+/// Sets the payment PIN of `user`'s wallet. A wallet without one (opened from the login page) proves the
+/// phone again: `code`, texted for this purpose, checked and counted in the same job that sets the PIN
+/// (only if there is still none: a PIN set meanwhile needs the old one). A wallet with one proves the old
+/// PIN through [`verify`] (tries counted), re-checked under the writer, and the PIN changes only if
+/// it is still the one that was checked.
+pub async fn set(app: &App, user: &User, code: Option<&str>, old_pin: Option<&str>, new_pin: &str, client: IpAddr) -> Result<(), SetPinError> {
+    // Argon2 outside the writer; a bad format is refused before any code or try is spent.
+    let hash = match crate::users::hash_pin(new_pin) {
+        Ok(h) => h,
+        Err(UserError::Store(e)) => return Err(SetPinError::Store(e)),
+        Err(_) => return Err(SetPinError::BadPin),
+    };
+    let user_id = user.id;
+    match &user.pin_hash {
+        None => {
+            let Some(code) = code.filter(|c| !c.is_empty()).map(str::to_string) else { return Err(SetPinError::CodeRequired) };
+            let (phone, addr, per_address) = (user.phone.clone(), login::address_key(client), app.config.sms_per_address_per_hour);
+            app.store
+                .transact(move |tx| {
+                    let now = login::secs(tx);
+                    let id = match login::check_code_in_job(tx, &phone, Purpose::SetPin, &code, &addr, per_address, now)? {
+                        Ok(id) => id,
+                        // Kept: the wrong code is counted.
+                        Err(e) => return Ok(Ok(Err(SetPinError::Code(e)))),
+                    };
+                    // Only a wallet that still has no PIN: one set meanwhile is changed with the old PIN.
+                    if tx.execute("UPDATE users SET pin_hash = $1 WHERE id = $2 AND pin_hash IS NULL", &[hash.into(), user_id.into()])? == 0 {
+                        return Ok(Err(SetPinError::OldPinRequired));
+                    }
+                    login::code_used_in_job(tx, id, &phone, now)?;
+                    Ok(Ok(Ok(())))
+                })
+                .await?
+                .and_then(|r| r)
+        }
+        Some(_) => {
+            let Some(old) = old_pin.filter(|p| !p.is_empty()) else { return Err(SetPinError::OldPinRequired) };
+            let proof = verify(app, user, old).await.map_err(SetPinError::OldPin)?;
+            let now = app.business_now_secs();
+            let checked = user.pin_hash.clone();
+            app.store
+                .transact(move |tx| {
+                    let Some(current) = crate::users::in_job(tx, user_id)? else { return Ok(Err(SetPinError::OldPin(PinError::Wrong { tries_left: 0 }))) };
+                    if let Err(e) = proof.check(&current, now) {
+                        return Ok(Err(SetPinError::OldPin(e)));
+                    }
+                    // Changed by another request since the old PIN was checked: that one is not the PIN now.
+                    if current.pin_hash != checked {
+                        return Ok(Err(SetPinError::OldPin(PinError::Wrong { tries_left: 0 })));
+                    }
+                    tx.execute("UPDATE users SET pin_hash = $1 WHERE id = $2", &[hash.into(), user_id.into()])?;
+                    Ok(Ok(()))
+                })
+                .await?
+        }
+    }
 }

@@ -9,6 +9,7 @@ use axum::Json;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use crate::users::pins::{self, PinError, SetPinError};
 use crate::users::{login, UserError};
 
 pub fn user_error(e: UserError) -> Response {
@@ -77,54 +78,14 @@ pub(super) async fn balance(State(app): State<Arc<App>>, headers: HeaderMap) -> 
     }
 }
 
-/// How many entries the wallet's history shows, and reads of each kind.
-const HISTORY_LIMIT: i64 = 50;
-
-/// The user's payments, refunds, top-ups and withdrawals, and transit deposits held and returned, newest
-/// first (at most [`HISTORY_LIMIT`]), each read from the capability that keeps it.
+/// The user's history (`users::history`), newest first.
 pub(super) async fn transactions(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let user = match session(&app, &headers) {
         Ok(u) => u,
         Err(e) => return e,
     };
-    let rows = crate::blocking(|| -> Result<Vec<(i64, serde_json::Value)>, saoma_store::StoreError> {
-        let time = saoma_core::time::format_rfc3339_cst;
-        let mut out = Vec::new();
-        for (o, merchant) in crate::payments::paid_by(&app, user.id, HISTORY_LIMIT)? {
-            let at = o.success_at.unwrap_or(0);
-            out.push((at, json!({
-                "kind": "payment", "time": time(at), "amount": -o.total,
-                "merchant": merchant, "mchid": o.mchid, "out_trade_no": o.out_trade_no, "transaction_id": o.transaction_id,
-                "description": o.description, "state": o.trade_state.as_str(),
-            })));
-        }
-        for (r, merchant) in crate::refunds::to_payer(&app, user.id, HISTORY_LIMIT)? {
-            let at = r.success_at.unwrap_or(0);
-            out.push((at, json!({
-                "kind": "refund", "time": time(at), "amount": r.amount,
-                "merchant": merchant, "mchid": r.mchid, "out_trade_no": r.out_trade_no, "refund_id": r.refund_id,
-            })));
-        }
-        for (at, op) in crate::bank::operations_of(&app, user.id, HISTORY_LIMIT)? {
-            let signed = if op.kind == "withdrawal" { -op.amount } else { op.amount };
-            out.push((at, json!({ "kind": op.kind, "time": time(at), "amount": signed, "state": op.state, "request_id": op.request_id })));
-        }
-        // Transit cards: the deposit held when the card was opened, and returned when it was closed.
-        for d in crate::transit::deposits_of(&app, user.id, HISTORY_LIMIT)? {
-            let card = |kind: &str, at: i64, amount: i64| {
-                (at, json!({ "kind": kind, "time": time(at), "amount": amount, "merchant": d.merchant, "card_no": d.card_no, "scope": d.scope }))
-            };
-            out.push(card("transit_deposit_hold", d.held_at, -d.amount));
-            if let Some(returned) = d.returned_at {
-                out.push(card("transit_deposit_return", returned, d.amount));
-            }
-        }
-        out.sort_by(|a, b| b.0.cmp(&a.0));
-        out.truncate(HISTORY_LIMIT as usize);
-        Ok(out)
-    });
-    match rows {
-        Ok(rows) => Json(json!({ "currency": "CNY", "transactions": rows.into_iter().map(|(_, v)| v).collect::<Vec<_>>() })).into_response(),
+    match crate::blocking(|| crate::users::history::of(&app, user.id)) {
+        Ok(entries) => Json(json!({ "currency": "CNY", "transactions": entries.iter().map(|e| e.json()).collect::<Vec<_>>() })).into_response(),
         Err(e) => user_error(UserError::Store(e)),
     }
 }
@@ -138,5 +99,57 @@ pub(super) async fn pin_status(State(app): State<Arc<App>>, headers: HeaderMap) 
     match crate::users::pins::status(&app, user.id) {
         Ok(s) => Json(s).into_response(),
         Err(e) => user_error(UserError::Store(e)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct SetPin {
+    code: Option<String>,
+    old_pin: Option<String>,
+    pin: String,
+}
+
+/// `POST /wallet/pin {code?, old_pin?, pin}`: sets the PIN of a wallet without one (with a code from
+/// `POST /wallet/pin/sms`), or changes it (with the old PIN). 204 when done.
+pub(super) async fn set_pin(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    let req: SetPin = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let client = crate::http::proxy::client_addr(&app, peer, &headers);
+    match pins::set(&app, &user, req.code.as_deref(), req.old_pin.as_deref(), &req.pin, client).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => set_pin_error(e),
+    }
+}
+
+fn set_pin_error(e: SetPinError) -> Response {
+    let time = saoma_core::time::format_rfc3339_cst;
+    match e {
+        SetPinError::BadPin => user_error(UserError::BadPin),
+        SetPinError::CodeRequired => error(StatusCode::BAD_REQUEST, "CODE_REQUIRED", "the wallet has no PIN: send the code texted by POST /wallet/pin/sms"),
+        SetPinError::Code(e) => user_error(e),
+        SetPinError::OldPinRequired => error(StatusCode::BAD_REQUEST, "OLD_PIN_REQUIRED", "the wallet has a PIN: send it as old_pin to change it"),
+        SetPinError::OldPin(PinError::Wrong { tries_left }) => error(StatusCode::FORBIDDEN, "PIN_WRONG", format!("wrong PIN; {tries_left} tries left")),
+        SetPinError::OldPin(PinError::Locked { until }) => error(StatusCode::FORBIDDEN, "PIN_LOCKED", format!("PIN locked until {}", time(until))),
+        SetPinError::OldPin(PinError::Busy) => error(StatusCode::TOO_MANY_REQUESTS, "PIN_BUSY", "every PIN try left is being checked right now; try again in a moment"),
+        SetPinError::OldPin(PinError::Store(e)) => user_error(UserError::Store(saoma_store::StoreError::Io(e))),
+        SetPinError::Store(e) => user_error(UserError::Store(e)),
+    }
+}
+
+/// `POST /wallet/pin/sms`: texts the session's phone a code for setting the PIN (the login's limits).
+pub(super) async fn send_pin_code(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+    let user = match session(&app, &headers) {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    match login::send_code_for(&app, user.phone, login::Purpose::SetPin, crate::http::proxy::client_addr(&app, peer, &headers)).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => user_error(e),
     }
 }

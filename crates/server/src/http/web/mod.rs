@@ -17,6 +17,7 @@
 // It is large (axum's Response) but only ever built on the way out.
 #![allow(clippy::result_large_err)]
 
+pub mod barcode;
 pub mod i18n;
 pub mod qr;
 
@@ -37,6 +38,7 @@ use std::sync::Arc;
 /// it comes from this site; `/qr.svg` and `/qr.png` draw any short text as a QR code.
 pub fn layer(app: Arc<App>, routes: Router<Arc<App>>) -> Router<Arc<App>> {
     routes
+        .route("/favicon.svg", get(favicon))
         .route("/qr.svg", get(qr_svg))
         .route("/qr.png", get(qr_png))
         .route_layer(middleware::from_fn_with_state(app, same_origin_posts))
@@ -169,7 +171,13 @@ a.button.secondary{background:#fff;color:#07c160;border:1px solid #07c160}\
 .success{text-align:center}.success dl{text-align:left}\
 .mark{display:flex;width:4.5rem;height:4.5rem;border-radius:50%;background:#07c160;color:#fff;font-size:2.6rem;line-height:1;align-items:center;justify-content:center;margin:.5rem auto .75rem}\
 .mark.fail{background:#fa5151}.success .error{text-align:left}\
-.success h1{color:#111;font-size:1.3rem;font-weight:600;margin:0}";
+.success h1{color:#111;font-size:1.3rem;font-weight:600;margin:0}\
+.who{margin:0 0 .5rem}nav.tabs{display:flex;gap:.5rem;margin:1rem 0 .5rem}\
+nav.tabs a{flex:1;text-align:center;padding:.6rem;border-radius:.35rem;background:#fff;color:#576b95;text-decoration:none}\
+nav.tabs a.current{background:#07c160;color:#fff}form.logout{text-align:center}\
+.paycode{text-align:center}.barcode svg{width:100%;height:5rem;display:block}\
+.digits{font-size:1.3rem;letter-spacing:.08em;font-variant-numeric:tabular-nums;margin:.4rem 0}\
+.paycode .qr svg{width:11rem;height:11rem}";
 
 /// A whole page in `ctx`'s language: `title` and `body` (already HTML; callers escape what they put in it).
 pub fn layout(ctx: &Ctx, title: &str, body: &str) -> String {
@@ -183,10 +191,32 @@ pub fn layout(ctx: &Ctx, title: &str, body: &str) -> String {
         .unwrap_or_default();
     format!(
         "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{} · saoma</title><style>{STYLE}</style></head><body><main>{switch}{body}</main></body></html>\n",
+         <title>{} · saoma</title><link rel=\"icon\" href=\"/favicon.svg\"><style>{STYLE}</style></head><body><main>{switch}{body}</main></body></html>\n",
         ctx.lang.tag(),
         esc(title)
     )
+}
+
+/// A page that runs this server's own scripts (`/static/…`, nothing inline, nothing from elsewhere) and
+/// may fetch from this server: otherwise the headers of [`html`].
+pub fn html_with_script(status: StatusCode, page: String) -> Response {
+    let mut r = html(status, page);
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    r
+}
+
+/// The pages' icon: a green tile with 扫 (the browser asks for an icon on every site; a 404 is noise).
+async fn favicon() -> Response {
+    const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\"><rect width=\"32\" height=\"32\" rx=\"7\" fill=\"#07c160\"/><text x=\"16\" y=\"23\" font-size=\"20\" text-anchor=\"middle\" fill=\"#fff\">扫</text></svg>";
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], ICON).into_response()
+}
+
+/// A script of this server's pages (`/static/NAME.js`): cached an hour, typed, never sniffed.
+pub fn script(body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], body).into_response()
 }
 
 /// An HTML answer with the headers every page carries: no script at all, no framing (a payment page in
@@ -256,12 +286,13 @@ pub fn session_cookie(app: &App, token: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=86400{secure}")).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Where a login may send the browser back to: the cashier and collection pages of this server only
-/// (never another site: no open redirect).
+/// Where a login may send the browser back to: a page of this server (never another site: no open
+/// redirect), never one of its APIs.
 pub fn safe_next(next: &str) -> Option<&str> {
-    let ok_start = ["/cashier/h5?", "/cashier/jsapi?", "/collect/"].iter().any(|p| next.starts_with(p));
+    let first = next.trim_start_matches('/').split(['/', '?']).next().unwrap_or("");
+    let api = ["admin", "v3", "wallet", "transit", "healthz", "metrics"].contains(&first);
     let ok_chars = next.bytes().all(|b| b.is_ascii_alphanumeric() || b"/?=&_-.%~".contains(&b));
-    (ok_start && ok_chars && !next.contains("//") && !next.contains("..")).then_some(next)
+    (next.starts_with('/') && !api && ok_chars && !next.contains("//") && !next.contains("..")).then_some(next)
 }
 
 /// Refuses POSTs that another site's page sent (the browser says so in `Origin` and
@@ -348,7 +379,9 @@ mod tests {
         assert_eq!(masked_phone("12345"), "12345");
         assert_eq!(safe_next("/cashier/h5?prepay_id=wxABC"), Some("/cashier/h5?prepay_id=wxABC"));
         assert_eq!(safe_next("/collect/1612345678"), Some("/collect/1612345678"));
-        for bad in ["https://evil.example/", "//evil.example", "/collect//evil", "/admin/merchants", "/collect/x\r\nSet-Cookie:", "/collect/../admin", "/cashier/h5?x=\"><"] {
+        assert_eq!(safe_next("/"), Some("/"));
+        assert_eq!(safe_next("/code"), Some("/code"));
+        for bad in ["https://evil.example/", "//evil.example", "/collect//evil", "/admin/merchants", "/collect/x\r\nSet-Cookie:", "/collect/../admin", "/cashier/h5?x=\"><", "/wallet/balance", "/v3/certificates", "", "code", "/\\evil.example"] {
             assert_eq!(safe_next(bad), None, "{bad}");
         }
     }
