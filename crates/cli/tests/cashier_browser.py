@@ -14,6 +14,7 @@ import json
 import os
 import sys
 
+import wallet_browser
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -54,14 +55,9 @@ SCREENS = None
 
 
 def screen(driver, name):
-    """Saves what the user sees now as cashier-NAME.png (a 390x844 phone) and cashier-NAME-desktop.png
-    (1280x800), when asked to (docs/screens, made by scripts/screens)."""
-    if not SCREENS:
-        return
-    driver.get_screenshot_as_file(os.path.join(SCREENS, f"cashier-{name}.png"))
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
-    driver.get_screenshot_as_file(os.path.join(SCREENS, f"cashier-{name}-desktop.png"))
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    """Saves the page as cashier-NAME.png and cashier-NAME-desktop.png, when asked to (`wallet_browser.screen`)."""
+    wallet_browser.SCREENS = SCREENS
+    wallet_browser.screen(driver, name, "cashier")
 
 
 def chinese(driver):

@@ -16,6 +16,7 @@ import os
 import sys
 import time
 
+import wallet_browser
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -58,8 +59,8 @@ def text(driver, css):
 
 
 def screen(driver, name):
-    if SCREENS:
-        driver.get_screenshot_as_file(os.path.join(SCREENS, f"console-{name}.png"))
+    wallet_browser.SCREENS = SCREENS
+    wallet_browser.screen(driver, name, "console")
 
 
 def no_console_errors(driver):

@@ -56,14 +56,17 @@ def text(driver, css):
     return wait_for(driver, css).text.strip()
 
 
-def screen(driver, name):
-    """Saves what the user sees now as wallet-NAME.png (a 390x844 phone) and wallet-NAME-desktop.png
-    (1280x800), when asked to (docs/screens, made by scripts/screens)."""
+def screen(driver, name, prefix="wallet"):
+    """Saves the whole page as PREFIX-NAME.png (390 px wide, as a phone, at least 844 tall) and
+    PREFIX-NAME-desktop.png (1280 px wide, at least 800 tall), when asked to (docs/screens, made by
+    scripts/screens). The browser tests of other pages (cards, console) use it too."""
     if not SCREENS:
         return
-    driver.get_screenshot_as_file(os.path.join(SCREENS, f"wallet-{name}.png"))
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
-    driver.get_screenshot_as_file(os.path.join(SCREENS, f"wallet-{name}-desktop.png"))
+    for width, height, mobile, suffix in ((390, 844, True, ""), (1280, 800, False, "-desktop")):
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+        full = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": max(height, full), "deviceScaleFactor": 1, "mobile": mobile})
+        driver.get_screenshot_as_file(os.path.join(SCREENS, f"{prefix}-{name}{suffix}.png"))
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
 
 

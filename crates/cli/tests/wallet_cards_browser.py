@@ -15,6 +15,7 @@ import json
 import os
 import sys
 
+import wallet_browser
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -57,12 +58,8 @@ def text(driver, css):
 
 
 def screen(driver, name):
-    if SCREENS:
-        # The whole page, not only the first screenful.
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": max(844, height), "deviceScaleFactor": 1, "mobile": True})
-        driver.get_screenshot_as_file(os.path.join(SCREENS, f"cards-{name}.png"))
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    wallet_browser.SCREENS = SCREENS
+    wallet_browser.screen(driver, name, "cards")
 
 
 def fits(driver):

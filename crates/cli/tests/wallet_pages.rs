@@ -61,11 +61,28 @@ fn pages_over_http() {
         assert_eq!(page.status, 200, "{}", page.body);
         let code = page.body.split("data-code=\"").nth(1).unwrap()[..18].to_string();
         assert!(page.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-security-policy") && v.contains("script-src 'self'")));
-        let state = |who: &str| http(&s.base, "GET", &format!("/code/state?code={code}"), &[("Cookie", &cookie(who))], "").unwrap().json()["state"].as_str().unwrap().to_string();
+        let state_of = |who: &str, code: &str| http(&s.base, "GET", &format!("/code/state?code={code}"), &[("Cookie", &cookie(who))], "").unwrap().json()["state"].as_str().unwrap().to_string();
+        let state = |who: &str| state_of(who, &code);
         assert_eq!(state(&alice), "valid");
         assert_eq!(state(&bob), "expired", "another user's code tells nothing");
+        // The next code retires this one: a photographed code dies when the page shows the next.
+        let show = || http(&s.base, "GET", "/code", &[("Cookie", &cookie(&alice))], "").unwrap().body.split("data-code=\"").nth(1).unwrap()[..18].to_string();
+        let next = show();
+        assert_ne!(next, code);
+        assert_eq!((state(&alice), state_of(&alice, &next)), ("expired".to_string(), "valid".to_string()));
+        let m = s.merchant("便利店", "public_key");
+        let (st, e) = codepay(&s.client(&m), &m, "WPOLD0001", 100, &code);
+        assert_eq!(st, 400, "a retired code cannot be charged: {e}");
+        // A script reloading the page gets at most ten unused codes a minute, then the newest again.
+        let codes: std::collections::HashSet<String> = (0..15).map(|_| show()).collect();
+        assert!(codes.len() <= 10, "{} codes in a minute", codes.len());
         support::advance(&s, "61s");
-        assert_eq!(state(&alice), "expired");
+        assert_eq!(state_of(&alice, &next), "expired");
+        assert_ne!(show(), next, "a minute later, new codes again");
+        // A QR PNG is at most 2,048 px wide.
+        let long = "a".repeat(1000);
+        assert_eq!(http(&s.base, "GET", &format!("/qr.png?text={long}&scale=32"), &[], "").unwrap().status, 400);
+        assert_eq!(http(&s.base, "GET", "/qr.png?text=hi&scale=32", &[], "").unwrap().status, 200);
         let js = http(&s.base, "GET", "/static/paycode.js", &[], "").unwrap();
         assert_eq!(js.status, 200);
         assert!(js.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v.starts_with("text/javascript")));

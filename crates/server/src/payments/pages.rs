@@ -126,7 +126,7 @@ pub async fn state(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Qu
     let user = match session(&app, &headers) {
         Ok(Some(u)) => u,
         Ok(None) => return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "code": "UNAUTHORIZED", "message": "log in first" }))).into_response(),
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "code": "SYSTEM_ERROR", "message": e.to_string() }))).into_response(),
+        Err(e) => return state_error(e),
     };
     let waiting = paycodes::waiting(&app, &user).map(|w| !w.is_empty());
     let state = paycodes::state(&app, &user, param(&q, "code"));
@@ -135,11 +135,17 @@ pub async fn state(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Qu
         (Ok(false), Ok(Some(CodeState::Valid))) => "valid",
         (Ok(false), Ok(Some(CodeState::Used))) => "used",
         (Ok(false), Ok(_)) => "expired",
-        (Err(e), _) | (_, Err(e)) => return (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "code": "SYSTEM_ERROR", "message": e.to_string() }))).into_response(),
+        (Err(e), _) | (_, Err(e)) => return state_error(e),
     };
     let mut r = Json(serde_json::json!({ "state": name })).into_response();
     r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     r
+}
+
+/// A failed read, logged; the page's script only learns to ask again.
+fn state_error(e: saoma_store::StoreError) -> Response {
+    tracing::error!(error = %e, "payment code state");
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "code": "SYSTEM_ERROR", "message": "system error" }))).into_response()
 }
 
 /// Reloads the payment-code page when the code shown stops being good (used, expired, or an order

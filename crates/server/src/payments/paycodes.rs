@@ -17,7 +17,10 @@ use saoma_store::StoreError;
 /// How long a payment-code order waits for the user's PIN before it is revoked.
 pub const CONFIRM_SECS: i64 = 45;
 
-/// Issues a payment code for `user`: `(code, expires_at)`.
+/// Codes a user may be issued in a minute and leave unused before the newest is shown again.
+const MAX_UNUSED_PER_MINUTE: i64 = 10;
+
+/// Issues a payment code for `user`: `(code, expires_at)`; the user's earlier codes stop working.
 pub async fn issue(app: &App, user: &User) -> Result<(String, i64), StoreError> {
     let now = app.business_now_secs();
     let user_id = user.id;
@@ -33,6 +36,21 @@ pub async fn issue(app: &App, user: &User) -> Result<(String, i64), StoreError> 
     let expires_at = now + paycode::VALID_SECS;
     app.store
         .transact(move |tx| {
+            // A script asking for code after code would take the writer every payment shares: past ten
+            // unused codes in a minute, the newest is shown again (it is live: codes last a minute).
+            let unused = tx.query_one("SELECT COUNT(*) AS n FROM payment_codes WHERE user_id = $1 AND created_at > $2 AND used_at IS NULL", &[user_id.into(), (now - 60).into()])?;
+            if unused.map(|r| r.int("n")).transpose()?.unwrap_or(0) >= MAX_UNUSED_PER_MINUTE {
+                let newest = tx.query_one(
+                    "SELECT code, expires_at FROM payment_codes WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2 ORDER BY created_at DESC LIMIT 1",
+                    &[user_id.into(), now.into()],
+                )?;
+                if let Some(r) = newest {
+                    return Ok(Ok((r.text("code")?.to_string(), r.int("expires_at")?)));
+                }
+            }
+            // Only the code on the screen can be charged: a new one retires those shown before it (a
+            // photographed code dies when the page shows the next).
+            tx.execute("UPDATE payment_codes SET expires_at = $1 WHERE user_id = $2 AND used_at IS NULL AND expires_at > $1", &[now.into(), user_id.into()])?;
             for code in candidates {
                 // Codes are single use forever: a code once issued is never issued again.
                 if tx.query_one("SELECT code FROM payment_codes WHERE code = $1", &[code.as_str().into()])?.is_none() {

@@ -318,6 +318,9 @@ async fn same_origin_posts(State(app): State<Arc<App>>, req: Request, next: Next
     next.run(req).await
 }
 
+/// The widest QR PNG drawn, in pixels.
+const MAX_PNG_PX: usize = 2048;
+
 pub fn qr_answer(text: &str, kind: &str, q: &HashMap<String, String>) -> Response {
     let matrix = match qr::Matrix::encode(text) {
         Ok(m) => m,
@@ -333,7 +336,13 @@ pub fn qr_answer(text: &str, kind: &str, q: &HashMap<String, String>) -> Respons
                     return (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "code": "PARAM_ERROR", "message": message }))).into_response();
                 }
             };
-            ("image/png", matrix.png(scale))
+            // A large code at a large scale is megapixels deflated: refused past 2,048 px a side, and drawn
+            // where blocking is allowed, not on an async worker.
+            if matrix.size() * scale > MAX_PNG_PX {
+                let message = format!("the image would be {} pixels wide; at most {MAX_PNG_PX} (a smaller scale or a shorter text)", matrix.size() * scale);
+                return (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "code": "PARAM_ERROR", "message": message }))).into_response();
+            }
+            ("image/png", crate::blocking(|| matrix.png(scale)))
         }
         _ => ("image/svg+xml", matrix.svg().into_bytes()),
     };
