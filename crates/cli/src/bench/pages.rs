@@ -3,7 +3,8 @@
 //! Per backend, a `saoma serve` child process on a fresh database with a merchant, a user with money and
 //! a PIN, her wallet session, and an H5 order. Each page in turn is asked for by `--clients` clients,
 //! each on one kept-alive connection, for `--secs` seconds: the wallet's login (`/` logged out), home
-//! (`/`), payment code (`/code`, which issues a code each time, as a phone does), the cashier for the H5
+//! (`/`), history, me, cards, agreements, payment code (`/code`: a writer job each time, as a phone's
+//! view issues a code — past ten unused codes a minute, the newest shown again), the cashier for the H5
 //! order, and the merchant's collection page. Before them, in the same run, the same load on
 //! `GET /healthz` (a read through the store and a small JSON answer): the baseline each page's figures
 //! are divided by.
@@ -78,10 +79,10 @@ pub fn run(args: Args) -> ExitCode {
     if args.json {
         println!("{}", json!({ "pages": figures, "max_page_bytes": MAX_PAGE_BYTES }));
     } else {
-        println!("{:<9} {:<10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}", "backend", "page", "bytes", "srv p50", "srv p99", "cli p50", "cli p99", "×p50", "×p99");
+        println!("{:<9} {:<11} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}", "backend", "page", "bytes", "srv p50", "srv p99", "cli p50", "cli p99", "×p50", "×p99");
         for f in &figures {
             println!(
-                "{:<9} {:<10} {:>8} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.1} {:>7.1}",
+                "{:<9} {:<11} {:>8} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.1} {:>7.1}",
                 f.backend, f.page, f.bytes, f.server_p50_ms, f.server_p99_ms, f.client_p50_ms, f.client_p99_ms, f.p50_ratio, f.p99_ratio
             );
         }
@@ -187,6 +188,10 @@ fn bench_backend(db: &TestDb, args: &Args) -> Result<Vec<PageFigure>, String> {
         ("healthz", "/healthz".into(), "/healthz", logged_out, None),
         ("login", "/".into(), "/", logged_out, None),
         ("home", "/".into(), "/", logged_in, None),
+        ("history", "/history".into(), "/history", logged_in, None),
+        ("me", "/me".into(), "/me", logged_in, None),
+        ("cards", "/cards".into(), "/cards", logged_in, None),
+        ("agreements", "/agreements".into(), "/agreements", logged_in, None),
         ("paycode", "/code".into(), "/code", logged_in, Some("/static/paycode.js")),
         ("cashier", cashier, "/cashier/h5", logged_in, None),
         ("collect", collect, "/collect/:mchid", logged_in, None),
