@@ -17,6 +17,7 @@
 //! read through `payments::orders`, never by SQL here.
 
 mod admin;
+mod live;
 mod pages;
 
 use crate::users::login::{self as sms_login, Purpose};
@@ -323,15 +324,15 @@ pub fn routes() -> crate::http::Routes {
     crate::http::Routes {
         admin: axum::Router::new().route("/admin/merchants/:mchid/staff", post(admin::create_staff)),
         pages: axum::Router::new()
-            .route("/console", get(pages::home))
+            .route("/console", get(live::home))
             .route("/console/sms", post(pages::send_code))
             .route("/console/login", post(pages::login))
             .route("/console/password", post(pages::password))
             .route("/console/logout", post(pages::logout))
-            .route("/console/events", get(pages::events))
+            .route("/console/events", get(live::events))
             .route("/console/orders", get(pages::orders))
             .route("/console/staff", get(pages::staff).post(pages::add_staff))
-            .route("/static/console.js", get(pages::console_js)),
+            .route("/static/console.js", get(live::console_js)),
         ..Default::default()
     }
 }
