@@ -36,7 +36,17 @@ fn field(page: &str, name: &str) -> String {
 fn form(s: &Server, cookie: &str, path: &str, tail: &str) -> (String, String) {
     let page = get(s, cookie, path);
     assert_eq!(page.status, 200, "{}", page.body);
-    let card = page.body.split("<option value=\"").skip(1).find(|o| o.contains(tail)).unwrap_or_else(|| panic!("no card {tail}: {}", page.body)).split('"').next().unwrap().to_string();
+    // The option whose label (not its value: a card id may hold the same digits) ends in the tail.
+    let card = page
+        .body
+        .split("<option value=\"")
+        .skip(1)
+        .find(|o| o.split_once('>').and_then(|(_, label)| label.split('<').next()).is_some_and(|label| label.trim().ends_with(tail)))
+        .unwrap_or_else(|| panic!("no card {tail}: {}", page.body))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     (field(&page.body, "request_id"), card)
 }
 
