@@ -25,7 +25,7 @@ use saoma_server::http::web::qr::Matrix;
 use saoma_wechatpay::client::{http, HttpResponse, V3Client};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use support::{saoma, Server};
+use support::{saoma, sms_code, Server};
 
 fn user(s: &Server, phone: &str, balance: i64) {
     let out = saoma().args(["user", "create", "--phone", phone, "--pin", "123456", "--balance", &balance.to_string(), "--data-dir"]).arg(&s.data_dir).output().unwrap();
@@ -37,10 +37,6 @@ fn admin_get(s: &Server, path: &str) -> Value {
     let r = http(&s.base, "GET", path, &[("Authorization", &format!("Bearer {}", token.trim()))], "").unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()
-}
-
-fn sms_code(s: &Server, phone: &str) -> String {
-    admin_get(s, &format!("/admin/sms?phone={phone}"))["messages"][0]["code"].as_str().unwrap().to_string()
 }
 
 fn form_encode(fields: &[(&str, &str)]) -> String {

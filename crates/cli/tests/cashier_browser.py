@@ -11,53 +11,16 @@ Selenium is given chromedriver and chromium by path, so that Selenium Manager ne
 """
 
 import json
-import os
 import sys
 
-import wallet_browser
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import browser_common
+from browser_common import browser, say, text, wait_for
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = os.environ.get("SAOMA_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("SAOMA_CHROMEDRIVER", "/usr/bin/chromedriver")
 GREEN = "rgba(7, 193, 96, 1)"
 
 
-def say(*words):
-    print(*words, flush=True)
-
-
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=390,844", "--lang=zh-CN"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    # A phone's viewport exactly (Chromium keeps windows at least 500 px wide).
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
-    return driver
-
-
-def wait_for(driver, css, seconds=15):
-    return WebDriverWait(driver, seconds).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
-
-
-def text(driver, css):
-    return wait_for(driver, css).text.strip()
-
-
-SCREENS = None
-
-
-def screen(driver, name):
-    """Saves the page as cashier-NAME.png and cashier-NAME-desktop.png, when asked to (`wallet_browser.screen`)."""
-    wallet_browser.SCREENS = SCREENS
-    wallet_browser.screen(driver, name, "cashier")
 
 
 def chinese(driver):
@@ -207,10 +170,13 @@ def register(driver, s):
     say("REGISTERED", s["phone"])
 
 
+def screen(driver, name):
+    browser_common.screen(driver, name, "cashier")
+
+
 def main():
-    global SCREENS
     spec = json.loads(sys.argv[1])
-    SCREENS = spec.get("screens")
+    browser_common.SCREENS = spec.get("screens")
     for s in spec["scenarios"]:
         driver = browser()
         try:

@@ -12,67 +12,23 @@ Usage: console_browser.py SPEC_JSON, SPEC {"base", "phone", "password", "manager
 """
 
 import json
-import os
 import sys
 import time
 
-import wallet_browser
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import browser_common
+from browser_common import ask, browser, no_console_errors, say, text, wait_for
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = os.environ.get("SAOMA_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("SAOMA_CHROMEDRIVER", "/usr/bin/chromedriver")
-SCREENS = None
-
-
-def say(*words):
-    print(*words, flush=True)
-
-
-def ask(*words):
-    say(*words)
-    return sys.stdin.readline().strip()
-
-
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=390,844", "--lang=zh-CN"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
-    return driver
-
-
-def wait_for(driver, css, seconds=15):
-    return WebDriverWait(driver, seconds).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
-
-
-def text(driver, css):
-    return wait_for(driver, css).text.strip()
 
 
 def screen(driver, name):
-    wallet_browser.SCREENS = SCREENS
-    wallet_browser.screen(driver, name, "console")
-
-
-def no_console_errors(driver):
-    """Nothing the page did was refused (its script under the Content-Security-Policy, its event stream)."""
-    errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
-    assert not errors, errors
+    browser_common.screen(driver, name, "console")
 
 
 def main():
-    global SCREENS
     spec = json.loads(sys.argv[1])
-    SCREENS = spec.get("screens")
+    browser_common.SCREENS = spec.get("screens")
     driver = browser()
     try:
         driver.get(spec["base"] + "/console")

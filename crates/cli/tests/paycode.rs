@@ -8,7 +8,7 @@ mod support;
 
 use saoma_wechatpay::client::V3Client;
 use serde_json::{json, Value};
-use support::{wallet_call, advance, balance, ledger_check, saoma, user, Server};
+use support::{advance, balance, codepay, ledger_check, saoma, user, wallet_call, Server};
 
 /// `saoma paycode --phone`: a fresh code.
 fn paycode(s: &Server, phone: &str) -> String {
@@ -17,16 +17,6 @@ fn paycode(s: &Server, phone: &str) -> String {
     let code = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(saoma_core::paycode::valid_format(&code), "{code}");
     code
-}
-
-fn codepay(c: &V3Client, m: &Value, no: &str, total: i64, auth_code: &str) -> (u16, Value) {
-    let body = json!({
-        "appid": m["appid"], "mchid": m["mchid"], "description": "便利店", "out_trade_no": no,
-        "payer": {"auth_code": auth_code}, "amount": {"total": total, "currency": "CNY"},
-        "scene_info": {"store_info": {"out_id": "store-1"}, "device_ip": "127.0.0.1"},
-    });
-    let r = c.request("POST", "/v3/pay/transactions/codepay", &body.to_string()).unwrap();
-    (r.status, r.json())
 }
 
 fn query(c: &V3Client, no: &str) -> Value {

@@ -12,66 +12,21 @@ window (390x844) preferring Chinese. The Rust test plays the SMS gateway and the
 """
 
 import json
-import os
 import sys
 
-import wallet_browser
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import browser_common
+from browser_common import ask, browser, fits, say, text, wait_for
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = os.environ.get("SAOMA_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("SAOMA_CHROMEDRIVER", "/usr/bin/chromedriver")
-SCREENS = None
-
-
-def say(*words):
-    print(*words, flush=True)
-
-
-def ask(*words):
-    say(*words)
-    return sys.stdin.readline().strip()
-
-
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=390,844", "--lang=zh-CN"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
-    return driver
-
-
-def wait_for(driver, css, seconds=15):
-    return WebDriverWait(driver, seconds).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
-
-
-def text(driver, css):
-    return wait_for(driver, css).text.strip()
 
 
 def screen(driver, name):
-    wallet_browser.SCREENS = SCREENS
-    wallet_browser.screen(driver, name, "cards")
-
-
-def fits(driver):
-    """Nothing wider than the phone's screen."""
-    width = driver.execute_script("return document.documentElement.scrollWidth")
-    assert width <= 390, width
+    browser_common.screen(driver, name, "cards")
 
 
 def main():
-    global SCREENS
     spec = json.loads(sys.argv[1])
-    SCREENS = spec.get("screens")
+    browser_common.SCREENS = spec.get("screens")
     driver = browser()
     try:
         driver.get(spec["base"] + "/cards")

@@ -15,11 +15,11 @@ import sys
 
 from selenium.webdriver.common.by import By
 
-import wallet_browser as wb
+import browser_common as wb
 
 
 def screen(driver, name):
-    wb.screen(driver, "me-" + name)
+    wb.screen(driver, "me-" + name, "wallet")
 
 
 def main():
@@ -56,17 +56,17 @@ def main():
         screen(driver, "change-pin")
         wb.say("SEEN", "pin-set")
         # Nothing fits wider than the phone.
-        assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+        wb.fits(driver)
         driver.find_element(By.CSS_SELECTOR, "nav.tabs a[href='/history']").click()
         wb.wait_for(driver, "#history-empty")
-        assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+        wb.fits(driver)
         screen(driver, "history-empty")
         wb.say("SEEN", "history-empty")
         # Money moved with the new PIN shows on History, newest first.
         assert wb.ask("PIN_SET") == "OK"
         driver.refresh()
         amounts = [e.text.strip() for e in driver.find_elements(By.CSS_SELECTOR, "#history .move-amount")]
-        assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+        wb.fits(driver)
         screen(driver, "history")
         wb.say("SEEN", ",".join(amounts))
         wb.no_console_errors(driver)

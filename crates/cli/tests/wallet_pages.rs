@@ -9,29 +9,7 @@ mod support;
 
 use saoma_wechatpay::client::{http, V3Client};
 use serde_json::{json, Value};
-use support::{saoma, Server};
-
-fn user(s: &Server, phone: &str, balance: i64) {
-    let out = saoma().args(["user", "create", "--phone", phone, "--pin", "123456", "--balance", &balance.to_string(), "--data-dir"]).arg(&s.data_dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn sms_code(s: &Server, phone: &str) -> String {
-    let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
-    let r = http(&s.base, "GET", &format!("/admin/sms?phone={phone}"), &[("Authorization", &format!("Bearer {}", token.trim()))], "").unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["messages"][0]["code"].as_str().unwrap().to_string()
-}
-
-fn codepay(c: &V3Client, m: &Value, no: &str, total: i64, auth_code: &str) -> (u16, Value) {
-    let body = json!({
-        "appid": m["appid"], "mchid": m["mchid"], "description": "便利店", "out_trade_no": no,
-        "payer": {"auth_code": auth_code}, "amount": {"total": total, "currency": "CNY"},
-        "scene_info": {"store_info": {"out_id": "store-1"}, "device_ip": "127.0.0.1"},
-    });
-    let r = c.request("POST", "/v3/pay/transactions/codepay", &body.to_string()).unwrap();
-    (r.status, r.json())
-}
+use support::{codepay, saoma, sms_code, user, Server};
 
 fn query(c: &V3Client, no: &str) -> Value {
     let r = c.request("GET", &format!("/v3/pay/transactions/out-trade-no/{no}?mchid={}", c.mchid), "").unwrap();

@@ -472,3 +472,22 @@ pub fn run_browser(s: &Server, script: &str, spec: &serde_json::Value, mut answe
     }
     assert!(child.wait().unwrap().success(), "{}", std::fs::read_to_string(&stderr).unwrap_or_default());
 }
+
+/// The phone's newest SMS code, as the admin API's outbox shows it.
+pub fn sms_code(s: &Server, phone: &str) -> String {
+    let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
+    let r = saoma_wechatpay::client::http(&s.base, "GET", &format!("/admin/sms?phone={phone}"), &[("Authorization", &format!("Bearer {}", token.trim()))], "").unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["messages"][0]["code"].as_str().unwrap().to_string()
+}
+
+/// A cashier charges a payment code (v3 codepay) for a new order `no`: the status and the answer.
+pub fn codepay(c: &V3Client, m: &serde_json::Value, no: &str, total: i64, auth_code: &str) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({
+        "appid": m["appid"], "mchid": m["mchid"], "description": "便利店", "out_trade_no": no,
+        "payer": {"auth_code": auth_code}, "amount": {"total": total, "currency": "CNY"},
+        "scene_info": {"store_info": {"out_id": "store-1"}, "device_ip": "127.0.0.1"},
+    });
+    let r = c.request("POST", "/v3/pay/transactions/codepay", &body.to_string()).unwrap();
+    (r.status, r.json())
+}
