@@ -456,6 +456,16 @@ catalogue! {
     ConsoleBadName => "请填写姓名（最多 {max} 个字）。", "Enter a name (at most {max} characters).";
     ConsoleBadRole => "请选择角色：店长或收银员。", "Choose a role: manager or cashier.";
     ConsolePhoneTaken => "这个手机号已经是店员了（一个手机号只能属于一个商户）。请换个手机号。", "This phone number is staff already (a number belongs to one merchant). Use another number.";
+
+    // The transit card in the wallet (transit/pages.rs): opening it, the ride code, rides, debt, the card refund.
+
+    // The merchant console, part two (console/): refunds, an order's detail, bills, API settings, the stand.
+
+    // The operator console (ops pages): merchants, users, terminals and alarms, notifications, the ledger.
+
+    // The shop (shop/): products, the shop page, product cards, buying, the inbox and messages.
+
+    // Paying a scanned code in the wallet (payments/pages.rs), and the login fixes.
 }
 
 #[cfg(test)]
