@@ -20,6 +20,7 @@ pub fn routes() -> crate::http::Routes {
             // JSAPI and APP prepay ids open the same page as H5 orders.
             .route("/cashier/h5", get(pages::cashier))
             .route("/cashier/jsapi", get(pages::cashier))
+            .route("/cashier/scan", get(pages::scanned))
             .route("/cashier/pay", post(pages::pay))
             .route("/cashier/result", get(pages::result))
             .route("/cashier/done", get(pages::done))

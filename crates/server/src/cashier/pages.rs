@@ -19,19 +19,25 @@ use axum::Form;
 use saoma_core::order::{TradeState, TradeType};
 use std::sync::Arc;
 
-/// The order a cashier page is for, and its merchant; or the page that says why there is none.
-fn load(ctx: &Ctx, app: &App, prepay_id: &str) -> Result<(Order, Arc<Merchant>), Response> {
+/// The orders `/cashier/h5` and `/cashier/jsapi` open: those a merchant's page or app hands the payer.
+const HANDED: &[TradeType] = &[TradeType::H5, TradeType::Jsapi, TradeType::App];
+/// What `/cashier/scan` opens: a Native order, whose code_url the payer scanned in the wallet (`/scan`).
+const SCANNED: &[TradeType] = &[TradeType::Native];
+
+/// The order of one of `kinds` a cashier page is for, and its merchant; or the page that says why there
+/// is none. A payment code's order is the cashier's to charge, never a page's.
+fn load(ctx: &Ctx, app: &App, prepay_id: &str, kinds: &[TradeType]) -> Result<(Order, Arc<Merchant>), Response> {
     if prepay_id.is_empty() {
         return Err(notice(ctx, StatusCode::BAD_REQUEST, Msg::LinkIncompleteTitle, Msg::LinkIncomplete));
     }
     let not_found = || notice(ctx, StatusCode::NOT_FOUND, Msg::OrderNotFoundTitle, Msg::OrderNotFound);
-    // Only prepay ids (`wx…`): a Native code_url is scanned in the wallet, not opened here.
+    // Only prepay ids (`wx…`).
     let code = match payments::order_code(prepay_id) {
         Some(c) if prepay_id.starts_with("wx") => c,
         _ => return Err(not_found()),
     };
     let order = match orders::by_code(app, code) {
-        Ok(Some(o)) if matches!(o.trade_type, TradeType::H5 | TradeType::Jsapi | TradeType::App) => o,
+        Ok(Some(o)) if kinds.contains(&o.trade_type) => o,
         Ok(_) => return Err(not_found()),
         Err(e) => return Err(system_error(ctx, e)),
     };
@@ -177,7 +183,11 @@ pub fn not_enough(ctx: &Ctx, total: i64, balance: i64) -> String {
 }
 
 fn cashier_path(order: &Order, back: Option<&str>) -> String {
-    let page = if order.trade_type == TradeType::H5 { "h5" } else { "jsapi" };
+    let page = match order.trade_type {
+        TradeType::H5 => "h5",
+        TradeType::Native => "scan",
+        _ => "jsapi",
+    };
     format!("/cashier/{page}?prepay_id={}{}", url_encode(&order.prepay_id()), back_param(back))
 }
 
@@ -260,7 +270,16 @@ fn render(ctx: &Ctx, app: &App, order: &Order, merchant: &Merchant, user: Option
 
 /// `GET /cashier/h5?prepay_id=…` and `GET /cashier/jsapi?prepay_id=…`.
 pub async fn cashier(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Query(q): Query<Params>) -> Response {
-    let (order, merchant) = match load(&ctx, &app, param(&q, "prepay_id")) {
+    show(&app, &ctx, &headers, &q, HANDED)
+}
+
+/// `GET /cashier/scan?prepay_id=…`: a Native order the wallet's scan page resolved.
+pub async fn scanned(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Query(q): Query<Params>) -> Response {
+    show(&app, &ctx, &headers, &q, SCANNED)
+}
+
+fn show(app: &App, ctx: &Ctx, headers: &HeaderMap, q: &Params, kinds: &[TradeType]) -> Response {
+    let (order, merchant) = match load(ctx, app, param(q, "prepay_id"), kinds) {
         Ok(x) => x,
         Err(page) => return page,
     };
@@ -337,7 +356,7 @@ pub fn refusal(ctx: &Ctx, app: &App, user: &User, e: &PayError, total: i64, orde
 /// `POST /cashier/pay` {prepay_id, pin?}.
 pub async fn pay(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, form: Option<Form<Params>>) -> Response {
     let p = form.map(|f| f.0).unwrap_or_default();
-    let (order, merchant) = match load(&ctx, &app, param(&p, "prepay_id")) {
+    let (order, merchant) = match load(&ctx, &app, param(&p, "prepay_id"), &[HANDED, SCANNED].concat()) {
         Ok(x) => x,
         Err(page) => return page,
     };

@@ -8,6 +8,7 @@
 pub mod orders;
 mod pages;
 pub mod paycodes;
+mod scan;
 mod v3;
 mod wallet;
 
@@ -312,7 +313,10 @@ pub fn routes() -> crate::http::Routes {
             .route("/code", get(pages::show))
             .route("/code/confirm", post(pages::confirm))
             .route("/code/state", get(pages::state))
-            .route("/static/paycode.js", get(pages::paycode_js)),
+            .route("/static/paycode.js", get(pages::paycode_js))
+            .route("/scan", get(scan::show).post(scan::go))
+            .route("/scan/photo", post(scan::photo))
+            .route("/static/scan.js", get(scan::scan_js)),
         wallet: axum::Router::new()
             .route("/wallet/pay", post(wallet::pay))
             .route("/wallet/paycode", post(wallet::paycode))

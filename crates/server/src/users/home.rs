@@ -62,6 +62,7 @@ pub async fn home(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap) -> 
             h1 { (ctx.t(Msg::AvailableBalance)) }
             p.amount #balance { (yuan(balance)) }
             a.button #show-code href="/code" { (ctx.t(Msg::PayCodeTitle)) }
+            a.button.secondary #scan href="/scan" { (ctx.t(Msg::ScanTitle)) }
         }
     };
     html(StatusCode::OK, wallet_page(&ctx, &user, Tab::Home, ctx.t(Msg::WalletTitle), body))

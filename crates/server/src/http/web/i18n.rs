@@ -466,6 +466,20 @@ catalogue! {
     // The shop (shop/): products, the shop page, product cards, buying, the inbox and messages.
 
     // Paying a scanned code in the wallet (payments/pages.rs), and the login fixes.
+    ScanTitle => "扫一扫付款", "Scan to pay";
+    ScanHint => "把收款码二维码里的内容粘贴到这里，或选一张二维码照片。我们只打开本平台的付款页面。", "Paste what a payment QR code holds, or pick a photo of the code. Only this platform's payment pages are opened.";
+    ScanTextLabel => "二维码内容", "What the QR code holds";
+    ScanGo => "去付款", "Continue to pay";
+    ScanPhotoLabel => "从相册选择二维码照片", "Pick a photo of the QR code";
+    ScanPhotoReading => "正在识别照片中的二维码……", "Reading the QR code in the photo…";
+    ScanPhotoUnreadable => "照片里没有找到能识别的二维码。请让二维码占满画面、对准焦点后再拍一张，或粘贴二维码内容。", "No readable QR code was found in the photo. Take another with the code filling the picture and in focus, or paste what it holds.";
+    ScanEmpty => "请先粘贴二维码内容，或选一张二维码照片。", "Paste what the QR code holds first, or pick a photo of it.";
+    ScanNoOrder => "没有找到这个二维码对应的订单。它可能已失效，请让商家重新生成收款码。", "No order matches this code. It may have expired: ask the merchant for a new one.";
+    ScanIsPayCode => "这是别人的付款码，不能用来付款。付款时请扫描商家的收款码，或出示你自己的付款码。", "This is someone's payment code, which cannot be paid. Scan the merchant's code instead, or show your own payment code.";
+    ScanOtherSite => "这个二维码指向其他网站，为了你的资金安全，我们不会打开它。请只扫描本平台商家的收款码。", "This QR code leads to another website; to keep your money safe it is not opened. Scan only this platform's merchant codes.";
+    ScanUnknown => "这不是能付款的二维码。请扫描商家的收款码或付款链接。", "This is not a code you can pay. Scan the merchant's payment code or link.";
+    ConsoleCodeSent => "如果 {phone} 是店员的手机号，验证码已发送，5 分钟内有效。没有收到？请确认手机号，或联系店长添加你。", "If {phone} is a staff member's number, we sent it a code, valid for 5 minutes. Nothing came? Check the number, or ask your manager to add you.";
+    ScanLogIn => "登录已过期，请重新登录后再选择照片。", "Your login expired. Log in again, then pick the photo.";
 }
 
 #[cfg(test)]
