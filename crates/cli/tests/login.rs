@@ -168,13 +168,15 @@ fn guessing_stops_at_five_wrong_codes() {
         assert_eq!(support::balance(&s, &session), 10_000, "{b}");
         assert_eq!(count(&s, &sessions_of_user), 1, "{b}");
 
-        // A wrong guess counts even when no code is live (and for a phone with no wallet).
+        // A guess when no code is live (and for a phone with no wallet) counts against the address
+        // only: nothing can be guessed, so the phone is not locked by strangers' made-up codes.
+        let before = count(&s, "SELECT COUNT(*) FROM login_failures");
         for phone in ["13900000003", "+4915112345678"] {
-            for _ in 0..5 {
-                assert_eq!(log_in(&s, phone, "123456").status, 401, "{b}");
+            for _ in 0..6 {
+                assert_eq!(code_of(&log_in(&s, phone, "123456")), "CODE_INVALID", "{b}: {phone}");
             }
-            assert_eq!(code_of(&log_in(&s, phone, "123456")), "LOGIN_LOCKED", "{b}: {phone}");
         }
+        assert_eq!(count(&s, "SELECT COUNT(*) FROM login_failures") - before, 12, "{b}: every guess is the address's");
     }
 }
 
@@ -317,6 +319,25 @@ fn the_per_address_limit() {
 /// One address cannot keep locking phone after phone (or spread its guesses over many phones): it gets
 /// as many wrong codes an hour as codes it may ask for, counted atomically, then 429 before any phone's
 /// counter is touched.
+/// A stranger cannot lock someone's login with made-up codes while no code is live (there is nothing
+/// to guess): only the address is charged; once a code is sent, it logs in.
+#[test]
+fn made_up_codes_never_lock_a_phone_without_a_live_code() {
+    for s in Server::all(true) {
+        let b = s.backend;
+        const PHONE: &str = "13900000077";
+        user(&s, PHONE, 0);
+        for _ in 0..8 {
+            let r = log_in(&s, PHONE, "123456");
+            assert_eq!((r.status, code_of(&r)), (401, "CODE_INVALID".into()), "{b}: {}", r.body);
+        }
+        assert_eq!(count(&s, &format!("SELECT COUNT(*) FROM login_guards WHERE phone = '{PHONE}' AND locked_until > 0")), 0, "{b}");
+        assert_eq!(send(&s, PHONE).status, 204, "{b}");
+        let code = login_codes(&s, PHONE)[0].clone();
+        assert_eq!(log_in(&s, PHONE, &code).status, 200, "{b}: the owner logs in");
+    }
+}
+
 #[test]
 fn wrong_codes_per_address_are_limited() {
     for db in saoma_store::testing::TestDb::all() {
@@ -337,8 +358,8 @@ fn wrong_codes_per_address_are_limited() {
             assert_eq!(code, "FREQUENCY_LIMITED", "{b}");
             assert!((3000..=3600).contains(&retry.as_deref().unwrap().parse::<i64>().unwrap()), "{b}: {retry:?}");
         }
-        // Only the counted guesses reached a phone's counter.
-        assert_eq!(count(&s, "SELECT COUNT(*) FROM login_guards"), 6, "{b}");
+        // None of the phones had a live code: the guesses counted against the address only.
+        assert_eq!(count(&s, "SELECT COUNT(*) FROM login_guards"), 0, "{b}");
         // A right code from this address is refused too until the hour is over; then it logs in.
         const PHONE: &str = "13600000099";
         user(&s, PHONE, 0);

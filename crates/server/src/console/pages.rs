@@ -116,7 +116,7 @@ fn code_step(ctx: &Ctx, status: StatusCode, phone: &str, error: Option<&str>) ->
             div.card #console-code {
                 h1 { (ctx.t(Msg::CodeTitle)) }
                 (PreEscaped(error_box(error)))
-                p.muted { (ctx.fill(Msg::CodeSent, &[("phone", &masked_phone(phone))])) }
+                p.muted { (ctx.fill(Msg::ConsoleCodeSent, &[("phone", &masked_phone(phone))])) }
                 form method="post" action="/console/login" {
                     input type="hidden" name="phone" value=(phone);
                     label for="code" { (ctx.t(Msg::CodeLabel)) }

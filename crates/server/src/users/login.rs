@@ -120,6 +120,23 @@ pub async fn send_code_for(app: &App, phone: String, purpose: Purpose, client: I
             if let Some(wait) = send_refusal(tx, &phone, purpose, &addr, per_address, now)? {
                 return Ok(Err(UserError::FrequencyLimited { retry_after: wait.max(1) }));
             }
+            // Who may be texted, decided in the job that texts: a PIN code only to a wallet without a
+            // PIN (else a code would set a new PIN over the old one), a console code only to staff — to
+            // anyone else nothing is sent, and the answer is the same, so the form neither texts
+            // strangers nor tells who is staff.
+            match purpose {
+                Purpose::Login => {}
+                Purpose::SetPin => {
+                    if tx.query_one("SELECT id FROM users WHERE phone = $1 AND pin_hash IS NULL", &[phone.as_str().into()])?.is_none() {
+                        return Ok(Err(UserError::PinSet));
+                    }
+                }
+                Purpose::Console => {
+                    if tx.query_one("SELECT id FROM staff WHERE phone = $1", &[phone.as_str().into()])?.is_none() {
+                        return Ok(Ok(()));
+                    }
+                }
+            }
             tx.execute(
                 "UPDATE sms_outbox SET expires_at = $1 WHERE phone = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
                 &[now.into(), phone.as_str().into(), purpose.as_str().into()],
@@ -138,8 +155,9 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Exchanges the phone's live code for a session token. A wrong code counts against the phone (live code
-/// or not); the fifth in a row locks its login for [`LOCK_SECS`] and retires its code.
+/// Exchanges the phone's live code for a session token. A wrong code counts against the client address,
+/// and, while the phone has a live code, against the phone: the fifth in a row locks its login for
+/// [`LOCK_SECS`] and retires its code.
 pub async fn login(app: &App, phone: String, code: String, client: IpAddr) -> Result<(String, User), UserError> {
     login_or_register(app, phone, code, false, client).await
 }
@@ -179,8 +197,9 @@ pub async fn login_or_register(app: &App, phone: String, code: String, register:
 
 /// Checks `code` against the phone's live code for `purpose`, in the job that acts on it: `Ok(id)`, the
 /// code's outbox row, for a right one (the caller marks it used with [`code_used_in_job`] once it acted);
-/// else the refusal, with the wrong code already counted — against the phone (the fifth in a row locks
-/// it for [`LOCK_SECS`] and retires its code) and the client address — and the job to be kept.
+/// else the refusal, with the wrong code already counted — against the client address, and against the
+/// phone when it has a live code (the fifth in a row locks it for [`LOCK_SECS`] and retires its code) —
+/// and the job to be kept.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_code_in_job(tx: &mut JobTx<'_>, phone: &str, purpose: Purpose, code: &str, addr: &str, per_address: u32, now: i64) -> Result<Result<Value, UserError>, StoreError> {
     // An address that got its hour's share of codes wrong guesses no more (so that one address
@@ -213,6 +232,11 @@ pub(crate) fn check_code_in_job(tx: &mut JobTx<'_>, phone: &str, purpose: Purpos
     // (whose rows older than the hour go: at most the limit's worth are kept).
     tx.execute("DELETE FROM login_failures WHERE client_addr = $1 AND at <= $2", &[addr.into(), (now - HOUR).into()])?;
     tx.execute("INSERT INTO login_failures (client_addr, at) VALUES ($1, $2)", &[addr.into(), now.into()])?;
+    // With no live code there is nothing to guess, so nothing to protect: counting it against the phone
+    // would let anyone lock any phone's login with five made-up codes. The address pays for it alone.
+    if live.is_none() {
+        return Ok(Err(UserError::BadCode { tries_left: MAX_WRONG_CODES - failures, locked_until: 0 }));
+    }
     let failures = failures + 1;
     let (failures, locked_until) = if failures >= MAX_WRONG_CODES { (0, now + LOCK_SECS) } else { (failures, 0) };
     tx.execute(

@@ -261,6 +261,8 @@ pub async fn send_pin_code(State(app): State<Arc<App>>, ctx: Ctx, ConnectInfo(pe
             let says = ctx.fill(Msg::TooManyCodes, &[("secs", &retry_after.max(1).to_string())]);
             me_page(&ctx, &app, &user, &PinStep::Code, Some(&says), StatusCode::TOO_MANY_REQUESTS)
         }
+        // Set meanwhile (another tab): Me offers changing it.
+        Err(UserError::PinSet) => see_other("/me"),
         Err(e) => system_error(&ctx, format!("{e:?}")),
     }
 }

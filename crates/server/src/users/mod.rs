@@ -60,6 +60,8 @@ pub enum UserError {
     FrequencyLimited { retry_after: i64 },
     /// Too many wrong codes: the phone's login is locked until then (business seconds).
     LoginLocked { until: i64, retry_after: i64 },
+    /// A code for setting the PIN was asked for a wallet that has one (it is changed with the old PIN).
+    PinSet,
     Store(StoreError),
 }
 

@@ -26,6 +26,7 @@ pub fn user_error(e: UserError) -> Response {
         UserError::BadCode { tries_left, .. } => error(StatusCode::UNAUTHORIZED, "CODE_INVALID", format!("the SMS code is wrong, used or expired; {tries_left} tries left")),
         UserError::FrequencyLimited { retry_after } => too_many("FREQUENCY_LIMITED", format!("too many SMS codes asked for, or too many wrong codes from this address; try again in {retry_after} s"), retry_after),
         UserError::LoginLocked { until, retry_after } => too_many("LOGIN_LOCKED", format!("too many wrong codes: login locked until {}", time(until)), retry_after),
+        UserError::PinSet => error(StatusCode::CONFLICT, "PIN_SET", "a PIN is set already: change it with the old one (POST /wallet/pin {old_pin, pin})"),
         UserError::Store(e) => {
             tracing::error!(error = %e, "wallet request failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "system error")
