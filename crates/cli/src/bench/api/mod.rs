@@ -39,6 +39,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod baselines;
+mod cpu;
+use baselines::{http_baseline, open_all, signing_ceiling};
+use cpu::{database_backends, proc_ticks, CpuSample, MS_PER_TICK};
+
 /// Payments per user: as many as the strictest per-day password-free count (`saoma_core::pin`, the
 /// payment code's), so that no payment could ever need the PIN; many payers is also the realistic shape.
 const PAYMENTS_PER_USER: usize = saoma_core::pin::MAX_PIN_FREE_PER_DAY as usize;
@@ -480,82 +485,6 @@ fn orders_sample_body(mchid: &str) -> String {
     .to_string()
 }
 
-struct Ceiling {
-    per_sec: f64,
-    /// CPU time per signature (this process's, while nothing else in it runs).
-    cpu_ms: Option<f64>,
-}
-
-/// RSA-2048 SHA256withRSA signatures/s of a response message, with a fresh nonce each, on `threads`
-/// threads — `PrivateKey::sign`, as `v3::auth::sign_response` and the notification worker call it.
-fn signing_ceiling(threads: usize, body: &str, run: Duration) -> Result<Ceiling, String> {
-    let key = PrivateKey::generate().map_err(|e| e.to_string())?;
-    let cpu_before = proc_ticks("self");
-    let started = Instant::now();
-    let counts = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| -> Result<(usize, Duration), String> {
-                    let mut n = 0;
-                    while started.elapsed() < run {
-                        let nonce = random_string(32).map_err(|e| e.to_string())?;
-                        key.sign(response_message(now_secs(), &nonce, body).as_bytes()).map_err(|e| e.to_string())?;
-                        n += 1;
-                    }
-                    Ok((n, started.elapsed()))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().map_err(|_| "a signing thread panicked".to_string())?).collect::<Result<Vec<_>, String>>()
-    })?;
-    let cpu_after = proc_ticks("self");
-    let n: usize = counts.iter().map(|c| c.0).sum();
-    let secs = counts.iter().map(|c| c.1).max().unwrap_or(run).as_secs_f64();
-    let cpu_ms = match (cpu_before, cpu_after) {
-        (Some(a), Some(b)) if n > 0 => Some(b.saturating_sub(a) as f64 * MS_PER_TICK / n as f64),
-        _ => None,
-    };
-    Ok(Ceiling { per_sec: n as f64 / secs, cpu_ms })
-}
-
-/// Opens one connection per client before the clock starts.
-async fn open_all(base: &str, clients: usize) -> Result<Vec<Conn>, String> {
-    let mut conns = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        conns.push(Conn::open(base).await.map_err(io_err("connecting"))?);
-    }
-    Ok(conns)
-}
-
-/// `GET /healthz` from every client for `run`: round trips/s and their latencies (µs).
-async fn http_baseline(base: &str, clients: usize, run: Duration) -> Result<(f64, Vec<u64>), String> {
-    let conns = open_all(base, clients).await?;
-    let started = Instant::now();
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .map(|mut conn| {
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                while started.elapsed() < run {
-                    let t0 = Instant::now();
-                    let r = conn.request("GET", "/healthz", &[], "").await.map_err(io_err("GET /healthz"))?;
-                    if r.status != 200 {
-                        return Err(format!("GET /healthz: HTTP {} {}", r.status, r.body));
-                    }
-                    lat.push(t0.elapsed().as_micros() as u64);
-                }
-                Ok::<_, String>(lat)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.map_err(|e| e.to_string())??);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    Ok((all.len() as f64 / secs, all))
-}
-
 struct PaymentRun {
     started: Instant,
     queries_done: Instant,
@@ -669,71 +598,5 @@ async fn await_notifications(seen: &Notifications, plans: &[Planned]) -> Result<
             return Err(format!("{} of {} payments were never notified", wanted.len() - first.len(), wanted.len()));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
-/// Linux counts CPU time in /proc in ticks of 1/100 s (USER_HZ, 100 on every mainstream architecture).
-const MS_PER_TICK: f64 = 10.0;
-
-/// The PostgreSQL backends serving the server (tagged with `application_name`), when the database is
-/// PostgreSQL on this machine.
-fn database_backends(db: &TestDb, app_name: &str) -> Vec<u32> {
-    let saoma_store::Database::Postgres(url) = &db.database else { return Vec::new() };
-    let Ok(mut c) = ::std::panic::catch_unwind(|| saoma_store::testing::pg_client(url)) else { return Vec::new() };
-    c.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1", &[&app_name])
-        .map(|rows| rows.iter().map(|r| r.get::<_, i32>(0) as u32).collect())
-        .unwrap_or_default()
-}
-
-/// CPU time from /proc (Linux; in clock ticks): the server's, this process's, the database backends',
-/// and the machine's.
-struct CpuSample {
-    server: u64,
-    this: u64,
-    db: Option<u64>,
-    busy: u64,
-    total: u64,
-}
-
-fn proc_ticks(pid: &str) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces): state is the first; utime and stime the
-    // 12th and 13th.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
-impl CpuSample {
-    fn take(server_pid: u32, db_pids: &[u32]) -> Option<CpuSample> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        let cpu: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
-        // user nice system idle iowait irq softirq steal …
-        let idle = cpu.get(3)? + cpu.get(4)?;
-        let busy: u64 = cpu.iter().take(8).sum::<u64>() - idle;
-        let db = if db_pids.is_empty() { None } else { db_pids.iter().map(|p| proc_ticks(&p.to_string())).sum::<Option<u64>>() };
-        Some(CpuSample { server: proc_ticks(&server_pid.to_string())?, this: proc_ticks("self")?, db, busy, total: busy + idle })
-    }
-
-    /// What was spent between two samples.
-    fn between(a: &Option<CpuSample>, b: &Option<CpuSample>) -> Option<CpuSample> {
-        let (a, b) = (a.as_ref()?, b.as_ref()?);
-        Some(CpuSample {
-            server: b.server.saturating_sub(a.server),
-            this: b.this.saturating_sub(a.this),
-            db: a.db.zip(b.db).map(|(a, b)| b.saturating_sub(a)),
-            busy: b.busy.saturating_sub(a.busy),
-            total: b.total.saturating_sub(a.total).max(1),
-        })
-    }
-
-    /// A share of the machine's CPU (all cores).
-    fn share(&self, ticks: u64) -> f64 {
-        ticks as f64 / self.total as f64
-    }
-
-    /// Server, load generator and database CPU per payment, ms.
-    fn ms_per(&self, payments: usize) -> f64 {
-        (self.server + self.this + self.db.unwrap_or(0)) as f64 * MS_PER_TICK / payments.max(1) as f64
     }
 }
