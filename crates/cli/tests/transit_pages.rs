@@ -22,7 +22,9 @@ use support::{balance, db_rows, ledger_check, user, Server};
 const SCOPE: u16 = 7;
 
 fn encode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 fn get(s: &Server, cookie: &str, path: &str) -> Response {
@@ -31,7 +33,8 @@ fn get(s: &Server, cookie: &str, path: &str) -> Response {
 
 fn post(s: &Server, cookie: &str, path: &str, form: &[(&str, &str)]) -> Response {
     let body = form.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&");
-    http(&s.base, "POST", path, &[("Cookie", cookie), ("Origin", &s.base), ("Content-Type", "application/x-www-form-urlencoded")], &body).unwrap()
+    http(&s.base, "POST", path, &[("Cookie", cookie), ("Origin", &s.base), ("Content-Type", "application/x-www-form-urlencoded")], &body)
+        .unwrap()
 }
 
 fn location(r: &Response) -> String {
@@ -52,7 +55,9 @@ fn operator(s: &Server, name: &str, scope: u16) -> i64 {
     let token = std::fs::read_to_string(s.data_dir.join("admin.token")).unwrap();
     let m = s.merchant(name, "public_key");
     let body = json!({ "mchid": m["mchid"], "scope": scope, "fares": { "flat": 300 }, "max_uses": 2 });
-    let r = http(&s.base, "POST", "/admin/transit/operators", &[("Authorization", &format!("Bearer {}", token.trim()))], &body.to_string()).unwrap();
+    let r =
+        http(&s.base, "POST", "/admin/transit/operators", &[("Authorization", &format!("Bearer {}", token.trim()))], &body.to_string())
+            .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["deposit"].as_i64().unwrap()
 }
@@ -95,7 +100,12 @@ fn qr_bytes(png: &[u8]) -> Vec<u8> {
     let mut raw = Vec::new();
     flate2::read::ZlibDecoder::new(&idat[..]).read_to_end(&mut raw).unwrap();
     let row = width.div_ceil(8) + 1;
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(width, width, |x, y| if raw[y * row + 1 + x / 8] & (0x80 >> (x % 8)) != 0 { 255 } else { 0 });
+    let mut img =
+        rqrr::PreparedImage::prepare_from_greyscale(
+            width,
+            width,
+            |x, y| if raw[y * row + 1 + x / 8] & (0x80 >> (x % 8)) != 0 { 255 } else { 0 },
+        );
     let grids = img.detect_grids();
     assert_eq!(grids.len(), 1);
     let mut out = Vec::new();
@@ -143,18 +153,30 @@ fn the_transit_card_on_the_pages() {
         let r = get(&s, &alice, "/transit");
         assert_eq!((r.status, location(&r)), (303, format!("/transit/{SCOPE}")), "{b}");
         let r = get(&s, &alice, &format!("/transit/{SCOPE}"));
-        assert!(r.status == 200 && r.body.contains("id=\"open-card\"") && r.body.contains("¥12.00") && r.body.contains("开通 地铁公司 乘车码"), "{b}: {}", r.body);
+        assert!(
+            r.status == 200 && r.body.contains("id=\"open-card\"") && r.body.contains("¥12.00") && r.body.contains("开通 地铁公司 乘车码"),
+            "{b}: {}",
+            r.body
+        );
         assert!(get(&s, &alice, &format!("/transit/{SCOPE}?lang=en")).body.contains("Pay the ¥12.00 deposit and open"), "{b}");
         assert_eq!(get(&s, &alice, "/transit/99").status, 404, "{b}: no such operator");
 
         // A wrong PIN holds nothing; the right one opens the card.
         let r = post(&s, &alice, &format!("/transit/{SCOPE}/open"), &[("pin", "000000")]);
         assert!(r.status == 403 && r.body.contains("还可以再试 4 次"), "{b}: {}", r.body);
-        assert_eq!((db_rows(&s, "SELECT COUNT(*) FROM transit_cards")[0][0].int(), balance(&s, &alice_session)), (0, deposit + 100), "{b}");
+        assert_eq!(
+            (db_rows(&s, "SELECT COUNT(*) FROM transit_cards")[0][0].int(), balance(&s, &alice_session)),
+            (0, deposit + 100),
+            "{b}"
+        );
         let r = post(&s, &alice, &format!("/transit/{SCOPE}/open"), &[("pin", "123456")]);
         assert_eq!((r.status, location(&r)), (303, format!("/transit/{SCOPE}?opened=1")), "{b}: {}", r.body);
         let r = get(&s, &alice, &format!("/transit/{SCOPE}?opened=1"));
-        assert!(r.body.contains("乘车码已开通") && r.body.contains("data-state=\"ACTIVE\"") && r.body.contains("id=\"show-code\""), "{b}: {}", r.body);
+        assert!(
+            r.body.contains("乘车码已开通") && r.body.contains("data-state=\"ACTIVE\"") && r.body.contains("id=\"show-code\""),
+            "{b}: {}",
+            r.body
+        );
         let card_no = r.body.split("id=\"card-no\">").nth(1).unwrap().split('<').next().unwrap().to_string();
         assert_eq!(balance(&s, &alice_session), 100, "{b}: the deposit held");
         // The same form again: the card is open already, nothing more held.
@@ -200,7 +222,11 @@ fn the_transit_card_on_the_pages() {
         let (scan, up) = scan_and_upload(&s, &g1, &code);
         assert_eq!((scan.as_str(), up["ACCEPTED"].as_u64()), ("ACCEPT 1", Some(1)), "{b}: {up}");
         let r = get(&s, &alice, &format!("/transit/{SCOPE}"));
-        assert!(r.body.contains("id=\"debt\"") && r.body.contains("欠款 ¥3.00") && !r.body.contains("id=\"show-code\""), "{b}: {}", r.body);
+        assert!(
+            r.body.contains("id=\"debt\"") && r.body.contains("欠款 ¥3.00") && !r.body.contains("id=\"show-code\""),
+            "{b}: {}",
+            r.body
+        );
         assert!(r.body.contains("data-state=\"DEBT\" data-fare=\"300\"") && r.body.contains("站点 1 进站"), "{b}: {}", r.body);
         let r = get(&s, &alice, &format!("/transit/{SCOPE}/code"));
         assert_eq!((r.status, location(&r)), (303, format!("/transit/{SCOPE}")), "{b}: no code while in debt");
@@ -216,10 +242,23 @@ fn the_transit_card_on_the_pages() {
         let r = post(&s, &alice, &format!("/transit/{SCOPE}/repay"), &[("pin", "123456")]);
         assert!(r.status == 403 && r.body.contains("钱包余额 ¥1.00，不够补缴 ¥3.00"), "{b}: {}", r.body);
         support::bind_card(&s, &alice_session, "13300000001", "6222020000000101");
-        let (st, v) = support::wallet_call(&s, &alice_session, "POST", "/wallet/topup", &json!({"card_no": "6222020000000101", "amount": 1_000, "request_id": "a-1", "pin": "123456"}).to_string());
+        let (st, v) = support::wallet_call(
+            &s,
+            &alice_session,
+            "POST",
+            "/wallet/topup",
+            &json!({"card_no": "6222020000000101", "amount": 1_000, "request_id": "a-1", "pin": "123456"}).to_string(),
+        );
         assert_eq!(st, 200, "{b}: {v}");
         let r = post(&s, &alice, &format!("/transit/{SCOPE}/repay"), &[("pin", "123456")]);
-        assert!(r.status == 200 && r.body.contains("已从钱包补缴 ¥3.00") && !r.body.contains("id=\"debt\"") && r.body.contains("data-state=\"CHARGED\""), "{b}: {}", r.body);
+        assert!(
+            r.status == 200
+                && r.body.contains("已从钱包补缴 ¥3.00")
+                && !r.body.contains("id=\"debt\"")
+                && r.body.contains("data-state=\"CHARGED\""),
+            "{b}: {}",
+            r.body
+        );
         assert_eq!(balance(&s, &alice_session), 100 + 1_000 - 300, "{b}");
         assert!(!get(&s, &alice, "/history").body.contains("未付车费"), "{b}: repaid");
 
@@ -232,17 +271,35 @@ fn the_transit_card_on_the_pages() {
         let (scan, up) = scan_and_upload(&s, &g3, &copied);
         assert_eq!((scan.as_str(), up["CLONE"].as_u64()), ("ACCEPT 1", Some(1)), "{b}: {up}");
         let r = get(&s, &alice, &format!("/transit/{SCOPE}"));
-        assert!(r.body.contains("id=\"blocked\"") && r.body.contains("被重复使用") && r.body.contains("data-state=\"BLOCKED\"") && !r.body.contains("id=\"show-code\""), "{b}: {}", r.body);
+        assert!(
+            r.body.contains("id=\"blocked\"")
+                && r.body.contains("被重复使用")
+                && r.body.contains("data-state=\"BLOCKED\"")
+                && !r.body.contains("id=\"show-code\""),
+            "{b}: {}",
+            r.body
+        );
         assert_eq!(get(&s, &alice, &format!("/transit/{SCOPE}/code")).status, 303, "{b}: no code while paused");
 
         // Another site's form is refused; then the card refund: the hold said, no more codes.
-        let r = http(&s.base, "POST", &format!("/transit/{SCOPE}/refund"), &[("Cookie", &alice), ("Origin", "https://evil.example"), ("Content-Type", "application/x-www-form-urlencoded")], "").unwrap();
+        let r = http(
+            &s.base,
+            "POST",
+            &format!("/transit/{SCOPE}/refund"),
+            &[("Cookie", &alice), ("Origin", "https://evil.example"), ("Content-Type", "application/x-www-form-urlencoded")],
+            "",
+        )
+        .unwrap();
         assert_eq!(r.status, 403, "{b}");
         let r = get(&s, &alice, &format!("/transit/{SCOPE}/refund"));
         assert!(r.body.contains("id=\"refund-yes\"") && r.body.contains("72 小时") && r.body.contains("¥12.00"), "{b}: {}", r.body);
         assert_eq!(post(&s, &alice, &format!("/transit/{SCOPE}/refund"), &[]).status, 303, "{b}");
         let r = get(&s, &alice, &format!("/transit/{SCOPE}"));
-        assert!(r.body.contains("id=\"leaving\"") && r.body.contains("72 小时等待期") && r.body.contains("data-state=\"LEAVING\""), "{b}: {}", r.body);
+        assert!(
+            r.body.contains("id=\"leaving\"") && r.body.contains("72 小时等待期") && r.body.contains("data-state=\"LEAVING\""),
+            "{b}: {}",
+            r.body
+        );
         assert_eq!(get(&s, &alice, &format!("/transit/{SCOPE}/code")).status, 303, "{b}");
         let before = balance(&s, &alice_session);
 
@@ -254,7 +311,14 @@ fn the_transit_card_on_the_pages() {
         let alice = cookie_of(&alice_session);
         assert_eq!(balance(&s, &alice_session), before + deposit, "{b}");
         let r = get(&s, &alice, &format!("/transit/{SCOPE}"));
-        assert!(r.body.contains("id=\"closed\"") && r.body.contains(&card_no) && r.body.contains("已退卡") && r.body.contains("id=\"open-card\""), "{b}: {}", r.body);
+        assert!(
+            r.body.contains("id=\"closed\"")
+                && r.body.contains(&card_no)
+                && r.body.contains("已退卡")
+                && r.body.contains("id=\"open-card\""),
+            "{b}: {}",
+            r.body
+        );
         assert!(get(&s, &alice, "/history").body.contains("押金退回"), "{b}");
         ledger_check(&s);
     }

@@ -19,7 +19,7 @@ use crate::users::User;
 use crate::{hex, App};
 use saoma_core::time::cst_day_start;
 use saoma_ridecode::{Credential, DeviceKeyPair, RideCode, Suite};
-use saoma_store::{Row, StoreError};
+use saoma_store::{Row, StoreError, Value};
 
 const TABLE: &str = "transit_web_devices";
 
@@ -51,10 +51,14 @@ struct Stored {
 
 fn sign(s: &Stored) -> Result<Drawn, StoreError> {
     let seed_hex = secrets::open(TABLE, "seed", &s.device, &s.seed)?;
-    let seed: [u8; 32] = hex::decode(&seed_hex).and_then(|v| v.try_into().ok()).ok_or_else(|| StoreError::Corrupt("web device seed".into()))?;
+    let seed: [u8; 32] =
+        hex::decode(&seed_hex).and_then(|v| v.try_into().ok()).ok_or_else(|| StoreError::Corrupt("web device seed".into()))?;
     let device = DeviceKeyPair::from_seed(Suite::Ed25519, &seed).map_err(|e| StoreError::Corrupt(format!("web device key: {e:?}")))?;
-    let credential = hex::decode(&s.credential).and_then(|b| Credential::parse(&b).ok()).ok_or_else(|| StoreError::Corrupt("web device credential".into()))?;
-    let code = RideCode::generate(&credential, &device, s.drawn_at as u32, s.counter as u16).map_err(|e| StoreError::Corrupt(format!("signing a ride code: {e:?}")))?;
+    let credential = hex::decode(&s.credential)
+        .and_then(|b| Credential::parse(&b).ok())
+        .ok_or_else(|| StoreError::Corrupt("web device credential".into()))?;
+    let code = RideCode::generate(&credential, &device, s.drawn_at as u32, s.counter as u16)
+        .map_err(|e| StoreError::Corrupt(format!("signing a ride code: {e:?}")))?;
     Ok(Drawn { bytes: code.to_bytes(), counter: s.counter as u16, made_at: s.drawn_at, max_uses: s.max_uses as u16 })
 }
 
@@ -74,15 +78,19 @@ pub async fn draw(app: &App, user: &User, scope: u16) -> Result<Drawn, TransitFa
             return Ok(sign(&stored)?);
         }
         let seed = ensure_key(app, user.id, scope, &device, now).await?;
-        let public = DeviceKeyPair::from_seed(Suite::Ed25519, &seed).map_err(|e| StoreError::Corrupt(format!("web device key: {e:?}")))?.public_key();
+        let public = DeviceKeyPair::from_seed(Suite::Ed25519, &seed)
+            .map_err(|e| StoreError::Corrupt(format!("web device key: {e:?}")))?
+            .public_key();
         let v = super::credential(app, user, scope, Suite::Ed25519, public.as_bytes()).await?;
         let credential = v["credential_hex"].as_str().unwrap_or_default().to_string();
-        let (sequence, not_after, max_uses) = (v["sequence"].as_i64().unwrap_or(0), v["not_after"].as_i64().unwrap_or(0), v["max_uses"].as_i64().unwrap_or(0));
+        let (sequence, not_after, max_uses) =
+            (v["sequence"].as_i64().unwrap_or(0), v["not_after"].as_i64().unwrap_or(0), v["max_uses"].as_i64().unwrap_or(0));
         app.store
             .transact(move |tx| {
                 // A newer credential stored meanwhile (two pages at once) stays.
                 tx.execute(
-                    "UPDATE transit_web_devices SET credential = $1, sequence = $2, not_after = $3, max_uses = $4, counter = 0, drawn_at = 0 WHERE device = $5 AND sequence < $2",
+                    "UPDATE transit_web_devices SET credential = $1, sequence = $2, not_after = $3, max_uses = $4, \
+                     counter = 0, drawn_at = 0 WHERE device = $5 AND sequence < $2",
                     &[credential.into(), sequence.into(), not_after.into(), max_uses.into(), device.into()],
                 )?;
                 Ok(Ok::<(), ()>(()))
@@ -109,14 +117,20 @@ async fn take_counter(app: &App, user_id: u128, scope: u16, device: String, now:
             if debt > 0 {
                 return Ok(Err(TransitFail::InDebt(debt)));
             }
-            let row = tx.query_one("SELECT seed, credential, counter, max_uses, not_after FROM transit_web_devices WHERE device = $1", &[device.as_str().into()])?;
+            let row = tx.query_one(
+                "SELECT seed, credential, counter, max_uses, not_after FROM transit_web_devices WHERE device = $1",
+                &[device.as_str().into()],
+            )?;
             let Some(r) = row else { return Ok(Ok(None)) };
             let Some(credential) = r.opt_text("credential")?.map(str::to_string) else { return Ok(Ok(None)) };
             let (counter, max_uses) = (r.int("counter")?, r.int("max_uses")?);
             if now >= r.int("not_after")? || counter >= max_uses || account_of(&credential) != Some(card.account_id) {
                 return Ok(Ok(None));
             }
-            tx.execute("UPDATE transit_web_devices SET counter = $1, drawn_at = $2 WHERE device = $3", &[(counter + 1).into(), now.into(), device.as_str().into()])?;
+            tx.execute(
+                "UPDATE transit_web_devices SET counter = $1, drawn_at = $2 WHERE device = $3",
+                &[(counter + 1).into(), now.into(), device.as_str().into()],
+            )?;
             Ok(Ok(Some(Stored { device, seed: r.text("seed")?.to_string(), credential, counter: counter + 1, drawn_at: now, max_uses })))
         })
         .await?
@@ -130,12 +144,16 @@ async fn ensure_key(app: &App, user_id: u128, scope: u16, device: &str, now: i64
     let stored = app
         .store
         .transact(move |tx| {
-            tx.execute("DELETE FROM transit_web_devices WHERE user_id = $1 AND scope = $2 AND day < $3", &[user_id.into(), (scope as i64).into(), day.into()])?;
+            let (user, scope) = (Value::from(user_id), Value::from(scope as i64));
+            let old = "DELETE FROM transit_web_devices WHERE user_id = $1 AND scope = $2 AND day < $3";
+            tx.execute(old, &[user.clone(), scope.clone(), day.into()])?;
             tx.execute(
-                "INSERT INTO transit_web_devices (device, user_id, scope, day, seed, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (device) DO NOTHING",
-                &[name.as_str().into(), user_id.into(), (scope as i64).into(), day.into(), sealed.into(), now.into()],
+                "INSERT INTO transit_web_devices (device, user_id, scope, day, seed, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (device) DO NOTHING",
+                &[name.as_str().into(), user, scope, day.into(), sealed.into(), now.into()],
             )?;
-            let r = tx.query_one("SELECT seed FROM transit_web_devices WHERE device = $1", &[name.as_str().into()])?.ok_or_else(|| StoreError::Corrupt("web device row".into()))?;
+            let r = tx.query_one("SELECT seed FROM transit_web_devices WHERE device = $1", &[name.as_str().into()])?;
+            let r = r.ok_or_else(|| StoreError::Corrupt("web device row".into()))?;
             Ok(Ok::<String, ()>(r.text("seed")?.to_string()))
         })
         .await?
@@ -148,12 +166,20 @@ async fn ensure_key(app: &App, user_id: u128, scope: u16, device: &str, now: i64
 /// the code it shows: signed again, the same bytes, no counter taken).
 pub fn last_drawn(app: &App, user: &User, scope: u16, counter: u16) -> Result<Option<Drawn>, StoreError> {
     let r = app.store.query_one(
-        "SELECT device, seed, credential, counter, drawn_at, max_uses FROM transit_web_devices WHERE user_id = $1 AND scope = $2 ORDER BY day DESC LIMIT 1",
+        "SELECT device, seed, credential, counter, drawn_at, max_uses FROM transit_web_devices WHERE user_id = $1 AND scope = $2 \
+         ORDER BY day DESC LIMIT 1",
         &[user.id.into(), (scope as i64).into()],
     )?;
     let Some(r) = r else { return Ok(None) };
     let Some(credential) = r.opt_text("credential")?.map(str::to_string) else { return Ok(None) };
-    let stored = Stored { device: r.text("device")?.to_string(), seed: r.text("seed")?.to_string(), credential, counter: r.int("counter")?, drawn_at: r.int("drawn_at")?, max_uses: r.int("max_uses")? };
+    let stored = Stored {
+        device: r.text("device")?.to_string(),
+        seed: r.text("seed")?.to_string(),
+        credential,
+        counter: r.int("counter")?,
+        drawn_at: r.int("drawn_at")?,
+        max_uses: r.int("max_uses")?,
+    };
     if stored.counter != counter as i64 || stored.counter == 0 {
         return Ok(None);
     }
@@ -172,7 +198,11 @@ pub struct OperatorEntry {
 /// Every operator of this deployment, by scope.
 pub fn operators(app: &App) -> Result<Vec<OperatorEntry>, StoreError> {
     let rows = app.store.query(
-        &format!("SELECT o.scope, o.deposit, o.fare_table, {} AS merchant_name FROM transit_operators o {} ORDER BY o.scope", crate::merchants::NAME, crate::merchants::join("o.mchid")),
+        &format!(
+            "SELECT o.scope, o.deposit, o.fare_table, {} AS merchant_name FROM transit_operators o {} ORDER BY o.scope",
+            crate::merchants::NAME,
+            crate::merchants::join("o.mchid")
+        ),
         &[],
     )?;
     rows.iter()
@@ -192,7 +222,8 @@ pub fn operators(app: &App) -> Result<Vec<OperatorEntry>, StoreError> {
 /// request and the last credential's expiry (as [`super::settle_leaving`] decides), if no ride is owed.
 pub fn deposit_due(app: &App, user: &User, scope: u16) -> Result<Option<i64>, StoreError> {
     let r = app.store.query_one(
-        "SELECT c.refund_requested_at, (SELECT MAX(t.not_after) FROM transit_credentials t WHERE t.account_id = c.account_id) AS last_expiry \
+        "SELECT c.refund_requested_at, \
+         (SELECT MAX(t.not_after) FROM transit_credentials t WHERE t.account_id = c.account_id) AS last_expiry \
          FROM transit_cards c WHERE c.user_id = $1 AND c.scope = $2 AND c.state = 'LEAVING'",
         &[user.id.into(), (scope as i64).into()],
     )?;

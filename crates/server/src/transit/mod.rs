@@ -415,7 +415,7 @@ pub fn lists(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
 /// Repays every unpaid ride from the wallet (the rider is present: no daily limit), all or nothing;
 /// credentials and the blacklist follow the debt. The wallet's pages repay with the PIN (`proof`, checked
 /// under the writer); the wallet API without.
-pub async fn repay(app: &std::sync::Arc<App>, user: &User, scope: u16, proof: Option<crate::users::pins::PinProof>) -> Result<i64, TransitFail> {
+pub async fn repay(app: &std::sync::Arc<App>, user: &User, scope: u16, proof: Option<users::pins::PinProof>) -> Result<i64, TransitFail> {
     let (user_id, app2, now) = (user.id, app.clone(), app.business_now_secs());
     app.store
         .transact(move |tx| {
@@ -586,5 +586,6 @@ pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_jso
 
 /// The rider's wallet routes, the gates' public routes and the operators' admin routes.
 pub fn routes() -> crate::http::Routes {
-    crate::http::Routes { wallet: wallet::routes(), public: gates::routes(), admin: admin::routes(), pages: pages::routes(), ..Default::default() }
+    let (wallet, public, admin, pages) = (wallet::routes(), gates::routes(), admin::routes(), pages::routes());
+    crate::http::Routes { wallet, public, admin, pages, ..Default::default() }
 }

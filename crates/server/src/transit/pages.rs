@@ -40,12 +40,16 @@ pub fn routes() -> Router<Arc<App>> {
 
 const CSS: &str = ".state-badge{float:right;font-size:.85rem;padding:.1rem .5rem;border-radius:1rem;background:#e8f8ef;color:#067a3f}\
 .state-badge.BLOCKED,.state-badge.LEAVING,.state-badge.CLOSED{background:#fff3e0;color:#ad5b00}\
-.debt{border:2px solid #fa5151}.debt h1{color:#a8071a;font-size:1.4rem;font-weight:600}.notice{background:#fff7e6;border-left:4px solid #fa8c16}\
+.debt{border:2px solid #fa5151}.debt h1{color:#a8071a;font-size:1.4rem;font-weight:600}\
+.notice{background:#fff7e6;border-left:4px solid #fa8c16}\
 .done{background:#e8f8ef;color:#05713a;padding:.6rem .8rem;border-radius:.35rem;margin:.5rem 0}\
-ul.rides{list-style:none;margin:0;padding:0}ul.rides li{display:flex;justify-content:space-between;gap:.75rem;padding:.7rem 0;border-top:1px solid #eee}\
-ul.rides li:first-child{border-top:0}.ride-what{min-width:0}.ride-what p{margin:0}.ride-fare{font-weight:600;white-space:nowrap;font-variant-numeric:tabular-nums}\
+ul.rides{list-style:none;margin:0;padding:0}\
+ul.rides li{display:flex;justify-content:space-between;gap:.75rem;padding:.7rem 0;border-top:1px solid #eee}\
+ul.rides li:first-child{border-top:0}.ride-what{min-width:0}.ride-what p{margin:0}\
+.ride-fare{font-weight:600;white-space:nowrap;font-variant-numeric:tabular-nums}\
 .owed{color:#a8071a}.ridecode{text-align:center}.ridecode img{width:15rem;height:15rem;max-width:100%;image-rendering:pixelated}\
-ul.operators{list-style:none;margin:0;padding:0}ul.operators a{display:block;padding:.75rem 0;border-top:1px solid #eee;color:#576b95;text-decoration:none}#refund-yes{background:#fa5151}";
+ul.operators{list-style:none;margin:0;padding:0}\
+ul.operators a{display:block;padding:.75rem 0;border-top:1px solid #eee;color:#576b95;text-decoration:none}#refund-yes{background:#fa5151}";
 
 /// The session's user, or the login page that comes back to `next`.
 fn user_or_login(app: &App, ctx: &Ctx, headers: &HeaderMap, next: &str) -> Result<User, Response> {
@@ -62,7 +66,9 @@ fn page(ctx: &Ctx, user: &User, status: StatusCode, title: &str, body: Markup) -
 
 /// A page that only says something, with the way back to the wallet.
 fn say(ctx: &Ctx, user: &User, status: StatusCode, text: &str) -> Response {
-    let body = markup! { div.card #notice { h1 { (ctx.t(Msg::TransitTitle)) } p #message { (text) } a.button href="/" { (ctx.t(Msg::BackToWallet)) } } };
+    let body = markup! {
+        div.card #notice { h1 { (ctx.t(Msg::TransitTitle)) } p #message { (text) } a.button href="/" { (ctx.t(Msg::BackToWallet)) } }
+    };
     page(ctx, user, status, ctx.t(Msg::TransitTitle), body)
 }
 
@@ -96,7 +102,8 @@ async fn index(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap) -> Res
                     p { (ctx.t(Msg::TransitChooseOperator)) }
                     ul.operators {
                         @for o in many {
-                            li { a href=(format!("/transit/{}", o.scope)) { (o.merchant) " · " span.muted { (ctx.fill(Msg::TransitOperatorDeposit, &[("deposit", &yuan(o.deposit))])) } } }
+                            @let deposit = ctx.fill(Msg::TransitOperatorDeposit, &[("deposit", &yuan(o.deposit))]);
+                            li { a href=(format!("/transit/{}", o.scope)) { (o.merchant) " · " span.muted { (deposit) } } }
                         }
                     }
                 }
@@ -110,8 +117,12 @@ async fn index(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap) -> Res
 fn pin_refusal(ctx: &Ctx, e: &TransitFail) -> (StatusCode, String) {
     match e {
         TransitFail::Pin(PayError::WrongPin { tries_left: 1 }) => (StatusCode::FORBIDDEN, ctx.t(Msg::PinWrongOne).into()),
-        TransitFail::Pin(PayError::WrongPin { tries_left }) => (StatusCode::FORBIDDEN, ctx.fill(Msg::PinWrong, &[("n", &tries_left.to_string())])),
-        TransitFail::Pin(PayError::PinLocked { until }) => (StatusCode::FORBIDDEN, ctx.fill(Msg::PinLocked, &[("until", &ctx.lang.time(*until))])),
+        TransitFail::Pin(PayError::WrongPin { tries_left }) => {
+            (StatusCode::FORBIDDEN, ctx.fill(Msg::PinWrong, &[("n", &tries_left.to_string())]))
+        }
+        TransitFail::Pin(PayError::PinLocked { until }) => {
+            (StatusCode::FORBIDDEN, ctx.fill(Msg::PinLocked, &[("until", &ctx.lang.time(*until))]))
+        }
         TransitFail::Pin(PayError::PinBusy) => (StatusCode::TOO_MANY_REQUESTS, ctx.t(Msg::PinBusy).into()),
         other => {
             tracing::error!(error = ?other, "transit page");
@@ -177,17 +188,27 @@ fn rides(ctx: &Ctx, view: &Value) -> Markup {
 }
 
 /// The open form (no card, or the last one closed), with the closed card's words above it.
-fn open_form(ctx: &Ctx, app: &App, user: &User, op: &device::OperatorEntry, closed: Option<&Value>, said: &Said) -> Result<Markup, Response> {
+fn open_form(
+    ctx: &Ctx,
+    app: &App,
+    user: &User,
+    op: &device::OperatorEntry,
+    closed: Option<&Value>,
+    said: &Said,
+) -> Result<Markup, Response> {
     let closed_text = match closed {
         Some(v) => {
             let card_no = v["card_no"].as_str().unwrap_or("");
             let deposits = super::deposits_of(app, user.id, 50).map_err(|e| system_error(ctx, e))?;
             let at = deposits.iter().find(|d| d.card_no == card_no).and_then(|d| d.returned_at).unwrap_or(0);
-            Some(ctx.fill(Msg::TransitClosed, &[("card_no", card_no), ("deposit", &yuan(v["deposit"].as_i64().unwrap_or(0))), ("time", &ctx.lang.time(at))]))
+            Some(ctx.fill(
+                Msg::TransitClosed,
+                &[("card_no", card_no), ("deposit", &yuan(v["deposit"].as_i64().unwrap_or(0))), ("time", &ctx.lang.time(at))],
+            ))
         }
         None => None,
     };
-    let (deposit, merchant) = (yuan(op.deposit), op.merchant.as_str());
+    let (deposit, max_fare, merchant) = (yuan(op.deposit), yuan(op.max_fare), op.merchant.as_str());
     let error = if let Said::Error(e) = said { Some(*e) } else { None };
     Ok(markup! {
         @if let Some(t) = closed_text { div.card.notice #closed { p { (t) } } }
@@ -195,7 +216,7 @@ fn open_form(ctx: &Ctx, app: &App, user: &User, op: &device::OperatorEntry, clos
             h1 { (ctx.fill(Msg::TransitOpenTitle, &[("merchant", merchant)])) }
             (PreEscaped(error_box(error)))
             dl { dt { (ctx.t(Msg::TransitDepositLabel)) } dd #deposit { (deposit) } }
-            p #open-hint { (ctx.fill(Msg::TransitOpenHint, &[("deposit", &deposit), ("merchant", merchant), ("max_fare", &yuan(op.max_fare))])) }
+            p #open-hint { (ctx.fill(Msg::TransitOpenHint, &[("deposit", &deposit), ("merchant", merchant), ("max_fare", &max_fare)])) }
             form method="post" action=(format!("/transit/{}/open", op.scope)) {
                 (pin_field(ctx, "pin"))
                 button #open type="submit" { (ctx.fill(Msg::TransitOpenButton, &[("deposit", &deposit)])) }
@@ -261,7 +282,8 @@ fn card_page(ctx: &Ctx, app: &App, user: &User, op: &device::OperatorEntry, said
             }
         }
         @if let (Some(until), "BLOCKED") = (blocked_until, state) {
-            div.card.notice #blocked { p { (ctx.fill(Msg::TransitBlocked, &[("until", &ctx.lang.time(until)), ("merchant", &op.merchant)])) } }
+            @let said = ctx.fill(Msg::TransitBlocked, &[("until", &ctx.lang.time(until)), ("merchant", &op.merchant)]);
+            div.card.notice #blocked { p { (said) } }
         }
         @if let Some(t) = &leaving {
             div.card.notice #leaving { p { (t) } @if debt > 0 { p { (ctx.t(Msg::TransitLeavingDebt)) } } }
@@ -337,7 +359,9 @@ async fn repay(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(s
     };
     match super::repay(&app, &user, op.scope, Some(proof)).await {
         Ok(0) => card_page(&ctx, &app, &user, &op, Said::Done(ctx.t(Msg::TransitNoDebt).into()), StatusCode::OK),
-        Ok(paid) => card_page(&ctx, &app, &user, &op, Said::Done(ctx.fill(Msg::TransitRepaid, &[("amount", &yuan(paid))])), StatusCode::OK),
+        Ok(paid) => {
+            card_page(&ctx, &app, &user, &op, Said::Done(ctx.fill(Msg::TransitRepaid, &[("amount", &yuan(paid))])), StatusCode::OK)
+        }
         Err(TransitFail::NotEnough) => {
             let debt = super::rider_view(&app, &user, op.scope).ok().flatten().and_then(|v| v["debt"].as_i64()).unwrap_or(0);
             let says = ctx.fill(Msg::TransitRepayNotEnough, &[("balance", &yuan(balance(&app, &user))), ("debt", &yuan(debt))]);
@@ -361,7 +385,9 @@ async fn confirm_refund(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMa
         Ok(v) => v,
         Err(e) => return system_error(&ctx, e),
     };
-    let Some(v) = view.filter(|v| v["state"] == "ACTIVE" || v["state"] == "BLOCKED") else { return see_other(&format!("/transit/{}", op.scope)) };
+    let Some(v) = view.filter(|v| v["state"] == "ACTIVE" || v["state"] == "BLOCKED") else {
+        return see_other(&format!("/transit/{}", op.scope));
+    };
     let body = markup! {
         div.card #confirm-refund {
             h1 { (ctx.t(Msg::TransitRefundTitle)) }
@@ -436,14 +462,20 @@ fn json_no_store(status: StatusCode, v: Value) -> Response {
 async fn code_json(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(s): Path<String>) -> Response {
     let user = match session(&app, &headers) {
         Ok(Some(u)) => u,
-        Ok(None) => return json_no_store(StatusCode::UNAUTHORIZED, serde_json::json!({ "code": "UNAUTHORIZED", "message": "log in first" })),
+        Ok(None) => {
+            return json_no_store(StatusCode::UNAUTHORIZED, serde_json::json!({ "code": "UNAUTHORIZED", "message": "log in first" }))
+        }
         Err(e) => return system_error(&ctx, e),
     };
-    let Ok(scope) = s.parse::<u16>() else { return json_no_store(StatusCode::NOT_FOUND, serde_json::json!({ "code": "OPERATOR_NOT_EXIST", "message": "no such operator" })) };
+    let Ok(scope) = s.parse::<u16>() else {
+        return json_no_store(StatusCode::NOT_FOUND, serde_json::json!({ "code": "OPERATOR_NOT_EXIST", "message": "no such operator" }));
+    };
     match device::draw(&app, &user, scope).await {
         Ok(d) => json_no_store(
             StatusCode::OK,
-            serde_json::json!({ "code": hex::encode(&d.bytes), "counter": d.counter, "png": png_path(scope, &d), "made": made_at(&ctx, d.made_at) }),
+            serde_json::json!({
+                "code": hex::encode(&d.bytes), "counter": d.counter, "png": png_path(scope, &d), "made": made_at(&ctx, d.made_at),
+            }),
         ),
         Err(TransitFail::Store(e)) => {
             tracing::error!(error = %e, "ride code");
@@ -457,7 +489,9 @@ async fn code_json(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Pa
 /// `n`) as a QR image of its raw bytes; never cached. Another user's session finds none.
 async fn code_png(State(app): State<Arc<App>>, headers: HeaderMap, Path(s): Path<String>, Query(q): Query<Params>) -> Response {
     let missing = || (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], "no such code").into_response();
-    let (Ok(Some(user)), Ok(scope), Ok(n)) = (session(&app, &headers), s.parse::<u16>(), param(&q, "n").parse::<u16>()) else { return missing() };
+    let (Ok(Some(user)), Ok(scope), Ok(n)) = (session(&app, &headers), s.parse::<u16>(), param(&q, "n").parse::<u16>()) else {
+        return missing();
+    };
     let drawn = match device::last_drawn(&app, &user, scope, n) {
         Ok(Some(d)) => d,
         Ok(None) => return missing(),

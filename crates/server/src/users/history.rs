@@ -64,7 +64,8 @@ pub fn of(app: &App, user: u128) -> Result<Vec<Entry>, StoreError> {
         }
     }
     for r in crate::transit::device::owed_by(app, user, LIMIT)? {
-        out.push(Entry { at: r.at, amount: 0, kind: Kind::RideOwed { merchant: r.merchant, card_no: r.card_no, scope: r.scope, fare: r.fare } });
+        let kind = Kind::RideOwed { merchant: r.merchant, card_no: r.card_no, scope: r.scope, fare: r.fare };
+        out.push(Entry { at: r.at, amount: 0, kind });
     }
     out.sort_by_key(|e| std::cmp::Reverse(e.at));
     out.truncate(LIMIT as usize);
@@ -93,7 +94,8 @@ impl Entry {
                 "merchant": merchant, "card_no": card_no, "scope": scope,
             }),
             Kind::RideOwed { merchant, card_no, scope, fare } => json!({
-                "kind": "transit_ride_owed", "time": time, "amount": self.amount, "fare": fare, "merchant": merchant, "card_no": card_no, "scope": scope,
+                "kind": "transit_ride_owed", "time": time, "amount": self.amount, "fare": fare,
+                "merchant": merchant, "card_no": card_no, "scope": scope,
             }),
         }
     }

@@ -295,7 +295,8 @@ pub fn safe_next(next: &str) -> Option<&str> {
     // the gates' API (`/transit/{scope}/lists`, `/transit/terminals/…`).
     let transit_page = first == "transit" && {
         let (scope, page) = (segments.next(), segments.next());
-        scope.is_none_or(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())) && [None, Some("code"), Some("refund")].contains(&page) && segments.next().is_none()
+        let scope_ok = scope.is_none_or(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+        scope_ok && [None, Some("code"), Some("refund")].contains(&page) && segments.next().is_none()
     };
     let api = ["admin", "v3", "wallet", "transit", "healthz", "metrics"].contains(&first) && !transit_page;
     let ok_chars = next.bytes().all(|b| b.is_ascii_alphanumeric() || b"/?=&_-.%~".contains(&b));
