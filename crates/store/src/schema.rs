@@ -591,6 +591,31 @@ CREATE TABLE console_sessions (
 );
 ",
     postgres_only: "",
+}, Migration {
+    version: 17,
+    name: "transit_web_devices",
+    sql: "
+-- The web wallet's ride-code device (transit/device.rs): an online device, so the platform holds its key,
+-- one per rider, operator and China day (device = '{user hex}.{scope}.{day}'), the seed sealed under the
+-- master key and never sent to a browser; the credential issued for it (hex, the latest), and the last
+-- counter drawn with its generation time (every code shown takes the next counter).
+CREATE TABLE transit_web_devices (
+    device TEXT PRIMARY KEY,
+    user_id {BLOB} NOT NULL,
+    scope BIGINT NOT NULL,
+    day BIGINT NOT NULL,
+    seed TEXT NOT NULL,
+    credential TEXT,
+    sequence BIGINT NOT NULL DEFAULT 0,
+    not_after BIGINT NOT NULL DEFAULT 0,
+    max_uses BIGINT NOT NULL DEFAULT 0,
+    counter BIGINT NOT NULL DEFAULT 0,
+    drawn_at BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+){WITHOUT_ROWID};
+CREATE INDEX transit_web_devices_user ON transit_web_devices (user_id, scope, day);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

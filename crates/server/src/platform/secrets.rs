@@ -1,6 +1,6 @@
-//! Secrets at rest: the platform's private keys, merchants' APIv3 keys and the ride code's key seeds are
-//! stored sealed under a master key that is kept outside the database, and every file the server keeps
-//! is private to its user.
+//! Secrets at rest: the platform's private keys, merchants' APIv3 keys and the ride code's key seeds (the
+//! platform's, and the device keys it holds for the web wallet) are stored sealed under a master key that
+//! is kept outside the database, and every file the server keeps is private to its user.
 //!
 //! The master key is 32 random bytes, written in hex to `DATA_DIR/master.key` (0600) at first start, or
 //! read from `--master-key-file` / `SAOMA_MASTER_KEY_FILE` (which must exist: a mistyped path must not
@@ -30,6 +30,7 @@ pub const SECRET_COLUMNS: &[(&str, &str, &str)] = &[
     ("platform_keys", "key_id", "private_key"),
     ("merchants", "mchid", "apiv3_key"),
     ("ridecode_keys", "key_id", "seed"),
+    ("transit_web_devices", "device", "seed"),
 ];
 
 /// The master key. Its Debug never prints it.

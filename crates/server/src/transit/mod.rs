@@ -7,7 +7,8 @@
 //! Here: operators, cards, credentials, lists, repayment and card refunds (`mod.rs`); `keys.rs` the issuer
 //! and list keys; `ingest.rs` the gates' uploads in one job each; `check.rs` its pure half (decoding and
 //! signatures, fuzzed alone); `wallet.rs`, `gates.rs`, `admin.rs` the rider's, the gates' and the
-//! operators' routes.
+//! operators' routes; `device.rs` the web wallet's ride code (a device key the platform holds) and
+//! `pages.rs` the wallet's pages (`/transit`).
 //!
 //! Invariants: each tap is charged at most once (the ride is the order's key); an upload is idempotent on
 //! (terminal, sequence); a ride the wallet cannot pay becomes debt, and a card in debt gets no new
@@ -15,7 +16,9 @@
 
 pub mod check;
 mod admin;
+pub mod device;
 mod gates;
+mod pages;
 mod wallet;
 pub mod ingest;
 pub mod keys;
@@ -410,11 +413,15 @@ pub fn lists(app: &App, scope: u16) -> Result<serde_json::Value, StoreError> {
 }
 
 /// Repays every unpaid ride from the wallet (the rider is present: no daily limit), all or nothing;
-/// credentials and the blacklist follow the debt.
-pub async fn repay(app: &std::sync::Arc<App>, user: &User, scope: u16) -> Result<i64, TransitFail> {
-    let (user_id, app2) = (user.id, app.clone());
+/// credentials and the blacklist follow the debt. The wallet's pages repay with the PIN (`proof`, checked
+/// under the writer); the wallet API without.
+pub async fn repay(app: &std::sync::Arc<App>, user: &User, scope: u16, proof: Option<users::pins::PinProof>) -> Result<i64, TransitFail> {
+    let (user_id, app2, now) = (user.id, app.clone(), app.business_now_secs());
     app.store
         .transact(move |tx| {
+            if let Some(Err(e)) = proof.as_ref().map(|p| p.check_in_job(tx, now)).transpose()? {
+                return Ok(Err(TransitFail::Pin(e.into())));
+            }
             let Some(card) = card_of_user_in_job(tx, user_id, scope)? else { return Ok(Err(TransitFail::NoCard)) };
             let rides: Vec<u128> = tx
                 .query("SELECT id FROM rides WHERE account_id = $1 AND state = 'DEBT' ORDER BY created_at", &[(card.account_id as i64).into()])?
@@ -579,5 +586,6 @@ pub fn rider_view(app: &App, user: &User, scope: u16) -> Result<Option<serde_jso
 
 /// The rider's wallet routes, the gates' public routes and the operators' admin routes.
 pub fn routes() -> crate::http::Routes {
-    crate::http::Routes { wallet: wallet::routes(), public: gates::routes(), admin: admin::routes(), ..Default::default() }
+    let (wallet, public, admin, pages) = (wallet::routes(), gates::routes(), admin::routes(), pages::routes());
+    crate::http::Routes { wallet, public, admin, pages, ..Default::default() }
 }

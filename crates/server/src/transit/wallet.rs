@@ -110,7 +110,7 @@ async fn repay(State(app): State<Arc<App>>, headers: HeaderMap, Path(s): Path<St
         (Ok(u), Ok(s)) => (u, s),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    match super::repay(&app, &user, scope).await {
+    match super::repay(&app, &user, scope, None).await {
         Ok(paid) => Json(json!({ "repaid": paid })).into_response(),
         Err(e) => fail(e),
     }

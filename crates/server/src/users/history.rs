@@ -1,7 +1,8 @@
 //! A wallet's history: every movement of the user's money, newest first, each read from the capability
 //! that keeps it (payments — rides and other withholding charges among them — refunds, bank top-ups and
 //! withdrawals, transit deposits held and returned), merged here once for the wallet API's JSON and the
-//! History page.
+//! History page; and the rides whose charge failed (owed: no money moved, amount 0, the fare said), until
+//! repaid — the repayment is then a payment of its own.
 
 use crate::App;
 use saoma_core::order::{TradeState, TradeType};
@@ -28,6 +29,8 @@ pub enum Kind {
     Bank { withdrawal: bool, state: String, request_id: String },
     /// A transit card's deposit, held when the card was opened (`returned: false`) or returned when it closed.
     Deposit { returned: bool, merchant: String, card_no: String, scope: u16 },
+    /// A ride whose charge failed: `fare` is owed (the entry's amount is 0: the wallet did not move).
+    RideOwed { merchant: String, card_no: String, scope: u16, fare: i64 },
 }
 
 /// The user's history, newest first, at most [`LIMIT`] entries.
@@ -60,6 +63,10 @@ pub fn of(app: &App, user: u128) -> Result<Vec<Entry>, StoreError> {
             out.push(Entry { at, amount: d.amount, kind: deposit(true) });
         }
     }
+    for r in crate::transit::device::owed_by(app, user, LIMIT)? {
+        let kind = Kind::RideOwed { merchant: r.merchant, card_no: r.card_no, scope: r.scope, fare: r.fare };
+        out.push(Entry { at: r.at, amount: 0, kind });
+    }
     out.sort_by_key(|e| std::cmp::Reverse(e.at));
     out.truncate(LIMIT as usize);
     Ok(out)
@@ -84,6 +91,10 @@ impl Entry {
             }
             Kind::Deposit { returned, merchant, card_no, scope } => json!({
                 "kind": if *returned { "transit_deposit_return" } else { "transit_deposit_hold" }, "time": time, "amount": self.amount,
+                "merchant": merchant, "card_no": card_no, "scope": scope,
+            }),
+            Kind::RideOwed { merchant, card_no, scope, fare } => json!({
+                "kind": "transit_ride_owed", "time": time, "amount": self.amount, "fare": fare,
                 "merchant": merchant, "card_no": card_no, "scope": scope,
             }),
         }

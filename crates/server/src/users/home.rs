@@ -46,7 +46,7 @@ pub fn login_page(ctx: &Ctx, next: &str) -> Response {
     html(StatusCode::OK, layout(ctx, ctx.t(Msg::WalletLoginTitle), &markup! { (body) }.into_string()))
 }
 
-/// `/`: the balance and what the wallet can do.
+/// `/`: the balance and what the wallet can do (pay a shop; ride, where an operator takes the ride code).
 pub async fn home(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap) -> Response {
     let user = match session(&app, &headers) {
         Ok(Some(u)) => u,
@@ -57,12 +57,18 @@ pub async fn home(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap) -> 
         Ok(a) => a.map(|a| a.available()).unwrap_or(0),
         Err(e) => return system_error(&ctx, e),
     };
+    // The ride code, where a transit operator takes it.
+    let transit = match crate::transit::device::operators(&app) {
+        Ok(ops) => !ops.is_empty(),
+        Err(e) => return system_error(&ctx, e),
+    };
     let body = markup! {
         div.card #balance-card {
             h1 { (ctx.t(Msg::AvailableBalance)) }
             p.amount #balance { (yuan(balance)) }
             a.button #show-code href="/code" { (ctx.t(Msg::PayCodeTitle)) }
             a.button.secondary #scan href="/scan" { (ctx.t(Msg::ScanTitle)) }
+            @if transit { a.button.secondary #transit-link href="/transit" { (ctx.t(Msg::TransitHomeLink)) } }
         }
     };
     html(StatusCode::OK, wallet_page(&ctx, &user, Tab::Home, ctx.t(Msg::WalletTitle), body))

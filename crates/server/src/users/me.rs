@@ -74,6 +74,7 @@ fn describe(ctx: &Ctx, kind: &Kind) -> (String, Option<(&'static str, bool)>) {
             (ctx.t(if *withdrawal { Msg::HistWithdrawal } else { Msg::HistTopUp }).to_string(), Some((ctx.t(state.0), state.1)))
         }
         Kind::Deposit { returned, merchant, .. } => (ctx.fill(if *returned { Msg::HistDepositReturned } else { Msg::HistDepositHeld }, &[("merchant", merchant)]), None),
+        Kind::RideOwed { merchant, .. } => (ctx.fill(Msg::HistRideOwed, &[("merchant", merchant)]), Some((ctx.t(Msg::StateOwed), true))),
     }
 }
 
@@ -106,7 +107,11 @@ pub async fn history_page(State(app): State<Arc<App>>, ctx: Ctx, headers: Header
                                 p.muted { time { (ctx.lang.time(e.at)) } }
                                 @if let Some((state, refused)) = state { p.muted.move-state.declined[refused] { (state) } }
                             }
-                            span.move-amount.in[e.amount > 0] { (signed(e.amount)) }
+                            @if let Kind::RideOwed { fare, scope, .. } = &e.kind {
+                                a.move-amount.declined.owed href=(format!("/transit/{scope}")) { (yuan(*fare)) }
+                            } @else {
+                                span.move-amount.in[e.amount > 0] { (signed(e.amount)) }
+                            }
                         }
                     }
                 }

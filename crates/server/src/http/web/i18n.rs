@@ -458,6 +458,60 @@ catalogue! {
     ConsolePhoneTaken => "这个手机号已经是店员了（一个手机号只能属于一个商户）。请换个手机号。", "This phone number is staff already (a number belongs to one merchant). Use another number.";
 
     // The transit card in the wallet (transit/pages.rs): opening it, the ride code, rides, debt, the card refund.
+    TransitTitle => "乘车码", "Ride code";
+    TransitHomeLink => "乘车码（公交地铁）", "Ride code (buses and metro)";
+    TransitNoOperator => "这里暂时没有开通乘车码的公交或地铁。请使用其他方式乘车。", "No bus or metro operator offers the ride code here yet. Pay for your ride another way.";
+    TransitChooseOperator => "选择要乘坐的公交或地铁：", "Choose the bus or metro you ride:";
+    TransitOperatorDeposit => "押金 {deposit}", "Deposit {deposit}";
+    TransitOpenTitle => "开通 {merchant} 乘车码", "Open the {merchant} ride code";
+    TransitOpenHint => "开通时从钱包扣除押金 {deposit}，由 {merchant} 代为保管，退卡后退回钱包。乘车后按票价从钱包自动扣费（免密代扣，每次不超过 {max_fare}），无需每次输入密码。请输入支付密码确认开通。", "Opening it takes a deposit of {deposit} from your wallet, held for {merchant} and returned when you give the card back. After each ride the fare is taken from your wallet automatically (by agreement, at most {max_fare} a ride), with no PIN each time. Enter your PIN to open it.";
+    TransitDepositLabel => "押金", "Deposit";
+    TransitOpenButton => "支付押金 {deposit} 并开通", "Pay the {deposit} deposit and open";
+    TransitOpened => "乘车码已开通。进站时出示乘车码，对准闸机扫码口即可。", "Your ride code is open. At the gate, show the ride code to the scanner.";
+    TransitNotEnough => "钱包余额 {balance}，不够支付押金 {deposit}。请先充值，再回来开通。", "Your wallet holds {balance}, not enough for the {deposit} deposit. Top up first, then come back to open it.";
+    TransitTopUp => "去充值", "Top up";
+    TransitCardNo => "卡号", "Card no.";
+    TransitStateLabel => "状态", "State";
+    TransitStateActive => "可用", "Active";
+    TransitStateBlocked => "已暂停", "Paused";
+    TransitStateLeaving => "退卡中", "Being returned";
+    TransitStateClosed => "已退卡", "Returned";
+    TransitShowCode => "出示乘车码", "Show the ride code";
+    TransitDebtTitle => "欠款 {debt}", "You owe {debt}";
+    TransitDebtText => "有 {n} 次乘车的车费没能从钱包扣款（当时余额不足）。补缴之前乘车码不能使用。请确认钱包余额足够，再输入支付密码补缴。", "The fare of {n} rides could not be taken from your wallet (the balance was short). The ride code cannot be used until you pay. Make sure your wallet holds enough, then enter your PIN to pay.";
+    TransitRepayButton => "从钱包补缴 {debt}", "Pay {debt} from the wallet";
+    TransitRepaid => "已从钱包补缴 {amount}，乘车码恢复可用。", "You paid {amount} from your wallet; the ride code works again.";
+    TransitRepayNotEnough => "钱包余额 {balance}，不够补缴 {debt}。请先充值，再回来补缴。", "Your wallet holds {balance}, not enough to pay {debt}. Top up first, then come back to pay.";
+    TransitNoDebt => "没有需要补缴的车费。", "There is nothing to pay.";
+    TransitBlocked => "你的乘车码在另一台闸机上被重复使用（可能是被截图或复制了）。为保护你的钱包，乘车码暂停使用至 {until}，之后会自动恢复。在此之前请用其他方式乘车；如果你没有把乘车码给别人，请联系 {merchant}。", "Your ride code was used again at another gate (a screenshot or a copy, perhaps). To protect your wallet it is paused until {until} and works again by itself after that. Until then pay for rides another way; if you did not give the code to anyone, contact {merchant}.";
+    TransitLeaving => "你在 {requested} 申请了退卡，乘车码已停用。为等待闸机晚到的乘车记录，押金 {deposit} 将在 72 小时等待期后退回钱包，最早 {due}。", "You asked to give the card back at {requested}; the ride code no longer works. So that late gate records can still arrive, the {deposit} deposit comes back to your wallet after a 72-hour hold, at the earliest {due}.";
+    TransitLeavingDebt => "押金要等欠款补缴之后才能退回。", "The deposit comes back only after what you owe is paid.";
+    TransitClosed => "卡号 {card_no} 已退卡，押金 {deposit} 已于 {time} 退回钱包。想再乘车，可以重新开通。", "The card {card_no} was given back; its {deposit} deposit returned to your wallet at {time}. To ride again, open a new one.";
+    TransitRidesTitle => "乘车记录", "Rides";
+    TransitNoRides => "还没有乘车记录。进出站后，记录会在闸机上传后出现在这里。", "No rides yet. They appear here once the gates upload them after you ride.";
+    TransitRideStops => "{from} → {to}", "{from} → {to}";
+    TransitStop => "站点 {stop}", "stop {stop}";
+    TransitRideIn => "{stop} 进站", "In at {stop}";
+    TransitRideOut => "{stop} 出站", "Out at {stop}";
+    TransitRideCharged => "已扣款", "Paid";
+    TransitRideDebt => "扣款失败，待补缴", "Not paid: owed";
+    TransitRideOpen => "行程中，出站后结算", "In progress: settled at the exit";
+    TransitRideCorrected => "已按实际行程更正", "Corrected to the actual trip";
+    TransitRefundTitle => "退卡", "Give the card back";
+    TransitRefundLink => "退卡并退回押金", "Give the card back and get the deposit";
+    TransitRefundText => "退卡后乘车码立即停用。押金 {deposit} 不会马上退回：闸机可能离线，乘车记录会晚到，所以要等 72 小时（从退卡或最后一个乘车码失效起，取较晚者），确认没有欠款后自动退回钱包。", "Once you give the card back the ride code stops working at once. The {deposit} deposit does not come back right away: gates may be offline and their records arrive late, so it waits 72 hours (from now or from when your last ride code expires, whichever is later) and then returns to your wallet by itself if nothing is owed.";
+    TransitRefundYes => "确认退卡", "Give the card back";
+    TransitRefundNo => "暂不退卡", "Keep the card";
+    TransitCodeTitle => "乘车码", "Ride code";
+    TransitCodeAlt => "乘车码二维码，请对准闸机扫码口", "Ride code as a QR code: hold it to the gate's scanner";
+    TransitCodeHint => "进出站时把乘车码对准闸机扫码口。乘车码每 30 秒自动更新，截图无效。", "Hold the ride code to the gate's scanner when you enter and leave. It changes every 30 seconds; a screenshot will not work.";
+    TransitCodeMade => "生成于 {time}", "Made at {time}";
+    TransitCodeRefresh => "刷新乘车码", "New code";
+    TransitBackToCard => "返回乘车卡", "Back to the card";
+    TransitNoSuchOperator => "没有这个乘车码服务。请从钱包首页进入乘车码。", "There is no such ride code service. Open the ride code from the wallet's home.";
+    HistRideOwed => "{merchant} 乘车 未付车费", "{merchant} ride, fare owed";
+    StateOwed => "扣款失败，钱包未扣款；请在乘车码页面补缴", "Not taken from your wallet; pay it on the ride code page";
+
 
     // The merchant console, part two (console/): refunds, an order's detail, bills, API settings, the stand.
 

@@ -289,8 +289,16 @@ pub fn session_cookie(app: &App, token: &str) -> HeaderValue {
 /// Where a login may send the browser back to: a page of this server (never another site: no open
 /// redirect), never one of its APIs.
 pub fn safe_next(next: &str) -> Option<&str> {
-    let first = next.trim_start_matches('/').split(['/', '?']).next().unwrap_or("");
-    let api = ["admin", "v3", "wallet", "transit", "healthz", "metrics"].contains(&first);
+    let mut segments = next.trim_start_matches('/').split(['?']).next().unwrap_or("").split('/');
+    let first = segments.next().unwrap_or("");
+    // Under /transit the wallet's pages (`/transit`, `/transit/{scope}`, its `code` and `refund`) sit beside
+    // the gates' API (`/transit/{scope}/lists`, `/transit/terminals/…`).
+    let transit_page = first == "transit" && {
+        let (scope, page) = (segments.next(), segments.next());
+        let scope_ok = scope.is_none_or(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+        scope_ok && [None, Some("code"), Some("refund")].contains(&page) && segments.next().is_none()
+    };
+    let api = ["admin", "v3", "wallet", "transit", "healthz", "metrics"].contains(&first) && !transit_page;
     let ok_chars = next.bytes().all(|b| b.is_ascii_alphanumeric() || b"/?=&_-.%~".contains(&b));
     (next.starts_with('/') && !api && ok_chars && !next.contains("//") && !next.contains("..")).then_some(next)
 }
@@ -390,6 +398,12 @@ mod tests {
         assert_eq!(safe_next("/collect/1612345678"), Some("/collect/1612345678"));
         assert_eq!(safe_next("/"), Some("/"));
         assert_eq!(safe_next("/code"), Some("/code"));
+        for good in ["/transit", "/transit/5", "/transit/5/code", "/transit/65535/refund"] {
+            assert_eq!(safe_next(good), Some(good), "{good}");
+        }
+        for bad in ["/transit/5/lists", "/transit/terminals/9/uploads", "/transit/x", "/transit/5/code.png", "/transit//code"] {
+            assert_eq!(safe_next(bad), None, "{bad}");
+        }
         for bad in ["https://evil.example/", "//evil.example", "/collect//evil", "/admin/merchants", "/collect/x\r\nSet-Cookie:", "/collect/../admin", "/cashier/h5?x=\"><", "/wallet/balance", "/v3/certificates", "", "code", "/\\evil.example"] {
             assert_eq!(safe_next(bad), None, "{bad}");
         }
