@@ -13,7 +13,7 @@
 //! Unlike a phone offline, the server checks the card before every code: in debt, blocked or leaving, no
 //! code is drawn even with a credential in hand.
 
-use super::{card_of_user_in_job, debt_in_job, TransitFail, CARD_REFUND_HOLD_SECS};
+use super::{riding_card_in_job, TransitFail, CARD_REFUND_HOLD_SECS};
 use crate::platform::secrets;
 use crate::users::User;
 use crate::{hex, App};
@@ -106,17 +106,10 @@ pub async fn draw(app: &App, user: &User, scope: u16) -> Result<Drawn, TransitFa
 async fn take_counter(app: &App, user_id: u128, scope: u16, device: String, now: i64) -> Result<Option<Stored>, TransitFail> {
     app.store
         .transact(move |tx| {
-            let Some(card) = card_of_user_in_job(tx, user_id, scope)? else { return Ok(Err(TransitFail::NoCard)) };
-            if card.state != "ACTIVE" {
-                return Ok(Err(TransitFail::CardClosed));
-            }
-            if card.blocked_until > now {
-                return Ok(Err(TransitFail::Blocked(card.blocked_until)));
-            }
-            let debt = debt_in_job(tx, card.account_id)?;
-            if debt > 0 {
-                return Ok(Err(TransitFail::InDebt(debt)));
-            }
+            let card = match riding_card_in_job(tx, user_id, scope, now)? {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            };
             let row = tx.query_one(
                 "SELECT seed, credential, counter, max_uses, not_after FROM transit_web_devices WHERE device = $1",
                 &[device.as_str().into()],

@@ -315,6 +315,23 @@ pub async fn open(app: &App, user: &User, scope: u16, pin_given: &str) -> Result
 /// A daily credential for the rider's device key: valid from an hour before this China day to an hour
 /// after it (26 h, so consecutive days overlap around midnight). Refused while in debt, blocked, or
 /// after a card refund was asked for.
+/// The user's card, if it may ride now: open, not blocked for a copied code, no rides owed. Asked in the
+/// job that issues a credential or draws a code, so that a debt or a block stops the next one at once.
+pub fn riding_card_in_job(tx: &mut JobTx<'_>, user_id: u128, scope: u16, now: i64) -> Result<Result<Card, TransitFail>, StoreError> {
+    let Some(card) = card_of_user_in_job(tx, user_id, scope)? else { return Ok(Err(TransitFail::NoCard)) };
+    if card.state != "ACTIVE" {
+        return Ok(Err(TransitFail::CardClosed));
+    }
+    if card.blocked_until > now {
+        return Ok(Err(TransitFail::Blocked(card.blocked_until)));
+    }
+    let debt = debt_in_job(tx, card.account_id)?;
+    if debt > 0 {
+        return Ok(Err(TransitFail::InDebt(debt)));
+    }
+    Ok(Ok(card))
+}
+
 pub async fn credential(app: &App, user: &User, scope: u16, suite: Suite, device_key: &[u8]) -> Result<serde_json::Value, TransitFail> {
     // Checked before the job with the issuer's own rule: a key of the suite, canonical, and not one
     // of the small-order Ed25519 keys no issuer certifies.
@@ -324,17 +341,10 @@ pub async fn credential(app: &App, user: &User, scope: u16, suite: Suite, device
     app.store
         .transact(move |tx| {
             let Some(op) = operator_in_job(tx, scope)? else { return Ok(Err(TransitFail::NoOperator)) };
-            let Some(card) = card_of_user_in_job(tx, user_id, scope)? else { return Ok(Err(TransitFail::NoCard)) };
-            if card.state != "ACTIVE" {
-                return Ok(Err(TransitFail::CardClosed));
-            }
-            if card.blocked_until > now {
-                return Ok(Err(TransitFail::Blocked(card.blocked_until)));
-            }
-            let debt = debt_in_job(tx, card.account_id)?;
-            if debt > 0 {
-                return Ok(Err(TransitFail::InDebt(debt)));
-            }
+            let card = match riding_card_in_job(tx, user_id, scope, now)? {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            };
             let issuers = keys::all_in_job(tx, "issuer")?;
             let key = keys::current_of(&issuers, suite, now).ok_or_else(|| StoreError::Corrupt(format!("no valid {} issuer key", suite.name())))?;
             let sequence = tx.query_one("SELECT MAX(sequence) AS highest FROM transit_credentials WHERE account_id = $1", &[(card.account_id as i64).into()])?.map(|r| r.opt_int("highest")).transpose()?.flatten().unwrap_or(0) + 1;
