@@ -14,7 +14,7 @@
 //! credential; the deposit is held while the card is open and returned only after the 72-hour hold.
 
 pub mod check;
-mod admin;
+pub mod admin;
 mod gates;
 mod wallet;
 pub mod ingest;
