@@ -50,6 +50,9 @@ def main():
         error = text(driver, "#error")
         assert "还可以再试 4 次" in error, error
         screen(driver, "wrong-token")
+        # The refusal is a 401, which the browser logs: that one only.
+        logged = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        assert all("401" in e.get("message", "") for e in logged), logged
         wait_for(driver, "#token").send_keys(spec["token"])
         driver.find_element(By.ID, "login").click()
         WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/operator/merchants"))
@@ -83,7 +86,7 @@ def main():
         # Transit: the clone alarm, with the card masked, the time and the gate.
         driver.find_element(By.CSS_SELECTOR, "nav.ops a[href='/operator/transit']").click()
         alarm = wait_for(driver, "li.alarm[data-kind='CLONE']")
-        card = alarm.find_element(By.CSS_SELECTOR, ".card").text
+        card = alarm.find_element(By.CSS_SELECTOR, ".card-tail").text
         assert card == "尾号 " + spec["card_tail"], card
         assert "东门" in alarm.find_element(By.CSS_SELECTOR, ".gate").text, alarm.text
         assert "北京时间" in alarm.find_element(By.CSS_SELECTOR, ".time").text, alarm.text

@@ -38,7 +38,7 @@ pub(super) async fn transit(State(app): State<Arc<App>>, ctx: Ctx, headers: Head
                         }
                         dl {
                             dt { (ctx.t(Msg::OpsCard)) }
-                            dd.card { @match &a.card_tail { Some(t) => (ctx.fill(Msg::OpsCardTail, &[("tail", t)])), None => (ctx.t(Msg::OpsNone)) } }
+                            dd.card-tail { @match &a.card_tail { Some(t) => (ctx.fill(Msg::OpsCardTail, &[("tail", t)])), None => (ctx.t(Msg::OpsNone)) } }
                             dt { (ctx.t(Msg::OpsTime)) } dd.time { (ctx.lang.time(a.at)) }
                             dt { (ctx.t(Msg::OpsGate)) }
                             dd.gate { (ctx.fill(Msg::OpsTerminal, &[("id", &a.terminal_id.to_string()), ("name", &a.terminal_name)])) }
