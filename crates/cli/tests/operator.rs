@@ -4,7 +4,8 @@
 //! in; the session's cookie, its pages, the ledger check run and kept, the sandbox clock moved, logout.
 //! In headless Chromium (`operator_browser.py`): the operator logs in, finds the merchant whose
 //! notifications keep failing (its receiver answers 500; retries come as the sandbox clock moves) and the
-//! clone alarm of a ride code used at two gates, the card masked. `SAOMA_SCREENS=DIR` saves operator-*.png.
+//! clone alarm of a ride code used at two gates, the card masked. Outside the sandbox the clock is shown and
+//! does not move. `SAOMA_SCREENS=DIR` saves operator-*.png.
 
 mod support;
 
@@ -252,5 +253,21 @@ fn browser_operator_finds_failing_notifications_and_a_clone_alarm() {
         assert!(said.contains(&"LEDGER 平衡".to_string()), "{b}: {said:?}");
         // The wrong token the operator typed first was counted (the page said so), and the right one cleared it.
         assert_eq!(db_rows(&s, "SELECT COUNT(*) FROM operator_guards")[0][0].int(), 0, "{b}");
+    }
+}
+
+#[test]
+fn outside_the_sandbox_the_clock_is_shown_and_does_not_move() {
+    for s in Server::all(false) {
+        let b = s.backend;
+        let r = post(&s, "/operator/login", "", "127.0.0.1", &format!("token={}", token(&s)));
+        assert_eq!(r.status, 303, "{b}: {}", r.body);
+        let cookie = header(&r, "set-cookie").unwrap().split(';').next().unwrap().to_string();
+        let page = get(&s, "/operator/clock", &cookie).body;
+        assert!(page.contains("id=\"real-time\"") && page.contains("id=\"business-now\"") && !page.contains("action=\"/operator/clock\""), "{b}: {page}");
+        assert!(!page.contains("id=\"sandbox\""), "{b}: no sandbox badge");
+        let r = post(&s, "/operator/clock", &cookie, "127.0.0.1", "amount=1&unit=d");
+        assert_eq!(r.status, 403, "{b}: {}", r.body);
+        assert!(!s.data_dir.join("clock.offset").exists(), "{b}");
     }
 }
