@@ -17,6 +17,7 @@ pub mod cashier;
 pub mod console;
 pub mod merchants;
 pub mod notifications;
+pub mod operator;
 pub mod payments;
 pub mod platform;
 pub mod refunds;
@@ -42,6 +43,7 @@ pub fn capabilities() -> Vec<http::Routes> {
         agreements::routes(),
         notifications::routes(),
         transit::routes(),
+        operator::routes(),
     ]
 }
 

@@ -616,6 +616,42 @@ CREATE TABLE transit_web_devices (
 CREATE INDEX transit_web_devices_user ON transit_web_devices (user_id, scope, day);
 ",
     postgres_only: "",
+}, Migration {
+    version: 18,
+    name: "operator_console",
+    sql: "
+-- Operator console sessions (/operator), opened with the admin token: kept as the SHA-256 of their
+-- token, for 12 hours of real time (the sandbox's business clock does not end them).
+CREATE TABLE operator_sessions (
+    token_hash TEXT PRIMARY KEY,
+    client_addr TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+-- Wrong admin tokens per client address (an IPv4 address, an IPv6 /64) since its last login or lock,
+-- and until when that address may not try again.
+CREATE TABLE operator_guards (
+    client_addr TEXT PRIMARY KEY,
+    failures BIGINT NOT NULL,
+    locked_until BIGINT NOT NULL
+);
+-- Runs of the ledger check from the operator console: the newest is shown. Totals per currency as JSON
+-- (decimal strings: sums are 128-bit); a few violations in words.
+CREATE TABLE ledger_checks (
+    id {BLOB} PRIMARY KEY,
+    checked_at BIGINT NOT NULL,
+    clean BIGINT NOT NULL,
+    accounts BIGINT NOT NULL,
+    transfers BIGINT NOT NULL,
+    pending_open BIGINT NOT NULL,
+    totals TEXT NOT NULL,
+    violations BIGINT NOT NULL,
+    sample TEXT NOT NULL
+){WITHOUT_ROWID};
+-- The card an alarm is about (a clone's account id), where there is one; older alarms have none.
+ALTER TABLE transit_alarms ADD COLUMN account_id BIGINT;
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

@@ -276,3 +276,28 @@ pub(crate) const NAME: &str = "m.name";
 pub(crate) fn name_of(mchid: &str) -> String {
     format!("(SELECT name FROM merchants m WHERE m.mchid = {mchid})")
 }
+
+/// A merchant as the operator console lists it.
+pub struct Listed {
+    pub mchid: String,
+    pub name: String,
+    pub created_at: i64,
+    pub key_mode: String,
+    pub notify_url: Option<String>,
+}
+
+/// Merchants, newest first (at most `limit`).
+pub fn list(app: &App, limit: i64) -> Result<Vec<Listed>, StoreError> {
+    let rows = app.store.query("SELECT mchid, name, created_at, platform_key_mode, notify_url FROM merchants ORDER BY created_at DESC, mchid DESC LIMIT $1", &[limit.into()])?;
+    rows.iter()
+        .map(|r| {
+            Ok(Listed {
+                mchid: r.text("mchid")?.to_string(),
+                name: r.text("name")?.to_string(),
+                created_at: r.int("created_at")?,
+                key_mode: r.text("platform_key_mode")?.to_string(),
+                notify_url: r.opt_text("notify_url")?.filter(|u| !u.is_empty()).map(str::to_string),
+            })
+        })
+        .collect()
+}

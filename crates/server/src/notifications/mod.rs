@@ -18,7 +18,7 @@
 //! or its retries run out; no request goes to a non-public address unless the operator allowed it, and
 //! never to this server itself; one merchant's slow receiver delays only that merchant.
 
-mod admin;
+pub mod admin;
 pub mod outbound;
 
 mod deliver;

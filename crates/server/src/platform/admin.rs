@@ -49,21 +49,44 @@ pub(super) struct Advance {
     seconds: i64,
 }
 
+/// Why the clock did not move.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ClockRefusal {
+    /// Not in sandbox mode: business time is real time.
+    NotSandbox,
+    /// Not positive, or more than ten years.
+    BadSeconds,
+}
+
+/// The longest one move of the clock.
+pub const MAX_ADVANCE_SECS: i64 = 10 * 365 * 24 * 3600;
+
+/// Moves the sandbox's business clock forward by `seconds` (the offset kept in the data directory, so
+/// a restart keeps it): the offset after, in seconds. The admin API and the operator console both.
+pub fn advance_clock_by(app: &App, seconds: i64) -> Result<i64, ClockRefusal> {
+    let Some(clock) = app.virtual_clock.as_ref() else { return Err(ClockRefusal::NotSandbox) };
+    if seconds <= 0 || seconds > MAX_ADVANCE_SECS {
+        return Err(ClockRefusal::BadSeconds);
+    }
+    clock.advance(seconds * saoma_store::NANOS_PER_SEC);
+    if let Err(e) = crate::platform::secrets::write_private(&app.config.data_dir.join("clock.offset"), clock.offset().to_string().as_bytes(), false) {
+        tracing::warn!(error = %e, "could not record the clock offset");
+    }
+    Ok(clock.offset() / saoma_store::NANOS_PER_SEC)
+}
+
 /// Moves the virtual clock forward (sandbox mode only).
 pub(super) async fn advance_clock(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
-    let Some(clock) = app.virtual_clock.as_ref() else {
+    if app.virtual_clock.is_none() {
         return error(StatusCode::FORBIDDEN, "NOT_SANDBOX", "the clock moves only in sandbox mode (saoma serve --sandbox)");
-    };
+    }
     let req: Advance = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &format!("body: {e}")),
     };
-    if req.seconds <= 0 || req.seconds > 10 * 365 * 24 * 3600 {
-        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "seconds must be positive and at most ten years");
+    match advance_clock_by(&app, req.seconds) {
+        Ok(offset) => Json(serde_json::json!({ "now": saoma_core::time::format_rfc3339_cst(app.business_now_secs()), "offset_seconds": offset })).into_response(),
+        Err(ClockRefusal::NotSandbox) => error(StatusCode::FORBIDDEN, "NOT_SANDBOX", "the clock moves only in sandbox mode (saoma serve --sandbox)"),
+        Err(ClockRefusal::BadSeconds) => error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "seconds must be positive and at most ten years"),
     }
-    clock.advance(req.seconds * saoma_store::NANOS_PER_SEC);
-    if let Err(e) = crate::platform::secrets::write_private(&app.config.data_dir.join("clock.offset"), clock.offset().to_string().as_bytes(), false) {
-        tracing::warn!(error = %e, "could not record the clock offset");
-    }
-    Json(serde_json::json!({ "now": saoma_core::time::format_rfc3339_cst(app.business_now_secs()), "offset_seconds": clock.offset() / saoma_store::NANOS_PER_SEC })).into_response()
 }

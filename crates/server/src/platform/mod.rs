@@ -12,6 +12,7 @@ pub mod keys;
 pub mod secrets;
 mod v3;
 
+pub use admin::{advance_clock_by, ClockRefusal, MAX_ADVANCE_SECS};
 pub use keys::{KeyMode, Keys, PlatformKey};
 
 /// `/v3/certificates`, key rotation and the sandbox clock.

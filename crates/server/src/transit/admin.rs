@@ -102,3 +102,76 @@ async fn ridecode_keys(State(app): State<Arc<App>>) -> Response {
         Err(e) => user_error(UserError::Store(e)),
     }
 }
+
+/// A gate as the operator console lists it.
+pub struct TerminalView {
+    pub terminal_id: i64,
+    pub scope: i64,
+    pub stop_id: i64,
+    pub name: String,
+    /// Records uploaded, and sequence numbers below the highest not (yet) seen.
+    pub records: i64,
+    pub missing: i64,
+    pub last_upload_at: Option<i64>,
+    pub alarms: i64,
+}
+
+/// Every operator's gates, by id (at most `limit`).
+pub fn all_terminals(app: &App, limit: i64) -> Result<Vec<TerminalView>, saoma_store::StoreError> {
+    let rows = app.store.query(
+        "SELECT t.terminal_id, t.scope, t.stop_id, t.name, t.highest_sequence, t.records, t.last_upload_at, \
+         (SELECT COUNT(*) FROM transit_alarms a WHERE a.terminal_id = t.terminal_id) AS alarms FROM terminals t ORDER BY t.terminal_id LIMIT $1",
+        &[limit.into()],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let records = r.int("records")?;
+            Ok(TerminalView {
+                terminal_id: r.int("terminal_id")?,
+                scope: r.int("scope")?,
+                stop_id: r.int("stop_id")?,
+                name: r.text("name")?.to_string(),
+                records,
+                missing: r.int("highest_sequence")? - records,
+                last_upload_at: r.opt_int("last_upload_at")?,
+                alarms: r.opt_int("alarms")?.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// An alarm as the operator console shows it: the card by its last four digits only.
+pub struct AlarmView {
+    pub terminal_id: i64,
+    pub terminal_name: String,
+    pub scope: i64,
+    /// `CLONE`, `CONFLICT`.
+    pub kind: String,
+    pub detail: String,
+    pub at: i64,
+    pub card_tail: Option<String>,
+}
+
+/// Every operator's alarms, newest first (at most `limit`).
+pub fn all_alarms(app: &App, limit: i64) -> Result<Vec<AlarmView>, saoma_store::StoreError> {
+    let rows = app.store.query(
+        "SELECT a.terminal_id, t.name, t.scope, a.kind, a.detail, a.created_at, c.card_no FROM transit_alarms a \
+         JOIN terminals t ON t.terminal_id = a.terminal_id LEFT JOIN transit_cards c ON c.account_id = a.account_id \
+         ORDER BY a.created_at DESC, a.id DESC LIMIT $1",
+        &[limit.into()],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let card = r.opt_text("card_no")?;
+            Ok(AlarmView {
+                terminal_id: r.int("terminal_id")?,
+                terminal_name: r.text("name")?.to_string(),
+                scope: r.int("scope")?,
+                kind: r.text("kind")?.to_string(),
+                detail: r.text("detail")?.to_string(),
+                at: r.int("created_at")?,
+                card_tail: card.map(|c| c.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect()),
+            })
+        })
+        .collect()
+}

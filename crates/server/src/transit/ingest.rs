@@ -226,10 +226,11 @@ fn alarm_reason(kind: &str) -> Option<&'static str> {
     }
 }
 
-fn alarm(tx: &mut JobTx<'_>, app: &App, terminal: u64, kind: &str, detail: &str, now: i64) -> Result<(), StoreError> {
+/// Raises an alarm at `terminal`; `account`: the card it is about, where one is known (a clone's).
+fn alarm(tx: &mut JobTx<'_>, app: &App, terminal: u64, kind: &str, detail: &str, account: Option<u64>, now: i64) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO transit_alarms (id, terminal_id, kind, detail, created_at) VALUES ($1, $2, $3, $4, $5)",
-        &[app.ids.next().into(), (terminal as i64).into(), kind.into(), detail.into(), now.into()],
+        "INSERT INTO transit_alarms (id, terminal_id, kind, detail, created_at, account_id) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[app.ids.next().into(), (terminal as i64).into(), kind.into(), detail.into(), now.into(), account.map(|a| a as i64).into()],
     )?;
     Ok(())
 }
@@ -264,7 +265,7 @@ fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, batch: &mut Batch, index: usiz
         if *prev_digest == digest {
             return Ok(result(index, Some(seq), status, reason.as_deref()));
         }
-        alarm(tx, app, terminal_id, "CONFLICT", &format!("sequence {seq} uploaded again with other content"), now)?;
+        alarm(tx, app, terminal_id, "CONFLICT", &format!("sequence {seq} uploaded again with other content"), None, now)?;
         return Ok(result(index, Some(seq), "REJECTED", Some(RecordReason::SequenceConflict.code())));
     }
     let code = RideCode::parse(&rec.code).ok();
@@ -325,7 +326,7 @@ fn ingest_one(tx: &mut JobTx<'_>, app: &Arc<App>, batch: &mut Batch, index: usiz
             return Ok(result(index, Some(seq), "DUPLICATE", Some(reason)));
         }
         record_tap(tx, batch, "CLONE", Some(RecordReason::Clone.code()), None)?;
-        alarm(tx, app, terminal_id, "CLONE", &format!("account {account} credential {cred_seq} counter {counter} also seen at terminal {}", prev_terminal.unwrap_or(0)), now)?;
+        alarm(tx, app, terminal_id, "CLONE", &format!("account {account} credential {cred_seq} counter {counter} also seen at terminal {}", prev_terminal.unwrap_or(0)), Some(account), now)?;
         let until = code.credential().terms().not_after as i64;
         tx.execute("UPDATE transit_cards SET blocked_until = CASE WHEN blocked_until < $1 THEN $1 ELSE blocked_until END WHERE account_id = $2", &[until.into(), (account as i64).into()])?;
         batch.cards.remove(&account);

@@ -15,7 +15,7 @@
 //! credential; the deposit is held while the card is open and returned only after the 72-hour hold.
 
 pub mod check;
-mod admin;
+pub mod admin;
 pub mod device;
 mod gates;
 mod pages;

@@ -129,6 +129,11 @@ pub fn by_phone(app: &App, phone: &str) -> Result<Option<User>, StoreError> {
     app.store.query_one(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"), &[phone.into()])?.map(|r| from_row(&r)).transpose()
 }
 
+/// Users, newest first (at most `limit`): the operator console's list.
+pub fn newest(app: &App, limit: i64) -> Result<Vec<User>, StoreError> {
+    app.store.query(&format!("SELECT {COLUMNS} FROM users ORDER BY created_at DESC, id DESC LIMIT $1"), &[limit.into()])?.iter().map(from_row).collect()
+}
+
 pub fn in_job(tx: &mut JobTx<'_>, id: u128) -> Result<Option<User>, StoreError> {
     tx.query_one(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"), &[id.into()])?.map(|r| from_row(&r)).transpose()
 }
