@@ -20,6 +20,7 @@ pub mod notifications;
 pub mod payments;
 pub mod platform;
 pub mod refunds;
+pub mod shop;
 pub mod transit;
 pub mod users;
 
@@ -42,6 +43,7 @@ pub fn capabilities() -> Vec<http::Routes> {
         agreements::routes(),
         notifications::routes(),
         transit::routes(),
+        shop::routes(),
     ]
 }
 

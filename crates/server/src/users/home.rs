@@ -57,11 +57,20 @@ pub async fn home(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap) -> 
         Ok(a) => a.map(|a| a.available()).unwrap_or(0),
         Err(e) => return system_error(&ctx, e),
     };
+    // Messages from the shops the user bought from (`crate::shop`), the unread ones counted.
+    let unread = match crate::shop::unread_count(&app, user.id) {
+        Ok(n) => n,
+        Err(e) => return system_error(&ctx, e),
+    };
     let body = markup! {
         div.card #balance-card {
             h1 { (ctx.t(Msg::AvailableBalance)) }
             p.amount #balance { (yuan(balance)) }
             a.button #show-code href="/code" { (ctx.t(Msg::PayCodeTitle)) }
+            a.button.secondary #messages-link href="/messages" {
+                (ctx.t(Msg::ShopMessagesTitle))
+                @if unread > 0 { " · " span #unread { (ctx.fill(Msg::ShopUnread, &[("n", &unread.to_string())])) } }
+            }
         }
     };
     html(StatusCode::OK, wallet_page(&ctx, &user, Tab::Home, ctx.t(Msg::WalletTitle), body))

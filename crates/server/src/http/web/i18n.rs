@@ -464,6 +464,65 @@ catalogue! {
     // The operator console (ops pages): merchants, users, terminals and alarms, notifications, the ledger.
 
     // The shop (shop/): products, the shop page, product cards, buying, the inbox and messages.
+    ShopTabProducts => "商品", "Products";
+    ShopTabInbox => "店铺订单", "Shop orders";
+    ShopProductsTitle => "商品", "Products";
+    ShopNoProducts => "还没有商品。用下面的表单上架第一件商品。", "No products yet. List your first one with the form below.";
+    ShopAddTitle => "上架新商品", "List a new product";
+    ShopNameLabel => "商品名称", "Product name";
+    ShopPriceLabel => "价格（元）", "Price (yuan)";
+    ShopStockLabel => "库存（件）", "Stock (items)";
+    ShopPictureLabel => "商品图片（PNG 或 JPEG，不超过 1 MB，可不传）", "Picture (PNG or JPEG, at most 1 MB, optional)";
+    ShopAddButton => "上架", "List product";
+    ShopAdded => "已上架 {name}。顾客现在可以在店铺页面看到并购买。", "{name} is listed. Customers can see and buy it on your shop page now.";
+    ShopSave => "保存价格和库存", "Save price and stock";
+    ShopSaved => "已保存 {name} 的价格和库存。", "The price and stock of {name} are saved.";
+    ShopHide => "下架", "Take down";
+    ShopShow => "重新上架", "List again";
+    ShopHidden => "已下架 {name}：顾客看不到它，也不能再为它付款。", "{name} is taken down: customers no longer see it or pay for it.";
+    ShopShown => "已重新上架 {name}。", "{name} is listed again.";
+    ShopHiddenMark => "已下架", "Taken down";
+    ShopViewShop => "打开店铺页面（可分享给顾客）", "Open the shop page (to share with customers)";
+    ShopBadName => "请填写商品名称（最多 {max} 个字）。", "Enter a product name (at most {max} characters).";
+    ShopBadStock => "库存请填写 0 到 {max} 之间的整数。", "Enter the stock as a whole number from 0 to {max}.";
+    ShopBadPicture => "图片只能是 PNG 或 JPEG 格式，请换一张。", "The picture must be a PNG or JPEG. Choose another one.";
+    ShopPictureTooLarge => "图片不能超过 1 MB，请压缩后再上传。", "The picture must be at most 1 MB. Make it smaller and upload it again.";
+    ShopBadForm => "表单没有正确提交，请刷新页面后重试。", "The form did not arrive whole. Reload the page and try again.";
+    ShopNoProductTitle => "没有这件商品", "No such product";
+    ShopNoProduct => "这件商品不存在或已下架。请回到店铺看看其他商品。", "This product does not exist or was taken down. See the shop's other products.";
+    ShopTitle => "{shop} 的店铺", "{shop}'s shop";
+    ShopEmpty => "这家店还没有上架商品，请稍后再来。", "This shop has no products yet. Come back later.";
+    ShopStockLeft => "库存 {n} 件", "{n} in stock";
+    ShopSoldOutTitle => "已售罄", "Sold out";
+    ShopSoldOut => "已售罄：这件商品已经卖完或已下架，你没有被扣款。可以回到店铺看看其他商品。", "Sold out: this product is gone or was taken down, and you were not charged. See the shop's other products.";
+    ShopBackToShop => "返回店铺", "Back to the shop";
+    ShopQtyLabel => "购买数量", "Quantity";
+    ShopBuy => "立即购买", "Buy now";
+    ShopBadQty => "购买数量请填写 1 到 {max} 之间的整数。", "Enter a quantity from 1 to {max}.";
+    ShopNotEnoughStock => "库存只剩 {n} 件，请减少购买数量。", "Only {n} left: choose a smaller quantity.";
+    ShopTooMuch => "总价超过了单笔付款上限，请减少购买数量。", "The total is more than one payment may be: choose a smaller quantity.";
+    ShopPriceChanged => "商品价格刚刚变了，请看看新价格后再购买。", "The price just changed. Check the new price, then buy.";
+    ShopFormUsed => "这个页面已经下过单了。请刷新页面后再购买。", "This page placed an order already. Reload it to buy again.";
+    ShopNoAppid => "这家店暂时不能收款，请稍后再试。", "This shop cannot take payments right now. Try again later.";
+    ShopShareTitle => "分享这件商品", "Share this product";
+    ShopShareLabel => "商品链接", "Product link";
+    ShopQrAlt => "这件商品的二维码", "QR code of this product";
+    ShopShareHint => "复制链接发给朋友，或让朋友用手机扫码打开。", "Copy the link to a friend, or let them scan the code with a phone.";
+    ShopInboxTitle => "店铺订单", "Shop orders";
+    ShopInboxHint => "顾客付款后的店铺订单会出现在这里。你可以给买家发消息，TA 会在钱包的“消息”里看到。", "Paid shop orders show here. You can write to a buyer; they read it under Messages in their wallet.";
+    ShopInboxEmpty => "还没有已付款的店铺订单。", "No paid shop orders yet.";
+    ShopBuyerLabel => "买家", "Buyer";
+    ShopPaidAtLabel => "付款时间", "Paid";
+    ShopMessageLabel => "给买家的消息", "Message to the buyer";
+    ShopSend => "发送消息", "Send message";
+    ShopSent => "消息已发送，买家会在钱包的“消息”里看到。", "Sent: the buyer will see it under Messages in their wallet.";
+    ShopBadMessage => "请填写消息（最多 {max} 个字）。", "Write a message (at most {max} characters).";
+    ShopNoOrder => "没有这笔已付款的店铺订单。", "There is no such paid shop order.";
+    ShopMessagesTitle => "消息", "Messages";
+    ShopUnread => "{n} 条未读", "{n} unread";
+    ShopNoMessages => "还没有消息。你在店铺买过东西后，商家发给你的消息会显示在这里。", "No messages yet. When a shop you bought from writes to you, it shows here.";
+    ShopMessageFrom => "{shop} · {product}", "{shop} · {product}";
+    ShopNew => "新", "New";
 
     // Paying a scanned code in the wallet (payments/pages.rs), and the login fixes.
 }
