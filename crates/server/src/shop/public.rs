@@ -20,7 +20,7 @@ use maud::{html as markup, Markup, PreEscaped};
 use std::sync::Arc;
 
 pub(super) const CSS: &str = "ul.products{list-style:none;padding:0;margin:0}ul.products li{border-bottom:1px solid #eee}ul.products li:last-child{border-bottom:0}\
-ul.products a{display:grid;grid-template-columns:4.5rem 1fr auto;gap:.75rem;align-items:center;padding:.6rem 0;color:#111;text-decoration:none}\
+ul.products>li>a{display:grid;grid-template-columns:4.5rem 1fr auto;gap:.75rem;align-items:center;padding:.6rem 0;color:#111;text-decoration:none}\
 .thumb{width:4.5rem;height:4.5rem;object-fit:cover;border-radius:.35rem;background:#eee;display:block}\
 .picture{width:100%;max-height:20rem;object-fit:contain;border-radius:.35rem;background:#f6f6f6;display:block}\
 .price{font-weight:600}.soldout{color:#fa5151}.share input{font-size:.85rem}";
