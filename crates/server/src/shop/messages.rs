@@ -69,9 +69,12 @@ pub async fn send(app: &App, mchid: &str, order_id: u128, body: &str) -> Result<
 /// The messages the merchant sent about its newest `limit` paid orders (those the inbox lists), by order.
 pub fn sent_by(app: &App, mchid: &str, limit: i64) -> Result<HashMap<u128, Vec<Message>>, StoreError> {
     let rows = app.store.query(
-        "SELECT m.order_id, m.mchid, s.product_name, m.body, m.sent_at, m.read_at FROM shop_messages m JOIN shop_orders s ON s.order_id = m.order_id \
-         WHERE m.mchid = $1 AND m.order_id IN (SELECT order_id FROM shop_orders WHERE mchid = $1 AND paid_at IS NOT NULL ORDER BY paid_at DESC, order_id DESC LIMIT $2) \
-         ORDER BY m.sent_at, m.id",
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM shop_messages m JOIN shop_orders s ON s.order_id = m.order_id \
+             WHERE m.mchid = $1 AND m.order_id IN \
+             (SELECT order_id FROM shop_orders WHERE mchid = $1 AND paid_at IS NOT NULL ORDER BY paid_at DESC, order_id DESC LIMIT $2) \
+             ORDER BY m.sent_at, m.id"
+        ),
         &[mchid.into(), limit.into()],
     )?;
     let mut by_order: HashMap<u128, Vec<Message>> = HashMap::new();
@@ -81,6 +84,9 @@ pub fn sent_by(app: &App, mchid: &str, limit: i64) -> Result<HashMap<u128, Vec<M
     }
     Ok(by_order)
 }
+
+/// A message with its order's product, read by [`from_row`].
+const MESSAGE_COLUMNS: &str = "m.order_id, m.mchid, s.product_name, m.body, m.sent_at, m.read_at";
 
 fn from_row(r: &saoma_store::Row) -> Result<Message, StoreError> {
     Ok(Message {
@@ -96,8 +102,10 @@ fn from_row(r: &saoma_store::Row) -> Result<Message, StoreError> {
 /// The buyer's messages, newest first.
 pub fn of_buyer(app: &App, user: u128) -> Result<Vec<Message>, StoreError> {
     let rows = app.store.query(
-        "SELECT m.order_id, m.mchid, s.product_name, m.body, m.sent_at, m.read_at FROM shop_messages m JOIN shop_orders s ON s.order_id = m.order_id \
-         WHERE m.buyer = $1 ORDER BY m.sent_at DESC, m.id DESC LIMIT $2",
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM shop_messages m JOIN shop_orders s ON s.order_id = m.order_id \
+             WHERE m.buyer = $1 ORDER BY m.sent_at DESC, m.id DESC LIMIT $2"
+        ),
         &[user.into(), LIMIT.into()],
     )?;
     rows.iter().map(from_row).collect()
@@ -146,14 +154,16 @@ pub(super) async fn page(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderM
                     li.message.unread[!m.read] data-order=(super::id_hex(m.order_id)) {
                         p.muted {
                             @if !m.read { strong.new { (ctx.t(Msg::ShopNew)) } " " }
-                            (ctx.fill(Msg::ShopMessageFrom, &[("shop", &shop_name(&m.mchid)), ("product", &m.product_name)])) " · " (ctx.lang.time(m.sent_at))
+                            (ctx.fill(Msg::ShopMessageFrom, &[("shop", &shop_name(&m.mchid)), ("product", &m.product_name)]))
+                            " · " (ctx.lang.time(m.sent_at))
                         }
                         p.body { (m.body) }
                     }
                 }
             }
         }
-        style { "ul.messages{list-style:none;padding:0;margin:0}ul.messages li{padding:.6rem 0;border-bottom:1px solid #eee}ul.messages li:last-child{border-bottom:0}\
+        style { "ul.messages{list-style:none;padding:0;margin:0}ul.messages li{padding:.6rem 0;border-bottom:1px solid #eee}\
+                 ul.messages li:last-child{border-bottom:0}\
                  ul.messages p{margin:.2rem 0}p.body{white-space:pre-wrap;word-break:break-word}strong.new{color:#fa5151}" }
     };
     html(StatusCode::OK, wallet_page(&ctx, &user, Tab::Home, ctx.t(Msg::ShopMessagesTitle), body))

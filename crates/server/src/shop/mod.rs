@@ -146,7 +146,14 @@ pub fn parse_qty(typed: &str) -> Result<i64, ShopError> {
 }
 
 /// A product the merchant's manager lists: name, price and stock as typed, a picture if given.
-pub async fn add_product(app: &App, mchid: &str, name: &str, price: &str, stock: &str, picture: Option<Vec<u8>>) -> Result<Product, ShopError> {
+pub async fn add_product(
+    app: &App,
+    mchid: &str,
+    name: &str,
+    price: &str,
+    stock: &str,
+    picture: Option<Vec<u8>>,
+) -> Result<Product, ShopError> {
     let name = check_name(name)?;
     let price = saoma_core::yuan::parse(price).map_err(ShopError::BadPrice)?;
     let stock = parse_stock(stock)?;
@@ -164,8 +171,10 @@ pub async fn add_product(app: &App, mchid: &str, name: &str, price: &str, stock:
                 None => (None, saoma_store::Value::Null),
             };
             tx.execute(
-                "INSERT INTO shop_products (id, mchid, name, price, stock, hidden, picture, picture_type, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)",
-                &[p.id.into(), p.mchid.as_str().into(), p.name.as_str().into(), p.price.into(), p.stock.into(), bytes, kind.into(), now.into()],
+                "INSERT INTO shop_products (id, mchid, name, price, stock, hidden, picture, picture_type, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)",
+                &[p.id.into(), p.mchid.as_str().into(), p.name.as_str().into(), p.price.into(), p.stock.into(), bytes, kind.into(),
+                  now.into()],
             )?;
             Ok(Ok::<_, ShopError>(p))
         })
@@ -179,7 +188,8 @@ pub async fn update_product(app: &App, mchid: &str, id: u128, price: &str, stock
     let mchid = mchid.to_string();
     app.store
         .transact(move |tx| {
-            if tx.execute("UPDATE shop_products SET price = $1, stock = $2 WHERE id = $3 AND mchid = $4", &[price.into(), stock.into(), id.into(), mchid.as_str().into()])? == 0 {
+            let sql = "UPDATE shop_products SET price = $1, stock = $2 WHERE id = $3 AND mchid = $4";
+            if tx.execute(sql, &[price.into(), stock.into(), id.into(), mchid.as_str().into()])? == 0 {
                 return Ok(Err(ShopError::NotFound));
             }
             Ok(in_job(tx, &mchid, id)?.ok_or(ShopError::NotFound))
@@ -192,7 +202,8 @@ pub async fn set_hidden(app: &App, mchid: &str, id: u128, hidden: bool) -> Resul
     let mchid = mchid.to_string();
     app.store
         .transact(move |tx| {
-            if tx.execute("UPDATE shop_products SET hidden = $1 WHERE id = $2 AND mchid = $3", &[(hidden as i64).into(), id.into(), mchid.as_str().into()])? == 0 {
+            let sql = "UPDATE shop_products SET hidden = $1 WHERE id = $2 AND mchid = $3";
+            if tx.execute(sql, &[(hidden as i64).into(), id.into(), mchid.as_str().into()])? == 0 {
                 return Ok(Err(ShopError::NotFound));
             }
             Ok(in_job(tx, &mchid, id)?.ok_or(ShopError::NotFound))
@@ -201,7 +212,8 @@ pub async fn set_hidden(app: &App, mchid: &str, id: u128, hidden: bool) -> Resul
 }
 
 fn in_job(tx: &mut JobTx<'_>, mchid: &str, id: u128) -> Result<Option<Product>, StoreError> {
-    tx.query_one(&format!("SELECT {COLUMNS} FROM shop_products WHERE id = $1 AND mchid = $2"), &[id.into(), mchid.into()])?.map(|r| from_row(&r)).transpose()
+    let sql = format!("SELECT {COLUMNS} FROM shop_products WHERE id = $1 AND mchid = $2");
+    tx.query_one(&sql, &[id.into(), mchid.into()])?.map(|r| from_row(&r)).transpose()
 }
 
 /// The merchant's products, oldest first; hidden ones only when asked (the console).
@@ -213,7 +225,8 @@ pub fn products_of(app: &App, mchid: &str, with_hidden: bool) -> Result<Vec<Prod
 
 /// The merchant's product `id` (hidden or not: the caller decides).
 pub fn product(app: &App, mchid: &str, id: u128) -> Result<Option<Product>, StoreError> {
-    app.store.query_one(&format!("SELECT {COLUMNS} FROM shop_products WHERE id = $1 AND mchid = $2"), &[id.into(), mchid.into()])?.map(|r| from_row(&r)).transpose()
+    let sql = format!("SELECT {COLUMNS} FROM shop_products WHERE id = $1 AND mchid = $2");
+    app.store.query_one(&sql, &[id.into(), mchid.into()])?.map(|r| from_row(&r)).transpose()
 }
 
 /// The picture of the merchant's product `id` and its type; a hidden product's only when asked.
@@ -237,7 +250,14 @@ fn valid_token(t: &str) -> bool {
 /// `qty` of the merchant's product `id` (shown at `price` fen): the merchant's H5 order with the goods
 /// attached, created in one job (or the order this card's `token` placed already). The buyer pays it
 /// at the cashier; the stock is taken only then.
-pub async fn buy(app: &App, merchant: &crate::merchants::Merchant, id: u128, qty: i64, price: i64, token: &str) -> Result<Order, ShopError> {
+pub async fn buy(
+    app: &App,
+    merchant: &crate::merchants::Merchant,
+    id: u128,
+    qty: i64,
+    price: i64,
+    token: &str,
+) -> Result<Order, ShopError> {
     if !valid_token(token) {
         return Err(ShopError::FormUsed);
     }
@@ -300,20 +320,27 @@ pub async fn buy(app: &App, merchant: &crate::merchants::Merchant, id: u128, qty
 /// from stock with a conditional update and records the buyer (masked) and the time; none left, or the
 /// product taken down, and the payment is refused as [`SOLD_OUT`] with nothing written.
 pub fn take_goods_in_job(tx: &mut JobTx<'_>, order_id: u128, payer: &User, now: i64) -> Result<Result<(), PayError>, StoreError> {
-    let line = tx.query_one("SELECT product_id, qty FROM shop_orders WHERE order_id = $1", &[order_id.into()])?.ok_or_else(|| StoreError::Corrupt("an order with goods has no shop row".into()))?;
+    let line = tx
+        .query_one("SELECT product_id, qty FROM shop_orders WHERE order_id = $1", &[order_id.into()])?
+        .ok_or_else(|| StoreError::Corrupt("an order with goods has no shop row".into()))?;
     let (product, qty) = (line.id("product_id")?, line.int("qty")?);
-    let taken = tx.execute("UPDATE shop_products SET stock = stock - $1 WHERE id = $2 AND stock >= $1 AND hidden = 0", &[qty.into(), product.into()])?;
+    let sql = "UPDATE shop_products SET stock = stock - $1 WHERE id = $2 AND stock >= $1 AND hidden = 0";
+    let taken = tx.execute(sql, &[qty.into(), product.into()])?;
     if taken == 0 {
         return Ok(Err(PayError::Order(SOLD_OUT.into())));
     }
     let buyer_phone = crate::http::web::masked_phone(&payer.phone);
-    tx.execute("UPDATE shop_orders SET buyer = $1, buyer_phone = $2, paid_at = $3 WHERE order_id = $4", &[payer.id.into(), buyer_phone.into(), now.into(), order_id.into()])?;
+    tx.execute(
+        "UPDATE shop_orders SET buyer = $1, buyer_phone = $2, paid_at = $3 WHERE order_id = $4",
+        &[payer.id.into(), buyer_phone.into(), now.into(), order_id.into()],
+    )?;
     Ok(Ok(()))
 }
 
 /// Inside a payment's job whose money did not move after [`take_goods_in_job`]: the goods go back.
 pub fn give_back_goods_in_job(tx: &mut JobTx<'_>, order_id: u128) -> Result<(), StoreError> {
-    let Some(line) = tx.query_one("SELECT product_id, qty FROM shop_orders WHERE order_id = $1 AND paid_at IS NOT NULL", &[order_id.into()])? else { return Ok(()) };
+    let sql = "SELECT product_id, qty FROM shop_orders WHERE order_id = $1 AND paid_at IS NOT NULL";
+    let Some(line) = tx.query_one(sql, &[order_id.into()])? else { return Ok(()) };
     tx.execute("UPDATE shop_products SET stock = stock + $1 WHERE id = $2", &[line.int("qty")?.into(), line.id("product_id")?.into()])?;
     tx.execute("UPDATE shop_orders SET buyer = NULL, buyer_phone = NULL, paid_at = NULL WHERE order_id = $1", &[order_id.into()])?;
     Ok(())
@@ -333,7 +360,8 @@ pub struct Sold {
 /// The merchant's paid shop orders, newest first, at most `limit`.
 pub fn sold(app: &App, mchid: &str, limit: i64) -> Result<Vec<Sold>, StoreError> {
     let rows = app.store.query(
-        "SELECT order_id, product_name, qty, buyer_phone, paid_at FROM shop_orders WHERE mchid = $1 AND paid_at IS NOT NULL ORDER BY paid_at DESC, order_id DESC LIMIT $2",
+        "SELECT order_id, product_name, qty, buyer_phone, paid_at FROM shop_orders \
+         WHERE mchid = $1 AND paid_at IS NOT NULL ORDER BY paid_at DESC, order_id DESC LIMIT $2",
         &[mchid.into(), limit.into()],
     )?;
     rows.iter()
@@ -393,6 +421,7 @@ mod tests {
         assert_eq!(parse_id(&id_hex(id)), Some(id));
         assert_eq!(parse_id("zz"), None);
         assert_eq!(parse_id("00"), None);
-        assert!(check_name("  苹果 ").is_ok() && check_name("").is_err() && check_name(&"x".repeat(41)).is_err() && check_name("a\nb").is_err());
+        assert!(check_name("  苹果 ").is_ok() && check_name("").is_err());
+        assert!(check_name(&"x".repeat(41)).is_err() && check_name("a\nb").is_err());
     }
 }

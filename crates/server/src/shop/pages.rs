@@ -31,7 +31,9 @@ fn refusal(ctx: &Ctx, e: &ShopError) -> Option<String> {
         ShopError::BadName => ctx.fill(Msg::ShopBadName, &[("max", &MAX_NAME_CHARS.to_string())]),
         ShopError::BadPrice(AmountError::Format) => ctx.t(Msg::AmountFormat).into(),
         ShopError::BadPrice(AmountError::Zero) => ctx.t(Msg::AmountZero).into(),
-        ShopError::BadPrice(AmountError::TooLarge) => ctx.fill(Msg::AmountTooLarge, &[("max", &saoma_core::yuan::format(saoma_core::order::MAX_TOTAL))]),
+        ShopError::BadPrice(AmountError::TooLarge) => {
+            ctx.fill(Msg::AmountTooLarge, &[("max", &saoma_core::yuan::format(saoma_core::order::MAX_TOTAL))])
+        }
         ShopError::BadStock => ctx.fill(Msg::ShopBadStock, &[("max", &MAX_STOCK.to_string())]),
         ShopError::BadPicture => ctx.t(Msg::ShopBadPicture).into(),
         ShopError::PictureTooLarge => ctx.t(Msg::ShopPictureTooLarge).into(),
@@ -69,7 +71,8 @@ fn products_page(ctx: &Ctx, app: &App, me: &Staff, status: StatusCode, said: Opt
                     label for={ "price-" (id) } { (ctx.t(Msg::ShopPriceLabel)) }
                     input id={ "price-" (id) } name="price" inputmode="decimal" value=(saoma_core::yuan::format(p.price)) required;
                     label for={ "stock-" (id) } { (ctx.t(Msg::ShopStockLabel)) }
-                    input id={ "stock-" (id) } name="stock" type="number" inputmode="numeric" min="0" max=(MAX_STOCK) value=(p.stock) required;
+                    input id={ "stock-" (id) } name="stock" type="number" inputmode="numeric" min="0" max=(MAX_STOCK)
+                        value=(p.stock) required;
                     button.save type="submit" { (ctx.t(Msg::ShopSave)) }
                 }
                 form method="post" action={ "/console/products/" (id) "/hidden" } {
@@ -80,8 +83,13 @@ fn products_page(ctx: &Ctx, app: &App, me: &Staff, status: StatusCode, said: Opt
         }
     };
     let body = markup! {
-        style { (PreEscaped(CSS)) "li.product{padding:.75rem 0;border-bottom:1px solid #eee}li.product .head{display:grid;grid-template-columns:4.5rem 1fr;gap:.75rem;align-items:center}\
-               form.edit{display:grid;grid-template-columns:1fr 1fr;gap:0 .5rem}form.edit button{grid-column:1/3}input[type=file]{font-size:.9rem}" }
+        style {
+            (PreEscaped(CSS))
+            "li.product{padding:.75rem 0;border-bottom:1px solid #eee}\
+             li.product .head{display:grid;grid-template-columns:4.5rem 1fr;gap:.75rem;align-items:center}\
+             form.edit{display:grid;grid-template-columns:1fr 1fr;gap:0 .5rem}form.edit button{grid-column:1/3}\
+             input[type=file]{font-size:.9rem}"
+        }
         div.card #product-list {
             h1 #products-title { (ctx.t(Msg::ShopProductsTitle)) }
             @if let Some(d) = &done { p.ok #done role="status" { (d) } }
@@ -143,7 +151,13 @@ fn own_id(ctx: &Ctx, app: &App, me: &Staff, id: &str) -> Result<u128, Response> 
 }
 
 /// `POST /console/products/{id} {price, stock}` (managers): the product's new price and stock.
-pub(super) async fn update(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(id): Path<String>, form: Option<Form<Params>>) -> Response {
+pub(super) async fn update(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Option<Form<Params>>,
+) -> Response {
     let me = match manager(&app, &ctx, &headers) {
         Ok(s) => s,
         Err(page) => return page,
@@ -156,14 +170,23 @@ pub(super) async fn update(State(app): State<Arc<App>>, ctx: Ctx, headers: Heade
     match super::update_product(&app, &me.mchid, id, param(&f, "price"), param(&f, "stock")).await {
         Ok(p) => products_page(&ctx, &app, &me, StatusCode::OK, Some(Ok(ctx.fill(Msg::ShopSaved, &[("name", &p.name)])))),
         Err(e) => match refusal(&ctx, &e) {
-            Some(why) => products_page(&ctx, &app, &me, if matches!(e, ShopError::NotFound) { StatusCode::NOT_FOUND } else { StatusCode::BAD_REQUEST }, Some(Err(why))),
+            Some(why) => {
+                let status = if matches!(e, ShopError::NotFound) { StatusCode::NOT_FOUND } else { StatusCode::BAD_REQUEST };
+                products_page(&ctx, &app, &me, status, Some(Err(why)))
+            }
             None => system_error(&ctx, format!("{e:?}")),
         },
     }
 }
 
 /// `POST /console/products/{id}/hidden {hidden: 1|0}` (managers): hides the product or shows it again.
-pub(super) async fn hide(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(id): Path<String>, form: Option<Form<Params>>) -> Response {
+pub(super) async fn hide(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Option<Form<Params>>,
+) -> Response {
     let me = match manager(&app, &ctx, &headers) {
         Ok(s) => s,
         Err(page) => return page,
@@ -209,9 +232,14 @@ fn inbox_page(ctx: &Ctx, app: &App, me: &Staff, status: StatusCode, said: Option
         None => (None, None),
     };
     let body = markup! {
-        style { "ul.sold{list-style:none;padding:0;margin:0}ul.sold>li{padding:.75rem 0;border-bottom:1px solid #eee}ul.sold>li:last-child{border-bottom:0}\
-                 ul.sold p{margin:.2rem 0}.said{background:#f2f8f4;border-radius:.35rem;padding:.4rem .6rem;margin:.3rem 0;white-space:pre-wrap;word-break:break-word}\
-                 textarea{width:100%;box-sizing:border-box;font-size:1rem;padding:.5rem;border:1px solid #ccc;border-radius:.35rem;font-family:inherit}" }
+        style {
+            "ul.sold{list-style:none;padding:0;margin:0}ul.sold>li{padding:.75rem 0;border-bottom:1px solid #eee}\
+             ul.sold>li:last-child{border-bottom:0}\
+             ul.sold p{margin:.2rem 0}\
+             .said{background:#f2f8f4;border-radius:.35rem;padding:.4rem .6rem;margin:.3rem 0;white-space:pre-wrap;word-break:break-word}\
+             textarea{width:100%;box-sizing:border-box;font-size:1rem;padding:.5rem;border:1px solid #ccc;border-radius:.35rem;\
+             font-family:inherit}"
+        }
         div.card #inbox {
             h1 #inbox-title { (ctx.t(Msg::ShopInboxTitle)) }
             @if let Some(d) = &done { p.ok #done role="status" { (d) } }
@@ -223,7 +251,10 @@ fn inbox_page(ctx: &Ctx, app: &App, me: &Staff, status: StatusCode, said: Option
                     @let id = id_hex(s.order_id);
                     li.sold-order data-order=(id) {
                         p { strong.product { (s.product_name) } " × " span.qty { (s.qty) } }
-                        p.muted { (ctx.t(Msg::ShopBuyerLabel)) " " span.buyer { (s.buyer_phone) } " · " (ctx.t(Msg::ShopPaidAtLabel)) " " span.paid-at { (ctx.lang.time(s.paid_at)) } }
+                        p.muted {
+                            (ctx.t(Msg::ShopBuyerLabel)) " " span.buyer { (s.buyer_phone) }
+                            " · " (ctx.t(Msg::ShopPaidAtLabel)) " " span.paid-at { (ctx.lang.time(s.paid_at)) }
+                        }
                         @for m in sent.get(&s.order_id).map(Vec::as_slice).unwrap_or(&[]) { p.said { (m.body) } }
                         form method="post" action={ "/console/inbox/" (id) "/message" } {
                             label for={ "message-" (id) } { (ctx.t(Msg::ShopMessageLabel)) }
@@ -248,7 +279,13 @@ pub(super) async fn inbox(State(app): State<Arc<App>>, ctx: Ctx, headers: Header
 
 /// `POST /console/inbox/{order}/message {body}` (managers): a message to the buyer of one of their
 /// shop's paid orders.
-pub(super) async fn send(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(order): Path<String>, form: Option<Form<Params>>) -> Response {
+pub(super) async fn send(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(order): Path<String>,
+    form: Option<Form<Params>>,
+) -> Response {
     let me = match manager(&app, &ctx, &headers) {
         Ok(s) => s,
         Err(page) => return page,
@@ -260,7 +297,10 @@ pub(super) async fn send(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderM
     let body = f.get("body").map(String::as_str).unwrap_or("");
     match messages::send(&app, &me.mchid, order, body).await {
         Ok(()) => inbox_page(&ctx, &app, &me, StatusCode::OK, Some(Ok(ctx.t(Msg::ShopSent).into()))),
-        Err(SendError::BadBody) => inbox_page(&ctx, &app, &me, StatusCode::BAD_REQUEST, Some(Err(ctx.fill(Msg::ShopBadMessage, &[("max", &MAX_MESSAGE_CHARS.to_string())])))),
+        Err(SendError::BadBody) => {
+            let why = ctx.fill(Msg::ShopBadMessage, &[("max", &MAX_MESSAGE_CHARS.to_string())]);
+            inbox_page(&ctx, &app, &me, StatusCode::BAD_REQUEST, Some(Err(why)))
+        }
         Err(SendError::NoOrder) => no_order(),
         Err(SendError::Store(e)) => system_error(&ctx, e),
     }

@@ -19,8 +19,10 @@ use axum::Form;
 use maud::{html as markup, Markup, PreEscaped};
 use std::sync::Arc;
 
-pub(super) const CSS: &str = "ul.products{list-style:none;padding:0;margin:0}ul.products li{border-bottom:1px solid #eee}ul.products li:last-child{border-bottom:0}\
-ul.products>li>a{display:grid;grid-template-columns:4.5rem 1fr auto;gap:.75rem;align-items:center;padding:.6rem 0;color:#111;text-decoration:none}\
+pub(super) const CSS: &str = "ul.products{list-style:none;padding:0;margin:0}ul.products li{border-bottom:1px solid #eee}\
+ul.products li:last-child{border-bottom:0}\
+ul.products>li>a{display:grid;grid-template-columns:4.5rem 1fr auto;gap:.75rem;align-items:center;padding:.6rem 0;color:#111;\
+text-decoration:none}\
 .thumb{width:4.5rem;height:4.5rem;object-fit:cover;border-radius:.35rem;background:#eee;display:block}\
 .picture{width:100%;max-height:20rem;object-fit:contain;border-radius:.35rem;background:#f6f6f6;display:block}\
 .price{font-weight:600}.soldout{color:#fa5151}.share input{font-size:.85rem}";
@@ -98,7 +100,12 @@ fn card_page(ctx: &Ctx, app: &App, m: &Merchant, p: &Product, user: Option<&User
     };
     let buy = match user {
         None => PreEscaped(login_card(ctx, &path, None)),
-        Some(_) if p.stock == 0 => markup! { div.card { p.soldout #sold-out role="status" { (ctx.t(Msg::ShopSoldOut)) } a.button.secondary href={ "/shop/" (url_encode(&m.mchid)) } { (ctx.t(Msg::ShopBackToShop)) } } },
+        Some(_) if p.stock == 0 => markup! {
+            div.card {
+                p.soldout #sold-out role="status" { (ctx.t(Msg::ShopSoldOut)) }
+                a.button.secondary href={ "/shop/" (url_encode(&m.mchid)) } { (ctx.t(Msg::ShopBackToShop)) }
+            }
+        },
         Some(_) => markup! {
             div.card #buy-card {
                 form method="post" action={ (path) "/buy" } {
@@ -147,7 +154,13 @@ pub(super) async fn card(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderM
 }
 
 /// `POST /shop/{mchid}/p/{id}/buy {qty, price, token}`: the order, then the cashier.
-pub(super) async fn buy(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path((mchid, id)): Path<(String, String)>, form: Option<Form<Params>>) -> Response {
+pub(super) async fn buy(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((mchid, id)): Path<(String, String)>,
+    form: Option<Form<Params>>,
+) -> Response {
     let f = form.map(|f| f.0).unwrap_or_default();
     let (m, p) = match shown(&ctx, &app, &mchid, &id) {
         Ok(x) => x,
@@ -181,7 +194,12 @@ pub(super) async fn buy(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMa
 pub(super) fn picture_answer(found: Result<Option<(String, Vec<u8>)>, saoma_store::StoreError>) -> Response {
     match found {
         Ok(Some((kind, bytes))) => {
-            ([(header::CONTENT_TYPE, kind), (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()), (header::CACHE_CONTROL, "private, max-age=300".into())], bytes).into_response()
+            let headers = [
+                (header::CONTENT_TYPE, kind),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+                (header::CACHE_CONTROL, "private, max-age=300".into()),
+            ];
+            (headers, bytes).into_response()
         }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => {
@@ -200,7 +218,12 @@ pub(super) async fn picture(State(app): State<Arc<App>>, Path((mchid, id)): Path
 }
 
 /// `GET /shop/{mchid}/p/{id}/qr.svg`: the card's share link as a QR code.
-pub(super) async fn qr_svg(State(app): State<Arc<App>>, ctx: Ctx, Path((mchid, id)): Path<(String, String)>, Query(q): Query<Params>) -> Response {
+pub(super) async fn qr_svg(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    Path((mchid, id)): Path<(String, String)>,
+    Query(q): Query<Params>,
+) -> Response {
     match shown(&ctx, &app, &mchid, &id) {
         Ok((_, p)) => qr_answer(&format!("{}{}", app.public_base_url(), card_path(&p)), "svg", &q),
         Err(page) => page,

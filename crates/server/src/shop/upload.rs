@@ -87,7 +87,8 @@ mod tests {
     fn reads_a_browser_form() {
         let ct = "multipart/form-data; boundary=----WebKitFormBoundaryAbC";
         let body = b"------WebKitFormBoundaryAbC\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n\xe8\x8b\xb9\xe6\x9e\x9c\r\n\
-------WebKitFormBoundaryAbC\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\r\nx\r\n\
+------WebKitFormBoundaryAbC\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"a.png\"\r\n\
+Content-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\r\nx\r\n\
 ------WebKitFormBoundaryAbC--\r\n";
         let parts = parse(ct, body).unwrap();
         assert_eq!(parts.len(), 2);
