@@ -21,6 +21,7 @@ pub mod operator;
 pub mod payments;
 pub mod platform;
 pub mod refunds;
+pub mod shop;
 pub mod transit;
 pub mod users;
 
@@ -44,6 +45,7 @@ pub fn capabilities() -> Vec<http::Routes> {
         notifications::routes(),
         transit::routes(),
         operator::routes(),
+        shop::routes(),
     ]
 }
 

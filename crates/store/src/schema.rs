@@ -652,6 +652,55 @@ CREATE TABLE ledger_checks (
 ALTER TABLE transit_alarms ADD COLUMN account_id BIGINT;
 ",
     postgres_only: "",
+}, Migration {
+    version: 19,
+    name: "shop",
+    sql: "
+-- The shop (server shop/): a merchant's products, listed by its managers in the console and sold on its
+-- public shop page. The picture (PNG or JPEG, at most 1 MiB, its type read from its first bytes) is kept
+-- here. Stock never goes below zero: a payment takes it with a conditional update in its own job.
+CREATE TABLE shop_products (
+    id {BLOB} PRIMARY KEY,
+    mchid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    price BIGINT NOT NULL,
+    stock BIGINT NOT NULL CHECK (stock >= 0),
+    hidden BIGINT NOT NULL DEFAULT 0,
+    picture {BLOB},
+    picture_type TEXT,
+    created_at BIGINT NOT NULL
+){WITHOUT_ROWID};
+CREATE INDEX shop_products_mchid ON shop_products (mchid, created_at);
+-- The goods of a shop order (one product, a quantity); the buyer and paid_at are written by the payment's
+-- job, with the stock taken.
+CREATE TABLE shop_orders (
+    order_id {BLOB} PRIMARY KEY,
+    mchid TEXT NOT NULL,
+    product_id {BLOB} NOT NULL,
+    product_name TEXT NOT NULL,
+    qty BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    buyer {BLOB},
+    buyer_phone TEXT,
+    paid_at BIGINT
+){WITHOUT_ROWID};
+CREATE INDEX shop_orders_paid ON shop_orders (mchid, paid_at);
+-- A merchant's messages to the buyer of one of its paid shop orders, read in the buyer's wallet.
+CREATE TABLE shop_messages (
+    id {BLOB} PRIMARY KEY,
+    mchid TEXT NOT NULL,
+    order_id {BLOB} NOT NULL,
+    buyer {BLOB} NOT NULL,
+    body TEXT NOT NULL,
+    sent_at BIGINT NOT NULL,
+    read_at BIGINT
+){WITHOUT_ROWID};
+CREATE INDEX shop_messages_buyer ON shop_messages (buyer, sent_at);
+CREATE INDEX shop_messages_order ON shop_messages (order_id);
+-- An order with goods attached (the shop's): its payment takes their stock in the same job.
+ALTER TABLE orders ADD COLUMN goods BIGINT NOT NULL DEFAULT 0;
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

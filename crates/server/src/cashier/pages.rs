@@ -59,6 +59,8 @@ enum Unpayable {
     Paying,
     /// A JSAPI order placed for another user's openid.
     PayerMismatch,
+    /// The goods of a shop order are gone (`crate::shop`): nothing was charged.
+    SoldOut,
 }
 
 impl Unpayable {
@@ -82,6 +84,7 @@ impl Unpayable {
             "USERPAYING" => Unpayable::Paying,
             "ORDER_REVOKED" => Unpayable::Revoked,
             "PAYER_MISMATCH" => Unpayable::PayerMismatch,
+            "SOLD_OUT" => Unpayable::SoldOut,
             _ => now_order.and_then(|o| Unpayable::of(o, now)).filter(|u| *u == Unpayable::Expired).unwrap_or(Unpayable::Closed),
         }
     }
@@ -89,7 +92,7 @@ impl Unpayable {
     fn status(self) -> StatusCode {
         match self {
             Unpayable::Closed | Unpayable::Expired | Unpayable::Revoked => StatusCode::GONE,
-            Unpayable::Paid | Unpayable::Paying => StatusCode::CONFLICT,
+            Unpayable::Paid | Unpayable::Paying | Unpayable::SoldOut => StatusCode::CONFLICT,
             Unpayable::PayerMismatch => StatusCode::FORBIDDEN,
         }
     }
@@ -105,6 +108,7 @@ impl Unpayable {
             Unpayable::Paid => (Msg::OrderPaidTitle, Msg::OrderPaid),
             Unpayable::Paying => (Msg::OrderPayingTitle, Msg::OrderPaying),
             Unpayable::PayerMismatch => (Msg::PayerMismatchTitle, Msg::PayerMismatch),
+            Unpayable::SoldOut => (Msg::ShopSoldOutTitle, Msg::ShopSoldOut),
         }
     }
 
@@ -327,6 +331,19 @@ pub fn failure_page(ctx: &Ctx, status: StatusCode, reason: &str, back: &str) -> 
     html(status, layout(ctx, ctx.t(Msg::PayFailedTitle), &body))
 }
 
+/// A shop order whose goods sold out while the buyer paid: said first, nothing charged, back to the shop.
+fn sold_out_page(ctx: &Ctx, order: &Order) -> Response {
+    let body = format!(
+        "<div class=\"card success\" id=\"result\"><div class=\"mark fail\" id=\"failure-mark\" aria-hidden=\"true\">!</div><h1 id=\"sold-out\">{}</h1>{}\
+         <a class=\"button secondary\" id=\"back\" href=\"/shop/{}\">{}</a></div>",
+        esc(ctx.t(Msg::ShopSoldOutTitle)),
+        error_box(Some(ctx.t(Msg::ShopSoldOut))),
+        esc(&url_encode(&order.mchid)),
+        esc(ctx.t(Msg::ShopBackToShop))
+    );
+    html(Unpayable::SoldOut.status(), layout(ctx, ctx.t(Msg::ShopSoldOutTitle), &body))
+}
+
 /// Why a payment was refused, in plain words with what to do next, and the page's status. `order` is
 /// the order as it is now, where there is one (it tells an expired order from a closed one).
 pub fn refusal(ctx: &Ctx, app: &App, user: &User, e: &PayError, total: i64, order: Option<&Order>) -> (StatusCode, String) {
@@ -381,6 +398,7 @@ pub async fn pay(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, form
             }
             let (status, message) = refusal(&ctx, &app, &user, &e, order.total, now_order.as_ref());
             match e {
+                PayError::Order(c) if c == "SOLD_OUT" => sold_out_page(&ctx, &order),
                 PayError::PinRequired | PayError::WrongPin { .. } | PayError::PinBusy => render(&ctx, &app, &order, &merchant, Some(&user), Some(&message), true, status, back),
                 _ => failure_page(&ctx, status, &message, &cashier_path(&order, back)),
             }
@@ -395,6 +413,8 @@ fn done_href(order: &Order, back: Option<&str>) -> String {
     match back {
         Some(url) => url.to_string(),
         None if order.trade_type == TradeType::Native && order.out_trade_no.starts_with(super::collect::OUT_TRADE_NO_PREFIX) => format!("/collect/{}", url_encode(&order.mchid)),
+        // A shop order: back to the shop.
+        None if order.goods => format!("/shop/{}", url_encode(&order.mchid)),
         None => "/cashier/done".to_string(),
     }
 }

@@ -20,6 +20,10 @@ mod admin;
 mod live;
 mod pages;
 
+/// For the console pages of other capabilities (the shop's products and inbox): the page shell with the
+/// console's tabs, and the managers' session check.
+pub(crate) use pages::{console_page, manager};
+
 use crate::users::login::{self as sms_login, Purpose};
 use crate::users::UserError;
 use crate::App;

@@ -32,7 +32,7 @@ const CSS: &str = ".speak{display:flex;align-items:center;gap:.5rem;margin-top:.
 ul.payments{list-style:none;padding:0;margin:0}ul.payments li{display:grid;grid-template-columns:auto 1fr;gap:0 .75rem;padding:.55rem 0;border-bottom:1px solid #eee}\
 ul.payments li:last-child{border-bottom:0}.pay-amount{font-weight:600;text-align:right}.pay-no{grid-column:1/3;color:#777;font-size:.8rem;word-break:break-all}\
 select{width:100%;box-sizing:border-box;font-size:1.1rem;padding:.5rem;border:1px solid #ccc;border-radius:.35rem;background:#fff}\
-nav.tabs a{font-size:.95rem}form.logout{margin-top:.5rem}";
+nav.tabs{flex-wrap:wrap}nav.tabs a{font-size:.95rem}form.logout{margin-top:.5rem}";
 
 /// `Set-Cookie` for a console session (`max_age` seconds; 0 clears it).
 fn session_cookie(app: &App, token: &str, max_age: i64) -> HeaderValue {
@@ -53,7 +53,7 @@ pub(super) fn who(app: &App, headers: &HeaderMap) -> Result<Option<(Staff, Stage
 }
 
 /// A console page: the staff member and their shop, the console's tabs (a manager's), the body.
-pub(super) fn console_page(ctx: &Ctx, app: &App, staff: &Staff, current: &str, title: &str, body: Markup) -> String {
+pub(crate) fn console_page(ctx: &Ctx, app: &App, staff: &Staff, current: &str, title: &str, body: Markup) -> String {
     let shop = crate::merchants::get(app, &staff.mchid).ok().flatten().map(|m| m.name.clone()).unwrap_or_default();
     let role = match staff.role {
         Role::Manager => ctx.t(Msg::ConsoleRoleManager),
@@ -63,6 +63,9 @@ pub(super) fn console_page(ctx: &Ctx, app: &App, staff: &Staff, current: &str, t
     if staff.role == Role::Manager {
         tabs.push(("/console/orders", Msg::ConsoleTabOrders));
         tabs.push(("/console/staff", Msg::ConsoleTabStaff));
+        // The shop's pages (`crate::shop`): its products and its paid orders.
+        tabs.push(("/console/products", Msg::ShopTabProducts));
+        tabs.push(("/console/inbox", Msg::ShopTabInbox));
     }
     let page = markup! {
         style { (PreEscaped(CSS)) }
@@ -252,7 +255,7 @@ pub(super) fn live(app: &App, ctx: &Ctx, headers: &HeaderMap) -> Result<Staff, R
 }
 
 /// The managers' pages: the staff member, or the page that says why not.
-fn manager(app: &App, ctx: &Ctx, headers: &HeaderMap) -> Result<Staff, Response> {
+pub(crate) fn manager(app: &App, ctx: &Ctx, headers: &HeaderMap) -> Result<Staff, Response> {
     let staff = live(app, ctx, headers)?;
     if staff.role != Role::Manager {
         let body = markup! { div.card #managers-only { h1 { (ctx.t(Msg::ConsoleManagersOnlyTitle)) } p { (ctx.t(Msg::ConsoleManagersOnly)) } a.button href="/console" { (ctx.t(Msg::ConsoleBackToTakings)) } } };

@@ -3,7 +3,9 @@
 //!
 //! Invariants: an order is paid at most once — the state change, the money (wallet → the merchant's
 //! unsettled account, the fee to the platform, one linked chain) and its notification commit in one job;
-//! creation is idempotent on (mchid, out_trade_no); a payment-code order waits USERPAYING at most 45 s.
+//! creation is idempotent on (mchid, out_trade_no); a payment-code order waits USERPAYING at most 45 s;
+//! an order with goods attached (`Order::goods`, the shop's) has their stock taken in its payment's job,
+//! or the payment fails as sold out with nothing moved.
 
 pub mod orders;
 mod pages;
@@ -143,7 +145,7 @@ pub async fn pay(app: &App, user: &User, scanned: &str, pin_given: Option<String
         .await?
 }
 
-const ORDER_COLS: usize = 23;
+const ORDER_COLS: usize = 24;
 const USER_COLS: usize = 7;
 const MERCHANT_COLS: usize = 3;
 
@@ -243,8 +245,19 @@ pub fn charge_remembering(tx: &mut JobTx<'_>, order: Order, payer: &User, pin_fr
         chain[0].flags = TransferFlags::LINKED;
         chain.push(NewTransfer::simple(ids.fee, unsettled, FEES_CNY, fee, Currency::CNY, movement::FEE, reference));
     }
+    // Goods attached to the order (a shop order): their stock is taken here, before any money moves,
+    // with a conditional update; none left, and the payment fails as sold out (`SOLD_OUT`) with nothing moved.
+    if order.goods {
+        if let Err(e) = crate::shop::take_goods_in_job(tx, order.id, payer, now)? {
+            return Ok(Err(e));
+        }
+    }
     let results = tx.create_transfers(&chain)?;
     if results.iter().any(|r| matches!(r, Err(TransferError::ExceedsCredits))) {
+        if order.goods {
+            // Whoever runs the job may keep it after a refusal (a payment-code order is kept as PAYERROR).
+            crate::shop::give_back_goods_in_job(tx, order.id)?;
+        }
         return Ok(Err(PayError::NotEnough));
     }
     if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {

@@ -74,6 +74,8 @@ pub struct Order {
     pub refunded: i64,
     pub fee_refunded: i64,
     pub refund_count: i64,
+    /// Goods are attached (a shop order, `crate::shop`): paying it takes their stock in the same job.
+    pub goods: bool,
 }
 
 impl Order {
@@ -124,7 +126,7 @@ impl From<StoreError> for OrderError {
 
 pub const COLUMNS: &str = "id, mchid, out_trade_no, transaction_id, appid, trade_type, description, attach, notify_url, total, currency, \
                        payer_openid, trade_state, expire_at, success_at, code, request_digest, payer_user, fee, fee_rate_bp, refunded, \
-                       fee_refunded, refund_count";
+                       fee_refunded, refund_count, goods";
 
 pub fn from_row(r: &Row) -> Result<(Order, String), StoreError> {
     let bad = |what: &str| StoreError::Corrupt(format!("order row: {what}"));
@@ -154,6 +156,7 @@ pub fn from_row(r: &Row) -> Result<(Order, String), StoreError> {
             refunded: r.int("refunded")?,
             fee_refunded: r.int("fee_refunded")?,
             refund_count: r.int("refund_count")?,
+            goods: r.int("goods")? != 0,
         },
         text("request_digest")?,
     ))
@@ -277,6 +280,7 @@ pub fn create_in_job(tx: &mut JobTx<'_>, n: NewOrder, p: Prepared, digest_extra:
                 refunded: 0,
                 fee_refunded: 0,
                 refund_count: 0,
+                goods: false,
             },
             true,
         )));
@@ -330,6 +334,13 @@ pub fn by_transaction_id_any(app: &App, transaction_id: &str) -> Result<Option<O
 /// Inside a job: the order takes `state` (the caller has decided it by the rules).
 pub fn set_state(tx: &mut JobTx<'_>, id: u128, state: TradeState) -> Result<(), StoreError> {
     tx.execute("UPDATE orders SET trade_state = $1 WHERE id = $2", &[state.as_str().into(), id.into()])?;
+    Ok(())
+}
+
+/// Inside a job: goods are attached to the (new) order `id`: its payment takes their stock
+/// (`payments::charge` asks `crate::shop` for them).
+pub fn attach_goods(tx: &mut JobTx<'_>, id: u128) -> Result<(), StoreError> {
+    tx.execute("UPDATE orders SET goods = 1 WHERE id = $1", &[id.into()])?;
     Ok(())
 }
 

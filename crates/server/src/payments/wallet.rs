@@ -29,6 +29,7 @@ pub fn pay_error(e: PayError) -> Response {
                 "ORDER_CLOSED" => "the order is closed or expired",
                 "ORDER_REVOKED" => "the payment was revoked (not confirmed in time, or reversed by the merchant)",
                 "PAYER_MISMATCH" => "this order was placed for another user",
+                "SOLD_OUT" => "the goods of this order are sold out; nothing was charged",
                 _ => "a payment of this order is in progress",
             };
             error(StatusCode::BAD_REQUEST, &code, message)

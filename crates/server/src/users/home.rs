@@ -62,6 +62,11 @@ pub async fn home(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap) -> 
         Ok(ops) => !ops.is_empty(),
         Err(e) => return system_error(&ctx, e),
     };
+    // Messages from the shops the user bought from (`crate::shop`), the unread ones counted.
+    let unread = match crate::shop::unread_count(&app, user.id) {
+        Ok(n) => n,
+        Err(e) => return system_error(&ctx, e),
+    };
     let body = markup! {
         div.card #balance-card {
             h1 { (ctx.t(Msg::AvailableBalance)) }
@@ -69,6 +74,10 @@ pub async fn home(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap) -> 
             a.button #show-code href="/code" { (ctx.t(Msg::PayCodeTitle)) }
             a.button.secondary #scan href="/scan" { (ctx.t(Msg::ScanTitle)) }
             @if transit { a.button.secondary #transit-link href="/transit" { (ctx.t(Msg::TransitHomeLink)) } }
+            a.button.secondary #messages-link href="/messages" {
+                (ctx.t(Msg::ShopMessagesTitle))
+                @if unread > 0 { " · " span #unread { (ctx.fill(Msg::ShopUnread, &[("n", &unread.to_string())])) } }
+            }
         }
     };
     html(StatusCode::OK, wallet_page(&ctx, &user, Tab::Home, ctx.t(Msg::WalletTitle), body))
