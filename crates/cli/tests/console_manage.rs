@@ -53,11 +53,15 @@ fn an_orders_page_shows_its_notifications_and_the_search_reads_states_as_of_now(
 
         // An unpaid order past its deadline reads CLOSED in the search (the state is read in SQL).
         let c = s.client(&m);
-        let body = json!({"appid": m["appid"], "mchid": mchid, "description": "未付", "out_trade_no": "CAFE0002", "notify_url": "https://example.com/notify", "amount": {"total": 100}});
+        let paid = c.request("GET", &format!("/v3/pay/transactions/out-trade-no/CAFE0001?mchid={mchid}"), "").unwrap().json();
+        let paid_at = saoma_core::time::parse_rfc3339(paid["success_time"].as_str().unwrap()).unwrap();
+        let expire = saoma_core::time::format_rfc3339_cst(paid_at + 300);
+        let body = json!({"appid": m["appid"], "mchid": mchid, "description": "未付", "out_trade_no": "CAFE0002", "time_expire": expire,
+                          "notify_url": "https://example.com/notify", "amount": {"total": 100}});
         assert_eq!(c.request("POST", "/v3/pay/transactions/native", &body.to_string()).unwrap().status, 200);
         let found = |q: &str| get(&s, &format!("/console/orders{q}"), &manager).body.split("id=\"orders\"").nth(1).unwrap_or("").contains("CAFE0002");
         assert!(found("?no=CAFE0002&state=NOTPAY") && !found("?no=CAFE0002&state=CLOSED"));
-        support::advance(&s, "3h");
+        support::advance(&s, "10m");
         assert!(!found("?no=CAFE0002&state=NOTPAY") && found("?no=CAFE0002&state=CLOSED"), "{b}: past its time_expire it is closed");
         assert!(get(&s, "/console/orders/CAFE0002", &manager).body.contains("已关闭"));
     }
@@ -78,13 +82,15 @@ fn bills_are_the_v3_download_and_managers_only() {
         let q = c.request("GET", &format!("/v3/pay/transactions/out-trade-no/CAFE0001?mchid={mchid}"), "").unwrap().json();
         let day = q["success_time"].as_str().unwrap()[..10].to_string();
         let manager = log_in(&s, "13800000001", "manager-pass-1");
-        let cashier = log_in(&s, "13800000002", "cashier-pass-1");
 
         // Today's bill does not exist yet: said on the page.
         let r = get(&s, &format!("/console/bills/trade?day={day}"), &manager);
         assert_eq!(r.status, 400);
         assert!(r.body.contains("role=\"alert\"") && r.body.contains("只能下载已经结束的一天"), "{}", r.body);
+        // A day later (the sessions of a working day have ended: a new login).
         support::advance(&s, "86700s");
+        let manager = log_in(&s, "13800000001", "manager-pass-1");
+        let cashier = log_in(&s, "13800000002", "cashier-pass-1");
         let page = get(&s, "/console/bills", &manager);
         assert!(page.status == 200 && page.body.contains("id=\"trade-bill\"") && page.body.contains("id=\"fund-bill\""), "{}", page.body);
         for (which, v3) in [("trade", format!("/v3/bill/tradebill?bill_date={day}")), ("fund", format!("/v3/bill/fundflowbill?bill_date={day}"))] {
@@ -94,7 +100,11 @@ fn bills_are_the_v3_download_and_managers_only() {
             assert!(header(&r, "content-disposition").is_some_and(|d| d.starts_with("attachment") && d.contains(&day)), "{:?}", r.headers);
             let applied = c.request("GET", &v3, "").unwrap().json();
             let url = applied["download_url"].as_str().unwrap();
-            let file = c.request("GET", &url[url.find("/v3/").unwrap()..], "").unwrap();
+            // The file is served unsigned (as WeChat Pay's): asked for with a signed request, read as is.
+            let path = &url[url.find("/v3/").unwrap()..];
+            let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+            let auth = c.authorization("GET", path, "", ts, &saoma_wechatpay::aead::random_string(32).unwrap());
+            let file = saoma_wechatpay::client::http(&s.base, "GET", path, &[("Authorization", &auth)], "").unwrap();
             assert_eq!(file.status, 200);
             assert_eq!(r.body, file.body, "{b}: the console's {which} bill is the v3 file");
             assert!(r.body.contains("CAFE0001"), "{}", r.body);

@@ -67,6 +67,9 @@ def main():
         error = text(driver, "#error")
         assert "还可以再试 4 次" in error, error
         assert ask("REFUNDED") == "0 0"
+        # The browser logs the 401 of that answer: expected, and the only error so far.
+        severe = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        assert all("/refund" in m and "401" in m for m in severe), severe
         screen(driver, "wrong-password")
         # The amount and reason are kept; the password is typed again.
         assert driver.find_element(By.ID, "refund-amount").get_attribute("value") == "5.00"

@@ -36,7 +36,7 @@ select{width:100%;box-sizing:border-box;font-size:1.1rem;padding:.5rem;border:1p
 nav.tabs{flex-wrap:wrap}nav.tabs a{font-size:.95rem;white-space:nowrap}form.logout{margin-top:.5rem}\
 .pay-link{grid-column:1/3;font-size:.9rem;color:#576b95}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}\
 dl.facts{display:grid;grid-template-columns:auto 1fr;gap:.3rem .75rem;margin:0}dl.facts dt{color:#777}dl.facts dd{margin:0;word-break:break-all}\
-.staff-actions{grid-column:1/3;display:flex;gap:1rem}.staff-actions form{margin:0}\
+li.notice .pay-amount{font-weight:400;font-size:.9rem}.staff-actions{grid-column:1/3;display:flex;gap:1rem}.staff-actions form{margin:0}\
 textarea{width:100%;box-sizing:border-box;font-size:.85rem;padding:.5rem;border:1px solid #ccc;border-radius:.35rem;min-height:8rem}";
 
 /// `Set-Cookie` for a console session (`max_age` seconds; 0 clears it).
