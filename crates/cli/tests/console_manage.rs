@@ -185,3 +185,67 @@ fn managers_add_end_and_remove_their_cashiers_only() {
         assert_eq!(support::db_rows(&s, "SELECT COUNT(*) FROM staff")[0][0].int(), 3);
     }
 }
+
+/// A form field's value, URL-encoded.
+fn enc(v: &str) -> String {
+    saoma_server::http::web::url_encode(v)
+}
+
+#[test]
+fn api_settings_rotate_the_key_and_set_the_notify_url_and_domains() {
+    for s in Server::all(true) {
+        let b = s.backend;
+        let m = s.merchant("咖啡馆 Cafe", "public_key");
+        let mchid = m["mchid"].as_str().unwrap().to_string();
+        add_staff(&s, &mchid, "13800000001", "王店长", "manager", "manager-pass-1");
+        add_staff(&s, &mchid, "13800000002", "小李", "cashier", "cashier-pass-1");
+        let manager = log_in(&s, "13800000001", "manager-pass-1");
+        let cashier = log_in(&s, "13800000002", "cashier-pass-1");
+        let page = get(&s, "/console/settings", &manager);
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains(&mchid) && page.body.contains(m["serial_no"].as_str().unwrap()) && page.body.contains("微信支付公钥"), "{}", page.body);
+        assert_eq!(get(&s, "/console/settings", &cashier).status, 403);
+        assert_eq!(post(&s, "/console/settings", &cashier, "notify_url=&h5_domains=&key_mode=public_key").status, 403);
+
+        // notify_url, H5 domains, key mode: refused when wrong, saved when right.
+        let save = |url: &str, domains: &str, mode: &str| post(&s, "/console/settings", &manager, &format!("notify_url={}&h5_domains={}&key_mode={mode}", enc(url), enc(domains)));
+        let r = save("ftp://example.com/n", "", "public_key");
+        assert!(r.status == 400 && r.body.contains("role=\"alert\""), "{}", r.body);
+        assert_eq!(save("https://example.com/n", "shop example", "public_key").status, 400);
+        assert_eq!(save("https://example.com/n", "a.cn\nb.cn\nc.cn\nd.cn\ne.cn\nf.cn", "public_key").status, 400);
+        assert_eq!(save("https://example.com/n", "", "rsa").status, 400);
+        let r = save("https://pay.example.com/notify", "Shop.Example.com\nm.example.com", "certificate");
+        assert_eq!(r.status, 200, "{b}: {}", r.body);
+        assert!(r.body.contains("id=\"saved\"") && r.body.contains("https://pay.example.com/notify") && r.body.contains("shop.example.com\nm.example.com"), "{}", r.body);
+        assert!(r.body.contains("id=\"key-mode\">平台证书<"), "{}", r.body);
+        let rows = support::db_rows(&s, &format!("SELECT notify_url, h5_domains, platform_key_mode FROM merchants WHERE mchid = '{mchid}'"));
+        assert_eq!((rows[0][0].text(), rows[0][1].text(), rows[0][2].text()), ("https://pay.example.com/notify", "shop.example.com,m.example.com", "certificate"));
+
+        // A new API key: garbage is refused before the password is asked (no try spent); a wrong password
+        // is counted; then the new key works and the old one is refused.
+        let old = s.client(&m);
+        assert_eq!(old.request("GET", &format!("/v3/pay/transactions/out-trade-no/NONE?mchid={mchid}"), "").unwrap().status, 404);
+        let key = saoma_wechatpay::keys::PrivateKey::generate().unwrap();
+        let pem = key.public_key().unwrap().to_pem().unwrap();
+        let rotate = |pem: &str, password: &str| post(&s, "/console/settings/key", &manager, &format!("public_key={}&password={password}", enc(pem)));
+        let r = rotate("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----", "manager-pass-1");
+        assert!(r.status == 400 && r.body.contains("不是有效的 RSA 公钥"), "{}", r.body);
+        let r = rotate(&pem, "wrong-password");
+        assert!(r.status == 401 && r.body.contains("还可以再试 4 次"), "{b}: the garbage key cost no try: {}", r.body);
+        let r = rotate(&pem, "manager-pass-1");
+        assert!(r.status == 200 && r.body.contains("id=\"saved\""), "{b}: {}", r.body);
+        let serial = support::db_rows(&s, &format!("SELECT serial_no FROM merchants WHERE mchid = '{mchid}'"))[0][0].text().to_string();
+        assert_ne!(serial, m["serial_no"].as_str().unwrap());
+        assert!(get(&s, "/console/settings", &manager).body.contains(&serial));
+        let r = old.request("GET", &format!("/v3/pay/transactions/out-trade-no/NONE?mchid={mchid}"), "").unwrap();
+        assert_eq!(r.status, 401, "{b}: the old key is refused: {}", r.body);
+        let mut new = s.client(&m);
+        (new.serial_no, new.key) = (serial, key);
+        // (Read raw: the answer is signed with the platform certificate now, the mode just set.)
+        let path = format!("/v3/pay/transactions/out-trade-no/NONE?mchid={mchid}");
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let auth = new.authorization("GET", &path, "", ts, &saoma_wechatpay::aead::random_string(32).unwrap());
+        let raw = saoma_wechatpay::client::http(&s.base, "GET", &path, &[("Authorization", &auth)], "").unwrap();
+        assert_eq!(raw.status, 404, "{b}: the new key is accepted: {}", raw.body);
+    }
+}
