@@ -52,7 +52,13 @@ pub(super) async fn page(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderM
 
 /// `GET /console/bills/{trade|fund}?day=YYYY-MM-DD` (managers): the day's bill as a CSV attachment, or
 /// the bills page saying why there is none.
-pub(super) async fn download(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(which): Path<String>, Query(q): Query<Params>) -> Response {
+pub(super) async fn download(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(which): Path<String>,
+    Query(q): Query<Params>,
+) -> Response {
     let staff = match manager(&app, &ctx, &headers) {
         Ok(s) => s,
         Err(page) => return page,
@@ -68,7 +74,9 @@ pub(super) async fn download(State(app): State<Arc<App>>, ctx: Ctx, headers: Hea
         Ok(d) => d,
         Err(BillDateError::Format) => return refused(StatusCode::BAD_REQUEST, ctx.t(Msg::ConsoleBillBadDay).into()),
         Err(BillDateError::NotPast) => return refused(StatusCode::BAD_REQUEST, ctx.t(Msg::ConsoleBillNotPast).into()),
-        Err(BillDateError::TooOld { earliest }) => return refused(StatusCode::BAD_REQUEST, ctx.fill(Msg::ConsoleBillTooOld, &[("earliest", &earliest)])),
+        Err(BillDateError::TooOld { earliest }) => {
+            return refused(StatusCode::BAD_REQUEST, ctx.fill(Msg::ConsoleBillTooOld, &[("earliest", &earliest)]))
+        }
         Err(BillDateError::NotReady) => return refused(StatusCode::SERVICE_UNAVAILABLE, ctx.t(Msg::ConsoleBillNotReady).into()),
     };
     let spec = BillSpec { mchid: staff.mchid.clone(), kind, date: day.to_string(), day_start };

@@ -170,7 +170,8 @@ pub async fn manage_cashier(app: &App, manager: &Staff, staff_id: u128, remove: 
             if still.map(|r| r.text("role").map(|t| t == Role::Manager.as_str())).transpose()? != Some(true) {
                 return Ok(Err(ManageError::NotYours));
             }
-            let Some(r) = tx.query_one(&format!("SELECT {COLUMNS} FROM staff WHERE id = $1 AND mchid = $2"), &[staff_id.into(), mchid.as_str().into()])? else {
+            let sql = format!("SELECT {COLUMNS} FROM staff WHERE id = $1 AND mchid = $2");
+            let Some(r) = tx.query_one(&sql, &[staff_id.into(), mchid.as_str().into()])? else {
                 return Ok(Err(ManageError::NotYours));
             };
             let target = from_row(&r)?;
@@ -323,7 +324,8 @@ async fn reserve_try(app: &App, staff_id: u128) -> Result<String, LoginError> {
 
 /// Whether `password` is the one `hash` was made from (argon2, off the async workers).
 fn password_matches(hash: &str, password: &str) -> bool {
-    password.chars().count() <= MAX_PASSWORD_CHARS && crate::blocking(|| PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()))
+    password.chars().count() <= MAX_PASSWORD_CHARS
+        && crate::blocking(|| PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()))
 }
 
 /// Inside a job: settles the try reserved by [`reserve_try`] (`pin::settle`); the refusal when wrong.

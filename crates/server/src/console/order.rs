@@ -166,10 +166,15 @@ fn order_page(app: &App, ctx: &Ctx, staff: &Staff, order: &Order, status: Status
                         span.pay-no { (n.url) }
                         @if n.attempts.is_empty() { span.pay-no { (ctx.t(Msg::ConsoleNoAttempts)) } }
                         @for a in &n.attempts {
+                            @let at = ctx.lang.time(a.at);
                             span.pay-no.attempt {
                                 @match (a.status, &a.error) {
-                                    (Some(st), _) => { (ctx.fill(Msg::ConsoleAttemptStatus, &[("time", &ctx.lang.time(a.at)), ("status", &st.to_string())])) }
-                                    (None, e) => { (ctx.fill(Msg::ConsoleAttemptError, &[("time", &ctx.lang.time(a.at)), ("error", e.as_deref().unwrap_or(""))])) }
+                                    (Some(st), _) => {
+                                        (ctx.fill(Msg::ConsoleAttemptStatus, &[("time", &at), ("status", &st.to_string())]))
+                                    }
+                                    (None, e) => {
+                                        (ctx.fill(Msg::ConsoleAttemptError, &[("time", &at), ("error", e.as_deref().unwrap_or(""))]))
+                                    }
                                 }
                             }
                         }
@@ -192,7 +197,13 @@ fn find(app: &App, ctx: &Ctx, staff: &Staff, no: &str) -> Result<Order, Response
 }
 
 /// `GET /console/orders/{out_trade_no}[?refunded=OUT_REFUND_NO]`: the order (either role).
-pub(super) async fn show(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(no): Path<String>, Query(q): Query<Params>) -> Response {
+pub(super) async fn show(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+    Query(q): Query<Params>,
+) -> Response {
     let staff = match live(&app, &ctx, &headers) {
         Ok(s) => s,
         Err(page) => return page,
@@ -215,7 +226,13 @@ pub(super) async fn show(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderM
 
 /// `POST /console/orders/{out_trade_no}/refund {token, amount, reason, password}` (managers): refunds
 /// `amount` of the order, confirmed by the manager's password; then back to the order (303).
-pub(super) async fn refund(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(no): Path<String>, form: Option<Form<Params>>) -> Response {
+pub(super) async fn refund(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+    form: Option<Form<Params>>,
+) -> Response {
     // A cashier's session is refused here, whatever it posts: nothing below runs for it.
     let staff = match manager(&app, &ctx, &headers) {
         Ok(s) => s,
@@ -227,7 +244,9 @@ pub(super) async fn refund(State(app): State<Arc<App>>, ctx: Ctx, headers: Heade
     };
     let p = form.map(|f| f.0).unwrap_or_default();
     let (token, typed, reason) = (param(&p, "token"), param(&p, "amount"), param(&p, "reason"));
-    let again = |status: StatusCode, error: String| order_page(&app, &ctx, &staff, &order, status, Filled { amount: typed, reason, error: Some(error), done: None });
+    let again = |status: StatusCode, error: String| {
+        order_page(&app, &ctx, &staff, &order, status, Filled { amount: typed, reason, error: Some(error), done: None })
+    };
     let max = yuan(refundable(&order));
     if !valid_token(token) {
         return again(StatusCode::BAD_REQUEST, ctx.t(Msg::ConsoleRefundBadForm).to_string());
@@ -242,7 +261,9 @@ pub(super) async fn refund(State(app): State<Arc<App>>, ctx: Ctx, headers: Heade
     let password = p.get("password").map(String::as_str).unwrap_or("");
     match super::confirm_password(&app, &staff, password).await {
         Ok(()) => {}
-        Err(LoginError::WrongPassword { tries_left }) => return again(StatusCode::UNAUTHORIZED, ctx.fill(Msg::ConsoleRefundWrongPassword, &[("n", &tries_left.to_string())])),
+        Err(LoginError::WrongPassword { tries_left }) => {
+            return again(StatusCode::UNAUTHORIZED, ctx.fill(Msg::ConsoleRefundWrongPassword, &[("n", &tries_left.to_string())]))
+        }
         Err(LoginError::Busy) => return again(StatusCode::TOO_MANY_REQUESTS, ctx.t(Msg::ConsolePasswordBusy).to_string()),
         // Locked: every session of theirs has ended; the login page says until when.
         Err(e) => return refused(&ctx, e, &staff.phone, None),
@@ -264,7 +285,8 @@ pub(super) async fn refund(State(app): State<Arc<App>>, ctx: Ctx, headers: Heade
     };
     let error = match refunds::create(&app, n).await {
         Ok(r) => {
-            tracing::info!(mchid = %staff.mchid, staff = %staff.phone, out_refund_no = %r.out_refund_no, amount = r.amount, "console refund");
+            tracing::info!(mchid = %staff.mchid, staff = %staff.phone, out_refund_no = %r.out_refund_no, amount = r.amount,
+                "console refund");
             return see_other(&format!("/console/orders/{}?refunded={}", url_encode(&order.out_trade_no), url_encode(&r.out_refund_no)));
         }
         Err(RefundFail::Rule(RefundError::ExceedsRefundable { left })) => ctx.fill(Msg::ConsoleRefundExceeds, &[("max", &yuan(left))]),

@@ -35,7 +35,8 @@ ul.payments li:last-child{border-bottom:0}.pay-amount{font-weight:600;text-align
 select{width:100%;box-sizing:border-box;font-size:1.1rem;padding:.5rem;border:1px solid #ccc;border-radius:.35rem;background:#fff}\
 nav.tabs{flex-wrap:wrap}nav.tabs a{font-size:.95rem;white-space:nowrap}form.logout{margin-top:.5rem}\
 .pay-link{grid-column:1/3;font-size:.9rem;color:#576b95}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}\
-dl.facts{display:grid;grid-template-columns:auto 1fr;gap:.3rem .75rem;margin:0}dl.facts dt{color:#777}dl.facts dd{margin:0;word-break:break-all}\
+dl.facts{display:grid;grid-template-columns:auto 1fr;gap:.3rem .75rem;margin:0}\
+dl.facts dt{color:#777}dl.facts dd{margin:0;word-break:break-all}\
 li.notice .pay-amount{font-weight:400;font-size:.9rem}.staff-actions{grid-column:1/3;display:flex;gap:1rem}.staff-actions form{margin:0}\
 textarea{width:100%;box-sizing:border-box;font-size:.85rem;padding:.5rem;border:1px solid #ccc;border-radius:.35rem;min-height:8rem}";
 
@@ -339,7 +340,9 @@ pub(super) async fn orders(State(app): State<Arc<App>>, ctx: Ctx, headers: Heade
                         span.pay-state { (state_name(&ctx, o.state_at(now))) }
                         span.pay-amount { (yuan(o.total)) }
                         span.pay-no { (o.out_trade_no) " · " (o.transaction_id) }
-                        a.pay-link href=(format!("/console/orders/{}", url_encode(&o.out_trade_no))) { (ctx.t(Msg::ConsoleOrderDetails)) span.sr { " " (o.out_trade_no) } }
+                        a.pay-link href=(format!("/console/orders/{}", url_encode(&o.out_trade_no))) {
+                            (ctx.t(Msg::ConsoleOrderDetails)) span.sr { " " (o.out_trade_no) }
+                        }
                     }
                 }
             }
@@ -437,7 +440,13 @@ pub(super) async fn add_staff(State(app): State<Arc<App>>, ctx: Ctx, headers: He
 
 /// `POST /console/staff/{logout|remove} {staff}` (managers): ends a cashier's sessions, or removes the
 /// cashier (their sessions ending in the same job).
-pub(super) async fn manage_staff(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMap, Path(action): Path<String>, form: Option<Form<Params>>) -> Response {
+pub(super) async fn manage_staff(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(action): Path<String>,
+    form: Option<Form<Params>>,
+) -> Response {
     let me = match manager(&app, &ctx, &headers) {
         Ok(s) => s,
         Err(page) => return page,

@@ -99,7 +99,9 @@ pub(super) async fn save(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderM
         Err(page) => return page,
     };
     let p = form.map(|f| f.0).unwrap_or_default();
-    let refuse = |e: String| settings_page(&app, &ctx, &staff, StatusCode::BAD_REQUEST, Said { settings_error: Some(e), ..Default::default() });
+    let refuse = |e: String| {
+        settings_page(&app, &ctx, &staff, StatusCode::BAD_REQUEST, Said { settings_error: Some(e), ..Default::default() })
+    };
     let Some(key_mode) = KeyMode::parse(param(&p, "key_mode")) else {
         return refuse(ctx.t(Msg::ConsoleBadKeyMode).to_string());
     };
@@ -109,7 +111,10 @@ pub(super) async fn save(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderM
         key_mode,
     };
     match settings::set(&app, &staff.mchid, s).await {
-        Ok(()) => settings_page(&app, &ctx, &staff, StatusCode::OK, Said { done: Some(ctx.t(Msg::ConsoleSettingsSaved).into()), ..Default::default() }),
+        Ok(()) => {
+            let said = Said { done: Some(ctx.t(Msg::ConsoleSettingsSaved).into()), ..Default::default() };
+            settings_page(&app, &ctx, &staff, StatusCode::OK, said)
+        }
         Err(SettingsError::BadNotifyUrl(reason)) => refuse(ctx.fill(Msg::ConsoleBadNotifyUrl, &[("reason", &reason)])),
         Err(SettingsError::BadDomain(reason)) => refuse(ctx.fill(Msg::ConsoleBadH5Domain, &[("reason", &reason)])),
         Err(SettingsError::TooManyDomains) => refuse(ctx.fill(Msg::ConsoleTooManyDomains, &[("max", &MAX_H5_DOMAINS.to_string())])),
@@ -125,7 +130,9 @@ pub(super) async fn rotate_key(State(app): State<Arc<App>>, ctx: Ctx, headers: H
         Err(page) => return page,
     };
     let p = form.map(|f| f.0).unwrap_or_default();
-    let refuse = |status: StatusCode, e: String| settings_page(&app, &ctx, &staff, status, Said { key_error: Some(e), ..Default::default() });
+    let refuse = |status: StatusCode, e: String| {
+        settings_page(&app, &ctx, &staff, status, Said { key_error: Some(e), ..Default::default() })
+    };
     let pem = param(&p, "public_key");
     // Checked before the password, so that a garbage key costs no try.
     if pem.len() > MAX_PEM_BYTES || saoma_wechatpay::keys::PublicKey::from_pem(pem).is_err() {
@@ -133,14 +140,17 @@ pub(super) async fn rotate_key(State(app): State<Arc<App>>, ctx: Ctx, headers: H
     }
     match super::confirm_password(&app, &staff, p.get("password").map(String::as_str).unwrap_or("")).await {
         Ok(()) => {}
-        Err(LoginError::WrongPassword { tries_left }) => return refuse(StatusCode::UNAUTHORIZED, ctx.fill(Msg::ConsoleWrongPassword, &[("n", &tries_left.to_string())])),
+        Err(LoginError::WrongPassword { tries_left }) => {
+            return refuse(StatusCode::UNAUTHORIZED, ctx.fill(Msg::ConsoleWrongPassword, &[("n", &tries_left.to_string())]))
+        }
         Err(LoginError::Busy) => return refuse(StatusCode::TOO_MANY_REQUESTS, ctx.t(Msg::ConsolePasswordBusy).to_string()),
         Err(e) => return refused(&ctx, e, &staff.phone, None),
     }
     match settings::set_public_key(&app, &staff.mchid, pem).await {
         Ok(serial) => {
             tracing::info!(mchid = %staff.mchid, staff = %staff.phone, serial = %serial, "merchant API key replaced in the console");
-            settings_page(&app, &ctx, &staff, StatusCode::OK, Said { done: Some(ctx.fill(Msg::ConsoleKeyRotated, &[("serial", &serial)])), ..Default::default() })
+            let said = Said { done: Some(ctx.fill(Msg::ConsoleKeyRotated, &[("serial", &serial)])), ..Default::default() };
+            settings_page(&app, &ctx, &staff, StatusCode::OK, said)
         }
         Err(SettingsError::BadKey) => refuse(StatusCode::BAD_REQUEST, ctx.t(Msg::ConsoleBadPem).to_string()),
         Err(e) => system_error(&ctx, format!("{e:?}")),

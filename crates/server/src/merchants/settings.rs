@@ -40,7 +40,11 @@ pub async fn set_public_key(app: &App, mchid: &str, pem: &str) -> Result<String,
     let (m, s) = (mchid.to_string(), serial.clone());
     let changed = app
         .store
-        .transact(move |tx| Ok(Ok::<_, ()>(tx.execute("UPDATE merchants SET public_key = $1, serial_no = $2 WHERE mchid = $3", &[pem.into(), s.into(), m.as_str().into()])?)))
+        .transact(move |tx| {
+            let sql = "UPDATE merchants SET public_key = $1, serial_no = $2 WHERE mchid = $3";
+            let n = tx.execute(sql, &[pem.into(), s.into(), m.as_str().into()])?;
+            Ok(Ok::<_, ()>(n))
+        })
         .await?
         .map_err(|()| StoreError::Corrupt("key".into()))?;
     app.part::<Merchants>().forget(mchid);

@@ -333,9 +333,10 @@ pub fn about(app: &App, mchid: &str, references: &[(&str, String)]) -> Result<Ve
             &[mchid.into(), reference.as_str().into(), format!("{kind}.%").into()],
         )?;
         for r in rows {
+            let sql = "SELECT attempt, at, status, error FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt";
             let attempts = app
                 .store
-                .query("SELECT attempt, at, status, error FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt", &[r.value("id")?.clone()])?
+                .query(sql, &[r.value("id")?.clone()])?
                 .iter()
                 .map(|a| Ok(Attempt { at: a.int("at")?, status: a.opt_int("status")?, error: a.opt_text("error")?.map(str::to_string) }))
                 .collect::<Result<Vec<_>, StoreError>>()?;

@@ -476,9 +476,12 @@ pub fn search(app: &App, q: &Search<'_>) -> Result<Vec<Order>, StoreError> {
     if let Some(s) = q.state {
         // Stored so and not lapsed, or stored as the state that lapses into it and past the deadline.
         let n = params.len();
-        let lapsing = [TradeState::Closed, TradeState::Revoked].map(|s| format!("'{}'", s.lapsed_from().map(|f| f.as_str()).unwrap_or(""))).join(", ");
+        let lapsing = [TradeState::Closed, TradeState::Revoked]
+            .map(|s| format!("'{}'", s.lapsed_from().map(|f| f.as_str()).unwrap_or("")))
+            .join(", ");
         sql.push_str(&format!(
-            " AND ((trade_state = ${a} AND NOT (trade_state IN ({lapsing}) AND expire_at <= ${b})) OR (trade_state = ${c} AND expire_at <= ${b}))",
+            " AND ((trade_state = ${a} AND NOT (trade_state IN ({lapsing}) AND expire_at <= ${b})) \
+             OR (trade_state = ${c} AND expire_at <= ${b}))",
             a = n + 1,
             b = n + 2,
             c = n + 3

@@ -174,7 +174,8 @@ pub fn of_order(app: &App, mchid: &str, order_id: u128) -> Result<Vec<(Refund, O
 /// back (the console's takings of the day).
 pub fn succeeded_since(app: &App, mchid: &str, from: i64) -> Result<(i64, i64), StoreError> {
     let r = app.store.query_one(
-        "SELECT COUNT(*) AS refunds, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount FROM refunds WHERE mchid = $1 AND status = 'SUCCESS' AND success_at >= $2",
+        "SELECT COUNT(*) AS refunds, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount FROM refunds \
+         WHERE mchid = $1 AND status = 'SUCCESS' AND success_at >= $2",
         &[mchid.into(), from.into()],
     )?;
     Ok(match r {
