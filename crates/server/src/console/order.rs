@@ -182,7 +182,11 @@ fn order_page(app: &App, ctx: &Ctx, staff: &Staff, order: &Order, status: Status
                 }
             }
         }
-        p { a.plain href="/console/orders" { (ctx.t(Msg::ConsoleBackToOrders)) } }
+        @if staff.role == Role::Manager {
+            p { a.plain href="/console/orders" { (ctx.t(Msg::ConsoleBackToOrders)) } }
+        } @else {
+            p { a.plain href="/console" { (ctx.t(Msg::ConsoleBackToTakings)) } }
+        }
     };
     html(status, console_page(ctx, app, staff, "", ctx.t(Msg::ConsoleOrderTitle), body))
 }
