@@ -106,6 +106,16 @@ impl TradeState {
             s => s,
         }
     }
+
+    /// The stored state that becomes this one at its deadline ([`TradeState::at`]): NOTPAY → CLOSED,
+    /// USERPAYING → REVOKED. A search by state as of now (in SQL) reads it.
+    pub fn lapsed_from(self) -> Option<TradeState> {
+        match self {
+            TradeState::Closed => Some(TradeState::NotPay),
+            TradeState::Revoked => Some(TradeState::UserPaying),
+            _ => None,
+        }
+    }
 }
 
 /// Why an order may not be closed or paid.
@@ -242,6 +252,20 @@ pub fn transaction_id(now: i64, unique: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lapsed_from_agrees_with_at() {
+        let all = ["NOTPAY", "SUCCESS", "REFUND", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR"].map(|s| TradeState::parse(s).unwrap());
+        for stored in all {
+            for shown in all {
+                let lapses = stored.at(10, 10) != stored;
+                // Shown as `shown` past the deadline: stored so and not lapsing, or lapsing into it.
+                let expected = (stored == shown && !lapses) || shown.lapsed_from() == Some(stored);
+                assert_eq!(stored.at(10, 10) == shown, expected, "{stored:?} {shown:?}");
+                assert_eq!(stored.at(10, 9) == shown, stored == shown, "{stored:?} {shown:?} before the deadline");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

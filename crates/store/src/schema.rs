@@ -701,6 +701,17 @@ CREATE INDEX shop_messages_order ON shop_messages (order_id);
 ALTER TABLE orders ADD COLUMN goods BIGINT NOT NULL DEFAULT 0;
 ",
     postgres_only: "",
+}, Migration {
+    version: 20,
+    name: "console_part_two",
+    sql: "
+-- The console's orders search reads a merchant's orders of a day by creation time; an order's page reads
+-- the notifications about it (by reference); ending a staff member's sessions finds them by staff.
+CREATE INDEX orders_mchid_created ON orders (mchid, created_at);
+CREATE INDEX notifications_reference ON notifications (mchid, reference);
+CREATE INDEX console_sessions_staff ON console_sessions (staff_id);
+",
+    postgres_only: "",
 }];
 
 /// The benchmark's raw twin of the transfers table: same columns, same key, no ledger logic.

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod console;
+
 use saoma_store::testing::TestDb;
 use saoma_wechatpay::client::V3Client;
 use saoma_wechatpay::keys::{PrivateKey, PublicKey};

@@ -33,16 +33,24 @@ fn clock_time(unix: i64) -> String {
     format_rfc3339_cst(unix).get(11..19).unwrap_or("").to_string()
 }
 
+/// The day's refunds in words.
+fn refunds_text(ctx: &Ctx, (count, sum): (i64, i64)) -> String {
+    ctx.fill(Msg::ConsoleTodayRefunds, &[("amount", &yuan(sum)), ("n", &count.to_string())])
+}
+
 /// The day's takings as the page and the events show them.
 struct Takings {
     count: i64,
     sum: i64,
     latest: Vec<Order>,
+    /// The day's refunds: how many, how much.
+    refunds: (i64, i64),
 }
 
 fn takings(app: &App, mchid: &str) -> Result<Takings, saoma_store::StoreError> {
-    let (count, sum, latest) = orders::paid_since(app, mchid, cst_day_start(app.business_now_secs()), LATEST)?;
-    Ok(Takings { count, sum, latest })
+    let day = cst_day_start(app.business_now_secs());
+    let (count, sum, latest) = orders::paid_since(app, mchid, day, LATEST)?;
+    Ok(Takings { count, sum, latest, refunds: crate::refunds::succeeded_since(app, mchid, day)? })
 }
 
 /// `GET /console`: the takings of the day (or the login step the visitor is at).
@@ -60,6 +68,7 @@ pub(super) async fn home(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderM
             h1 { (ctx.t(Msg::ConsoleTodayTakings)) }
             p.amount #takings-sum { (yuan(t.sum)) }
             p #takings-count { (ctx.fill(Msg::ConsolePaymentCount, &[("n", &t.count.to_string())])) }
+            p #takings-refunds hidden[t.refunds.0 == 0] { (refunds_text(&ctx, t.refunds)) }
             p.muted { (ctx.t(Msg::ConsoleLiveHint)) }
             div.speak {
                 input #speak type="checkbox";
@@ -91,7 +100,7 @@ struct Watch {
     ctx: Ctx,
     token: String,
     mchid: String,
-    sent: Option<(i64, i64, Vec<String>)>,
+    sent: Option<(i64, i64, (i64, i64), Vec<String>)>,
     until: tokio::time::Instant,
 }
 
@@ -126,7 +135,7 @@ pub(super) async fn events(State(app): State<Arc<App>>, ctx: Ctx, headers: Heade
                     return None;
                 }
             };
-            let state = (t.count, t.sum, t.latest.iter().map(|o| o.transaction_id.clone()).collect::<Vec<_>>());
+            let state = (t.count, t.sum, t.refunds, t.latest.iter().map(|o| o.transaction_id.clone()).collect::<Vec<_>>());
             if w.sent.as_ref() == Some(&state) {
                 continue;
             }
@@ -144,6 +153,7 @@ pub(super) async fn events(State(app): State<Arc<App>>, ctx: Ctx, headers: Heade
             let data = serde_json::json!({
                 "count": t.count, "count_text": w.ctx.fill(Msg::ConsolePaymentCount, &[("n", &t.count.to_string())]),
                 "sum": t.sum, "sum_text": yuan(t.sum), "payments": payments,
+                "refunds": t.refunds.0, "refunds_text": refunds_text(&w.ctx, t.refunds),
             });
             w.sent = Some(state);
             let event = Event::default().event("takings").retry(Duration::from_millis(500)).data(data.to_string());
@@ -186,6 +196,9 @@ const CONSOLE_JS: &str = r#""use strict";
     var t = JSON.parse(m.data);
     document.getElementById("takings-sum").textContent = t.sum_text;
     document.getElementById("takings-count").textContent = t.count_text;
+    var refunds = document.getElementById("takings-refunds");
+    refunds.textContent = t.refunds_text;
+    refunds.hidden = t.refunds === 0;
     document.getElementById("no-payments").hidden = t.payments.length > 0;
     var fresh = [];
     while (list.firstChild) list.removeChild(list.firstChild);

@@ -13,12 +13,18 @@
 //! at most as many times as there are tries left. Sessions are kept as the SHA-256 of their token, in a
 //! cookie of their own (`saoma_console`, `SameSite=Strict`, path `/console`), apart from the wallet's.
 //!
-//! Roles: a `cashier` sees the takings; a `manager` also searches the orders and adds staff. Orders are
-//! read through `payments::orders`, never by SQL here.
+//! Roles: a `cashier` sees the takings and an order's page; a `manager` also searches the orders,
+//! refunds (`order.rs`, confirmed by their password: [`confirm_password`], the login's tries), downloads
+//! bills (`bills.rs`), sets the API settings (`settings.rs`), adds cashiers and ends their sessions or
+//! removes them ([`manage_cashier`]); managers are the operator's to add. Orders are read through
+//! `payments::orders`, refunds made through `refunds`, never by SQL here.
 
 mod admin;
+mod bills;
 mod live;
+mod order;
 mod pages;
+mod settings;
 
 /// For the console pages of other capabilities (the shop's products and inbox): the page shell with the
 /// console's tabs, and the managers' session check.
@@ -143,6 +149,48 @@ pub fn of_merchant(app: &App, mchid: &str) -> Result<Vec<Staff>, StoreError> {
     app.store.query(&format!("SELECT {COLUMNS} FROM staff WHERE mchid = $1 ORDER BY name, phone"), &[mchid.into()])?.iter().map(from_row).collect()
 }
 
+/// Why a manager may not act on a staff member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManageError {
+    /// Not a cashier of the manager's shop (another shop's, a manager, themselves, or gone).
+    NotYours,
+    Store(String),
+}
+
+impl From<StoreError> for ManageError {
+    fn from(e: StoreError) -> Self {
+        ManageError::Store(e.to_string())
+    }
+}
+
+/// Ends every session of `staff_id` — a cashier of `manager`'s shop — and, with `remove`, removes them
+/// from the staff; one job, so a removed cashier has no session left at any moment. Their name.
+pub async fn manage_cashier(app: &App, manager: &Staff, staff_id: u128, remove: bool) -> Result<String, ManageError> {
+    let (mchid, me) = (manager.mchid.clone(), manager.id);
+    app.store
+        .transact(move |tx| {
+            // Who the manager is must still hold (a removed or demoted manager acts on nobody).
+            let still = tx.query_one("SELECT role FROM staff WHERE id = $1 AND mchid = $2", &[me.into(), mchid.as_str().into()])?;
+            if still.map(|r| r.text("role").map(|t| t == Role::Manager.as_str())).transpose()? != Some(true) {
+                return Ok(Err(ManageError::NotYours));
+            }
+            let sql = format!("SELECT {COLUMNS} FROM staff WHERE id = $1 AND mchid = $2");
+            let Some(r) = tx.query_one(&sql, &[staff_id.into(), mchid.as_str().into()])? else {
+                return Ok(Err(ManageError::NotYours));
+            };
+            let target = from_row(&r)?;
+            if target.role != Role::Cashier || target.id == me {
+                return Ok(Err(ManageError::NotYours));
+            }
+            tx.execute("DELETE FROM console_sessions WHERE staff_id = $1", &[staff_id.into()])?;
+            if remove {
+                tx.execute("DELETE FROM staff WHERE id = $1", &[staff_id.into()])?;
+            }
+            Ok(Ok(target.name))
+        })
+        .await?
+}
+
 /// Why a login step was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoginError {
@@ -259,14 +307,10 @@ fn write_tries(tx: &mut JobTx<'_>, staff: u128, t: Tries) -> Result<(), StoreErr
     Ok(())
 }
 
-/// The second step: the password of the staff member whose `password`-stage session `token` is. A
-/// right password replaces the session by a live one (its new token returned), in the job that settles
-/// the try; a wrong one is counted, the fifth locks.
-pub async fn password_step(app: &App, token: &str, staff: &Staff, password: &str) -> Result<String, LoginError> {
-    let staff_id = staff.id;
-    let old_hash = sha256_hex(token.as_bytes());
-    let hash = app
-        .store
+/// Reserves a password try for `staff_id` under the writer (`pin::reserve`): the stored hash to check
+/// against, or why no try may be made now.
+async fn reserve_try(app: &App, staff_id: u128) -> Result<String, LoginError> {
+    app.store
         .transact(move |tx| {
             let now = secs(tx);
             let (hash, tries) = tries_in_job(tx, staff_id)?;
@@ -279,25 +323,50 @@ pub async fn password_step(app: &App, token: &str, staff: &Staff, password: &str
             }))
         })
         .await?
-        .map_err(|()| StoreError::Corrupt("password".into()))??;
+        .map_err(|()| StoreError::Corrupt("password".into()))?
+}
+
+/// Whether `password` is the one `hash` was made from (argon2, off the async workers).
+fn password_matches(hash: &str, password: &str) -> bool {
+    password.chars().count() <= MAX_PASSWORD_CHARS
+        && crate::blocking(|| PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()))
+}
+
+/// Inside a job: settles the try reserved by [`reserve_try`] (`pin::settle`); the refusal when wrong.
+fn settle_try(tx: &mut JobTx<'_>, staff_id: u128, right: bool) -> Result<Result<(), LoginError>, StoreError> {
+    let now = secs(tx);
+    let (_, tries) = tries_in_job(tx, staff_id)?;
+    let (t, outcome) = pin::settle(tries, right, now);
+    write_tries(tx, staff_id, t)?;
+    Ok(match outcome {
+        Outcome::Right => Ok(()),
+        Outcome::Wrong { tries_left } => Err(LoginError::WrongPassword { tries_left }),
+        Outcome::Locked { until } => Err(LoginError::Locked { until }),
+    })
+}
+
+/// The second step: the password of the staff member whose `password`-stage session `token` is. A
+/// right password replaces the session by a live one (its new token returned), in the job that settles
+/// the try; a wrong one is counted, the fifth locks.
+pub async fn password_step(app: &App, token: &str, staff: &Staff, password: &str) -> Result<String, LoginError> {
+    let staff_id = staff.id;
+    let old_hash = sha256_hex(token.as_bytes());
+    let hash = reserve_try(app, staff_id).await?;
     // Nothing awaits from here to the settling job's submission (as `users::pins::verify`): a dropped
     // request leaves its try to lapse, counted as wrong.
-    let right = password.chars().count() <= MAX_PASSWORD_CHARS && crate::blocking(|| PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()));
+    let right = password_matches(&hash, password);
     let (token, token_hash) = new_token()?;
     app.store
         .transact(move |tx| {
             let now = secs(tx);
-            let (_, tries) = tries_in_job(tx, staff_id)?;
-            let (t, outcome) = pin::settle(tries, right, now);
-            write_tries(tx, staff_id, t)?;
-            match outcome {
-                Outcome::Right => {}
-                Outcome::Wrong { tries_left } => return Ok(Ok(Err(LoginError::WrongPassword { tries_left }))),
-                Outcome::Locked { until } => {
+            match settle_try(tx, staff_id, right)? {
+                Ok(()) => {}
+                Err(e @ LoginError::Locked { .. }) => {
                     // A lock ends the sessions waiting for this password.
                     tx.execute("DELETE FROM console_sessions WHERE staff_id = $1 AND stage = 'password'", &[staff_id.into()])?;
-                    return Ok(Ok(Err(LoginError::Locked { until })));
+                    return Ok(Ok(Err(e)));
                 }
+                Err(e) => return Ok(Ok(Err(e))),
             }
             let gone = tx.execute("DELETE FROM console_sessions WHERE token_hash = $1 AND staff_id = $2 AND stage = 'password' AND expires_at > $3", &[old_hash.into(), staff_id.into(), now.into()])?;
             if gone == 0 {
@@ -305,6 +374,26 @@ pub async fn password_step(app: &App, token: &str, staff: &Staff, password: &str
             }
             tx.execute("INSERT INTO console_sessions (token_hash, staff_id, stage, expires_at) VALUES ($1, $2, 'live', $3)", &[token_hash.into(), staff_id.into(), (now + SESSION_SECS).into()])?;
             Ok(Ok(Ok(token)))
+        })
+        .await?
+        .map_err(|()| StoreError::Corrupt("password".into()))?
+}
+
+/// A live staff member confirms a sensitive act (a refund) with their own password: the login's tries,
+/// counted in the same staff row (a wrong one here counts toward the same lock). The fifth wrong one
+/// locks the console and ends every session of theirs, the live ones too.
+pub async fn confirm_password(app: &App, staff: &Staff, password: &str) -> Result<(), LoginError> {
+    let staff_id = staff.id;
+    let hash = reserve_try(app, staff_id).await?;
+    // As in `password_step`: nothing awaits between the check and the settling job's submission.
+    let right = password_matches(&hash, password);
+    app.store
+        .transact(move |tx| {
+            let r = settle_try(tx, staff_id, right)?;
+            if let Err(LoginError::Locked { .. }) = r {
+                tx.execute("DELETE FROM console_sessions WHERE staff_id = $1", &[staff_id.into()])?;
+            }
+            Ok(Ok::<_, ()>(r))
         })
         .await?
         .map_err(|()| StoreError::Corrupt("password".into()))?
@@ -335,7 +424,14 @@ pub fn routes() -> crate::http::Routes {
             .route("/console/logout", post(pages::logout))
             .route("/console/events", get(live::events))
             .route("/console/orders", get(pages::orders))
+            .route("/console/orders/:no", get(order::show))
+            .route("/console/orders/:no/refund", post(order::refund))
             .route("/console/staff", get(pages::staff).post(pages::add_staff))
+            .route("/console/staff/:action", post(pages::manage_staff))
+            .route("/console/bills", get(bills::page))
+            .route("/console/settings", get(settings::page).post(settings::save))
+            .route("/console/settings/key", post(settings::rotate_key))
+            .route("/console/bills/:which", get(bills::download))
             .route("/static/console.js", get(live::console_js)),
         ..Default::default()
     }

@@ -1,6 +1,7 @@
 //! The console's pages (`/console…`): the login's three steps (phone, SMS code, password), the page shell
-//! both roles share, the orders search and the staff list (managers only). The takings of the day, kept
-//! current, are `live.rs`.
+//! both roles share, the orders search and the staff list (managers only: they add cashiers, end their
+//! sessions, remove them). The takings of the day, kept current, are `live.rs`; an order's page and its
+//! refund `order.rs`; bills `bills.rs`; API settings `settings.rs`.
 //!
 //! The console's session has a cookie of its own (`saoma_console`: HttpOnly, `SameSite=Strict`, only
 //! sent to `/console…`, Secure when the public URL is https), apart from the wallet's.
@@ -8,15 +9,15 @@
 // Page helpers answer `Result<T, Response>`: the error is the finished page (as `http::web`'s).
 #![allow(clippy::result_large_err)]
 
-use super::{LoginError, Role, Staff, StaffError, Stage};
+use super::{LoginError, ManageError, Role, Staff, StaffError, Stage};
 use crate::http::web::i18n::Msg;
-use crate::http::web::{cookie, error_box, html, layout, masked_phone, param, see_other, system_error, yuan, Ctx, Params};
+use crate::http::web::{cookie, error_box, html, layout, masked_phone, param, see_other, system_error, url_encode, yuan, Ctx, Params};
 use crate::payments::orders::{self};
 use crate::users::UserError;
 use crate::App;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use maud::{html as markup, Markup, PreEscaped};
 use saoma_core::order::TradeState;
@@ -32,7 +33,12 @@ const CSS: &str = ".speak{display:flex;align-items:center;gap:.5rem;margin-top:.
 ul.payments{list-style:none;padding:0;margin:0}ul.payments li{display:grid;grid-template-columns:auto 1fr;gap:0 .75rem;padding:.55rem 0;border-bottom:1px solid #eee}\
 ul.payments li:last-child{border-bottom:0}.pay-amount{font-weight:600;text-align:right}.pay-no{grid-column:1/3;color:#777;font-size:.8rem;word-break:break-all}\
 select{width:100%;box-sizing:border-box;font-size:1.1rem;padding:.5rem;border:1px solid #ccc;border-radius:.35rem;background:#fff}\
-nav.tabs{flex-wrap:wrap}nav.tabs a{font-size:.95rem}form.logout{margin-top:.5rem}";
+nav.tabs{flex-wrap:wrap}nav.tabs a{font-size:.95rem;white-space:nowrap}form.logout{margin-top:.5rem}\
+.pay-link{grid-column:1/3;font-size:.9rem;color:#576b95}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}\
+dl.facts{display:grid;grid-template-columns:auto 1fr;gap:.3rem .75rem;margin:0}\
+dl.facts dt{color:#777}dl.facts dd{margin:0;word-break:break-all}\
+li.notice .pay-amount{font-weight:400;font-size:.9rem}.staff-actions{grid-column:1/3;display:flex;gap:1rem}.staff-actions form{margin:0}\
+textarea{width:100%;box-sizing:border-box;font-size:.85rem;padding:.5rem;border:1px solid #ccc;border-radius:.35rem;min-height:8rem}";
 
 /// `Set-Cookie` for a console session (`max_age` seconds; 0 clears it).
 fn session_cookie(app: &App, token: &str, max_age: i64) -> HeaderValue {
@@ -63,6 +69,8 @@ pub(crate) fn console_page(ctx: &Ctx, app: &App, staff: &Staff, current: &str, t
     if staff.role == Role::Manager {
         tabs.push(("/console/orders", Msg::ConsoleTabOrders));
         tabs.push(("/console/staff", Msg::ConsoleTabStaff));
+        tabs.push(("/console/bills", Msg::ConsoleTabBills));
+        tabs.push(("/console/settings", Msg::ConsoleTabSettings));
         // The shop's pages (`crate::shop`): its products and its paid orders.
         tabs.push(("/console/products", Msg::ShopTabProducts));
         tabs.push(("/console/inbox", Msg::ShopTabInbox));
@@ -154,7 +162,7 @@ fn password_step(ctx: &Ctx, status: StatusCode, staff: &Staff, error: Option<&st
 }
 
 /// Says a refused login step in words, on the step to take next.
-fn refused(ctx: &Ctx, e: LoginError, phone: &str, staff: Option<&Staff>) -> Response {
+pub(super) fn refused(ctx: &Ctx, e: LoginError, phone: &str, staff: Option<&Staff>) -> Response {
     let retry = |mut r: Response, secs: i64| {
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         r
@@ -275,7 +283,7 @@ const STATES: [(TradeState, Msg); 7] = [
     (TradeState::PayError, Msg::ConsoleStatePayError),
 ];
 
-fn state_name(ctx: &Ctx, s: TradeState) -> &'static str {
+pub(super) fn state_name(ctx: &Ctx, s: TradeState) -> &'static str {
     STATES.iter().find(|(t, _)| *t == s).map(|(_, m)| ctx.t(*m)).unwrap_or("")
 }
 
@@ -335,6 +343,9 @@ pub(super) async fn orders(State(app): State<Arc<App>>, ctx: Ctx, headers: Heade
                         span.pay-state { (state_name(&ctx, o.state_at(now))) }
                         span.pay-amount { (yuan(o.total)) }
                         span.pay-no { (o.out_trade_no) " · " (o.transaction_id) }
+                        a.pay-link href=(format!("/console/orders/{}", url_encode(&o.out_trade_no))) {
+                            (ctx.t(Msg::ConsoleOrderDetails)) span.sr { " " (o.out_trade_no) }
+                        }
                     }
                 }
             }
@@ -344,7 +355,7 @@ pub(super) async fn orders(State(app): State<Arc<App>>, ctx: Ctx, headers: Heade
 }
 
 /// The staff page: who works here, and the form that adds someone.
-fn staff_page(ctx: &Ctx, app: &App, me: &Staff, status: StatusCode, error: Option<&str>, added: Option<&str>) -> Response {
+fn staff_page(ctx: &Ctx, app: &App, me: &Staff, status: StatusCode, error: Option<&str>, done: Option<&str>) -> Response {
     let all = match super::of_merchant(app, &me.mchid) {
         Ok(a) => a,
         Err(e) => return system_error(ctx, e),
@@ -356,10 +367,25 @@ fn staff_page(ctx: &Ctx, app: &App, me: &Staff, status: StatusCode, error: Optio
     let body = markup! {
         div.card #staff-list {
             h1 #staff-title { (ctx.t(Msg::ConsoleStaffTitle)) }
-            @if let Some(name) = added { p.ok #added role="status" { (ctx.fill(Msg::ConsoleStaffAdded, &[("name", name)])) } }
-            ul.payments aria-labelledby="staff-title" {
+            @if let Some(done) = done { p.ok #added role="status" { (done) } }
+            ul.payments #staff aria-labelledby="staff-title" {
                 @for s in &all {
-                    li { span { (s.name) } span.pay-amount { (role_name(s.role)) } span.pay-no { (masked_phone(&s.phone)) } }
+                    li data-phone=(masked_phone(&s.phone)) {
+                        span { (s.name) } span.pay-amount { (role_name(s.role)) } span.pay-no { (masked_phone(&s.phone)) }
+                        // A manager manages the shop's cashiers (managers are the platform's to change).
+                        @if s.role == Role::Cashier && s.id != me.id {
+                            div.staff-actions {
+                                form method="post" action="/console/staff/logout" {
+                                    input type="hidden" name="staff" value=(format!("{:032x}", s.id));
+                                    button.link.end-sessions type="submit" { (ctx.fill(Msg::ConsoleEndSessions, &[("name", &s.name)])) }
+                                }
+                                form method="post" action="/console/staff/remove" {
+                                    input type="hidden" name="staff" value=(format!("{:032x}", s.id));
+                                    button.link.remove-staff type="submit" { (ctx.fill(Msg::ConsoleRemoveStaff, &[("name", &s.name)])) }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -371,11 +397,8 @@ fn staff_page(ctx: &Ctx, app: &App, me: &Staff, status: StatusCode, error: Optio
                 input #phone name="phone" type="tel" inputmode="numeric" autocomplete="off" required;
                 label for="name" { (ctx.t(Msg::ConsoleNameLabel)) }
                 input #name name="name" autocomplete="off" maxlength=(super::MAX_NAME_CHARS) required;
-                label for="role" { (ctx.t(Msg::ConsoleRoleLabel)) }
-                select #role name="role" {
-                    option value="cashier" { (ctx.t(Msg::ConsoleRoleCashier)) }
-                    option value="manager" { (ctx.t(Msg::ConsoleRoleManager)) }
-                }
+                input type="hidden" name="role" value="cashier";
+                p.muted #cashiers-only { (ctx.t(Msg::ConsoleCashiersOnlyHint)) }
                 label for="new-password" { (ctx.t(Msg::ConsoleNewPasswordLabel)) }
                 input #new-password name="password" type="password" autocomplete="new-password" minlength=(super::MIN_PASSWORD_CHARS) maxlength=(super::MAX_PASSWORD_CHARS) required;
                 p.muted { (ctx.fill(Msg::ConsolePasswordRule, &[("min", &super::MIN_PASSWORD_CHARS.to_string())])) }
@@ -401,9 +424,13 @@ pub(super) async fn add_staff(State(app): State<Arc<App>>, ctx: Ctx, headers: He
         Err(page) => return page,
     };
     let p = form.map(|f| f.0).unwrap_or_default();
+    // Managers add cashiers; a manager is added by the platform (`admin.rs`).
+    if param(&p, "role") != Role::Cashier.as_str() {
+        return staff_page(&ctx, &app, &me, StatusCode::FORBIDDEN, Some(ctx.t(Msg::ConsoleCashiersOnlyHint)), None);
+    }
     let password = p.get("password").map(String::as_str).unwrap_or("");
     let refusal = match super::create(&app, &me.mchid, &param(&p, "phone").replace([' ', '-'], ""), param(&p, "name"), param(&p, "role"), password).await {
-        Ok(s) => return staff_page(&ctx, &app, &me, StatusCode::OK, None, Some(&s.name)),
+        Ok(s) => return staff_page(&ctx, &app, &me, StatusCode::OK, None, Some(&ctx.fill(Msg::ConsoleStaffAdded, &[("name", &s.name)]))),
         Err(StaffError::BadPhone) => ctx.t(Msg::BadPhone).to_string(),
         Err(StaffError::BadName) => ctx.fill(Msg::ConsoleBadName, &[("max", &super::MAX_NAME_CHARS.to_string())]),
         Err(StaffError::BadRole) => ctx.t(Msg::ConsoleBadRole).to_string(),
@@ -412,4 +439,36 @@ pub(super) async fn add_staff(State(app): State<Arc<App>>, ctx: Ctx, headers: He
         Err(e) => return system_error(&ctx, format!("{e:?}")),
     };
     staff_page(&ctx, &app, &me, StatusCode::BAD_REQUEST, Some(&refusal), None)
+}
+
+/// `POST /console/staff/{logout|remove} {staff}` (managers): ends a cashier's sessions, or removes the
+/// cashier (their sessions ending in the same job).
+pub(super) async fn manage_staff(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(action): Path<String>,
+    form: Option<Form<Params>>,
+) -> Response {
+    let me = match manager(&app, &ctx, &headers) {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let remove = match action.as_str() {
+        "remove" => true,
+        "logout" => false,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let p = form.map(|f| f.0).unwrap_or_default();
+    let Ok(id) = u128::from_str_radix(param(&p, "staff"), 16) else {
+        return staff_page(&ctx, &app, &me, StatusCode::BAD_REQUEST, Some(ctx.t(Msg::ConsoleStaffNotYours)), None);
+    };
+    match super::manage_cashier(&app, &me, id, remove).await {
+        Ok(name) => {
+            let done = ctx.fill(if remove { Msg::ConsoleStaffRemoved } else { Msg::ConsoleSessionsEnded }, &[("name", &name)]);
+            staff_page(&ctx, &app, &me, StatusCode::OK, None, Some(&done))
+        }
+        Err(ManageError::NotYours) => staff_page(&ctx, &app, &me, StatusCode::FORBIDDEN, Some(ctx.t(Msg::ConsoleStaffNotYours)), None),
+        Err(ManageError::Store(e)) => system_error(&ctx, e),
+    }
 }

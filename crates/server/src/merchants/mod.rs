@@ -2,11 +2,13 @@
 //!
 //! Here: the merchants, their appids, their unsettled ledger account, the in-memory cache (a `Part`) and
 //! the reads other capabilities use (`settlement_in_job`, `name_in_job`, the join fragments); `admin.rs`
-//! creating a merchant. Invariants: a merchant's APIv3 key is stored sealed; the cache holds rows as the
-//! database has them (nothing changes a merchant after its creation yet: a change will have to reach
-//! every process's cache).
+//! creating a merchant; `settings.rs`, what a merchant changes itself (the console's API settings).
+//! Invariants: a merchant's APIv3 key is stored sealed; the cache holds rows as the database had them at
+//! most [`CACHE_SECS`] ago (a change made here is forgotten at once by this process's cache; other
+//! processes read it again when their entry is that old).
 
 mod admin;
+pub mod settings;
 
 use crate::platform::accounts::kind;
 use crate::platform::KeyMode;
@@ -20,6 +22,7 @@ use saoma_wechatpay::aead::{random_string, ApiV3Key};
 use saoma_wechatpay::keys::{PrivateKey, PublicKey};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 #[derive(Debug)]
 pub struct Merchant {
@@ -55,8 +58,12 @@ pub struct Created {
 /// Merchants as read from the database, kept in memory (they change rarely; each request needs one).
 #[derive(Default)]
 struct Merchants {
-    cache: RwLock<HashMap<String, Arc<Merchant>>>,
+    cache: RwLock<HashMap<String, (Instant, Arc<Merchant>)>>,
 }
+
+/// How long a process uses a merchant as read before reading it again (a change made by another
+/// process — a new API key, a notify_url — reaches this one within this).
+pub const CACHE_SECS: u64 = 10;
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("merchant row: {what}"))
@@ -64,10 +71,17 @@ fn corrupt(what: &str) -> StoreError {
 
 impl Merchants {
     fn get(&self, store: &Store, mchid: &str) -> Result<Option<Arc<Merchant>>, StoreError> {
-        if let Some(m) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(mchid) {
-            return Ok(Some(m.clone()));
+        if let Some((at, m)) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(mchid) {
+            if at.elapsed() < Duration::from_secs(CACHE_SECS) {
+                return Ok(Some(m.clone()));
+            }
         }
         self.load(store, mchid)
+    }
+
+    /// Forgets the merchant (it changed): the next use reads it again.
+    fn forget(&self, mchid: &str) {
+        self.cache.write().unwrap_or_else(|p| p.into_inner()).remove(mchid);
     }
 
     fn load(&self, store: &Store, mchid: &str) -> Result<Option<Arc<Merchant>>, StoreError> {
@@ -97,7 +111,7 @@ impl Merchants {
             h5_domains: r.text("h5_domains")?.split(',').filter(|d| !d.is_empty()).map(str::to_string).collect(),
             appids,
         });
-        self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(mchid.to_string(), m.clone());
+        self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(mchid.to_string(), (Instant::now(), m.clone()));
         Ok(Some(m))
     }
 

@@ -299,6 +299,64 @@ pub fn list(app: &App, mchid: &str) -> Result<serde_json::Value, StoreError> {
     })
 }
 
+/// One delivery attempt of a notification: when, and the receiver's status or why there was none.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub at: i64,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// A notification as its merchant may see it (the console's order page): what it reports, where it
+/// goes, how delivery stands, and every attempt.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub event_type: String,
+    pub reference: String,
+    pub url: String,
+    pub state: String,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+    pub attempts: Vec<Attempt>,
+}
+
+/// The merchant's notifications about `references` — (the event type's kind, `TRANSACTION` or `REFUND`,
+/// and the reference: an order's out_trade_no, a refund's out_refund_no) — oldest first, each with its
+/// attempts (at most 20 notifications).
+pub fn about(app: &App, mchid: &str, references: &[(&str, String)]) -> Result<Vec<Notice>, StoreError> {
+    let mut out = Vec::new();
+    for (kind, reference) in references.iter().take(20) {
+        let rows = app.store.query(
+            "SELECT id, event_type, reference, url, state, next_attempt_at, created_at, delivered_at FROM notifications \
+             WHERE mchid = $1 AND reference = $2 AND event_type LIKE $3 ORDER BY created_at, id LIMIT 20",
+            &[mchid.into(), reference.as_str().into(), format!("{kind}.%").into()],
+        )?;
+        for r in rows {
+            let sql = "SELECT attempt, at, status, error FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt";
+            let attempts = app
+                .store
+                .query(sql, &[r.value("id")?.clone()])?
+                .iter()
+                .map(|a| Ok(Attempt { at: a.int("at")?, status: a.opt_int("status")?, error: a.opt_text("error")?.map(str::to_string) }))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            out.push(Notice {
+                event_type: r.text("event_type")?.to_string(),
+                reference: r.text("reference")?.to_string(),
+                url: r.text("url")?.to_string(),
+                state: r.text("state")?.to_string(),
+                next_attempt_at: r.int("next_attempt_at")?,
+                created_at: r.int("created_at")?,
+                delivered_at: r.opt_int("delivered_at")?,
+                attempts,
+            });
+        }
+    }
+    out.sort_by_key(|n| n.created_at);
+    out.truncate(20);
+    Ok(out)
+}
+
 /// How long a name's verdict at creation is remembered (creating orders must not ask DNS each time).
 const VERDICT_SECS: u64 = 60;
 /// How long creation waits for DNS; a name that does not answer in time is let through (delivery

@@ -468,21 +468,40 @@ pub struct Search<'a> {
     pub limit: i64,
 }
 
-/// The merchant's orders as [`Search`] asks, newest first.
+/// The merchant's orders as [`Search`] asks, newest first: one statement, the state as of now in it
+/// (an unpaid order past its time_expire reads CLOSED, as the v3 query answers), so that the limit
+/// counts only orders in the state asked for.
 pub fn search(app: &App, q: &Search<'_>) -> Result<Vec<Order>, StoreError> {
-    let rows = match q.number {
-        Some(no) => app.store.query(
-            &format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND (out_trade_no = $2 OR transaction_id = $2)"),
-            &[q.mchid.into(), no.into()],
-        )?,
-        None => app.store.query(
-            &format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at DESC, id DESC LIMIT $4"),
-            &[q.mchid.into(), q.day.0.into(), q.day.1.into(), q.limit.into()],
-        )?,
-    };
-    let orders = rows.iter().map(|r| from_row(r).map(|(o, _)| o)).collect::<Result<Vec<_>, _>>()?;
-    // The state as of now (an unpaid order past its time_expire reads CLOSED), as the v3 query answers.
-    Ok(orders.into_iter().filter(|o| q.state.is_none_or(|s| o.state_at(q.now) == s)).collect())
+    let mut params: Vec<saoma_store::Value> = vec![q.mchid.into()];
+    let mut sql = format!("SELECT {COLUMNS} FROM orders WHERE mchid = $1");
+    match q.number {
+        Some(no) => {
+            params.push(no.into());
+            sql.push_str(" AND (out_trade_no = $2 OR transaction_id = $2)");
+        }
+        None => {
+            params.extend([q.day.0.into(), q.day.1.into()]);
+            sql.push_str(" AND created_at >= $2 AND created_at < $3");
+        }
+    }
+    if let Some(s) = q.state {
+        // Stored so and not lapsed, or stored as the state that lapses into it and past the deadline.
+        let n = params.len();
+        let lapsing = [TradeState::Closed, TradeState::Revoked]
+            .map(|s| format!("'{}'", s.lapsed_from().map(|f| f.as_str()).unwrap_or("")))
+            .join(", ");
+        sql.push_str(&format!(
+            " AND ((trade_state = ${a} AND NOT (trade_state IN ({lapsing}) AND expire_at <= ${b})) \
+             OR (trade_state = ${c} AND expire_at <= ${b}))",
+            a = n + 1,
+            b = n + 2,
+            c = n + 3
+        ));
+        params.extend([s.as_str().into(), q.now.into(), s.lapsed_from().map(|f| f.as_str()).unwrap_or("").into()]);
+    }
+    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", params.len() + 1));
+    params.push(q.limit.into());
+    app.store.query(&sql, &params)?.iter().map(|r| from_row(r).map(|(o, _)| o)).collect()
 }
 
 /// Closes an unpaid order (closing a closed one again is done already).

@@ -158,6 +158,32 @@ pub fn to_payer(app: &App, user: u128, limit: i64) -> Result<Vec<(Refund, String
     rows.iter().map(|r| Ok((from_row(r)?.0, r.text("merchant_name")?.to_string()))).collect()
 }
 
+/// The refunds of one of the merchant's orders with their reasons, oldest first (an order has at most
+/// 50).
+pub fn of_order(app: &App, mchid: &str, order_id: u128) -> Result<Vec<(Refund, Option<String>)>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS}, r.reason, {} FROM refunds r {} WHERE r.mchid = $1 AND r.order_id = $2 ORDER BY r.created_at, r.id",
+        orders::REFUNDED_COLUMNS,
+        orders::join("r.order_id")
+    );
+    let rows = app.store.query(&sql, &[mchid.into(), order_id.into()])?;
+    rows.iter().map(|r| Ok((from_row(r)?.0, r.opt_text("reason")?.map(str::to_string)))).collect()
+}
+
+/// How many of the merchant's refunds succeeded since `from` (business seconds), and what they gave
+/// back (the console's takings of the day).
+pub fn succeeded_since(app: &App, mchid: &str, from: i64) -> Result<(i64, i64), StoreError> {
+    let r = app.store.query_one(
+        "SELECT COUNT(*) AS refunds, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount FROM refunds \
+         WHERE mchid = $1 AND status = 'SUCCESS' AND success_at >= $2",
+        &[mchid.into(), from.into()],
+    )?;
+    Ok(match r {
+        Some(r) => (r.opt_int("refunds")?.unwrap_or(0), r.opt_int("amount")?.unwrap_or(0)),
+        None => (0, 0),
+    })
+}
+
 /// A refund made in a bill's window, with the order it gave back from and the ledger transfers it
 /// names as the ledger has them (a bill checks the one against the other).
 pub struct Settled {
