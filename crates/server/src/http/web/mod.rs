@@ -18,6 +18,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod barcode;
+mod catalogue;
 pub mod i18n;
 pub mod qr;
 
