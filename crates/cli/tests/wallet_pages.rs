@@ -77,7 +77,7 @@ fn bench_pages_json() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let pages: Vec<&str> = v["pages"].as_array().unwrap().iter().map(|p| p["page"].as_str().unwrap()).collect();
-    assert_eq!(pages, ["healthz", "login", "home", "history", "me", "cards", "agreements", "paycode", "cashier", "collect"]);
+    assert_eq!(pages, ["healthz", "login", "home", "history", "me", "cards", "agreements", "paycode", "cashier", "collect", "scan", "transit", "shop", "console", "console-orders", "operator"]);
     for p in v["pages"].as_array().unwrap() {
         assert!(p["requests"].as_u64().unwrap() > 0 && p["server_p50_ms"].as_f64().unwrap() > 0.0, "{p}");
         assert!(p["bytes"].as_u64().unwrap() < 100 * 1024, "{p}");

@@ -5,7 +5,9 @@
 //! each on one kept-alive connection, for `--secs` seconds: the wallet's login (`/` logged out), home
 //! (`/`), history, me, cards, agreements, payment code (`/code`: a writer job each time, as a phone's
 //! view issues a code — past ten unused codes a minute, the newest shown again), the cashier for the H5
-//! order, and the merchant's collection page. Before them, in the same run, the same load on
+//! order, the merchant's collection page, the scan page, the transit card (`/transit/7`), the public shop,
+//! the merchant console's live takings and orders (a manager's session), and the operator console's
+//! merchants (an operator's session). Before them, in the same run, the same load on
 //! `GET /healthz` (a read through the store and a small JSON answer): the baseline each page's figures
 //! are divided by.
 //!
@@ -142,6 +144,17 @@ async fn load(base: &str, path: &str, headers: &[(&str, &str)], clients: usize, 
     Ok((all, body))
 }
 
+/// `NAME=VALUE` of the response's `Set-Cookie` for `name`.
+fn cookie_of(r: &saoma_wechatpay::client::HttpResponse, name: &str) -> Result<String, String> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.split(';').next().unwrap_or(""))
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+        .ok_or_else(|| format!("no {name} cookie ({} {})", r.status, r.body.chars().take(200).collect::<String>()))
+}
+
 fn bench_backend(db: &TestDb, args: &Args) -> Result<Vec<PageFigure>, String> {
     let name = db.name();
     let clients = args.clients as usize;
@@ -149,7 +162,8 @@ fn bench_backend(db: &TestDb, args: &Args) -> Result<Vec<PageFigure>, String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let admin = format!("Bearer {}", server.admin_token()?);
     eprintln!("  [{name}] setup: a merchant, a user with a PIN and money, her session, an H5 order");
-    let (m, cookie) = rt.block_on(async {
+    let base = server.base.clone();
+    let (m, cookie, console, operator) = rt.block_on(async {
         let mut conn = Conn::open(&server.base).await.map_err(io_err("connecting"))?;
         let json_h = ("Content-Type", "application/json");
         let body = json!({ "name": "便利店 Corner Shop", "platform_key_mode": "public_key", "h5_domains": ["localhost"] }).to_string();
@@ -161,7 +175,29 @@ fn bench_backend(db: &TestDb, args: &Args) -> Result<Vec<PageFigure>, String> {
         let outbox = expect_json(&conn.request("GET", &format!("/admin/sms?phone={phone}"), &[("Authorization", &admin)], "").await.map_err(io_err("outbox"))?, "the SMS outbox", 200)?;
         let code = outbox["messages"][0]["code"].as_str().ok_or("no SMS code")?.to_string();
         let login = expect_json(&conn.request("POST", "/wallet/login", &[json_h], &json!({ "phone": phone, "code": code }).to_string()).await.map_err(io_err("login"))?, "logging in", 200)?;
-        Ok::<_, String>((m, format!("saoma_wallet={}", login["token"].as_str().ok_or("no session token")?)))
+        let wallet = format!("saoma_wallet={}", login["token"].as_str().ok_or("no session token")?);
+        let mchid = m["mchid"].as_str().ok_or("merchant: no mchid")?.to_string();
+        // The merchant runs the ride code too (the wallet's /transit page has a card to open).
+        let body = json!({ "mchid": mchid, "scope": 7, "fares": { "flat": 300 }, "max_uses": 2 }).to_string();
+        expect_json(&conn.request("POST", "/admin/transit/operators", &[("Authorization", &admin), json_h], &body).await.map_err(io_err("operator"))?, "the transit operator", 200)?;
+        // A manager in the console: the staff row, then the three login steps (code, password).
+        let form_h = ("Content-Type", "application/x-www-form-urlencoded");
+        let origin = ("Origin", base.as_str());
+        let staff_phone = "13900000002";
+        let body = json!({ "phone": staff_phone, "name": "店长", "role": "manager", "password": "bench-password-1" }).to_string();
+        expect_json(&conn.request("POST", &format!("/admin/merchants/{mchid}/staff"), &[("Authorization", &admin), json_h], &body).await.map_err(io_err("staff"))?, "the manager", 201)?;
+        conn.request("POST", "/console/sms", &[form_h, origin], &format!("phone={staff_phone}")).await.map_err(io_err("console SMS"))?;
+        let outbox = expect_json(&conn.request("GET", &format!("/admin/sms?phone={staff_phone}"), &[("Authorization", &admin)], "").await.map_err(io_err("outbox"))?, "the SMS outbox", 200)?;
+        let code = outbox["messages"][0]["code"].as_str().ok_or("no console code")?.to_string();
+        let r = conn.request("POST", "/console/login", &[form_h, origin], &format!("phone={staff_phone}&code={code}")).await.map_err(io_err("console code"))?;
+        let waiting = cookie_of(&r, "saoma_console")?;
+        let r = conn.request("POST", "/console/password", &[form_h, origin, ("Cookie", &waiting)], "password=bench-password-1").await.map_err(io_err("console password"))?;
+        let console = cookie_of(&r, "saoma_console")?;
+        // The operator console, with the admin token.
+        let token = admin.trim_start_matches("Bearer ");
+        let r = conn.request("POST", "/operator/login", &[form_h, origin], &format!("token={token}")).await.map_err(io_err("operator login"))?;
+        let operator = cookie_of(&r, "saoma_operator")?;
+        Ok::<_, String>((m, wallet, console, operator))
     })?;
     let text = |k: &str| m[k].as_str().map(str::to_string).ok_or_else(|| format!("merchant: no {k}"));
     let v3 = V3Client {
@@ -183,6 +219,9 @@ fn bench_backend(db: &TestDb, args: &Args) -> Result<Vec<PageFigure>, String> {
     let collect = format!("/collect/{}", v3.mchid);
     let logged_in: &[(&str, &str)] = &[("Cookie", &cookie), ("Accept-Language", "zh-CN")];
     let logged_out: &[(&str, &str)] = &[("Accept-Language", "zh-CN")];
+    let staff: &[(&str, &str)] = &[("Cookie", &console), ("Accept-Language", "zh-CN")];
+    let ops: &[(&str, &str)] = &[("Cookie", &operator), ("Accept-Language", "zh-CN")];
+    let shop = format!("/shop/{}", v3.mchid);
     // (name, path, the route as the server logs it, headers, the script it loads)
     let pages: Vec<(&'static str, String, &str, &[(&str, &str)], Option<&str>)> = vec![
         ("healthz", "/healthz".into(), "/healthz", logged_out, None),
@@ -195,6 +234,12 @@ fn bench_backend(db: &TestDb, args: &Args) -> Result<Vec<PageFigure>, String> {
         ("paycode", "/code".into(), "/code", logged_in, Some("/static/paycode.js")),
         ("cashier", cashier, "/cashier/h5", logged_in, None),
         ("collect", collect, "/collect/:mchid", logged_in, None),
+        ("scan", "/scan".into(), "/scan", logged_in, Some("/static/scan.js")),
+        ("transit", "/transit/7".into(), "/transit/:scope", logged_in, None),
+        ("shop", shop, "/shop/:mchid", logged_out, None),
+        ("console", "/console".into(), "/console", staff, Some("/static/console.js")),
+        ("console-orders", "/console/orders".into(), "/console/orders", staff, None),
+        ("operator", "/operator/merchants".into(), "/operator/merchants", ops, None),
     ];
     let mut out = Vec::new();
     let mut base_p50 = (0.0, 0.0);
