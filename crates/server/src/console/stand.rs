@@ -240,3 +240,35 @@ const STAND_JS: &str = r##"(function () {
 pub(super) async fn stand_js() -> Response {
     script(STAND_JS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rectangles drawn, read back module by module, are the code's dark modules exactly.
+    #[test]
+    fn the_rectangles_are_the_code() {
+        let url = "https://pay.example.com/collect/1900000109";
+        let t = StandText { pay: "扫码付款", name: "咖啡馆 Cafe", hint: "扫码后输入金额付款" };
+        let bytes = pdf(url, &t).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let m = Matrix::encode(url).unwrap();
+        let module = QR_SIDE / m.size() as f64;
+        let left = (PAGE_W - QR_SIDE) / 2.0;
+        let mut drawn = vec![false; m.width * m.width];
+        for line in text.lines().filter(|l| l.ends_with(" re") && !l.contains(" G ")) {
+            let n: Vec<f64> = line.split(' ').take(4).map(|v| v.parse().unwrap()).collect();
+            let col = ((n[0] - left) / module).round() as usize - QUIET_ZONE;
+            let row = ((QR_BOTTOM + QR_SIDE - n[1]) / module).round() as usize - QUIET_ZONE - 1;
+            let run = (n[2] / module).round() as usize;
+            assert!((n[3] - module).abs() < 0.01, "{line}");
+            for x in col..col + run {
+                assert!(!drawn[row * m.width + x], "drawn twice: {line}");
+                drawn[row * m.width + x] = true;
+            }
+        }
+        assert_eq!(drawn, m.dark);
+        assert!(text.contains("<626B7801540E8F93516591D1989D4ED86B3E> Tj"), "the hint as UTF-16BE");
+        assert_eq!(utf16_hex("a😀"), "0061003F");
+    }
+}
