@@ -25,6 +25,7 @@ mod live;
 mod order;
 mod pages;
 mod settings;
+mod stand;
 
 /// For the console pages of other capabilities (the shop's products and inbox): the page shell with the
 /// console's tabs, and the managers' session check.
@@ -432,6 +433,9 @@ pub fn routes() -> crate::http::Routes {
             .route("/console/settings", get(settings::page).post(settings::save))
             .route("/console/settings/key", post(settings::rotate_key))
             .route("/console/bills/:which", get(bills::download))
+            .route("/console/stand", get(stand::page))
+            .route("/console/stand.pdf", get(stand::pdf_file))
+            .route("/static/stand.js", get(stand::stand_js))
             .route("/static/console.js", get(live::console_js)),
         ..Default::default()
     }

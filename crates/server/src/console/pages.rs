@@ -75,11 +75,12 @@ pub(crate) fn console_page(ctx: &Ctx, app: &App, staff: &Staff, current: &str, t
         tabs.push(("/console/products", Msg::ShopTabProducts));
         tabs.push(("/console/inbox", Msg::ShopTabInbox));
     }
+    // The printable collection code: any staff member may print it.
+    tabs.push(("/console/stand", Msg::ConsoleTabStand));
     let page = markup! {
         style { (PreEscaped(CSS)) }
         p.muted.who #who { (ctx.fill(Msg::ConsoleWho, &[("name", &staff.name), ("role", role), ("shop", &shop)])) }
-        // A cashier has the takings only: no tabs to choose from.
-        @if tabs.len() > 1 {
+            @if tabs.len() > 1 {
             nav.tabs aria-label=(ctx.t(Msg::ConsoleTitle)) {
                 @for (href, label) in &tabs {
                     @if *href == current { a.current href=(href) aria-current="page" { (ctx.t(*label)) } } @else { a href=(href) { (ctx.t(*label)) } }

@@ -469,6 +469,15 @@ catalogue! {
     ConsoleBadPem => "这不是有效的 RSA 公钥 PEM（需要 2048 位或以上）。请粘贴完整的公钥，包括 BEGIN 和 END 两行。", "This is not an RSA public key PEM of 2048 bits or more. Paste the whole key, BEGIN and END lines included.";
     ConsoleKeyRotated => "密钥已更换。新的证书序列号是 {serial}，请在你的服务器上改用新的私钥和这个序列号。", "The key was replaced. Its serial no. is {serial}: use the new private key and this serial on your server.";
     ConsoleCashiersOnlyHint => "店长在这里只能添加收银员；添加店长请联系平台。", "Here a manager adds cashiers only; to add a manager, ask the platform.";
+    ConsoleTabStand => "收款台卡", "Code stand";
+    ConsoleStandTitle => "收款码台卡", "Collection code stand";
+    ConsoleStandIntro => "把台卡打印出来放在收银台：顾客扫码后自己输入金额付款，钱直接进入本店账户。PDF 为 A6 大小，放大打印也清晰。", "Print the stand and put it by the till: customers scan it, type the amount and pay the shop. The PDF is A6 and stays sharp at any print size.";
+    ConsoleStandPay => "扫码付款", "Scan to pay";
+    ConsoleStandQrAlt => "本店的收款码", "The shop's collection code";
+    ConsoleStandHint => "扫码后输入金额付款", "Scan, then type the amount to pay";
+    ConsoleStandPdf => "下载 PDF（A6）", "Download the PDF (A6)";
+    ConsoleStandPng => "下载图片（PNG）", "Download an image (PNG)";
+    ConsoleStandPngFailed => "这个浏览器无法生成图片，请下载 PDF。", "This browser cannot make the image: download the PDF.";
 
     // The operator console (ops pages): merchants, users, terminals and alarms, notifications, the ledger.
     OpsTitle => "平台运营台", "Operator console";
