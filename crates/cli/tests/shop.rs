@@ -253,6 +253,9 @@ fn products_buying_sold_out_inbox_and_messages() {
         assert_eq!(post(&s, "/cashier/pay", &bob, &format!("prepay_id={}", prepay_id(&to_bob))).status, 303);
         let r = post(&s, "/cashier/pay", &carol, &format!("prepay_id={}", prepay_id(&to_carol)));
         assert!(r.status == 409 && r.body.contains("id=\"sold-out\">已售罄<") && r.body.contains("你没有被扣款"), "{b}: {} {}", r.status, r.body);
+        // Opened again, the cashier says so before any button is pressed.
+        let r = get(&s, &to_carol, &carol);
+        assert!(r.status == 409 && r.body.contains("id=\"sold-out\"") && !r.body.contains("id=\"pay\""), "{b}: {} {}", r.status, r.body);
         let carol_bearer = format!("Bearer {}", carol.strip_prefix("saoma_wallet=").unwrap());
         let (st, v) = support::wallet_call(&s, &carol_bearer, "POST", "/wallet/pay", &json!({"code": prepay_id(&to_carol)}).to_string());
         assert_eq!((st, v["code"].as_str()), (400, Some("SOLD_OUT")), "{b}: {v}");

@@ -303,6 +303,14 @@ fn show(app: &App, ctx: &Ctx, headers: &HeaderMap, q: &Params, kinds: &[TradeTyp
     if let Some(why) = Unpayable::of(&order, now) {
         return why.page(&ctx, user.is_some(), &cashier_path(&order, back.as_deref()));
     }
+    // A shop order whose goods are gone: said now, not after the buyer presses pay.
+    if order.goods {
+        match crate::shop::goods_left(app, order.id) {
+            Ok(true) => {}
+            Ok(false) => return sold_out_page(ctx, &order),
+            Err(e) => return system_error(ctx, e),
+        }
+    }
     if let Some(u) = &user {
         match payer_mismatch(&app, &order, u) {
             Ok(true) => return Unpayable::PayerMismatch.page(&ctx, true, &cashier_path(&order, back.as_deref())),

@@ -337,6 +337,15 @@ pub fn take_goods_in_job(tx: &mut JobTx<'_>, order_id: u128, payer: &User, now: 
     Ok(Ok(()))
 }
 
+/// Whether the goods attached to an unpaid order are still there (a hint for the cashier page, which then
+/// says 已售罄 before the buyer tries; the payment's own job decides).
+pub fn goods_left(app: &App, order_id: u128) -> Result<bool, StoreError> {
+    let sql = "SELECT o.qty AS qty, p.stock AS stock, p.hidden AS hidden FROM shop_orders o JOIN shop_products p ON p.id = o.product_id \
+               WHERE o.order_id = $1";
+    let Some(r) = app.store.query_one(sql, &[order_id.into()])? else { return Ok(false) };
+    Ok(r.int("hidden")? == 0 && r.int("stock")? >= r.int("qty")?)
+}
+
 /// Inside a payment's job whose money did not move after [`take_goods_in_job`]: the goods go back.
 pub fn give_back_goods_in_job(tx: &mut JobTx<'_>, order_id: u128) -> Result<(), StoreError> {
     let sql = "SELECT product_id, qty FROM shop_orders WHERE order_id = $1 AND paid_at IS NOT NULL";
