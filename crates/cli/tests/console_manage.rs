@@ -178,10 +178,15 @@ fn managers_add_end_and_remove_their_cashiers_only() {
         assert!(r.body.contains("已移除 小李") && !r.body.split("id=\"staff\"").nth(1).unwrap_or("").contains("小李<"), "{}", r.body);
         assert!(get(&s, "/console", &cashier).body.contains("action=\"/console/sms\""));
         support::advance(&s, "61s");
+        let console_codes = || {
+            let (_, v) = support::console::admin(&s, "GET", "/admin/sms?phone=13800000002", &serde_json::Value::Null);
+            v["messages"].as_array().unwrap().iter().filter(|m| m["purpose"] == "console").count()
+        };
+        let before = console_codes();
         assert_eq!(post(&s, "/console/sms", "", "phone=13800000002").status, 200);
-        let code = support::console::console_code(&s, "13800000002");
-        let r = post(&s, "/console/login", "", &format!("phone=13800000002&code={code}"));
-        assert_eq!(r.status, 403, "{b}: a removed cashier is nobody's staff: {}", r.body);
+        assert_eq!(console_codes(), before, "{b}: a removed cashier is nobody's staff: no code is texted");
+        let r = post(&s, "/console/login", "", "phone=13800000002&code=123456");
+        assert_eq!(r.status, 401, "{b}: {}", r.body);
         assert_eq!(support::db_rows(&s, "SELECT COUNT(*) FROM staff")[0][0].int(), 3);
     }
 }

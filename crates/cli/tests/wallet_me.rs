@@ -204,7 +204,8 @@ fn the_wallet_api_sets_and_changes_the_pin() {
         assert_eq!(pin_status(&s, &session)["set"], true);
         let (st, e) = call(json!({"code": code, "pin": "222222"}));
         assert_eq!((st, e["code"].as_str()), (400, Some("OLD_PIN_REQUIRED")), "{b}: {e}");
-        // No code is texted to set a PIN over the one there is.
+        // No code is texted to set a PIN over the one there is (past the minute between codes).
+        support::advance(&s, "61s");
         let (st, e) = wallet_call(&s, &session, "POST", "/wallet/pin/sms", "");
         assert_eq!((st, e["code"].as_str()), (409, Some("PIN_SET")), "{b}: {e}");
         let (st, e) = call(json!({"old_pin": "000000", "pin": "222222"}));
