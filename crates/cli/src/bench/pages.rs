@@ -81,10 +81,10 @@ pub fn run(args: Args) -> ExitCode {
     if args.json {
         println!("{}", json!({ "pages": figures, "max_page_bytes": MAX_PAGE_BYTES }));
     } else {
-        println!("{:<9} {:<11} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}", "backend", "page", "bytes", "srv p50", "srv p99", "cli p50", "cli p99", "×p50", "×p99");
+        println!("{:<9} {:<14} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}", "backend", "page", "bytes", "srv p50", "srv p99", "cli p50", "cli p99", "×p50", "×p99");
         for f in &figures {
             println!(
-                "{:<9} {:<11} {:>8} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.1} {:>7.1}",
+                "{:<9} {:<14} {:>8} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.1} {:>7.1}",
                 f.backend, f.page, f.bytes, f.server_p50_ms, f.server_p99_ms, f.client_p50_ms, f.client_p99_ms, f.p50_ratio, f.p99_ratio
             );
         }
