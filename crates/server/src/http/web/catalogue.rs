@@ -648,5 +648,6 @@ catalogue! {
     ScanOtherSite => "这个二维码指向其他网站，为了你的资金安全，我们不会打开它。请只扫描本平台商家的收款码。", "This QR code leads to another website; to keep your money safe it is not opened. Scan only this platform's merchant codes.";
     ScanUnknown => "这不是能付款的二维码。请扫描商家的收款码或付款链接。", "This is not a code you can pay. Scan the merchant's payment code or link.";
     ConsoleCodeSent => "如果 {phone} 是店员的手机号，验证码已发送，5 分钟内有效。没有收到？请确认手机号，或联系店长添加你。", "If {phone} is a staff member's number, we sent it a code, valid for 5 minutes. Nothing came? Check the number, or ask your manager to add you.";
+    ScanBusy => "正在识别其他照片，请几秒后再选一次。", "Other photos are being read: pick yours again in a few seconds.";
     ScanLogIn => "登录已过期，请重新登录后再选择照片。", "Your login expired. Log in again, then pick the photo.";
 }
