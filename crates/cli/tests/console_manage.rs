@@ -8,7 +8,7 @@ mod support;
 
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::console::{add_staff, get, header, log_in, pay, post};
+use support::console::{add_staff, cafe, get, header, log_in, pay, post};
 use support::Server;
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
@@ -24,9 +24,7 @@ fn an_orders_page_shows_its_notifications_and_the_search_reads_states_as_of_now(
     for s in Server::all(true) {
         let b = s.backend;
         let rx = support::receiver(|n| if n == 1 { 500 } else { 200 });
-        let m = s.merchant("咖啡馆 Cafe", "public_key");
-        let mchid = m["mchid"].as_str().unwrap().to_string();
-        add_staff(&s, &mchid, "13800000001", "王店长", "manager", "manager-pass-1");
+        let (m, mchid) = cafe(&s, false);
         support::user(&s, "13900000001", 100_000);
         let payer = s.wallet_session("13900000001");
         let transaction_id = pay(&s, &m, &payer, "CAFE0001", 1_250, &rx.url);
@@ -71,10 +69,7 @@ fn an_orders_page_shows_its_notifications_and_the_search_reads_states_as_of_now(
 fn bills_are_the_v3_download_and_managers_only() {
     for s in Server::all(true) {
         let b = s.backend;
-        let m = s.merchant("咖啡馆 Cafe", "public_key");
-        let mchid = m["mchid"].as_str().unwrap().to_string();
-        add_staff(&s, &mchid, "13800000001", "王店长", "manager", "manager-pass-1");
-        add_staff(&s, &mchid, "13800000002", "小李", "cashier", "cashier-pass-1");
+        let (m, mchid) = cafe(&s, true);
         support::user(&s, "13900000001", 100_000);
         let payer = s.wallet_session("13900000001");
         pay(&s, &m, &payer, "CAFE0001", 1_250, "https://example.com/notify");
@@ -131,9 +126,7 @@ fn support_prev_day(day: &str) -> String {
 fn managers_add_end_and_remove_their_cashiers_only() {
     for s in Server::all(true) {
         let b = s.backend;
-        let m = s.merchant("咖啡馆 Cafe", "public_key");
-        let mchid = m["mchid"].as_str().unwrap().to_string();
-        add_staff(&s, &mchid, "13800000001", "王店长", "manager", "manager-pass-1");
+        let (_, mchid) = cafe(&s, false);
         add_staff(&s, &mchid, "13800000003", "赵店长", "manager", "manager-pass-3");
         let other = s.merchant("别家 Other", "public_key");
         add_staff(&s, other["mchid"].as_str().unwrap(), "13800000009", "别家收银", "cashier", "cashier-pass-9");
@@ -200,10 +193,7 @@ fn enc(v: &str) -> String {
 fn api_settings_rotate_the_key_and_set_the_notify_url_and_domains() {
     for s in Server::all(true) {
         let b = s.backend;
-        let m = s.merchant("咖啡馆 Cafe", "public_key");
-        let mchid = m["mchid"].as_str().unwrap().to_string();
-        add_staff(&s, &mchid, "13800000001", "王店长", "manager", "manager-pass-1");
-        add_staff(&s, &mchid, "13800000002", "小李", "cashier", "cashier-pass-1");
+        let (m, mchid) = cafe(&s, true);
         let manager = log_in(&s, "13800000001", "manager-pass-1");
         let cashier = log_in(&s, "13800000002", "cashier-pass-1");
         let page = get(&s, "/console/settings", &manager);

@@ -11,7 +11,7 @@
 mod support;
 
 use serde_json::json;
-use support::console::{add_staff, get, header, hidden, log_in, pay, post};
+use support::console::{add_staff, cafe, get, header, hidden, log_in, pay, post};
 use support::{db_rows, Server};
 
 /// The number of refunds of the order `no` and what they add up to, as the database has them.
@@ -24,10 +24,7 @@ fn refunded(s: &Server, no: &str) -> (i64, i64) {
 fn a_manager_refunds_once_with_their_password_and_a_cashier_cannot() {
     for s in Server::all(true) {
         let b = s.backend;
-        let m = s.merchant("咖啡馆 Cafe", "public_key");
-        let mchid = m["mchid"].as_str().unwrap().to_string();
-        add_staff(&s, &mchid, "13800000001", "王店长", "manager", "manager-pass-1");
-        add_staff(&s, &mchid, "13800000002", "小李", "cashier", "cashier-pass-1");
+        let (m, _) = cafe(&s, true);
         support::user(&s, "13900000001", 100_000);
         let payer = s.wallet_session("13900000001");
         pay(&s, &m, &payer, "CAFE0001", 1_250, "https://example.com/notify");

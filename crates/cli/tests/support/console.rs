@@ -42,6 +42,18 @@ pub fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
     r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
+/// The café most console tests use: a merchant with a manager (王店长, 13800000001, `manager-pass-1`) and,
+/// when `cashier`, a cashier (小李, 13800000002, `cashier-pass-1`): the merchant and its mchid.
+pub fn cafe(s: &Server, cashier: bool) -> (Value, String) {
+    let m = s.merchant("咖啡馆 Cafe", "public_key");
+    let mchid = m["mchid"].as_str().unwrap().to_string();
+    add_staff(s, &mchid, "13800000001", "王店长", "manager", "manager-pass-1");
+    if cashier {
+        add_staff(s, &mchid, "13800000002", "小李", "cashier", "cashier-pass-1");
+    }
+    (m, mchid)
+}
+
 /// `saoma_console=TOKEN` from a response's `Set-Cookie`.
 pub fn console_cookie(r: &HttpResponse) -> String {
     let set = header(r, "set-cookie").unwrap_or_else(|| panic!("no cookie: {} {}", r.status, r.body));
