@@ -146,8 +146,14 @@ pub(super) async fn add(State(app): State<Arc<App>>, ctx: Ctx, headers: HeaderMa
     }
 }
 
-fn own_id(ctx: &Ctx, app: &App, me: &Staff, id: &str) -> Result<u128, Response> {
-    parse_id(id).ok_or_else(|| products_page(ctx, app, me, StatusCode::NOT_FOUND, Some(Err(ctx.t(Msg::ShopNoProduct).into()))))
+/// A manager's form about one product: the manager and the product's id (whether it is their shop's, the
+/// service decides with the mchid), or the page that refuses.
+fn managed(app: &App, ctx: &Ctx, headers: &HeaderMap, id: &str) -> Result<(Staff, u128), Response> {
+    let me = manager(app, ctx, headers)?;
+    match parse_id(id) {
+        Some(id) => Ok((me, id)),
+        None => Err(products_page(ctx, app, &me, StatusCode::NOT_FOUND, Some(Err(ctx.t(Msg::ShopNoProduct).into())))),
+    }
 }
 
 /// `POST /console/products/{id} {price, stock}` (managers): the product's new price and stock.
@@ -158,15 +164,11 @@ pub(super) async fn update(
     Path(id): Path<String>,
     form: Option<Form<Params>>,
 ) -> Response {
-    let me = match manager(&app, &ctx, &headers) {
-        Ok(s) => s,
+    let (me, id) = match managed(&app, &ctx, &headers, &id) {
+        Ok(x) => x,
         Err(page) => return page,
     };
     let f = form.map(|f| f.0).unwrap_or_default();
-    let id = match own_id(&ctx, &app, &me, &id) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     match super::update_product(&app, &me.mchid, id, param(&f, "price"), param(&f, "stock")).await {
         Ok(p) => products_page(&ctx, &app, &me, StatusCode::OK, Some(Ok(ctx.fill(Msg::ShopSaved, &[("name", &p.name)])))),
         Err(e) => match refusal(&ctx, &e) {
@@ -187,15 +189,11 @@ pub(super) async fn hide(
     Path(id): Path<String>,
     form: Option<Form<Params>>,
 ) -> Response {
-    let me = match manager(&app, &ctx, &headers) {
-        Ok(s) => s,
+    let (me, id) = match managed(&app, &ctx, &headers, &id) {
+        Ok(x) => x,
         Err(page) => return page,
     };
     let f = form.map(|f| f.0).unwrap_or_default();
-    let id = match own_id(&ctx, &app, &me, &id) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     let hidden = param(&f, "hidden") == "1";
     match super::set_hidden(&app, &me.mchid, id, hidden).await {
         Ok(p) => {
