@@ -78,3 +78,14 @@ pub(super) async fn http_baseline(base: &str, clients: usize, run: Duration) -> 
     let secs = started.elapsed().as_secs_f64();
     Ok((all.len() as f64 / secs, all))
 }
+
+/// A body the size of a query's answer (what most signed answers look like).
+pub(super) fn orders_sample_body(mchid: &str) -> String {
+    json!({
+        "appid": "wx0123456789abcdef", "mchid": mchid, "out_trade_no": "BENCH00000000", "trade_type": "NATIVE",
+        "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "attach": "", "transaction_id": "4200000000202401010000000000",
+        "bank_type": "OTHERS", "success_time": "2024-01-01T00:00:00+08:00", "payer": { "openid": "o0123456789abcdefghijklmnopq" },
+        "amount": { "total": 100, "currency": "CNY", "payer_total": 100, "payer_currency": "CNY" },
+    })
+    .to_string()
+}

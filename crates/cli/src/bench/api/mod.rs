@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 mod baselines;
 mod cpu;
-use baselines::{http_baseline, open_all, signing_ceiling};
+use baselines::{http_baseline, open_all, orders_sample_body, signing_ceiling};
 use cpu::{database_backends, proc_ticks, CpuSample, MS_PER_TICK};
 
 /// Payments per user: as many as the strictest per-day password-free count (`saoma_core::pin`, the
@@ -472,17 +472,6 @@ fn presign(v3: &V3Client, appid: &str, notify_url: &str, total: usize, users: us
         }
         Ok(all)
     })
-}
-
-/// A body the size of a query's answer (what most signed answers look like).
-fn orders_sample_body(mchid: &str) -> String {
-    json!({
-        "appid": "wx0123456789abcdef", "mchid": mchid, "out_trade_no": "BENCH00000000", "trade_type": "NATIVE",
-        "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "attach": "", "transaction_id": "4200000000202401010000000000",
-        "bank_type": "OTHERS", "success_time": "2024-01-01T00:00:00+08:00", "payer": { "openid": "o0123456789abcdefghijklmnopq" },
-        "amount": { "total": 100, "currency": "CNY", "payer_total": 100, "payer_currency": "CNY" },
-    })
-    .to_string()
 }
 
 struct PaymentRun {
